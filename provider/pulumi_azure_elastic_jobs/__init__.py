@@ -1,0 +1,64 @@
+"""Azure SQL Elastic Job executions as a declarative Pulumi resource, with a local ARM emulator.
+
+The public surface is loaded lazily: ``import pulumi_azure_elastic_jobs`` stays cheap (the dynamic-provider
+plugin imports it on every deployment), and the client and errors can be used without importing pulumi.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+_EXPORTS = {
+    "JobExecution": ".resource",
+    "JobExecutionSet": ".resource",
+    "JobExecutionProvider": ".provider",
+    "JobExecutionSetProvider": ".provider",
+    "ElasticJobsClient": ".client",
+    "Settings": ".config",
+    "ElasticJobsError": ".errors",
+    "ArmError": ".errors",
+    "BadRequest": ".errors",
+    "AuthError": ".errors",
+    "NotFound": ".errors",
+    "Conflict": ".errors",
+    "Throttled": ".errors",
+    "ServiceError": ".errors",
+    "InvalidResponse": ".errors",
+    "TransportError": ".errors",
+    "WaitTimeout": ".errors",
+    "ExecutionFailed": ".errors",
+    "Emulator": ".emulator",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:
+    from .client import ElasticJobsClient
+    from .config import Settings
+    from .emulator import Emulator
+    from .errors import (
+        ArmError,
+        AuthError,
+        BadRequest,
+        Conflict,
+        ElasticJobsError,
+        ExecutionFailed,
+        InvalidResponse,
+        NotFound,
+        ServiceError,
+        Throttled,
+        TransportError,
+        WaitTimeout,
+    )
+    from .provider import JobExecutionProvider, JobExecutionSetProvider
+    from .resource import JobExecution, JobExecutionSet
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)

@@ -1,0 +1,403 @@
+"""The ARM REST client for Elastic Jobs executions: one ``requests.Session``, retries, polling, typed errors.
+
+Usable on its own (it never imports pulumi). Rules about ARM live here:
+
+* Retries (tenacity): 429, 500/502/503/504, dropped connections and timeouts are retried with exponential
+  backoff and jitter, honouring ``Retry-After`` (seconds, HTTP date, or ``retry-after-ms``), for at most
+  ``retry_budget_seconds`` per call. PUT/GET/DELETE and ``cancel`` are safe to repeat; ``start`` (a POST that
+  creates a new run each time it is accepted) is repeated only when the service provably did not act on it.
+  A 401 drops the cached token and is retried once with a fresh one.
+* Long-running answers (202 with ``Azure-AsyncOperation`` or ``Location``) are followed to the end.
+* Waiting for an execution polls at the pace the service asks for (``Retry-After``), else backs off to
+  ``poll_interval``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from pydantic import BaseModel, ValidationError
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_before_delay
+from tenacity.wait import wait_exponential_jitter
+
+from ._version import __version__
+from .auth import TokenSource
+from .errors import ArmError, InvalidResponse, TransportError, WaitTimeout, arm_error_class
+from .ids import ExecutionRef, JobRef
+from .models import DEFAULT_API_VERSION, JobExecution, JobExecutionListResult, is_terminal
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+REJECTED_STATUSES = frozenset({429, 503})  # the service did not act on the request
+DEFAULT_POLL_INTERVAL = 30.0
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class _Retryable(Exception):
+    """One failed try that may be repeated; carries the answer or the exception, and the wait it asked for."""
+
+    def __init__(self, response: requests.Response | None, cause: BaseException | None, wait: float | None) -> None:
+        super().__init__("retryable")
+        self.response, self.cause, self.wait = response, cause, wait
+
+
+@dataclass(frozen=True)
+class PutResult:
+    execution: JobExecution
+    status: int
+
+    @property
+    def started_new_run(self) -> bool:
+        """200 means an execution with that id already existed: no new run was started."""
+        return self.status != 200
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """The pause a response asks for: ``retry-after-ms`` / ``x-ms-retry-after-ms`` first, then ``Retry-After``."""
+    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+        value = headers.get(name)
+        if value:
+            try:
+                return max(0.0, float(value) / 1000.0)
+            except ValueError:
+                pass
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _ratelimit_exhausted(headers: Any) -> bool:
+    return any(
+        key.lower().startswith("x-ms-ratelimit-remaining") and value.strip() == "0" for key, value in headers.items()
+    )
+
+
+class ElasticJobsClient:
+    """Talks to ARM (or the emulator) for one endpoint; thread-safe, share one per process."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        token_source: TokenSource,
+        *,
+        api_version: str = DEFAULT_API_VERSION,
+        retry_budget_seconds: float = 120.0,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        verify: bool | str = True,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.api_version = api_version
+        self.retry_budget_seconds = retry_budget_seconds
+        self._token_source = token_source
+        self._timeouts = (connect_timeout, read_timeout)
+        self._sleep = sleep
+        self._session = requests.Session()
+        self._session.verify = verify
+        self._session.headers["User-Agent"] = f"pulumi-azure-elastic-jobs/{__version__}"
+        self._session.mount("https://", HTTPAdapter(pool_maxsize=64))
+        self._session.mount("http://", HTTPAdapter(pool_maxsize=64))
+
+    def __repr__(self) -> str:
+        return f"ElasticJobsClient(endpoint={self.endpoint!r}, api_version={self.api_version!r})"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("ElasticJobsClient holds a session and a token source and is never serialized")
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> ElasticJobsClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- executions -----------------------------------------------------------------------------------------
+
+    def put_execution(self, ref: ExecutionRef, *, lro_timeout: float = 600.0) -> PutResult:
+        """PUT "Job Executions - Create Or Update": idempotent on the execution id, so safe to retry."""
+        response = self.request("PUT", ref.path)
+        if response.status_code == 202:
+            self._follow_long_running(response, lro_timeout)
+            return PutResult(self.get_execution(ref), 202)
+        if not response.content:
+            return PutResult(self.get_execution(ref), response.status_code)
+        return PutResult(self._parse(response, JobExecution), response.status_code)
+
+    def get_execution(self, ref: ExecutionRef) -> JobExecution:
+        return self._parse(self.request("GET", ref.path), JobExecution)
+
+    def cancel_execution(self, ref: ExecutionRef) -> None:
+        """Request cancellation; repeating it is harmless, so it is retried like a GET."""
+        self.request("POST", f"{ref.path}/cancel", idempotent=True)
+
+    def start_execution(self, job: JobRef, *, lro_timeout: float = 600.0) -> JobExecution:
+        """POST ``start``: the service picks the id. Retried only when the service provably did not act."""
+        response = self.request("POST", f"{job.path}/start", idempotent=False)
+        if response.status_code == 202:
+            final = self._follow_long_running(response, lro_timeout)
+            if final is not None and final.content:
+                return self._parse(final, JobExecution)
+        return self._parse(response, JobExecution)
+
+    def list_executions(self, job: JobRef, **filters: Any) -> Iterator[JobExecution]:
+        """Executions of one job, newest first, following ``nextLink`` (filters: is_active, create_time_min…)."""
+        yield from self._list(f"{job.path}/executions", filters)
+
+    def list_step_executions(self, ref: ExecutionRef) -> Iterator[JobExecution]:
+        yield from self._list(f"{ref.path}/steps", {})
+
+    def list_target_executions(self, ref: ExecutionRef, step_name: str | None = None) -> Iterator[JobExecution]:
+        from .ids import segment
+
+        path = f"{ref.path}/steps/{segment(step_name)}/targets" if step_name else f"{ref.path}/targets"
+        yield from self._list(path, {})
+
+    def wait_for_terminal(
+        self,
+        ref: ExecutionRef,
+        *,
+        timeout: float,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        on_progress: Callable[[JobExecution], None] | None = None,
+    ) -> JobExecution:
+        """Poll until the lifecycle is terminal; raises :class:`WaitTimeout` (the run is left running)."""
+        deadline = time.monotonic() + timeout
+        backoff = min(1.0, poll_interval)
+        while True:
+            response = self.request("GET", ref.path)
+            execution = self._parse(response, JobExecution)
+            if on_progress:
+                on_progress(execution)
+            lifecycle = execution.properties.lifecycle
+            if is_terminal(lifecycle):
+                return execution
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(ref.arm_id, lifecycle, timeout)
+            hint = retry_after_seconds(response.headers)
+            pause = hint if hint is not None else backoff
+            backoff = min(backoff * 1.5, poll_interval)
+            self._sleep(min(pause, remaining))
+
+    def explain(self, ref: ExecutionRef, execution: JobExecution) -> str:
+        """Why an execution ended as it did: the failing steps and targets with their own messages."""
+        reasons: list[str] = []
+        try:
+            for target in self.list_target_executions(ref):
+                props = target.properties
+                if props.lifecycle in ("Succeeded", "SucceededWithSkipped", "Skipped", None):
+                    continue
+                where = ""
+                if props.target:
+                    where = f" on {props.target.server_name or '?'}/{props.target.database_name or '?'}"
+                reasons.append(f"step {props.step_name!r}{where}: {props.lifecycle}: {props.last_message}")
+        except ArmError as error:  # the summary is best effort; the execution's own message still stands
+            log.debug("could not list target executions of %s: %s", ref.arm_id, error.code)
+        summary = execution.properties.last_message or "no message"
+        return summary + ("; " + "; ".join(reasons[:5]) if reasons else "")
+
+    # --- generic ARM plumbing --------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+    ) -> requests.Response:
+        """Send one ARM request with retries; returns a 2xx response or raises an :class:`ElasticJobsError`."""
+        url = path_or_url if path_or_url.startswith("http") else f"{self.endpoint}{path_or_url}"
+        query = dict(params or {})
+        if "api-version=" not in url:
+            query.setdefault("api-version", self.api_version)
+        safe = idempotent if idempotent is not None else method in ("GET", "PUT", "DELETE", "HEAD")
+        client_request_id = str(uuid.uuid4())
+        refreshed_token = False
+
+        def attempt() -> requests.Response:
+            nonlocal refreshed_token
+            response = self._send(method, url, query, json, client_request_id, safe)
+            if response.status_code == 401 and not refreshed_token:
+                refreshed_token = True
+                self._token_source.invalidate()
+                raise _Retryable(response, None, 0.0)
+            if response.status_code in TRANSIENT_STATUSES and (safe or response.status_code in REJECTED_STATUSES):
+                wait = retry_after_seconds(response.headers)
+                if wait is None and _ratelimit_exhausted(response.headers):
+                    wait = 5.0
+                raise _Retryable(response, None, wait)
+            return response
+
+        retrying = Retrying(
+            stop=stop_before_delay(self.retry_budget_seconds),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retryable),
+            sleep=self._sleep,
+            reraise=False,
+        )
+        try:
+            response = retrying(attempt)
+        except RetryError as exhausted:
+            attempts = exhausted.last_attempt.attempt_number
+            last = exhausted.last_attempt.exception()
+            assert isinstance(last, _Retryable)
+            if last.response is not None:
+                raise self._error(method, url, last.response, attempts) from None
+            assert last.cause is not None
+            raise TransportError(method, url.split("?")[0], last.cause, attempts) from None
+        if response.status_code >= 400:
+            raise self._error(method, url, response, retrying.statistics.get("attempt_number", 1))
+        return response
+
+    def _send(
+        self, method: str, url: str, query: dict[str, Any], body: Any, client_request_id: str, safe: bool
+    ) -> requests.Response:
+        headers = {
+            "Authorization": f"Bearer {self._token_source.token()}",
+            "x-ms-client-request-id": client_request_id,
+            "Accept": "application/json",
+        }
+        started = time.monotonic()
+        try:
+            response = self._session.request(
+                method, url, params=query, json=body, headers=headers, timeout=self._timeouts
+            )
+        except (requests.ConnectionError, requests.Timeout) as error:
+            never_sent = isinstance(error, requests.ConnectTimeout) or "NewConnectionError" in repr(error)
+            log.debug("%s %s failed: %s", method, url.split("?")[0], type(error).__name__)
+            if safe or never_sent:
+                raise _Retryable(None, error, None) from None
+            raise TransportError(method, url.split("?")[0], error, 1) from None
+        log.debug(
+            "%s %s -> %s x-ms-request-id=%s %.0f ms",
+            method,
+            url.split("?")[0],
+            response.status_code,
+            response.headers.get("x-ms-request-id", "-"),
+            (time.monotonic() - started) * 1000,
+        )
+        return response
+
+    @staticmethod
+    def _wait(state: RetryCallState) -> float:
+        outcome = state.outcome
+        error = outcome.exception() if outcome else None
+        if isinstance(error, _Retryable) and error.wait is not None:
+            return error.wait
+        return float(wait_exponential_jitter(initial=0.5, max=30.0, jitter=0.5)(state))
+
+    def _follow_long_running(self, accepted: requests.Response, timeout: float) -> requests.Response | None:
+        """Follow ``Azure-AsyncOperation`` (status document) or ``Location`` (202 until done) to the end."""
+        async_url = accepted.headers.get("Azure-AsyncOperation")
+        location = accepted.headers.get("Location")
+        poll_url = async_url or location
+        if not poll_url:
+            return None
+        deadline = time.monotonic() + timeout
+        previous = accepted
+        while True:
+            self._sleep(min(retry_after_seconds(previous.headers) or 1.0, max(0.0, deadline - time.monotonic())))
+            response = self.request("GET", poll_url)
+            if async_url:
+                status = str(self._json(response).get("status", "")).lower()
+                if status in ("succeeded", "failed", "canceled", "cancelled"):
+                    if status != "succeeded":
+                        raise arm_error_class(500)(
+                            status=500, code="OperationFailed", message=f"operation ended {status}", method="GET",
+                            url=poll_url, request_id=response.headers.get("x-ms-request-id"),
+                        )
+                    return self.request("GET", location) if location else None
+            elif response.status_code != 202:
+                return response
+            if time.monotonic() >= deadline:
+                raise TransportError("GET", poll_url, TimeoutError(f"operation not done after {timeout:g} s"), 1)
+            previous = response
+
+    def _list(self, path: str, filters: dict[str, Any]) -> Iterator[JobExecution]:
+        params = {_filter_name(key): _filter_value(value) for key, value in filters.items() if value is not None}
+        url: str | None = path
+        while url:
+            page = self._parse(self.request("GET", url, params=params), JobExecutionListResult)
+            yield from page.value
+            url, params = page.next_link, {}
+
+    def _parse(self, response: requests.Response, model: type[ModelT]) -> ModelT:
+        try:
+            return model.model_validate(self._json(response))
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise self._invalid(response, f"the body's {where or 'root'} {first['msg'].lower()}") from None
+
+    def _json(self, response: requests.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type")
+            raise self._invalid(response, f"the body is not JSON ({kind}): {response.text[:120]!r}") from None
+        if not isinstance(body, dict):
+            raise self._invalid(response, f"the body is a JSON {type(body).__name__}, not an object")
+        return body
+
+    def _invalid(self, response: requests.Response, message: str) -> InvalidResponse:
+        return InvalidResponse(
+            status=response.status_code, code="InvalidResponse", message=message,
+            method=response.request.method or "", url=(response.request.url or "").split("?")[0],
+            request_id=response.headers.get("x-ms-request-id"),
+            correlation_id=response.headers.get("x-ms-correlation-request-id"),
+        )
+
+    @staticmethod
+    def _error(method: str, url: str, response: requests.Response, attempts: int) -> ArmError:
+        code, message, target, details = None, None, None, []
+        try:
+            body = response.json()
+            error = body.get("error", body) if isinstance(body, dict) else {}
+            code, message, target = error.get("code"), error.get("message"), error.get("target")
+            details = [d for d in error.get("details") or [] if isinstance(d, dict)]
+        except ValueError:
+            text = " ".join(response.text.split())[:200]
+            message = f"{response.reason or 'error'} (the body is not ARM JSON: {text!r})"
+        return arm_error_class(response.status_code)(
+            status=response.status_code, code=code, message=message, target=target, details=details,
+            method=method, url=url.split("?")[0], request_id=response.headers.get("x-ms-request-id"),
+            correlation_id=response.headers.get("x-ms-correlation-request-id"), attempts=attempts,
+        )
+
+
+def _filter_name(key: str) -> str:
+    special = {"skip": "$skip", "top": "$top"}
+    if key in special:
+        return special[key]
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _filter_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    if isinstance(value, float) and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else str(value)
+    return str(value)

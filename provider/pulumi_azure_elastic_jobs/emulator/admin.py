@@ -1,0 +1,120 @@
+"""The emulator's admin API under ``/_emulator``: request log, faults, job behaviors, settings, seeding, reset.
+
+Outside the ARM namespace, so no Azure client ever calls it by accident; no token needed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+
+from .engine import Behavior
+
+if TYPE_CHECKING:
+    from .app import Emulation
+
+
+class FaultSpec(BaseModel):
+    kind: Literal["status", "drop", "delay", "async"]
+    path: str = Field("", description="regular expression searched in the request path, case-insensitive")
+    method: str | None = None
+    count: int = Field(1, description="how many matching requests it applies to; -1 for all")
+    status: int = 503
+    code: str | None = None
+    message: str | None = None
+    retry_after: float | None = None
+    delay_seconds: float = 0.0
+    polls: int = Field(1, description="for kind=async: how many polls answer 202 before the operation is done")
+
+
+class BehaviorSpec(BaseModel):
+    duration_seconds: float | None = Field(None, description="emulated seconds each target takes")
+    outcome: Literal["Succeeded", "Failed", "TimedOut"] | None = None
+    message: str | None = None
+
+
+class SettingsSpec(BaseModel):
+    time_scale: float | None = Field(None, gt=0)
+    async_put: bool | None = None
+
+
+def admin_router(emulation: Emulation) -> APIRouter:
+    router = APIRouter()
+    backend = emulation.backend
+
+    @router.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "executions": backend.store.count("Microsoft.Sql/servers/jobAgents/executions")}
+
+    @router.get("/ping", response_class=PlainTextResponse)
+    async def ping() -> str:
+        """The stack's own ceiling for benchmarks: the cheapest answer this server can give."""
+        return "pong"
+
+    @router.get("/requests")
+    def requests(since: int = 0) -> list[dict[str, Any]]:
+        return [entry for entry in list(emulation.requests) if entry["seq"] > since]
+
+    @router.delete("/requests", status_code=204)
+    def clear_requests() -> None:
+        emulation.requests.clear()
+
+    @router.post("/faults", status_code=201)
+    def add_fault(spec: FaultSpec) -> dict[str, Any]:
+        try:
+            return emulation.faults.add(**spec.model_dump()).describe()
+        except Exception as error:
+            raise HTTPException(400, str(error)) from None
+
+    @router.get("/faults")
+    def list_faults() -> list[dict[str, Any]]:
+        return emulation.faults.list()
+
+    @router.delete("/faults", status_code=204)
+    def clear_faults() -> None:
+        emulation.faults.clear()
+
+    @router.put("/behaviors/{job_name}")
+    def set_behavior(job_name: str, spec: BehaviorSpec) -> dict[str, Any]:
+        backend.behaviors[job_name.lower()] = Behavior(**spec.model_dump())
+        return spec.model_dump()
+
+    @router.delete("/behaviors", status_code=204)
+    def clear_behaviors() -> None:
+        backend.behaviors.clear()
+
+    @router.get("/settings")
+    def get_settings() -> dict[str, Any]:
+        return {"time_scale": backend.clock.time_scale, "async_put": backend.async_put}
+
+    @router.put("/settings")
+    def put_settings(spec: SettingsSpec) -> dict[str, Any]:
+        if spec.time_scale is not None:
+            backend.clock.time_scale = spec.time_scale
+        if spec.async_put is not None:
+            backend.async_put = spec.async_put
+        return get_settings()
+
+    @router.delete("/resources", status_code=204)
+    def forget(id: str) -> None:
+        """Forget a resource and its children, as ARM does when execution history is cleaned up."""
+        if not backend.store.delete(id):
+            raise HTTPException(404, f"no resource {id}")
+
+    @router.post("/seed")
+    def seed(fixture: dict[str, Any]) -> dict[str, Any]:
+        from .seed import apply_seed
+
+        return {"created": apply_seed(backend, fixture)}
+
+    @router.post("/reset", status_code=204)
+    def reset() -> None:
+        backend.store.reset()
+        backend.behaviors.clear()
+        emulation.faults.clear()
+        emulation.requests.clear()
+
+    return router

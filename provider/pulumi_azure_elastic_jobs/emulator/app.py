@@ -1,0 +1,337 @@
+"""The emulator's HTTP layer: the ARM route table, auth, api-version, request ids, faults, and the admin API.
+
+ARM paths are matched case-insensitively on the raw (still percent-encoded) path, one segment per name, so
+an encoded ``/`` stays inside its name and is refused by the name rules rather than addressing another
+resource. Admin endpoints live under ``/_emulator`` (outside the ARM namespace), need no token and are not
+logged as ARM requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from . import engine
+from .backend import (
+    AGENT_TYPE,
+    CREDENTIAL_TYPE,
+    JOB_TYPE,
+    STEP_TYPE,
+    TARGET_GROUP_TYPE,
+    VERSION_TYPE,
+    Agent,
+    ArmFailure,
+    Backend,
+)
+from .faults import FaultRule, Faults
+
+log = logging.getLogger("pulumi_azure_elastic_jobs.emulator")
+
+SUPPORTED_API_VERSIONS = frozenset({"2025-01-01", "2024-05-01-preview", "2023-08-01", "2021-11-01"})
+MAX_BODY_BYTES = 1024 * 1024
+_SEG = r"([^/]+)"
+_AGENT = rf"/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers/microsoft\.sql/servers/{_SEG}/jobagents/{_SEG}"
+_EXECUTION = rf"{_AGENT}/jobs/{_SEG}/executions/{_SEG}"
+_OPERATION = rf"/subscriptions/{_SEG}/providers/microsoft\.sql/locations/emulator/(operationresults|operationstatuses)/{_SEG}"
+
+Answer = tuple[int, Any, dict[str, str]]
+
+
+@dataclass
+class RequestContext:
+    method: str
+    body: Any
+    query: dict[str, str]
+    base_url: str
+    path: str
+    async_polls: int | None = None
+
+
+@dataclass
+class Emulation:
+    """Everything one emulator instance holds: rules (backend), faults, auth settings and the request log."""
+
+    backend: Backend
+    faults: Faults = field(default_factory=Faults)
+    token: str | None = None
+    allowed_subscriptions: frozenset[str] | None = None
+    requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200_000))
+    _sequence: int = 0
+    _log_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self._log_lock:
+            self._sequence += 1
+            entry["seq"] = self._sequence
+            self.requests.append(entry)
+
+
+def _arm_error(status: int, code: str, message: str, target: str | None = None,
+               headers: dict[str, str] | None = None) -> Answer:
+    return status, ArmFailure(status, code, message, target).body(), headers or {}
+
+
+def _routes(backend: Backend) -> list[tuple[str, re.Pattern[str], Callable[..., Answer]]]:
+    """The ARM route table: (method, pattern, handler(context, *names))."""
+
+    def agent_of(s: str, g: str, v: str, a: str) -> Agent:
+        return Agent(s, g, v, a)
+
+    def ok(result: tuple[int, Any]) -> Answer:
+        return result[0], result[1], {}
+
+    def child(collection: str, kind: str) -> list[tuple[str, str, Callable[..., Answer]]]:
+        base = rf"{_AGENT}/{collection.lower()}"
+        return [
+            ("GET", base, lambda c, s, g, v, a: ok(backend.list(agent_of(s, g, v, a).id, kind, AGENT_TYPE))),
+            ("GET", rf"{base}/{_SEG}",
+             lambda c, s, g, v, a, n: ok(backend.get(f"{agent_of(s, g, v, a).id}/{collection}/{n}", kind))),
+            ("PUT", rf"{base}/{_SEG}", lambda c, s, g, v, a, n: ok(backend.put_child(agent_of(s, g, v, a), collection,
+                                                                                  n, c.body))),
+            ("DELETE", rf"{base}/{_SEG}",
+             lambda c, s, g, v, a, n: ok(backend.delete(f"{agent_of(s, g, v, a).id}/{collection}/{n}"))),
+        ]
+
+    def put_execution(c: RequestContext, s: str, g: str, v: str, a: str, j: str, e: str) -> Answer:
+        status, body, accepted_async = backend.put_execution(agent_of(s, g, v, a), j, e)
+        if accepted_async or c.async_polls is not None:
+            operation = backend.new_operation(body["id"], c.async_polls if c.async_polls is not None else 1)
+            return 202, None, _operation_headers(c.base_url, s, operation)
+        return status, body, _poll_headers(backend.poll_hint(body["id"]))
+
+    def get_execution(c: RequestContext, s: str, g: str, v: str, a: str, j: str, e: str) -> Answer:
+        arm_id = f"{agent_of(s, g, v, a).job_id(j)}/executions/{e}"
+        body = backend.render_execution(arm_id)
+        return 200, body, _poll_headers(backend.poll_hint(arm_id))
+
+    def start(c: RequestContext, s: str, g: str, v: str, a: str, j: str) -> Answer:
+        body = backend.start_execution(agent_of(s, g, v, a), j)
+        operation = backend.new_operation(body["id"], 0)
+        return 202, None, _operation_headers(c.base_url, s, operation)
+
+    def execution_id(s: str, g: str, v: str, a: str, j: str, e: str) -> str:
+        return f"{agent_of(s, g, v, a).job_id(j)}/executions/{e}"
+
+    def operation(c: RequestContext, s: str, kind: str, operation_id: str) -> Answer:
+        done, resource_id = backend.poll_operation(operation_id)
+        if kind.lower() == "operationstatuses":
+            return 200, {"id": operation_id, "status": "Succeeded" if done else "InProgress"}, \
+                {} if done else {"Retry-After": "1", "retry-after-ms": "50"}
+        if not done:
+            return 202, None, {"Location": c.base_url + c.path, "Retry-After": "1", "retry-after-ms": "50"}
+        return 200, backend.render_execution(resource_id), {}
+
+    table: list[tuple[str, str, Callable[..., Answer]]] = [
+        ("GET", rf"/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers/microsoft\.sql/servers/{_SEG}/jobagents",
+         lambda c, s, g, v: ok(backend.list_agents(agent_of(s, g, v, "-").server_id))),
+        ("GET", _AGENT, lambda c, s, g, v, a: ok(backend.get(agent_of(s, g, v, a).id, AGENT_TYPE))),
+        ("PUT", _AGENT, lambda c, s, g, v, a: ok(backend.put_agent(agent_of(s, g, v, a), c.body))),
+        ("PATCH", _AGENT, lambda c, s, g, v, a: ok(backend.patch_agent(agent_of(s, g, v, a), c.body))),
+        ("DELETE", _AGENT, lambda c, s, g, v, a: ok(backend.delete(agent_of(s, g, v, a).id))),
+        *child("jobs", JOB_TYPE),
+        *child("targetGroups", TARGET_GROUP_TYPE),
+        *child("credentials", CREDENTIAL_TYPE),
+        ("GET", rf"{_AGENT}/jobs/{_SEG}/steps",
+         lambda c, s, g, v, a, j: ok(backend.list(agent_of(s, g, v, a).job_id(j), STEP_TYPE, JOB_TYPE))),
+        ("GET", rf"{_AGENT}/jobs/{_SEG}/steps/{_SEG}",
+         lambda c, s, g, v, a, j, n: ok(backend.get(f"{agent_of(s, g, v, a).job_id(j)}/steps/{n}", STEP_TYPE))),
+        ("PUT", rf"{_AGENT}/jobs/{_SEG}/steps/{_SEG}",
+         lambda c, s, g, v, a, j, n: ok(backend.put_step(agent_of(s, g, v, a), j, n, c.body))),
+        ("DELETE", rf"{_AGENT}/jobs/{_SEG}/steps/{_SEG}",
+         lambda c, s, g, v, a, j, n: ok(backend.delete_step(agent_of(s, g, v, a), j, n))),
+        ("GET", rf"{_AGENT}/jobs/{_SEG}/versions",
+         lambda c, s, g, v, a, j: ok(backend.list(agent_of(s, g, v, a).job_id(j), VERSION_TYPE, JOB_TYPE))),
+        ("GET", rf"{_AGENT}/jobs/{_SEG}/versions/{_SEG}",
+         lambda c, s, g, v, a, j, n: ok(backend.get(f"{agent_of(s, g, v, a).job_id(j)}/versions/{n}",
+                                                    VERSION_TYPE))),
+        ("GET", rf"{_AGENT}/jobs/{_SEG}/versions/{_SEG}/steps",
+         lambda c, s, g, v, a, j, n: ok(backend.version_steps(agent_of(s, g, v, a), j, n, None))),
+        ("GET", rf"{_AGENT}/jobs/{_SEG}/versions/{_SEG}/steps/{_SEG}",
+         lambda c, s, g, v, a, j, n, st: ok(backend.version_steps(agent_of(s, g, v, a), j, n, st))),
+        ("GET", rf"{_AGENT}/executions",
+         lambda c, s, g, v, a: (200, backend.list_executions(agent_of(s, g, v, a).id, True, c.query,
+                                                             c.base_url + c.path), {})),
+        ("GET", rf"{_AGENT}/jobs/{_SEG}/executions",
+         lambda c, s, g, v, a, j: (200, backend.list_executions(agent_of(s, g, v, a).job_id(j), False, c.query,
+                                                                c.base_url + c.path), {})),
+        ("POST", rf"{_AGENT}/jobs/{_SEG}/start", start),
+        ("PUT", _EXECUTION, put_execution),
+        ("GET", _EXECUTION, get_execution),
+        ("POST", rf"{_EXECUTION}/cancel",
+         lambda c, s, g, v, a, j, e: ok(backend.cancel_execution(agent_of(s, g, v, a), j, e))),
+        ("GET", rf"{_EXECUTION}/steps",
+         lambda c, *n: (200, {"value": backend.step_executions(execution_id(*n), None)}, {})),
+        ("GET", rf"{_EXECUTION}/steps/{_SEG}",
+         lambda c, *n: (200, backend.step_executions(execution_id(*n[:6]), n[6])[0], {})),
+        ("GET", rf"{_EXECUTION}/steps/{_SEG}/targets",
+         lambda c, *n: (200, {"value": backend.target_executions(execution_id(*n[:6]), n[6], None)}, {})),
+        ("GET", rf"{_EXECUTION}/steps/{_SEG}/targets/{_SEG}",
+         lambda c, *n: (200, backend.target_executions(execution_id(*n[:6]), n[6], n[7])[0], {})),
+        ("GET", rf"{_EXECUTION}/targets",
+         lambda c, *n: (200, {"value": backend.target_executions(execution_id(*n), None, None)}, {})),
+        ("GET", _OPERATION, operation),
+    ]
+    return [(method, re.compile(f"^{pattern}/?$", re.IGNORECASE), handler) for method, pattern, handler in table]
+
+
+def _poll_headers(hint: float | None) -> dict[str, str]:
+    """While an execution is active, tell pollers when it next changes (ARM-style Retry-After)."""
+    if hint is None:
+        return {}
+    hint = min(max(hint, 0.01), 60.0)
+    return {"Retry-After": str(max(1, math.ceil(hint))), "retry-after-ms": str(math.ceil(hint * 1000))}
+
+
+def _operation_headers(base_url: str, subscription: str, operation_id: str) -> dict[str, str]:
+    root = f"{base_url}/subscriptions/{subscription}/providers/Microsoft.Sql/locations/emulator"
+    return {"Location": f"{root}/operationResults/{operation_id}?api-version=2025-01-01",
+            "Azure-AsyncOperation": f"{root}/operationStatuses/{operation_id}?api-version=2025-01-01",
+            "Retry-After": "1", "retry-after-ms": "50"}
+
+
+def _check_auth(emulation: Emulation, authorization: str | None, path: str) -> Answer | None:
+    challenge = {"WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/common", '
+                                     'error="invalid_token", error_description="The access token is missing or invalid"'}
+    if not authorization:
+        return _arm_error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.",
+                          headers=challenge)
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _arm_error(401, "InvalidAuthenticationToken",
+                          "The access token is invalid: the 'Authorization' header must be 'Bearer <token>'.",
+                          headers=challenge)
+    if emulation.token is not None and token.strip() != emulation.token:
+        return _arm_error(401, "InvalidAuthenticationToken", "The access token is invalid.", headers=challenge)
+    match = re.match(r"^/subscriptions/([^/]+)", path, re.IGNORECASE)
+    if emulation.allowed_subscriptions is not None and match and \
+            unquote(match.group(1)).lower() not in emulation.allowed_subscriptions:
+        return _arm_error(403, "AuthorizationFailed",
+                          f"The client does not have authorization to perform action over scope "
+                          f"'/subscriptions/{unquote(match.group(1))}'.")
+    return None
+
+
+def create_app(emulation: Emulation) -> FastAPI:
+    app = FastAPI(title="Azure SQL Elastic Jobs ARM emulator", docs_url="/_emulator/docs",
+                  openapi_url="/_emulator/openapi.json", redoc_url=None)
+    routes = _routes(emulation.backend)
+    backend = emulation.backend
+
+    from .admin import admin_router
+
+    app.include_router(admin_router(emulation), prefix="/_emulator")
+
+    @app.api_route("/{full_path:path}", methods=["GET", "PUT", "POST", "PATCH", "DELETE"])
+    async def arm(request: Request) -> Response:
+        started = time.monotonic()
+        raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1").split("?")[0]
+        request_id = str(uuid.uuid4())
+        headers = {
+            "x-ms-request-id": request_id,
+            "x-ms-correlation-request-id": request.headers.get("x-ms-correlation-request-id") or request_id,
+            "x-ms-routing-request-id": f"EMULATOR:{request_id}",
+            "x-ms-ratelimit-remaining-subscription-reads": "11999",
+        }
+        if client_id := request.headers.get("x-ms-client-request-id"):
+            headers["x-ms-client-request-id"] = client_id
+        status, body, extra = await _answer(request, raw_path)
+        headers.update(extra)
+        emulation.record({"method": request.method, "path": raw_path, "status": status,
+                          "request_id": request_id, "time": time.time(),
+                          "ms": round((time.monotonic() - started) * 1000, 2)})
+        log.info("%s %s -> %s (%s)", request.method, raw_path, status, request_id)
+        if isinstance(body, FaultRule):  # a dropped connection: headers promise a body that never comes
+            return StreamingResponse(_broken_body(), status_code=200,
+                                     headers={**headers, "Content-Length": "1024"}, media_type="application/json")
+        if body is None:
+            return Response(status_code=status, headers=headers)
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    async def _answer(request: Request, raw_path: str) -> tuple[int, Any, dict[str, str]]:
+        method = request.method
+        fault = emulation.faults.take(method, raw_path)
+        if fault and fault.kind == "delay":
+            await asyncio.sleep(fault.delay_seconds)
+        elif fault and fault.kind == "drop":
+            return 200, fault, {}
+        elif fault:
+            extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            return _arm_error(fault.status, fault.code or _default_code(fault.status),
+                              fault.message or "Injected fault.", headers=extra)
+        denied = _check_auth(emulation, request.headers.get("authorization"), raw_path)
+        if denied:
+            return denied
+        query = dict(parse_qsl(request.url.query, keep_blank_values=True))
+        version = query.get("api-version")
+        if not version:
+            return _arm_error(400, "MissingApiVersionParameter",
+                              "The api-version query parameter (?api-version=) is required for all requests.")
+        if version not in SUPPORTED_API_VERSIONS:
+            return _arm_error(400, "InvalidApiVersionParameter",
+                              f"The api-version '{version}' is invalid. The supported versions are "
+                              f"'{', '.join(sorted(SUPPORTED_API_VERSIONS))}'.")
+        body = await _read_body(request) if method in ("PUT", "PATCH", "POST") else None
+        if isinstance(body, tuple):
+            return body
+        for route_method, pattern, handler in routes:
+            if route_method != method:
+                continue
+            match = pattern.match(raw_path)
+            if match:
+                names = [unquote(group) for group in match.groups()]
+                context = RequestContext(method, body, query, str(request.base_url).rstrip("/"), raw_path)
+                if method == "PUT" and handler.__name__ == "put_execution":
+                    async_rule = emulation.faults.take(method, raw_path, kinds=("async",))
+                    context.async_polls = async_rule.polls if async_rule else None
+                try:
+                    return await asyncio.to_thread(handler, context, *names) if method != "GET" \
+                        else handler(context, *names)
+                except ArmFailure as failure:
+                    return failure.status, failure.body(), {}
+        if any(pattern.match(raw_path) for _, pattern, _ in routes):
+            return _arm_error(405, "MethodNotAllowed", f"The method {method} is not allowed on this resource.")
+        return _arm_error(404, "InvalidResourceType" if "/providers/" in raw_path else "NotFound",
+                          f"No route for {method} {raw_path} in the Elastic Jobs emulator.")
+
+    async def _read_body(request: Request) -> Any:
+        raw = await request.body()
+        if len(raw) > MAX_BODY_BYTES:
+            return _arm_error(400, "RequestContentTooLarge",
+                              f"The request content is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.")
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError as error:
+            return _arm_error(400, "InvalidRequestContent", f"The request content is not valid JSON: {error}.")
+
+    app.state.backend = backend
+    return app
+
+
+async def _broken_body() -> Any:
+    yield b'{"partial": '
+    raise ConnectionResetError("emulated dropped connection")
+
+
+def _default_code(status: int) -> str:
+    return {401: "ExpiredAuthenticationToken", 403: "AuthorizationFailed", 404: "ResourceNotFound",
+            409: "Conflict", 429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway",
+            503: "ServiceUnavailable", 504: "GatewayTimeout"}.get(status, "Error")
+
+
+__all__ = ["Emulation", "create_app", "engine"]

@@ -1,0 +1,479 @@
+"""The emulator's rules: what each ARM operation on Elastic Jobs does to the state, independent of HTTP.
+
+Every operation takes names already split from the path and returns ``(status, body)`` or raises
+:class:`ArmFailure` with a real ARM error code. Bodies are validated with the same pydantic models the client
+uses; readOnly properties a client sends are ignored; ``id``, ``name``, ``type`` and ``systemData`` are filled
+as ARM fills them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..ids import child_name_problem, resource_group_problem, server_problem, uuid_problem
+from ..models import (
+    EXECUTION_TYPE,
+    STEP_EXECUTION_TYPE,
+    TARGET_EXECUTION_TYPE,
+    Job,
+    JobAgent,
+    JobCredential,
+    JobStep,
+    JobTargetGroup,
+)
+from . import engine
+from .store import Document, Store
+
+AGENT_TYPE = "Microsoft.Sql/servers/jobAgents"
+JOB_TYPE = "Microsoft.Sql/servers/jobAgents/jobs"
+STEP_TYPE = "Microsoft.Sql/servers/jobAgents/jobs/steps"
+VERSION_TYPE = "Microsoft.Sql/servers/jobAgents/jobs/versions"
+VERSION_STEP_TYPE = "Microsoft.Sql/servers/jobAgents/jobs/versions/steps"
+TARGET_GROUP_TYPE = "Microsoft.Sql/servers/jobAgents/targetGroups"
+CREDENTIAL_TYPE = "Microsoft.Sql/servers/jobAgents/credentials"
+PAGE_SIZE = 100
+
+
+class ArmFailure(Exception):
+    def __init__(self, status: int, code: str, message: str, target: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.target = status, code, message, target
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.target:
+            error["target"] = self.target
+        return {"error": error}
+
+
+@dataclass(frozen=True)
+class Agent:
+    """The names that locate a job agent; every Elastic Jobs resource lives below one."""
+
+    subscription: str
+    resource_group: str
+    server: str
+    agent: str
+
+    @property
+    def id(self) -> str:
+        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.Sql/servers/{self.server}/jobAgents/{self.agent}")
+
+    @property
+    def server_id(self) -> str:
+        return self.id.rsplit("/jobAgents/", 1)[0]
+
+    def job_id(self, job: str) -> str:
+        return f"{self.id}/jobs/{job}"
+
+    def validate(self) -> None:
+        _check_name("subscriptionId", self.subscription, uuid_problem)
+        _check_name("resourceGroupName", self.resource_group, resource_group_problem)
+        _check_name("serverName", self.server, server_problem)
+        _check_name("jobAgentName", self.agent, child_name_problem)
+
+
+def _check_name(what: str, value: str, rule: Callable[[str], str | None]) -> None:
+    problem = rule(value)
+    if problem:
+        raise ArmFailure(400, "InvalidParameter", f"The parameter {what} {problem}.", what)
+
+
+def _validated(model: type[BaseModel], body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ArmFailure(400, "InvalidRequestContent", "The request content must be a JSON object.")
+    try:
+        return model.model_validate(body).model_dump(mode="json", by_alias=True, exclude_none=True)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ArmFailure(400, "InvalidRequestContent", f"Invalid value for '{where}': {first['msg']}.", where) \
+            from None
+
+
+def public(doc: Document) -> Document:
+    return {key: value for key, value in doc.items() if not key.startswith("_")}
+
+
+@dataclass
+class Clock:
+    """Real time, and how many emulated seconds pass per real second."""
+
+    time_scale: float = 1.0
+    now: Callable[[], float] = time.time
+
+
+@dataclass
+class Backend:
+    store: Store
+    clock: Clock = field(default_factory=Clock)
+    behaviors: dict[str, engine.Behavior] = field(default_factory=dict)
+    async_put: bool = False
+    _operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- common ----------------------------------------------------------------------------------------------
+
+    def _system_data(self, existing: Document | None) -> dict[str, Any]:
+        stamp = engine.iso(self.clock.now())
+        created = (existing or {}).get("systemData") or {
+            "createdBy": "emulator", "createdByType": "Application", "createdAt": stamp}
+        return {**created, "lastModifiedBy": "emulator", "lastModifiedByType": "Application",
+                "lastModifiedAt": stamp}
+
+    def _require(self, arm_id: str, what: str, parent: bool = True) -> Document:
+        doc = self.store.get(arm_id)
+        if doc is None:
+            name = arm_id.rsplit("/", 1)[-1]
+            if parent:
+                raise ArmFailure(404, "ParentResourceNotFound",
+                                 f"Can not perform requested operation on nested resource. Parent resource "
+                                 f"'{name}' ({what}) not found.")
+            raise ArmFailure(404, "ResourceNotFound", f"The requested resource of type '{what}' with name "
+                             f"'{name}' was not found.")
+        return doc
+
+    def _save(self, arm_id: str, parent: str, kind: str, name: str, body: dict[str, Any],
+              extra: dict[str, Any] | None = None) -> tuple[int, Document]:
+        existing = self.store.get(arm_id)
+        doc = {"id": arm_id, "name": name, "type": kind, **body, "systemData": self._system_data(existing),
+               **(extra or {})}
+        self.store.put(arm_id, parent, kind, doc)
+        return (200 if existing else 201), public(doc)
+
+    def get(self, arm_id: str, kind: str) -> tuple[int, Document]:
+        return 200, public(self._require(arm_id, kind, parent=False))
+
+    def list(self, parent_id: str, kind: str, parent_kind: str) -> tuple[int, Document]:
+        self._require(parent_id, parent_kind, parent=False)
+        return 200, {"value": [public(doc) for doc in self.store.children(parent_id, kind)]}
+
+    def list_agents(self, server_id: str) -> tuple[int, Document]:
+        """Servers are implicit in the emulator: any server lists the agents created under it."""
+        return 200, {"value": [public(doc) for doc in self.store.children(server_id, AGENT_TYPE)]}
+
+    def delete(self, arm_id: str) -> tuple[int, Document | None]:
+        return (200, None) if self.store.delete(arm_id) else (204, None)
+
+    # --- agents, jobs, steps, target groups, credentials -----------------------------------------------------
+
+    def put_agent(self, agent: Agent, body: Any) -> tuple[int, Document]:
+        agent.validate()
+        data = _validated(JobAgent, body)
+        data["properties"]["state"] = "Ready"
+        data.setdefault("sku", {"name": "JA100", "capacity": 100})
+        data = {key: value for key, value in data.items() if key not in ("id", "name", "type", "systemData")}
+        with self.store.transaction():
+            return self._save(agent.id, agent.server_id, AGENT_TYPE, agent.agent, data)
+
+    def patch_agent(self, agent: Agent, body: Any) -> tuple[int, Document]:
+        doc = self._require(agent.id, AGENT_TYPE, parent=False)
+        if not isinstance(body, dict):
+            raise ArmFailure(400, "InvalidRequestContent", "The request content must be a JSON object.")
+        for key in ("tags", "sku", "identity"):
+            if key in body:
+                doc[key] = body[key]
+        with self.store.transaction():
+            return 200, self._save(agent.id, agent.server_id, AGENT_TYPE, agent.agent, public(doc))[1]
+
+    def put_child(self, agent: Agent, collection: str, name: str, body: Any) -> tuple[int, Document]:
+        """PUT a job, a target group or a credential under an existing agent."""
+        agent.validate()
+        _check_name("name", name, child_name_problem)
+        model, kind = {"jobs": (Job, JOB_TYPE), "targetGroups": (JobTargetGroup, TARGET_GROUP_TYPE),
+                       "credentials": (JobCredential, CREDENTIAL_TYPE)}[collection]
+        data = {"properties": _validated(model, body).get("properties", {})}
+        arm_id = f"{agent.id}/{collection}/{name}"
+        with self.store.transaction():
+            self._require(agent.id, AGENT_TYPE)
+            existing = self.store.get(arm_id)
+            extra: dict[str, Any] = {}
+            if collection == "jobs":
+                data["properties"]["version"] = (existing or {}).get("properties", {}).get("version", 0)
+                data["properties"].setdefault("description", "")
+                data["properties"].setdefault("schedule", {"type": "Once", "enabled": False})
+            if collection == "targetGroups":
+                self._check_members(data["properties"]["members"])
+            if collection == "credentials":
+                extra["_password"] = data["properties"].pop("password", None)
+            return self._save(arm_id, agent.id, kind, name, data, extra)
+
+    @staticmethod
+    def _check_members(members: list[dict[str, Any]]) -> None:
+        for number, member in enumerate(members):
+            if member["type"] == "SqlDatabase" and not (member.get("serverName") and member.get("databaseName")):
+                raise ArmFailure(400, "InvalidParameter", "A SqlDatabase target needs serverName and databaseName.",
+                                 f"properties.members[{number}]")
+            if member["type"] != "SqlDatabase" and not member.get("serverName") and member["type"] != "TargetGroup":
+                raise ArmFailure(400, "InvalidParameter", f"A {member['type']} target needs serverName.",
+                                 f"properties.members[{number}]")
+
+    def put_step(self, agent: Agent, job: str, step: str, body: Any) -> tuple[int, Document]:
+        agent.validate()
+        _check_name("stepName", step, child_name_problem)
+        data = {"properties": _validated(JobStep, body)["properties"]}
+        job_id = agent.job_id(job)
+        with self.store.transaction():
+            self._require(job_id, JOB_TYPE)
+            steps = [s for s in self.store.children(job_id, STEP_TYPE) if s["name"].lower() != step.lower()]
+            wanted = data["properties"].get("stepId") or (len(steps) + 1)
+            if wanted > len(steps) + 1:
+                raise ArmFailure(400, "InvalidParameter", f"stepId must be between 1 and {len(steps) + 1}.",
+                                 "properties.stepId")
+            data["properties"]["stepId"] = wanted
+            data["properties"].setdefault("executionOptions", {})
+            for other in sorted(steps, key=lambda s: s["properties"]["stepId"]):
+                if other["properties"]["stepId"] >= wanted:
+                    other["properties"]["stepId"] += 1
+                    self.store.put(other["id"], job_id, STEP_TYPE, other)
+            result = self._save(f"{job_id}/steps/{step}", job_id, STEP_TYPE, step, data)
+            self._bump_version(job_id)
+            return result
+
+    def delete_step(self, agent: Agent, job: str, step: str) -> tuple[int, Document | None]:
+        job_id = agent.job_id(job)
+        with self.store.transaction():
+            status = self.delete(f"{job_id}/steps/{step}")
+            if status[0] == 200:
+                remaining = sorted(self.store.children(job_id, STEP_TYPE), key=lambda s: s["properties"]["stepId"])
+                for number, other in enumerate(remaining, start=1):
+                    other["properties"]["stepId"] = number
+                    self.store.put(other["id"], job_id, STEP_TYPE, other)
+                self._bump_version(job_id)
+            return status
+
+    def _bump_version(self, job_id: str) -> None:
+        """A changed step makes a new job version; the version keeps a snapshot of the steps it had."""
+        job = self._require(job_id, JOB_TYPE)
+        version = int(job["properties"].get("version") or 0) + 1
+        job["properties"]["version"] = version
+        self.store.put(job_id, job_id.rsplit("/jobs/", 1)[0], JOB_TYPE, job)
+        steps = [public(s) for s in self.store.children(job_id, STEP_TYPE)]
+        version_id = f"{job_id}/versions/{version}"
+        self.store.put(version_id, job_id, VERSION_TYPE, {"id": version_id, "name": str(version),
+                                                          "type": VERSION_TYPE, "_steps": steps})
+
+    def version_steps(self, agent: Agent, job: str, version: str, step: str | None) -> tuple[int, Document]:
+        version_id = f"{agent.job_id(job)}/versions/{version}"
+        doc = self._require(version_id, VERSION_TYPE, parent=False)
+        steps = [{**s, "id": f"{version_id}/steps/{s['name']}", "type": VERSION_STEP_TYPE} for s in doc["_steps"]]
+        if step is None:
+            return 200, {"value": steps}
+        for candidate in steps:
+            if candidate["name"].lower() == step.lower():
+                return 200, candidate
+        raise ArmFailure(404, "ResourceNotFound", f"Step '{step}' not found in version {version}.")
+
+    # --- executions --------------------------------------------------------------------------------------------
+
+    def put_execution(self, agent: Agent, job: str, execution_id: str) -> tuple[int, Document, bool]:
+        """Create-or-get: an existing id answers 200 without a new run. Returns (status, body, accepted_async)."""
+        agent.validate()
+        _check_name("jobExecutionId", execution_id, uuid_problem)
+        arm_id = f"{agent.job_id(job)}/executions/{execution_id}"
+        with self.store.transaction():
+            if self.store.get(arm_id) is None:
+                self._start(agent, job, arm_id, execution_id)
+                return 201, self.render_execution(arm_id), self.async_put
+        return 200, self.render_execution(arm_id), False
+
+    def start_execution(self, agent: Agent, job: str) -> Document:
+        agent.validate()
+        execution_id = str(uuid.uuid4())
+        arm_id = f"{agent.job_id(job)}/executions/{execution_id}"
+        with self.store.transaction():
+            self._start(agent, job, arm_id, execution_id)
+        return self.render_execution(arm_id)
+
+    def _start(self, agent: Agent, job: str, arm_id: str, execution_id: str) -> None:
+        job_id = agent.job_id(job)
+        self._require(agent.id, AGENT_TYPE)
+        job_doc = self._require(job_id, JOB_TYPE)
+        steps = [public(s) for s in self.store.children(job_id, STEP_TYPE)]
+        behavior = self.behaviors.get(job.lower(), engine.Behavior())
+        plan = engine.plan_execution(self.clock.now(), steps, lambda step: self._targets(agent, step),
+                                     self.clock.time_scale, behavior, arm_id.lower())
+        plan["job_version"] = job_doc["properties"].get("version", 0)
+        doc = {"id": arm_id, "name": execution_id, "type": EXECUTION_TYPE, "_plan": plan,
+               "systemData": self._system_data(None)}
+        self.store.put(arm_id, job_id, EXECUTION_TYPE, doc)
+
+    def _targets(self, agent: Agent, step: Document) -> list[dict[str, Any]]:
+        group_name = step["properties"]["targetGroup"].rstrip("/").rsplit("/", 1)[-1]
+        group = self.store.get(f"{agent.id}/targetGroups/{group_name}")
+        if group is None:
+            return []
+        members = group["properties"]["members"]
+        excluded = {(m.get("serverName", "").lower(), (m.get("databaseName") or "").lower())
+                    for m in members if m.get("membershipType") == "Exclude"}
+        targets = []
+        for member in members:
+            if member.get("membershipType", "Include") != "Include":
+                continue
+            key = (member.get("serverName", "").lower(), (member.get("databaseName") or "").lower())
+            if key not in excluded:
+                targets.append({"type": member["type"], "serverName": member.get("serverName"),
+                                "databaseName": member.get("databaseName")})
+        return targets
+
+    def _execution(self, arm_id: str) -> Document:
+        return self._require(arm_id, EXECUTION_TYPE, parent=False)
+
+    def render_execution(self, arm_id: str, doc: Document | None = None) -> Document:
+        doc = doc or self._execution(arm_id)
+        plan = doc["_plan"]
+        properties = engine.render_execution(plan, self.clock.now())
+        properties.update(jobVersion=plan.get("job_version"), jobExecutionId=doc["name"])
+        return {**public(doc), "properties": {k: v for k, v in properties.items() if v is not None}}
+
+    def poll_hint(self, arm_id: str) -> float | None:
+        doc = self.store.get(arm_id)
+        return engine.next_change(doc["_plan"], self.clock.now()) if doc else None
+
+    def cancel_execution(self, agent: Agent, job: str, execution_id: str) -> tuple[int, None]:
+        arm_id = f"{agent.job_id(job)}/executions/{execution_id}"
+        with self.store.transaction():
+            doc = self._execution(arm_id)
+            now = self.clock.now()
+            if engine.is_active(doc["_plan"], now):
+                doc["_plan"]["canceled_at"] = now
+                self.store.put(arm_id, agent.job_id(job), EXECUTION_TYPE, doc)
+        return 200, None
+
+    def list_executions(self, parent_id: str, by_agent: bool, query: dict[str, str], base_url: str) -> Document:
+        parent_kind = AGENT_TYPE if by_agent else JOB_TYPE
+        self._require(parent_id, parent_kind, parent=False)
+        docs = (self.store.descendants(parent_id, EXECUTION_TYPE) if by_agent
+                else self.store.children(parent_id, EXECUTION_TYPE))
+        rendered = [self.render_execution(doc["id"], doc) for doc in reversed(docs)]
+        return self._page(_filtered(rendered, query), query, base_url)
+
+    def step_executions(self, execution_arm_id: str, step: str | None) -> list[Document]:
+        doc = self._execution(execution_arm_id)
+        steps = engine.render_steps(doc["_plan"], self.clock.now())
+        out = []
+        for rendered in steps:
+            if step is not None and rendered["name"].lower() != step.lower():
+                continue
+            rendered.pop("targets")
+            name = rendered.pop("name")
+            out.append({"id": f"{doc['id']}/steps/{name}", "name": name, "type": STEP_EXECUTION_TYPE,
+                        "properties": {**rendered, "jobVersion": doc["_plan"].get("job_version"),
+                                       "jobExecutionId": doc["name"]}})
+        if step is not None and not out:
+            raise ArmFailure(404, "ResourceNotFound", f"Step execution '{step}' was not found.")
+        return out
+
+    def target_executions(self, execution_arm_id: str, step: str | None, target_id: str | None) -> list[Document]:
+        doc = self._execution(execution_arm_id)
+        plan, now = doc["_plan"], self.clock.now()
+        out = []
+        for step_plan in plan["steps"]:
+            if step is not None and step_plan["name"].lower() != step.lower():
+                continue
+            for target in step_plan["targets"]:
+                started = target["start"] <= now and (plan["canceled_at"] is None or target["start"] <= plan["canceled_at"])
+                if not started or (target_id is not None and target["id"] != target_id.lower()):
+                    continue
+                props = engine.render_target(target, step_plan, plan, now)
+                name = props.pop("name")
+                out.append({"id": f"{doc['id']}/steps/{step_plan['name']}/targets/{name}", "name": name,
+                            "type": TARGET_EXECUTION_TYPE,
+                            "properties": {**props, "jobVersion": plan.get("job_version"),
+                                           "jobExecutionId": doc["name"]}})
+        if target_id is not None and not out:
+            raise ArmFailure(404, "ResourceNotFound", f"Target execution '{target_id}' was not found.")
+        return out
+
+    @staticmethod
+    def _page(items: list[Document], query: dict[str, str], base_url: str) -> Document:
+        skip = _int(query.get("$skip"), "$skip")
+        top = _int(query.get("$top"), "$top")
+        window = items[skip:]
+        if top is not None:
+            window = window[:top]
+        page = window[:PAGE_SIZE]
+        body: Document = {"value": page}
+        if len(window) > PAGE_SIZE:
+            rest = {k: v for k, v in query.items() if k not in ("$skip", "$top")}
+            rest["$skip"] = str((skip or 0) + PAGE_SIZE)
+            if top is not None:
+                rest["$top"] = str(top - PAGE_SIZE)
+            from urllib.parse import urlencode
+
+            body["nextLink"] = f"{base_url}?{urlencode(rest)}"
+        return body
+
+    # --- asynchronous answers ----------------------------------------------------------------------------------
+
+    def new_operation(self, resource_id: str, polls: int) -> str:
+        operation_id = str(uuid.uuid4())
+        with self._lock:
+            self._operations[operation_id] = {"resource": resource_id, "polls_left": polls}
+        return operation_id
+
+    def poll_operation(self, operation_id: str) -> tuple[bool, str]:
+        with self._lock:
+            operation = self._operations.get(operation_id)
+            if operation is None:
+                raise ArmFailure(404, "ResourceNotFound", f"Operation '{operation_id}' was not found.")
+            operation["polls_left"] -= 1
+            return operation["polls_left"] < 0, operation["resource"]
+
+
+def _int(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise ArmFailure(400, "InvalidParameter", f"{name} must be an integer.", name) from None
+    if number < 0:
+        raise ArmFailure(400, "InvalidParameter", f"{name} must not be negative.", name)
+    return number
+
+
+def _filtered(items: list[Document], query: dict[str, str]) -> list[Document]:
+    from datetime import datetime
+
+    def moment(name: str) -> datetime | None:
+        value = query.get(name)
+        if value is None:
+            return None
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ArmFailure(400, "InvalidParameter", f"{name} must be an ISO 8601 date-time.", name) from None
+
+    def when(item: Document, name: str) -> datetime | None:
+        value = item["properties"].get(name)
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+    bounds = {name: moment(name) for name in ("createTimeMin", "createTimeMax", "endTimeMin", "endTimeMax")}
+    active = query.get("isActive")
+    if active is not None and active.lower() not in ("true", "false"):
+        raise ArmFailure(400, "InvalidParameter", "isActive must be true or false.", "isActive")
+    out = []
+    for item in items:
+        created, ended = when(item, "createTime"), when(item, "endTime")
+        if bounds["createTimeMin"] and (not created or created < bounds["createTimeMin"]):
+            continue
+        if bounds["createTimeMax"] and (not created or created > bounds["createTimeMax"]):
+            continue
+        if bounds["endTimeMin"] and (not ended or ended < bounds["endTimeMin"]):
+            continue
+        if bounds["endTimeMax"] and (not ended or ended > bounds["endTimeMax"]):
+            continue
+        if active is not None and (item["properties"]["lifecycle"] in ("Created", "InProgress",
+                                   "WaitingForRetry", "WaitingForChildJobExecutions")) != (active.lower() == "true"):
+            continue
+        out.append(item)
+    return out

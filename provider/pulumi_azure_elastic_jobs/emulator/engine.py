@@ -1,0 +1,204 @@
+"""The job lifecycle: when an execution starts, its whole timeline is planned; reads render it at "now".
+
+Planning up front (steps in stepId order, each against every database its target group resolves to, with
+attempts and retries per the step's executionOptions) makes every outcome deterministic, needs no background
+threads, and survives an emulator restart: the plan is stored with the execution and time does the rest.
+Cancelling records a moment; everything after it renders as Canceled.
+
+Outcomes are controlled by markers in a step's script (``-- emulator:fail``, ``-- emulator:fail-once``,
+``-- emulator:timeout``, ``-- emulator:duration=SECONDS``) or by a per-job behavior set on the admin API.
+Durations are in emulated seconds; ``time_scale`` emulated seconds pass per real second.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..models import JobExecutionLifecycle as L
+
+START_DELAY = 0.5
+DEFAULT_TARGET_SECONDS = 2.0
+_DURATION = re.compile(r"--\s*emulator:duration=(\d+(?:\.\d+)?)")
+_PROVISIONING = {
+    L.CREATED: "Created", L.IN_PROGRESS: "InProgress", L.WAITING_FOR_RETRY: "InProgress",
+    L.SUCCEEDED: "Succeeded", L.SUCCEEDED_WITH_SKIPPED: "Succeeded", L.SKIPPED: "Succeeded",
+    L.FAILED: "Failed", L.TIMED_OUT: "Failed", L.CANCELED: "Canceled",
+}
+
+
+@dataclass(frozen=True)
+class Behavior:
+    """An admin override for every target of a job: how long it takes and how it ends."""
+
+    duration_seconds: float | None = None
+    outcome: str | None = None  # Succeeded | Failed | TimedOut
+    message: str | None = None
+
+
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _attempt_outcomes(script: str, retries: int, behavior: Behavior) -> list[str]:
+    if behavior.outcome in ("Failed", "TimedOut"):
+        return [behavior.outcome] * (1 if behavior.outcome == "TimedOut" else retries + 1)
+    if behavior.outcome == "Succeeded":
+        return ["Succeeded"]
+    if "emulator:timeout" in script:
+        return ["TimedOut"]
+    if "emulator:fail-once" in script:
+        return ["Failed", "Succeeded"] if retries > 0 else ["Failed"]
+    if "emulator:fail" in script:
+        return ["Failed"] * (retries + 1)
+    return ["Succeeded"]
+
+
+def _plan_target(
+    target: dict[str, Any], step: dict[str, Any], begin: float, scale: float, behavior: Behavior, seed: str
+) -> dict[str, Any]:
+    props = step["properties"]
+    options = props.get("executionOptions") or {}
+    script = props["action"]["value"]
+    marker = _DURATION.search(script)
+    seconds = behavior.duration_seconds if behavior.duration_seconds is not None else (
+        float(marker.group(1)) if marker else DEFAULT_TARGET_SECONDS)
+    retries = int(options.get("retryAttempts", 10))
+    interval = float(options.get("initialRetryIntervalSeconds", 1))
+    attempts: list[dict[str, Any]] = []
+    clock = begin
+    for number, outcome in enumerate(_attempt_outcomes(script, retries, behavior)):
+        if number:
+            clock += interval / scale
+            interval = min(interval * float(options.get("retryIntervalBackoffMultiplier", 2.0)),
+                           float(options.get("maximumRetryIntervalSeconds", 120)))
+        attempts.append({"start": clock, "end": clock + seconds / scale, "outcome": outcome})
+        clock += seconds / scale
+    outcome = attempts[-1]["outcome"]
+    where = f"[{target.get('serverName')}].[{target.get('databaseName')}]"
+    message = behavior.message or {
+        "Succeeded": f"Step {props.get('stepId')} succeeded on {where}.",
+        "Failed": f"Step {props.get('stepId')} failed on {where}: the script raised an error (emulated).",
+        "TimedOut": f"Step {props.get('stepId')} timed out on {where}.",
+    }[outcome]
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}/{step['name']}/{where}")),
+        "target": target, "attempts": attempts, "start": begin, "end": clock, "outcome": outcome,
+        "message": message,
+    }
+
+
+def plan_execution(
+    created: float, steps: list[dict[str, Any]], targets_of: Any, scale: float, behavior: Behavior, seed: str
+) -> dict[str, Any]:
+    """Plan a whole run; ``targets_of(step)`` resolves a step's target group to target dicts."""
+    start = created + START_DELAY / scale
+    clock, planned, outcome, message = start, [], L.SUCCEEDED.value, "Job execution succeeded."
+    skipped = False
+    for step in sorted(steps, key=lambda s: s["properties"].get("stepId") or 0):
+        targets = [_plan_target(t, step, clock, scale, behavior, seed) for t in targets_of(step)]
+        end = max((t["end"] for t in targets), default=clock)
+        failures = [t for t in targets if t["outcome"] != "Succeeded"]
+        step_outcome = failures[0]["outcome"] if failures else ("Succeeded" if targets else "Skipped")
+        skipped = skipped or not targets
+        planned.append({"name": step["name"], "id": step["properties"].get("stepId"), "start": clock, "end": end,
+                        "outcome": step_outcome, "targets": targets,
+                        "message": failures[0]["message"] if failures else f"Step {step['name']} {step_outcome}."})
+        clock = end
+        if failures:
+            outcome = step_outcome
+            message = f"Step {step['properties'].get('stepId')} ({step['name']}) {step_outcome}: {failures[0]['message']}"
+            break
+    if outcome == L.SUCCEEDED and skipped:
+        outcome, message = L.SUCCEEDED_WITH_SKIPPED.value, "Job execution succeeded; some steps had no targets."
+    return {"created": created, "start": start, "end": clock, "outcome": outcome, "message": message,
+            "steps": planned, "canceled_at": None}
+
+
+def _state(start: float, end: float, outcome: str, now: float, canceled_at: float | None) -> tuple[str, float | None]:
+    """Lifecycle at ``now`` and the end time if ended."""
+    if canceled_at is not None and canceled_at < end and now >= canceled_at:
+        return L.CANCELED.value, max(canceled_at, start)
+    if now < start:
+        return L.CREATED.value, None
+    if now < end:
+        return L.IN_PROGRESS.value, None
+    return outcome, end
+
+
+def render_execution(plan: dict[str, Any], now: float) -> dict[str, Any]:
+    """The ``properties`` of the job execution at ``now``."""
+    lifecycle, ended = _state(plan["start"], plan["end"], plan["outcome"], now, plan["canceled_at"])
+    started = now >= plan["start"] and not (lifecycle == L.CANCELED and (ended or 0) <= plan["start"])
+    message = {
+        L.CREATED: "Job execution created.", L.IN_PROGRESS: "Job execution in progress.",
+        L.CANCELED: "Job execution canceled.",
+    }.get(L(lifecycle), plan["message"])
+    return {
+        "lifecycle": lifecycle,
+        "provisioningState": _PROVISIONING[L(lifecycle)],
+        "createTime": iso(plan["created"]),
+        "startTime": iso(plan["start"]) if started else None,
+        "endTime": iso(ended),
+        "currentAttempts": 1 if started else 0,
+        "currentAttemptStartTime": iso(plan["start"]) if started else None,
+        "lastMessage": message,
+    }
+
+
+def render_steps(plan: dict[str, Any], now: float) -> list[dict[str, Any]]:
+    out = []
+    for step in plan["steps"]:
+        if now < step["start"] or (plan["canceled_at"] is not None and plan["canceled_at"] < step["start"]):
+            continue
+        lifecycle, ended = _state(step["start"], step["end"], step["outcome"], now, plan["canceled_at"])
+        out.append({
+            "name": step["name"], "stepName": step["name"], "stepId": step["id"], "lifecycle": lifecycle,
+            "provisioningState": _PROVISIONING[L(lifecycle)], "createTime": iso(step["start"]),
+            "startTime": iso(step["start"]), "endTime": iso(ended), "currentAttempts": 1,
+            "currentAttemptStartTime": iso(step["start"]),
+            "lastMessage": step["message"] if ended and lifecycle != L.CANCELED else f"Step {lifecycle}.",
+            "targets": step["targets"],
+        })
+    return out
+
+
+def render_target(target: dict[str, Any], step: dict[str, Any], plan: dict[str, Any], now: float) -> dict[str, Any]:
+    canceled_at = plan["canceled_at"]
+    effective = min(now, canceled_at) if canceled_at is not None else now
+    started = [a for a in target["attempts"] if a["start"] <= effective]
+    lifecycle, ended = _state(target["start"], target["end"], target["outcome"], now, canceled_at)
+    if lifecycle == L.IN_PROGRESS and started and started[-1]["end"] <= effective:
+        lifecycle = L.WAITING_FOR_RETRY.value
+    info = target["target"]
+    return {
+        "name": target["id"], "stepName": step["name"], "stepId": step["id"], "lifecycle": lifecycle,
+        "provisioningState": _PROVISIONING[L(lifecycle)], "createTime": iso(target["start"]),
+        "startTime": iso(target["start"]), "endTime": iso(ended), "currentAttempts": max(1, len(started)),
+        "currentAttemptStartTime": iso(started[-1]["start"] if started else target["start"]),
+        "lastMessage": target["message"] if ended and lifecycle != L.CANCELED else f"Target {lifecycle}.",
+        "target": {"type": info.get("type"), "serverName": info.get("serverName"),
+                   "databaseName": info.get("databaseName")},
+    }
+
+
+def next_change(plan: dict[str, Any], now: float) -> float | None:
+    """Seconds until the execution's state next changes (the emulator's Retry-After), None when final."""
+    if plan["canceled_at"] is not None and plan["canceled_at"] <= now:
+        return None
+    moments = [plan["start"], plan["end"]]
+    for step in plan["steps"]:
+        for target in step["targets"]:
+            moments += [m for a in target["attempts"] for m in (a["start"], a["end"])]
+    upcoming = [m - now for m in moments if m > now]
+    return min(upcoming) if upcoming else None
+
+
+def is_active(plan: dict[str, Any], now: float) -> bool:
+    lifecycle, _ = _state(plan["start"], plan["end"], plan["outcome"], now, plan["canceled_at"])
+    return lifecycle in (L.CREATED, L.IN_PROGRESS)

@@ -1,0 +1,74 @@
+"""Seeding: a JSON/YAML fixture of agents, jobs, steps and target groups created at start.
+
+Fixture shape (names as in ARM; bodies are ARM ``properties``)::
+
+    subscriptions:
+      00000000-0000-0000-0000-000000000000:
+        resourceGroups:
+          group1:
+            servers:
+              server1:
+                jobAgents:
+                  agent1:
+                    databaseId: /subscriptions/.../databases/jobsdb   # optional
+                    targetGroups: {tg1: {members: [{type: SqlDatabase, serverName: s, databaseName: d}]}}
+                    jobs:
+                      job1:
+                        description: nightly migration
+                        steps: {step1: {targetGroup: tg1, action: {value: "SELECT 1"}}}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .backend import Agent, Backend
+
+
+def load_fixture(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        loaded = yaml.safe_load(text)
+    else:
+        import json
+
+        loaded = json.loads(text)
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path}: a seed fixture is a mapping with a 'subscriptions' key")
+    return loaded
+
+
+def apply_seed(backend: Backend, fixture: dict[str, Any]) -> int:
+    """Create everything the fixture names (idempotent: PUT semantics); returns how many resources."""
+    created = 0
+    for subscription, sub in (fixture.get("subscriptions") or {}).items():
+        for group, rg in (sub.get("resourceGroups") or {}).items():
+            for server, srv in (rg.get("servers") or {}).items():
+                for agent_name, spec in (srv.get("jobAgents") or {}).items():
+                    agent = Agent(str(subscription), group, server, agent_name)
+                    database_id = spec.get("databaseId") or (
+                        f"{agent.server_id}/databases/{agent_name}-jobs")
+                    backend.put_agent(agent, {"location": spec.get("location", "westeurope"),
+                                              "properties": {"databaseId": database_id}})
+                    created += 1
+                    for name, group_spec in (spec.get("targetGroups") or {}).items():
+                        backend.put_child(agent, "targetGroups", name, {"properties": group_spec})
+                        created += 1
+                    for name, credential in (spec.get("credentials") or {}).items():
+                        backend.put_child(agent, "credentials", name, {"properties": credential})
+                        created += 1
+                    for job_name, job in (spec.get("jobs") or {}).items():
+                        steps = job.get("steps") or {}
+                        properties = {key: value for key, value in job.items() if key != "steps"}
+                        backend.put_child(agent, "jobs", job_name, {"properties": properties})
+                        created += 1
+                        for step_name, step in steps.items():
+                            target_group = step.get("targetGroup", "")
+                            if target_group and "/" not in target_group:
+                                step = {**step, "targetGroup": f"{agent.id}/targetGroups/{target_group}"}
+                            backend.put_step(agent, job_name, step_name, {"properties": step})
+                            created += 1
+    return created

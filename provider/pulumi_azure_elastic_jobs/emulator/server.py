@@ -1,0 +1,266 @@
+"""Running the emulator: build one instance, serve it with uvicorn, optionally over TLS with a self-signed cert.
+
+:class:`Emulator` is the context manager tests and scripts use: in this process (a server thread) or in a
+subprocess (the CLI), on a free port, stopped cleanly on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import ipaddress
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+DEFAULT_TOKEN = "emulator-dev-token"
+DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass
+class EmulatorOptions:
+    host: str = "127.0.0.1"
+    port: int = 0
+    data_dir: Path | None = None
+    tls: bool = False
+    time_scale: float = 1.0
+    token: str | None = None
+    allowed_subscriptions: list[str] | None = None
+    seed: Path | None = None
+    async_put: bool = False
+    log_level: str = "warning"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def make_certificate(directory: Path, host: str) -> tuple[Path, Path]:
+    """A self-signed certificate for ``host``, localhost and 127.0.0.1 (clients trust it via a CA bundle)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "elastic-jobs-emulator")])
+    alt_names: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    with contextlib.suppress(ValueError):
+        alt_names.append(x509.IPAddress(ipaddress.ip_address(host)))
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / "emulator-cert.pem", directory / "emulator-key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    os.chmod(key_path, 0o600)
+    return cert_path, key_path
+
+
+def build(options: EmulatorOptions) -> Any:
+    """The ASGI app for ``options``, seeded."""
+    from .app import Emulation, create_app
+    from .backend import Backend, Clock
+    from .seed import apply_seed, load_fixture
+    from .store import Store
+
+    backend = Backend(Store(options.data_dir), Clock(time_scale=options.time_scale), async_put=options.async_put)
+    allowed = frozenset(s.lower() for s in options.allowed_subscriptions) if options.allowed_subscriptions else None
+    emulation = Emulation(backend, token=options.token, allowed_subscriptions=allowed)
+    if options.seed:
+        apply_seed(backend, load_fixture(options.seed))
+    return create_app(emulation)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
+class Emulator:
+    """A running emulator: ``with Emulator(...) as emulator: emulator.url``.
+
+    ``in_process=True`` (default) serves from a thread of this process, which is fastest for tests;
+    ``in_process=False`` runs the ``elastic-jobs-emulator`` CLI as a subprocess, which can be killed.
+    """
+
+    def __init__(self, options: EmulatorOptions | None = None, *, in_process: bool = True, **overrides: Any) -> None:
+        self.options = options or EmulatorOptions()
+        for key, value in overrides.items():
+            setattr(self.options, key, value)
+        self.in_process = in_process
+        self.url = ""
+        self.ca_bundle: str | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen[str] | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.admin = requests.Session()
+
+    @property
+    def token(self) -> str:
+        return self.options.token or DEFAULT_TOKEN
+
+    def __enter__(self) -> Emulator:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if self.in_process:
+            self._start_thread()
+        else:
+            self._start_process()
+        if self.ca_bundle:
+            self.admin.verify = self.ca_bundle
+
+    def _cert_dir(self) -> Path:
+        if self.options.data_dir:
+            return self.options.data_dir
+        self._tmp = tempfile.TemporaryDirectory(prefix="elastic-jobs-emulator-")
+        return Path(self._tmp.name)
+
+    def _start_thread(self) -> None:
+        import uvicorn
+
+        sock = _bind(self.options.host, self.options.port)
+        port = sock.getsockname()[1]
+        ssl: dict[str, Any] = {}
+        scheme = "http"
+        if self.options.tls:
+            cert, key = make_certificate(self._cert_dir(), self.options.host)
+            ssl, scheme, self.ca_bundle = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}, "https", str(cert)
+        config = uvicorn.Config(build(self.options), log_level=self.options.log_level, access_log=False,
+                                lifespan="off", timeout_keep_alive=30, backlog=2048, **ssl)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True,
+                                        name="elastic-jobs-emulator")
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the emulator did not start")
+            time.sleep(0.01)
+        self.url = f"{scheme}://{self.options.host}:{port}"
+
+    def _start_process(self) -> None:
+        args = [sys.executable, "-m", "pulumi_azure_elastic_jobs.emulator", "--host", self.options.host,
+                "--port", str(self.options.port), "--time-scale", str(self.options.time_scale)]
+        if self.options.data_dir:
+            args += ["--data-dir", str(self.options.data_dir)]
+        if self.options.tls:
+            args += ["--tls"]
+            if not self.options.data_dir:
+                args += ["--data-dir", str(self._cert_dir())]
+        if self.options.token:
+            args += ["--token", self.options.token]
+        if self.options.seed:
+            args += ["--seed", str(self.options.seed)]
+        if self.options.async_put:
+            args += ["--async-put"]
+        for subscription in self.options.allowed_subscriptions or []:
+            args += ["--allow-subscription", subscription]
+        self._process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert self._process.stdout is not None
+        deadline = time.monotonic() + 30
+        for line in self._process.stdout:
+            match = re.search(r"listening on (\S+)", line)
+            if match:
+                self.url = match.group(1)
+                break
+            if time.monotonic() > deadline:
+                break
+        if not self.url:
+            self._process.kill()
+            raise RuntimeError("the emulator subprocess did not print 'listening on <URL>'")
+        if self.options.tls:
+            self.ca_bundle = str((self.options.data_dir or self._cert_dir()) / "emulator-cert.pem")
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        if self._process and self._process.stdout:
+            for _ in self._process.stdout:
+                pass
+
+    def kill(self) -> None:
+        """SIGKILL the subprocess (no clean shutdown), to test durability."""
+        if self._process:
+            self._process.kill()
+            self._process.wait()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            if self._thread:
+                self._thread.join(timeout=10)
+            self._server = None
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        self.admin.close()
+        if self._tmp:
+            self._tmp.cleanup()
+
+    # --- admin API helpers -------------------------------------------------------------------------------------
+
+    def _admin(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.admin.request(method, f"{self.url}/_emulator{path}", timeout=30, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def requests_log(self, since: int = 0) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._admin("GET", "/requests", params={"since": since})
+        return result
+
+    def clear_requests(self) -> None:
+        self._admin("DELETE", "/requests")
+
+    def add_fault(self, kind: str, path: str = "", **spec: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._admin("POST", "/faults", json={"kind": kind, "path": path, **spec})
+        return result
+
+    def clear_faults(self) -> None:
+        self._admin("DELETE", "/faults")
+
+    def set_behavior(self, job_name: str, **spec: Any) -> None:
+        self._admin("PUT", f"/behaviors/{job_name}", json=spec)
+
+    def clear_behaviors(self) -> None:
+        self._admin("DELETE", "/behaviors")
+
+    def seed(self, fixture: dict[str, Any]) -> None:
+        self._admin("POST", "/seed", json=fixture)
+
+    def settings(self, **spec: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._admin("PUT", "/settings", json=spec)
+        return result
+
+    def forget(self, arm_id: str) -> None:
+        self._admin("DELETE", "/resources", params={"id": arm_id})
+
+    def reset(self) -> None:
+        self._admin("POST", "/reset")

@@ -1,0 +1,165 @@
+"""The validated inputs of a JobExecution, and how its execution id is chosen. No I/O.
+
+``check`` validates raw Pulumi property maps into :class:`ExecutionInputs` and turns every problem into one
+message per field; ``create``/``update`` then read typed values. Values still unknown during a preview are
+skipped, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+
+from .ids import (
+    JobRef,
+    api_version_problem,
+    child_name_problem,
+    resource_group_problem,
+    server_problem,
+    uuid_problem,
+)
+from .models import DEFAULT_API_VERSION, DEFAULT_FAIL_ON, TERMINAL_LIFECYCLES
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN, without importing pulumi
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+DEFAULT_TIMEOUT_SECONDS = 3600.0
+DEFAULT_POLL_INTERVAL_SECONDS = 30.0
+EXECUTION_ID_NAMESPACE = uuid.UUID("6f0d5c1e-8a51-4b8e-9a2f-61a1c0e7d7a1")
+
+# Changing any of these means "a different execution": the resource is replaced and a new run starts.
+IDENTITY_FIELDS = (
+    "subscription_id",
+    "resource_group_name",
+    "server_name",
+    "job_agent_name",
+    "job_name",
+    "job_execution_id",
+    "triggers",
+)
+# Changing any of these changes how the provider waits or cleans up, never the run itself: updated in place.
+WAITING_FIELDS = ("wait_for_completion", "timeout", "poll_interval", "fail_on", "api_version", "cancel_on_destroy")
+
+
+def _rule(problem: Any) -> AfterValidator:
+    def validate(value: str) -> str:
+        message = problem(value)
+        if message:
+            raise ValueError(message)
+        return value
+
+    return AfterValidator(validate)
+
+
+def _fail_on_rule(values: list[str]) -> list[str]:
+    bad = [value for value in values if value not in TERMINAL_LIFECYCLES]
+    if bad:
+        raise ValueError(f"must name terminal lifecycles ({', '.join(sorted(TERMINAL_LIFECYCLES))}), got {bad}")
+    return values
+
+
+class ExecutionInputs(BaseModel):
+    """What a user declares for one execution; field names are the Pulumi property names."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    subscription_id: Annotated[StrictStr, _rule(uuid_problem)]
+    resource_group_name: Annotated[StrictStr, _rule(resource_group_problem)]
+    server_name: Annotated[StrictStr, _rule(server_problem)]
+    job_agent_name: Annotated[StrictStr, _rule(child_name_problem)]
+    job_name: Annotated[StrictStr, _rule(child_name_problem)]
+    job_execution_id: Annotated[StrictStr, _rule(uuid_problem)] | None = None
+    api_version: Annotated[StrictStr, _rule(api_version_problem)] = DEFAULT_API_VERSION
+    wait_for_completion: StrictBool = False
+    timeout: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False, strict=True)] = (
+        DEFAULT_TIMEOUT_SECONDS
+    )
+    poll_interval: Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False, strict=True)] = (
+        DEFAULT_POLL_INTERVAL_SECONDS
+    )
+    fail_on: Annotated[list[StrictStr], AfterValidator(_fail_on_rule)] = Field(
+        default_factory=lambda: list(DEFAULT_FAIL_ON)
+    )
+    triggers: dict[str, Any] = Field(default_factory=dict)
+    cancel_on_destroy: StrictBool = True
+    execution_key: StrictStr = ""
+
+    @property
+    def job(self) -> JobRef:
+        return JobRef(
+            self.subscription_id, self.resource_group_name, self.server_name, self.job_agent_name, self.job_name
+        )
+
+    def derived_execution_id(self, generation: int) -> str:
+        """The id of this resource's ``generation``-th run when the user names none (a stable uuid5).
+
+        Derived from the stack-scoped resource key, the job and the triggers, so that a deployment interrupted
+        after ARM accepted the PUT finds the same execution again instead of starting another.
+        """
+        material = json.dumps(
+            [self.execution_key, *(part.lower() for part in self.job.__dict__.values()), self.triggers, generation],
+            sort_keys=True,
+            default=str,
+        )
+        return str(uuid.uuid5(EXECUTION_ID_NAMESPACE, material))
+
+
+FIELDS = tuple(ExecutionInputs.model_fields)
+
+
+def is_unknown(value: Any) -> bool:
+    if value == UNKNOWN:
+        return True
+    if isinstance(value, Mapping):
+        return any(is_unknown(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(is_unknown(item) for item in value)
+    return False
+
+
+def _normalize(values: dict[str, Any]) -> dict[str, Any]:
+    """Protobuf carries every number as a float; accept whole ints for the float fields, and bools stay bools."""
+    for name in ("timeout", "poll_interval"):
+        value = values.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            values[name] = float(value)
+    return values
+
+
+def _message(field: str, error: Mapping[str, Any]) -> str:
+    if error["type"] == "missing":
+        return f"{field} is required"
+    text = str(error["msg"]).removeprefix("Value error, ")
+    return f"{field} {text[0].lower()}{text[1:]}" if text else f"{field} is invalid"
+
+
+def validate(
+    news: Mapping[str, Any], default_subscription_id: str | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return (checked inputs with defaults filled, {field: reason}) for a raw property map.
+
+    Unknown values (a preview that depends on other resources) pass through unvalidated.
+    """
+    raw = {key: value for key, value in news.items() if key in FIELDS and value is not None}
+    if "subscription_id" not in raw and default_subscription_id:
+        raw["subscription_id"] = default_subscription_id
+    unknown = {key for key, value in raw.items() if is_unknown(value)}
+    problems: dict[str, str] = {}
+    try:
+        checked = ExecutionInputs.model_validate(_normalize(dict(raw))).model_dump(exclude_none=True)
+    except ValidationError as errors:
+        for error in errors.errors():
+            field = str(error["loc"][0]) if error["loc"] else "inputs"
+            if field not in unknown and field not in problems:
+                problems[field] = _message(field, error)
+        checked = dict(raw)
+    if "subscription_id" in problems and "subscription_id" not in raw:
+        problems["subscription_id"] = (
+            "subscription_id is required: set it on the resource, or config azure-elastic-jobs:subscriptionId, "
+            "or the AZURE_SUBSCRIPTION_ID environment variable"
+        )
+    checked.update({key: raw[key] for key in unknown})
+    return checked, problems

@@ -1,0 +1,291 @@
+"""Pydantic models of the Elastic Jobs ARM schema (api-version 2025-01-01), shared by client and emulator.
+
+The wire speaks camelCase; Python speaks snake_case through aliases. Every model tolerates fields and enum
+values that a newer service may add: unknown fields are kept (``extra="allow"``) and enum-typed fields accept
+any string, so a client built today does not crash on tomorrow's answer. No I/O here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+DEFAULT_API_VERSION = "2025-01-01"
+RESOURCE_PROVIDER = "Microsoft.Sql"
+EXECUTION_TYPE = "Microsoft.Sql/servers/jobAgents/executions"
+STEP_EXECUTION_TYPE = "Microsoft.Sql/servers/jobAgents/jobs/executions/steps"
+TARGET_EXECUTION_TYPE = "Microsoft.Sql/servers/jobAgents/jobs/executions/steps/targets"
+
+
+class JobExecutionLifecycle(StrEnum):
+    CREATED = "Created"
+    IN_PROGRESS = "InProgress"
+    WAITING_FOR_CHILD_JOB_EXECUTIONS = "WaitingForChildJobExecutions"
+    WAITING_FOR_RETRY = "WaitingForRetry"
+    SUCCEEDED = "Succeeded"
+    SUCCEEDED_WITH_SKIPPED = "SucceededWithSkipped"
+    FAILED = "Failed"
+    TIMED_OUT = "TimedOut"
+    CANCELED = "Canceled"
+    SKIPPED = "Skipped"
+
+
+TERMINAL_LIFECYCLES: frozenset[str] = frozenset(
+    {
+        JobExecutionLifecycle.SUCCEEDED,
+        JobExecutionLifecycle.SUCCEEDED_WITH_SKIPPED,
+        JobExecutionLifecycle.FAILED,
+        JobExecutionLifecycle.TIMED_OUT,
+        JobExecutionLifecycle.CANCELED,
+        JobExecutionLifecycle.SKIPPED,
+    }
+)
+DEFAULT_FAIL_ON: tuple[str, ...] = (
+    JobExecutionLifecycle.FAILED,
+    JobExecutionLifecycle.TIMED_OUT,
+    JobExecutionLifecycle.CANCELED,
+)
+
+
+def is_terminal(lifecycle: str | None) -> bool:
+    """Unknown lifecycles from a newer service count as active: waiting longer beats reporting too early."""
+    return lifecycle in TERMINAL_LIFECYCLES
+
+
+class ProvisioningState(StrEnum):
+    CREATED = "Created"
+    IN_PROGRESS = "InProgress"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+
+
+class JobTargetType(StrEnum):
+    TARGET_GROUP = "TargetGroup"
+    SQL_DATABASE = "SqlDatabase"
+    SQL_ELASTIC_POOL = "SqlElasticPool"
+    SQL_SHARD_MAP = "SqlShardMap"
+    SQL_SERVER = "SqlServer"
+
+
+class CreatedByType(StrEnum):
+    USER = "User"
+    APPLICATION = "Application"
+    MANAGED_IDENTITY = "ManagedIdentity"
+    KEY = "Key"
+
+
+class WireModel(BaseModel):
+    """Base of every wire model: camelCase aliases, unknown fields kept, Python names accepted too."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="allow", use_enum_values=True
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class SystemData(WireModel):
+    created_by: str | None = None
+    created_by_type: CreatedByType | str | None = None
+    created_at: datetime | None = None
+    last_modified_by: str | None = None
+    last_modified_by_type: CreatedByType | str | None = None
+    last_modified_at: datetime | None = None
+
+
+class ProxyResource(WireModel):
+    id: str | None = None
+    name: str | None = None
+    type: str | None = None
+    system_data: SystemData | None = None
+
+
+class TrackedResource(ProxyResource):
+    location: str = ""
+    tags: dict[str, str] | None = None
+
+
+# --- job executions (also the shape of step and target executions) -------------------------------------
+
+
+class JobExecutionTarget(WireModel):
+    type: JobTargetType | str | None = None
+    server_name: str | None = None
+    database_name: str | None = None
+
+
+class JobExecutionProperties(WireModel):
+    job_version: int | None = None
+    step_name: str | None = None
+    step_id: int | None = None
+    job_execution_id: str | None = None
+    lifecycle: JobExecutionLifecycle | str | None = None
+    provisioning_state: ProvisioningState | str | None = None
+    create_time: datetime | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    current_attempts: int | None = None
+    current_attempt_start_time: datetime | None = None
+    last_message: str | None = None
+    target: JobExecutionTarget | None = None
+
+
+class JobExecution(ProxyResource):
+    properties: JobExecutionProperties = Field(default_factory=JobExecutionProperties)
+
+
+class JobExecutionListResult(WireModel):
+    value: list[JobExecution] = Field(default_factory=list)
+    next_link: str | None = None
+
+
+# --- agents, jobs, steps, target groups, credentials, versions --------------------------------------------
+
+
+class Sku(WireModel):
+    name: str = "JA100"
+    tier: str | None = None
+    size: str | None = None
+    family: str | None = None
+    capacity: int | None = None
+
+
+class JobAgentUserAssignedIdentity(WireModel):
+    principal_id: str | None = None
+    client_id: str | None = None
+
+
+class JobAgentIdentity(WireModel):
+    tenant_id: str | None = None
+    type: str = "None"
+    user_assigned_identities: dict[str, JobAgentUserAssignedIdentity] | None = None
+
+
+class JobAgentProperties(WireModel):
+    database_id: str
+    state: str | None = None
+
+
+class JobAgent(TrackedResource):
+    sku: Sku | None = None
+    identity: JobAgentIdentity | None = None
+    properties: JobAgentProperties
+
+
+class JobAgentUpdate(WireModel):
+    identity: JobAgentIdentity | None = None
+    sku: Sku | None = None
+    tags: dict[str, str] | None = None
+
+
+class JobSchedule(WireModel):
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    type: str = "Once"
+    enabled: bool | None = None
+    interval: str | None = None
+
+
+class JobProperties(WireModel):
+    description: str | None = ""
+    version: int | None = None
+    schedule: JobSchedule | None = None
+
+
+class Job(ProxyResource):
+    properties: JobProperties = Field(default_factory=JobProperties)
+
+
+class JobStepAction(WireModel):
+    type: str = "TSql"
+    source: str = "Inline"
+    value: str
+
+
+class JobStepOutput(WireModel):
+    type: str = "SqlDatabase"
+    subscription_id: str | None = None
+    resource_group_name: str | None = None
+    server_name: str
+    database_name: str
+    schema_name: str = "dbo"
+    table_name: str
+    credential: str | None = None
+
+
+class JobStepExecutionOptions(WireModel):
+    timeout_seconds: int = 43200
+    retry_attempts: int = 10
+    initial_retry_interval_seconds: int = 1
+    maximum_retry_interval_seconds: int = 120
+    retry_interval_backoff_multiplier: float = 2.0
+
+
+class JobStepProperties(WireModel):
+    step_id: int | None = None
+    target_group: str
+    credential: str | None = None
+    action: JobStepAction
+    output: JobStepOutput | None = None
+    execution_options: JobStepExecutionOptions | None = None
+
+
+class JobStep(ProxyResource):
+    properties: JobStepProperties
+
+
+class JobTarget(WireModel):
+    membership_type: str = "Include"
+    type: JobTargetType | str
+    server_name: str | None = None
+    database_name: str | None = None
+    elastic_pool_name: str | None = None
+    shard_map_name: str | None = None
+    refresh_credential: str | None = None
+
+
+class JobTargetGroupProperties(WireModel):
+    members: list[JobTarget]
+
+
+class JobTargetGroup(ProxyResource):
+    properties: JobTargetGroupProperties
+
+
+class JobCredentialProperties(WireModel):
+    username: str
+    password: str | None = Field(default=None, repr=False)
+
+
+class JobCredential(ProxyResource):
+    properties: JobCredentialProperties
+
+
+class JobVersion(ProxyResource):
+    pass
+
+
+# --- errors ------------------------------------------------------------------------------------------------
+
+
+class ErrorAdditionalInfo(WireModel):
+    type: str | None = None
+    info: Any = None
+
+
+class ErrorDetail(WireModel):
+    code: str | None = None
+    message: str | None = None
+    target: str | None = None
+    details: list[ErrorDetail] | None = None
+    additional_info: list[ErrorAdditionalInfo] | None = None
+
+
+class ErrorResponse(WireModel):
+    error: ErrorDetail | None = None

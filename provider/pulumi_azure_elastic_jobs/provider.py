@@ -1,0 +1,242 @@
+"""The dynamic resource provider: check/diff/create/read/update/delete around the execution PUT. Thin.
+
+It translates between Pulumi property maps and the client's typed calls; rules about ARM live in the client.
+The engine pickles this object (dill) into every resource's state and revives it in the plugin process: it
+pickles by reference to this installed class with no state at all (see ``__reduce__``), so ``__provider`` is a
+few dozen bytes, carries no secret, and does not change between releases. Settings, credentials and the HTTP
+client are built lazily in the plugin process, once, and shared by its four worker threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from .client import ElasticJobsClient, PutResult
+from .config import NAMESPACE, Settings
+from .errors import ExecutionFailed, NotFound
+from .ids import ExecutionRef
+from .inputs import FIELDS, IDENTITY_FIELDS, WAITING_FIELDS, ExecutionInputs, validate
+from .models import JobExecution, is_terminal
+
+log = logging.getLogger(__name__)
+
+MAX_GENERATIONS = 1000
+CANCEL_WAIT_SECONDS = 300.0
+_CONFIG_KEYS = ("endpoint", "environment", "subscriptionId", "token", "caBundle", "tenantId", "clientId",
+                "clientSecret", "retryBudget")
+
+
+def execution_outputs(execution: JobExecution, ref: ExecutionRef) -> dict[str, Any]:
+    """Every property of the execution in snake_case, plus ``azure_id`` and ``job_execution_id``."""
+    props = execution.properties
+    wire = props.model_dump(mode="json", exclude_none=False)
+    outputs = {key: wire.get(key) for key in (
+        "lifecycle", "last_message", "provisioning_state", "create_time", "start_time", "end_time",
+        "current_attempts", "current_attempt_start_time", "job_version", "step_id", "step_name",
+    )}
+    outputs["target"] = props.target.model_dump(mode="json") if props.target else None
+    outputs["system_data"] = execution.system_data.model_dump(mode="json") if execution.system_data else None
+    outputs["name"] = execution.name or ref.job_execution_id
+    outputs["type"] = execution.type
+    outputs["azure_id"] = ref.arm_id
+    outputs["job_execution_id"] = ref.job_execution_id
+    return outputs
+
+
+class JobExecutionProvider(ResourceProvider):
+    """Runs one Elastic Job execution per resource; see the README for the identity and waiting semantics."""
+
+    serialize_as_secret_always = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._config: dict[str, Any] = {}
+        self._settings: Settings | None = None
+        self._clients: dict[str, ElasticJobsClient] = {}
+        self._lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle by reference with no state: nothing configured in this process travels to state.
+        return (type(self), ())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    # --- plumbing ----------------------------------------------------------------------------------------------
+
+    def configure(self, req: ConfigureRequest) -> None:
+        self._config = {f"{NAMESPACE}:{key}": req.config.get(f"{NAMESPACE}:{key}") for key in _CONFIG_KEYS}
+        with self._lock:
+            self._settings = None
+
+    def settings(self) -> Settings:
+        with self._lock:
+            if self._settings is None:
+                self._settings = Settings.resolve(self._config)
+            return self._settings
+
+    def client(self, api_version: str) -> ElasticJobsClient:
+        settings = self.settings()
+        with self._lock:
+            client = self._clients.get(api_version)
+            if client is None:
+                client = ElasticJobsClient(
+                    settings.endpoint,
+                    settings.token_source(),
+                    api_version=api_version,
+                    retry_budget_seconds=settings.retry_budget_seconds,
+                    verify=settings.ca_bundle or True,
+                )
+                self._clients[api_version] = client
+            return client
+
+    # --- lifecycle hooks ---------------------------------------------------------------------------------------
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        try:
+            default_subscription = self.settings().subscription_id
+        except ValueError as error:
+            return CheckResult(dict(news), [CheckFailure("subscription_id", str(error))])
+        checked, problems = validate(news, default_subscription)
+        return CheckResult(checked, [CheckFailure(field, reason) for field, reason in problems.items()])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """Identity changes replace (a new run); waiting options update in place; nothing else is a change."""
+        changed = [name for name in FIELDS if name != "execution_key" and _differs(name, olds, news)]
+        replaces = [name for name in changed if name in IDENTITY_FIELDS]
+        updates = [name for name in changed if name in WAITING_FIELDS]
+        return DiffResult(
+            changes=bool(replaces or updates),
+            replaces=replaces,
+            stables=[],
+            delete_before_replace=True,
+        )
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = ExecutionInputs.model_validate(props)
+        client = self.client(inputs.api_version)
+        ref, result = self._start_or_attach(client, inputs)
+        log.info("%s %s", "started" if result.started_new_run else "attached to", ref.arm_id)
+        execution = self._settle(client, ref, inputs, result.execution)
+        return CreateResult(ref.arm_id, {**_inputs_of(inputs), **execution_outputs(execution, ref)})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """Refresh, ``.get`` and import: everything comes from the ARM id; a vanished execution reads as gone."""
+        ref = ExecutionRef.parse(id_)
+        known = {key: value for key, value in props.items() if key in FIELDS and value is not None}
+        known.update(
+            subscription_id=ref.job.subscription_id,
+            resource_group_name=ref.job.resource_group_name,
+            server_name=ref.job.server_name,
+            job_agent_name=ref.job.job_agent_name,
+            job_name=ref.job.job_name,
+        )
+        inputs = ExecutionInputs.model_validate(_coerce_numbers(known))
+        try:
+            execution = self.client(inputs.api_version).get_execution(ref)
+        except NotFound:
+            return ReadResult("", {})
+        outputs = {**_inputs_of(inputs), **execution_outputs(execution, ref)}
+        if "azure_id" in props:
+            return ReadResult(ref.arm_id, outputs)  # refresh: the declared inputs stay as they were
+        return ReadResult(ref.arm_id, outputs, known)  # import or get: inputs as the id and program give them
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Never a new run: apply the waiting options to the existing execution and read it again."""
+        inputs = ExecutionInputs.model_validate(news)
+        ref = ExecutionRef.parse(id_)
+        client = self.client(inputs.api_version)
+        execution = self._settle(client, ref, inputs, client.get_execution(ref))
+        return UpdateResult({**_inputs_of(inputs), **execution_outputs(execution, ref)})
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """ARM has no DELETE for executions: cancel an active one (unless cancel_on_destroy=False), then forget."""
+        ref = ExecutionRef.parse(id_)
+        inputs = ExecutionInputs.model_validate(_coerce_numbers(
+            {key: value for key, value in props.items() if key in FIELDS and value is not None}
+        ))
+        if not inputs.cancel_on_destroy:
+            return
+        client = self.client(inputs.api_version)
+        try:
+            if is_terminal(client.get_execution(ref).properties.lifecycle):
+                return
+            client.cancel_execution(ref)
+            client.wait_for_terminal(ref, timeout=CANCEL_WAIT_SECONDS, poll_interval=inputs.poll_interval)
+        except NotFound:
+            return
+
+    # --- helpers ----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _start_or_attach(client: ElasticJobsClient, inputs: ExecutionInputs) -> tuple[ExecutionRef, PutResult]:
+        """PUT the execution; without a user-given id, walk this resource's id chain to the first free slot.
+
+        A slot whose execution is still active is adopted (an interrupted deployment re-attaches, so there is
+        never a second concurrent run from this resource); a finished one belongs to an earlier life of the
+        resource (destroyed, or replaced), so the walk moves on and starts a new run.
+        """
+        if inputs.job_execution_id:
+            ref = inputs.job.execution(inputs.job_execution_id)
+            return ref, client.put_execution(ref)
+        for generation in range(MAX_GENERATIONS):
+            ref = inputs.job.execution(inputs.derived_execution_id(generation))
+            result = client.put_execution(ref)
+            if result.started_new_run or not is_terminal(result.execution.properties.lifecycle):
+                return ref, result
+        raise RuntimeError(f"more than {MAX_GENERATIONS} earlier runs of this resource; set job_execution_id")
+
+    @staticmethod
+    def _settle(
+        client: ElasticJobsClient, ref: ExecutionRef, inputs: ExecutionInputs, execution: JobExecution
+    ) -> JobExecution:
+        if not inputs.wait_for_completion:
+            return execution
+        if not is_terminal(execution.properties.lifecycle):
+            execution = client.wait_for_terminal(
+                ref, timeout=inputs.timeout, poll_interval=inputs.poll_interval, on_progress=_log_progress
+            )
+        lifecycle = str(execution.properties.lifecycle)
+        if lifecycle in inputs.fail_on:
+            raise ExecutionFailed(ref.arm_id, lifecycle, client.explain(ref, execution))
+        return execution
+
+
+def _inputs_of(inputs: ExecutionInputs) -> dict[str, Any]:
+    return inputs.model_dump(exclude={"job_execution_id"})
+
+
+def _differs(name: str, olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    if name == "job_execution_id" and news.get(name) is None:
+        return False  # chosen by the provider: whatever it chose stands
+    old, new = olds.get(name), news.get(name)
+    if name == "triggers":
+        return (old or {}) != (new or {})
+    if isinstance(old, int | float) and isinstance(new, int | float):
+        return float(old) != float(new)
+    return bool(old != new)
+
+
+def _coerce_numbers(values: dict[str, Any]) -> dict[str, Any]:
+    for name in ("timeout", "poll_interval"):
+        if isinstance(values.get(name), int):
+            values[name] = float(values[name])
+    return values
+
+
+def _log_progress(execution: JobExecution) -> None:
+    props = execution.properties
+    log.info("execution %s: %s (%s)", props.job_execution_id, props.lifecycle, props.last_message)

@@ -1,0 +1,109 @@
+"""The Pulumi resource a program declares: typed inputs, declared outputs, and the semantics in one place.
+
+A ``JobExecution`` is one run of an Elastic Job. Declaring it starts the run on the first ``pulumi up``;
+later deployments leave it alone unless an identity input (the job's coordinates, ``job_execution_id`` or
+``triggers``) changes, which replaces the resource and so starts exactly one new run. Waiting options
+(``wait_for_completion``, ``timeout``, ``poll_interval``, ``fail_on``, ``api_version``, ``cancel_on_destroy``)
+change in place without a new run. Destroying an active execution cancels it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import Resource
+
+from .provider import JobExecutionProvider
+
+OUTPUT_NAMES = (
+    "lifecycle", "last_message", "target", "provisioning_state", "create_time", "start_time", "end_time",
+    "current_attempts", "current_attempt_start_time", "job_version", "step_id", "step_name", "system_data",
+    "name", "type", "azure_id", "job_execution_id",
+)
+
+
+def _with_delete_before_replace(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
+    """Replacing an execution cancels the old run before starting the new one, never two at once."""
+    opts = opts or pulumi.ResourceOptions()
+    if opts.delete_before_replace is None:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True))
+    return opts
+
+
+class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
+    """One run of an Azure SQL Elastic Job, started with ARM "Job Executions - Create Or Update"."""
+
+    lifecycle: pulumi.Output[str]
+    """Created, InProgress, WaitingForRetry, Succeeded, SucceededWithSkipped, Failed, TimedOut, Canceled, ..."""
+    last_message: pulumi.Output[str | None]
+    target: pulumi.Output[dict[str, Any] | None]
+    """{type, server_name, database_name} of the execution's target, or None for a whole-job execution."""
+    provisioning_state: pulumi.Output[str | None]
+    create_time: pulumi.Output[str | None]
+    start_time: pulumi.Output[str | None]
+    end_time: pulumi.Output[str | None]
+    current_attempts: pulumi.Output[int | None]
+    current_attempt_start_time: pulumi.Output[str | None]
+    job_version: pulumi.Output[int | None]
+    step_id: pulumi.Output[int | None]
+    step_name: pulumi.Output[str | None]
+    system_data: pulumi.Output[dict[str, Any] | None]
+    name: pulumi.Output[str]
+    type: pulumi.Output[str]
+    azure_id: pulumi.Output[str]
+    """The ARM id of the execution; also this resource's Pulumi id."""
+    job_execution_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        resource_group_name: pulumi.Input[str],
+        server_name: pulumi.Input[str],
+        job_agent_name: pulumi.Input[str],
+        job_name: pulumi.Input[str],
+        subscription_id: pulumi.Input[str] | None = None,
+        job_execution_id: pulumi.Input[str] | None = None,
+        api_version: pulumi.Input[str] | None = None,
+        wait_for_completion: pulumi.Input[bool] | None = None,
+        timeout: pulumi.Input[float] | None = None,
+        poll_interval: pulumi.Input[float] | None = None,
+        fail_on: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
+        triggers: pulumi.Input[Mapping[str, Any]] | None = None,
+        cancel_on_destroy: pulumi.Input[bool] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Declare one execution of ``job_name``.
+
+        :param subscription_id: defaults to config ``azure-elastic-jobs:subscriptionId``, then the
+            ``AZURE_SUBSCRIPTION_ID`` / ``ARM_SUBSCRIPTION_ID`` environment variables.
+        :param job_execution_id: a UUID to pin the run to; by default one is derived from the stack, this
+            resource's name, the job and ``triggers``, so an interrupted ``up`` re-attaches instead of re-running.
+        :param wait_for_completion: False (default) returns once ARM accepted the run; True waits until its
+            lifecycle is terminal and fails the deployment on a lifecycle listed in ``fail_on``.
+        :param timeout: seconds to wait when waiting (default 3600); on timeout the run is left running.
+        :param poll_interval: the longest pause between polls, in seconds (default 30; ``Retry-After`` wins).
+        :param fail_on: terminal lifecycles that fail the deployment (default Failed, TimedOut, Canceled).
+        :param triggers: any map; a change starts a new run (like ``triggers`` of pulumi-command).
+        :param cancel_on_destroy: cancel an active run when the resource is destroyed (default True).
+        """
+        props: dict[str, Any] = {
+            "subscription_id": subscription_id,
+            "resource_group_name": resource_group_name,
+            "server_name": server_name,
+            "job_agent_name": job_agent_name,
+            "job_name": job_name,
+            "job_execution_id": job_execution_id,
+            "api_version": api_version,
+            "wait_for_completion": wait_for_completion,
+            "timeout": timeout,
+            "poll_interval": poll_interval,
+            "fail_on": fail_on,
+            "triggers": triggers,
+            "cancel_on_destroy": cancel_on_destroy,
+            "execution_key": f"{pulumi.get_project()}/{pulumi.get_stack()}/{resource_name}",
+        }
+        props.update({name: None for name in OUTPUT_NAMES if name not in props})
+        super().__init__(JobExecutionProvider(), resource_name, props, _with_delete_before_replace(opts))
