@@ -13,9 +13,7 @@ from ._version import __version__
 
 _EXPORTS = {
     "JobExecution": ".resource",
-    "JobExecutionSet": ".resource",
     "JobExecutionProvider": ".provider",
-    "JobExecutionSetProvider": ".provider",
     "ElasticJobsClient": ".client",
     "Settings": ".config",
     "ElasticJobsError": ".errors",
@@ -53,8 +51,8 @@ if TYPE_CHECKING:
         TransportError,
         WaitTimeout,
     )
-    from .provider import JobExecutionProvider, JobExecutionSetProvider
-    from .resource import JobExecution, JobExecutionSet
+    from .provider import JobExecutionProvider
+    from .resource import JobExecution
 
 
 def __getattr__(name: str) -> Any:

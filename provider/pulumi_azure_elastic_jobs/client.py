@@ -323,8 +323,12 @@ class ElasticJobsClient:
                 if status in ("succeeded", "failed", "canceled", "cancelled"):
                     if status != "succeeded":
                         raise arm_error_class(500)(
-                            status=500, code="OperationFailed", message=f"operation ended {status}", method="GET",
-                            url=poll_url, request_id=response.headers.get("x-ms-request-id"),
+                            status=500,
+                            code="OperationFailed",
+                            message=f"operation ended {status}",
+                            method="GET",
+                            url=poll_url,
+                            request_id=response.headers.get("x-ms-request-id"),
                         )
                     return self.request("GET", location) if location else None
             elif response.status_code != 202:
@@ -361,8 +365,11 @@ class ElasticJobsClient:
 
     def _invalid(self, response: requests.Response, message: str) -> InvalidResponse:
         return InvalidResponse(
-            status=response.status_code, code="InvalidResponse", message=message,
-            method=response.request.method or "", url=(response.request.url or "").split("?")[0],
+            status=response.status_code,
+            code="InvalidResponse",
+            message=message,
+            method=response.request.method or "",
+            url=(response.request.url or "").split("?")[0],
             request_id=response.headers.get("x-ms-request-id"),
             correlation_id=response.headers.get("x-ms-correlation-request-id"),
         )
@@ -379,9 +386,16 @@ class ElasticJobsClient:
             text = " ".join(response.text.split())[:200]
             message = f"{response.reason or 'error'} (the body is not ARM JSON: {text!r})"
         return arm_error_class(response.status_code)(
-            status=response.status_code, code=code, message=message, target=target, details=details,
-            method=method, url=url.split("?")[0], request_id=response.headers.get("x-ms-request-id"),
-            correlation_id=response.headers.get("x-ms-correlation-request-id"), attempts=attempts,
+            status=response.status_code,
+            code=code,
+            message=message,
+            target=target,
+            details=details,
+            method=method,
+            url=url.split("?")[0],
+            request_id=response.headers.get("x-ms-request-id"),
+            correlation_id=response.headers.get("x-ms-correlation-request-id"),
+            attempts=attempts,
         )
 
 

@@ -64,13 +64,13 @@ class Settings:
             return None
 
         environment = (pick("environment", "AZURE_ENVIRONMENT") or "public").lower()
-        environment = {"azurecloud": "public", "azureusgovernment": "usgovernment", "azurechinacloud": "china"}.get(
-            environment, environment
-        )
+        environment = {
+            "azurecloud": "public",
+            "azureusgovernment": "usgovernment",
+            "azurechinacloud": "china",
+        }.get(environment, environment)
         if environment not in CLOUDS:
-            raise ValueError(
-                f"config {NAMESPACE}:environment must be one of {', '.join(CLOUDS)}, got {environment!r}"
-            )
+            raise ValueError(f"config {NAMESPACE}:environment must be one of {', '.join(CLOUDS)}, got {environment!r}")
         endpoint = pick("endpoint", "AZURE_ELASTIC_JOBS_ENDPOINT") or CLOUDS[environment].resource_manager
         tenant, client = pick("tenantId", "AZURE_TENANT_ID"), pick("clientId", "AZURE_CLIENT_ID")
         secret = pick("clientSecret", "AZURE_CLIENT_SECRET")

@@ -103,7 +103,13 @@ class InvalidResponse(ArmError):
         return "The answer did not look like ARM's; is a proxy or a wrong endpoint in the way?"
 
 
-_BY_STATUS: dict[int, type[ArmError]] = {400: BadRequest, 401: AuthError, 403: AuthError, 404: NotFound, 409: Conflict}
+_BY_STATUS: dict[int, type[ArmError]] = {
+    400: BadRequest,
+    401: AuthError,
+    403: AuthError,
+    404: NotFound,
+    409: Conflict,
+}
 
 
 def arm_error_class(status: int) -> type[ArmError]:

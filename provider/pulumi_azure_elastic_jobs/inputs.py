@@ -41,7 +41,14 @@ IDENTITY_FIELDS = (
     "triggers",
 )
 # Changing any of these changes how the provider waits or cleans up, never the run itself: updated in place.
-WAITING_FIELDS = ("wait_for_completion", "timeout", "poll_interval", "fail_on", "api_version", "cancel_on_destroy")
+WAITING_FIELDS = (
+    "wait_for_completion",
+    "timeout",
+    "poll_interval",
+    "fail_on",
+    "api_version",
+    "cancel_on_destroy",
+)
 
 
 def _rule(problem: Any) -> AfterValidator:
@@ -90,7 +97,11 @@ class ExecutionInputs(BaseModel):
     @property
     def job(self) -> JobRef:
         return JobRef(
-            self.subscription_id, self.resource_group_name, self.server_name, self.job_agent_name, self.job_name
+            self.subscription_id,
+            self.resource_group_name,
+            self.server_name,
+            self.job_agent_name,
+            self.job_name,
         )
 
     def derived_execution_id(self, generation: int) -> str:
@@ -100,7 +111,12 @@ class ExecutionInputs(BaseModel):
         after ARM accepted the PUT finds the same execution again instead of starting another.
         """
         material = json.dumps(
-            [self.execution_key, *(part.lower() for part in self.job.__dict__.values()), self.triggers, generation],
+            [
+                self.execution_key,
+                *(part.lower() for part in self.job.__dict__.values()),
+                self.triggers,
+                generation,
+            ],
             sort_keys=True,
             default=str,
         )
@@ -136,9 +152,7 @@ def _message(field: str, error: Mapping[str, Any]) -> str:
     return f"{field} {text[0].lower()}{text[1:]}" if text else f"{field} is invalid"
 
 
-def validate(
-    news: Mapping[str, Any], default_subscription_id: str | None
-) -> tuple[dict[str, Any], dict[str, str]]:
+def validate(news: Mapping[str, Any], default_subscription_id: str | None) -> tuple[dict[str, Any], dict[str, str]]:
     """Return (checked inputs with defaults filled, {field: reason}) for a raw property map.
 
     Unknown values (a preview that depends on other resources) pass through unvalidated.

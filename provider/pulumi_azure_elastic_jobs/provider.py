@@ -35,18 +35,39 @@ log = logging.getLogger(__name__)
 
 MAX_GENERATIONS = 1000
 CANCEL_WAIT_SECONDS = 300.0
-_CONFIG_KEYS = ("endpoint", "environment", "subscriptionId", "token", "caBundle", "tenantId", "clientId",
-                "clientSecret", "retryBudget")
+_CONFIG_KEYS = (
+    "endpoint",
+    "environment",
+    "subscriptionId",
+    "token",
+    "caBundle",
+    "tenantId",
+    "clientId",
+    "clientSecret",
+    "retryBudget",
+)
 
 
 def execution_outputs(execution: JobExecution, ref: ExecutionRef) -> dict[str, Any]:
     """Every property of the execution in snake_case, plus ``azure_id`` and ``job_execution_id``."""
     props = execution.properties
     wire = props.model_dump(mode="json", exclude_none=False)
-    outputs = {key: wire.get(key) for key in (
-        "lifecycle", "last_message", "provisioning_state", "create_time", "start_time", "end_time",
-        "current_attempts", "current_attempt_start_time", "job_version", "step_id", "step_name",
-    )}
+    outputs = {
+        key: wire.get(key)
+        for key in (
+            "lifecycle",
+            "last_message",
+            "provisioning_state",
+            "create_time",
+            "start_time",
+            "end_time",
+            "current_attempts",
+            "current_attempt_start_time",
+            "job_version",
+            "step_id",
+            "step_name",
+        )
+    }
     outputs["target"] = props.target.model_dump(mode="json") if props.target else None
     outputs["system_data"] = execution.system_data.model_dump(mode="json") if execution.system_data else None
     outputs["name"] = execution.name or ref.job_execution_id
@@ -165,9 +186,9 @@ class JobExecutionProvider(ResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """ARM has no DELETE for executions: cancel an active one (unless cancel_on_destroy=False), then forget."""
         ref = ExecutionRef.parse(id_)
-        inputs = ExecutionInputs.model_validate(_coerce_numbers(
-            {key: value for key, value in props.items() if key in FIELDS and value is not None}
-        ))
+        inputs = ExecutionInputs.model_validate(
+            _coerce_numbers({key: value for key, value in props.items() if key in FIELDS and value is not None})
+        )
         if not inputs.cancel_on_destroy:
             return
         client = self.client(inputs.api_version)

@@ -18,9 +18,23 @@ from pulumi.dynamic import Resource
 from .provider import JobExecutionProvider
 
 OUTPUT_NAMES = (
-    "lifecycle", "last_message", "target", "provisioning_state", "create_time", "start_time", "end_time",
-    "current_attempts", "current_attempt_start_time", "job_version", "step_id", "step_name", "system_data",
-    "name", "type", "azure_id", "job_execution_id",
+    "lifecycle",
+    "last_message",
+    "target",
+    "provisioning_state",
+    "create_time",
+    "start_time",
+    "end_time",
+    "current_attempts",
+    "current_attempt_start_time",
+    "job_version",
+    "step_id",
+    "step_name",
+    "system_data",
+    "name",
+    "type",
+    "azure_id",
+    "job_execution_id",
 )
 
 
@@ -107,3 +121,12 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
         }
         props.update({name: None for name in OUTPUT_NAMES if name not in props})
         super().__init__(JobExecutionProvider(), resource_name, props, _with_delete_before_replace(opts))
+
+    @staticmethod
+    def get(resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> JobExecution:
+        """Look up an existing execution by its ARM id (read-only: nothing is started or cancelled)."""
+        resource = JobExecution.__new__(JobExecution)
+        props: dict[str, Any] = {name: None for name in OUTPUT_NAMES}
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id))
+        Resource.__init__(resource, JobExecutionProvider(), resource_name, props, opts)
+        return resource

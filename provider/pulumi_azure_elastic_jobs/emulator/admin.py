@@ -47,7 +47,10 @@ def admin_router(emulation: Emulation) -> APIRouter:
 
     @router.get("/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "executions": backend.store.count("Microsoft.Sql/servers/jobAgents/executions")}
+        return {
+            "status": "ok",
+            "executions": backend.store.count("Microsoft.Sql/servers/jobAgents/executions"),
+        }
 
     @router.get("/ping", response_class=PlainTextResponse)
     async def ping() -> str:

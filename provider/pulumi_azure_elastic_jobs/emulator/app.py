@@ -46,7 +46,9 @@ MAX_BODY_BYTES = 1024 * 1024
 _SEG = r"([^/]+)"
 _AGENT = rf"/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers/microsoft\.sql/servers/{_SEG}/jobagents/{_SEG}"
 _EXECUTION = rf"{_AGENT}/jobs/{_SEG}/executions/{_SEG}"
-_OPERATION = rf"/subscriptions/{_SEG}/providers/microsoft\.sql/locations/emulator/(operationresults|operationstatuses)/{_SEG}"
+_OPERATION = (
+    rf"/subscriptions/{_SEG}/providers/microsoft\.sql/locations/emulator/(operationresults|operationstatuses)/{_SEG}"
+)
 
 Answer = tuple[int, Any, dict[str, str]]
 
@@ -80,8 +82,9 @@ class Emulation:
             self.requests.append(entry)
 
 
-def _arm_error(status: int, code: str, message: str, target: str | None = None,
-               headers: dict[str, str] | None = None) -> Answer:
+def _arm_error(
+    status: int, code: str, message: str, target: str | None = None, headers: dict[str, str] | None = None
+) -> Answer:
     return status, ArmFailure(status, code, message, target).body(), headers or {}
 
 
@@ -97,13 +100,22 @@ def _routes(backend: Backend) -> list[tuple[str, re.Pattern[str], Callable[..., 
     def child(collection: str, kind: str) -> list[tuple[str, str, Callable[..., Answer]]]:
         base = rf"{_AGENT}/{collection.lower()}"
         return [
-            ("GET", base, lambda c, s, g, v, a: ok(backend.list(agent_of(s, g, v, a).id, kind, AGENT_TYPE))),
-            ("GET", rf"{base}/{_SEG}",
-             lambda c, s, g, v, a, n: ok(backend.get(f"{agent_of(s, g, v, a).id}/{collection}/{n}", kind))),
-            ("PUT", rf"{base}/{_SEG}", lambda c, s, g, v, a, n: ok(backend.put_child(agent_of(s, g, v, a), collection,
-                                                                                  n, c.body))),
-            ("DELETE", rf"{base}/{_SEG}",
-             lambda c, s, g, v, a, n: ok(backend.delete(f"{agent_of(s, g, v, a).id}/{collection}/{n}"))),
+            ("GET", base, lambda c, s, g, v, a: ok(backend.list_children(agent_of(s, g, v, a).id, kind, AGENT_TYPE))),
+            (
+                "GET",
+                rf"{base}/{_SEG}",
+                lambda c, s, g, v, a, n: ok(backend.get(f"{agent_of(s, g, v, a).id}/{collection}/{n}", kind)),
+            ),
+            (
+                "PUT",
+                rf"{base}/{_SEG}",
+                lambda c, s, g, v, a, n: ok(backend.put_child(agent_of(s, g, v, a), collection, n, c.body)),
+            ),
+            (
+                "DELETE",
+                rf"{base}/{_SEG}",
+                lambda c, s, g, v, a, n: ok(backend.delete(f"{agent_of(s, g, v, a).id}/{collection}/{n}")),
+            ),
         ]
 
     def put_execution(c: RequestContext, s: str, g: str, v: str, a: str, j: str, e: str) -> Answer:
@@ -129,15 +141,21 @@ def _routes(backend: Backend) -> list[tuple[str, re.Pattern[str], Callable[..., 
     def operation(c: RequestContext, s: str, kind: str, operation_id: str) -> Answer:
         done, resource_id = backend.poll_operation(operation_id)
         if kind.lower() == "operationstatuses":
-            return 200, {"id": operation_id, "status": "Succeeded" if done else "InProgress"}, \
-                {} if done else {"Retry-After": "1", "retry-after-ms": "50"}
+            return (
+                200,
+                {"id": operation_id, "status": "Succeeded" if done else "InProgress"},
+                {} if done else {"Retry-After": "1", "retry-after-ms": "50"},
+            )
         if not done:
             return 202, None, {"Location": c.base_url + c.path, "Retry-After": "1", "retry-after-ms": "50"}
         return 200, backend.render_execution(resource_id), {}
 
     table: list[tuple[str, str, Callable[..., Answer]]] = [
-        ("GET", rf"/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers/microsoft\.sql/servers/{_SEG}/jobagents",
-         lambda c, s, g, v: ok(backend.list_agents(agent_of(s, g, v, "-").server_id))),
+        (
+            "GET",
+            rf"/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers/microsoft\.sql/servers/{_SEG}/jobagents",
+            lambda c, s, g, v: ok(backend.list_agents(agent_of(s, g, v, "-").server_id)),
+        ),
         ("GET", _AGENT, lambda c, s, g, v, a: ok(backend.get(agent_of(s, g, v, a).id, AGENT_TYPE))),
         ("PUT", _AGENT, lambda c, s, g, v, a: ok(backend.put_agent(agent_of(s, g, v, a), c.body))),
         ("PATCH", _AGENT, lambda c, s, g, v, a: ok(backend.patch_agent(agent_of(s, g, v, a), c.body))),
@@ -145,44 +163,97 @@ def _routes(backend: Backend) -> list[tuple[str, re.Pattern[str], Callable[..., 
         *child("jobs", JOB_TYPE),
         *child("targetGroups", TARGET_GROUP_TYPE),
         *child("credentials", CREDENTIAL_TYPE),
-        ("GET", rf"{_AGENT}/jobs/{_SEG}/steps",
-         lambda c, s, g, v, a, j: ok(backend.list(agent_of(s, g, v, a).job_id(j), STEP_TYPE, JOB_TYPE))),
-        ("GET", rf"{_AGENT}/jobs/{_SEG}/steps/{_SEG}",
-         lambda c, s, g, v, a, j, n: ok(backend.get(f"{agent_of(s, g, v, a).job_id(j)}/steps/{n}", STEP_TYPE))),
-        ("PUT", rf"{_AGENT}/jobs/{_SEG}/steps/{_SEG}",
-         lambda c, s, g, v, a, j, n: ok(backend.put_step(agent_of(s, g, v, a), j, n, c.body))),
-        ("DELETE", rf"{_AGENT}/jobs/{_SEG}/steps/{_SEG}",
-         lambda c, s, g, v, a, j, n: ok(backend.delete_step(agent_of(s, g, v, a), j, n))),
-        ("GET", rf"{_AGENT}/jobs/{_SEG}/versions",
-         lambda c, s, g, v, a, j: ok(backend.list(agent_of(s, g, v, a).job_id(j), VERSION_TYPE, JOB_TYPE))),
-        ("GET", rf"{_AGENT}/jobs/{_SEG}/versions/{_SEG}",
-         lambda c, s, g, v, a, j, n: ok(backend.get(f"{agent_of(s, g, v, a).job_id(j)}/versions/{n}",
-                                                    VERSION_TYPE))),
-        ("GET", rf"{_AGENT}/jobs/{_SEG}/versions/{_SEG}/steps",
-         lambda c, s, g, v, a, j, n: ok(backend.version_steps(agent_of(s, g, v, a), j, n, None))),
-        ("GET", rf"{_AGENT}/jobs/{_SEG}/versions/{_SEG}/steps/{_SEG}",
-         lambda c, s, g, v, a, j, n, st: ok(backend.version_steps(agent_of(s, g, v, a), j, n, st))),
-        ("GET", rf"{_AGENT}/executions",
-         lambda c, s, g, v, a: (200, backend.list_executions(agent_of(s, g, v, a).id, True, c.query,
-                                                             c.base_url + c.path), {})),
-        ("GET", rf"{_AGENT}/jobs/{_SEG}/executions",
-         lambda c, s, g, v, a, j: (200, backend.list_executions(agent_of(s, g, v, a).job_id(j), False, c.query,
-                                                                c.base_url + c.path), {})),
+        (
+            "GET",
+            rf"{_AGENT}/jobs/{_SEG}/steps",
+            lambda c, s, g, v, a, j: ok(backend.list_children(agent_of(s, g, v, a).job_id(j), STEP_TYPE, JOB_TYPE)),
+        ),
+        (
+            "GET",
+            rf"{_AGENT}/jobs/{_SEG}/steps/{_SEG}",
+            lambda c, s, g, v, a, j, n: ok(backend.get(f"{agent_of(s, g, v, a).job_id(j)}/steps/{n}", STEP_TYPE)),
+        ),
+        (
+            "PUT",
+            rf"{_AGENT}/jobs/{_SEG}/steps/{_SEG}",
+            lambda c, s, g, v, a, j, n: ok(backend.put_step(agent_of(s, g, v, a), j, n, c.body)),
+        ),
+        (
+            "DELETE",
+            rf"{_AGENT}/jobs/{_SEG}/steps/{_SEG}",
+            lambda c, s, g, v, a, j, n: ok(backend.delete_step(agent_of(s, g, v, a), j, n)),
+        ),
+        (
+            "GET",
+            rf"{_AGENT}/jobs/{_SEG}/versions",
+            lambda c, s, g, v, a, j: ok(backend.list_children(agent_of(s, g, v, a).job_id(j), VERSION_TYPE, JOB_TYPE)),
+        ),
+        (
+            "GET",
+            rf"{_AGENT}/jobs/{_SEG}/versions/{_SEG}",
+            lambda c, s, g, v, a, j, n: ok(backend.get(f"{agent_of(s, g, v, a).job_id(j)}/versions/{n}", VERSION_TYPE)),
+        ),
+        (
+            "GET",
+            rf"{_AGENT}/jobs/{_SEG}/versions/{_SEG}/steps",
+            lambda c, s, g, v, a, j, n: ok(backend.version_steps(agent_of(s, g, v, a), j, n, None)),
+        ),
+        (
+            "GET",
+            rf"{_AGENT}/jobs/{_SEG}/versions/{_SEG}/steps/{_SEG}",
+            lambda c, s, g, v, a, j, n, st: ok(backend.version_steps(agent_of(s, g, v, a), j, n, st)),
+        ),
+        (
+            "GET",
+            rf"{_AGENT}/executions",
+            lambda c, s, g, v, a: (
+                200,
+                backend.list_executions(agent_of(s, g, v, a).id, True, c.query, c.base_url + c.path),
+                {},
+            ),
+        ),
+        (
+            "GET",
+            rf"{_AGENT}/jobs/{_SEG}/executions",
+            lambda c, s, g, v, a, j: (
+                200,
+                backend.list_executions(agent_of(s, g, v, a).job_id(j), False, c.query, c.base_url + c.path),
+                {},
+            ),
+        ),
         ("POST", rf"{_AGENT}/jobs/{_SEG}/start", start),
         ("PUT", _EXECUTION, put_execution),
         ("GET", _EXECUTION, get_execution),
-        ("POST", rf"{_EXECUTION}/cancel",
-         lambda c, s, g, v, a, j, e: ok(backend.cancel_execution(agent_of(s, g, v, a), j, e))),
-        ("GET", rf"{_EXECUTION}/steps",
-         lambda c, *n: (200, {"value": backend.step_executions(execution_id(*n), None)}, {})),
-        ("GET", rf"{_EXECUTION}/steps/{_SEG}",
-         lambda c, *n: (200, backend.step_executions(execution_id(*n[:6]), n[6])[0], {})),
-        ("GET", rf"{_EXECUTION}/steps/{_SEG}/targets",
-         lambda c, *n: (200, {"value": backend.target_executions(execution_id(*n[:6]), n[6], None)}, {})),
-        ("GET", rf"{_EXECUTION}/steps/{_SEG}/targets/{_SEG}",
-         lambda c, *n: (200, backend.target_executions(execution_id(*n[:6]), n[6], n[7])[0], {})),
-        ("GET", rf"{_EXECUTION}/targets",
-         lambda c, *n: (200, {"value": backend.target_executions(execution_id(*n), None, None)}, {})),
+        (
+            "POST",
+            rf"{_EXECUTION}/cancel",
+            lambda c, s, g, v, a, j, e: ok(backend.cancel_execution(agent_of(s, g, v, a), j, e)),
+        ),
+        (
+            "GET",
+            rf"{_EXECUTION}/steps",
+            lambda c, *n: (200, {"value": backend.step_executions(execution_id(*n), None)}, {}),
+        ),
+        (
+            "GET",
+            rf"{_EXECUTION}/steps/{_SEG}",
+            lambda c, *n: (200, backend.step_executions(execution_id(*n[:6]), n[6])[0], {}),
+        ),
+        (
+            "GET",
+            rf"{_EXECUTION}/steps/{_SEG}/targets",
+            lambda c, *n: (200, {"value": backend.target_executions(execution_id(*n[:6]), n[6], None)}, {}),
+        ),
+        (
+            "GET",
+            rf"{_EXECUTION}/steps/{_SEG}/targets/{_SEG}",
+            lambda c, *n: (200, backend.target_executions(execution_id(*n[:6]), n[6], n[7])[0], {}),
+        ),
+        (
+            "GET",
+            rf"{_EXECUTION}/targets",
+            lambda c, *n: (200, {"value": backend.target_executions(execution_id(*n), None, None)}, {}),
+        ),
         ("GET", _OPERATION, operation),
     ]
     return [(method, re.compile(f"^{pattern}/?$", re.IGNORECASE), handler) for method, pattern, handler in table]
@@ -198,36 +269,58 @@ def _poll_headers(hint: float | None) -> dict[str, str]:
 
 def _operation_headers(base_url: str, subscription: str, operation_id: str) -> dict[str, str]:
     root = f"{base_url}/subscriptions/{subscription}/providers/Microsoft.Sql/locations/emulator"
-    return {"Location": f"{root}/operationResults/{operation_id}?api-version=2025-01-01",
-            "Azure-AsyncOperation": f"{root}/operationStatuses/{operation_id}?api-version=2025-01-01",
-            "Retry-After": "1", "retry-after-ms": "50"}
+    return {
+        "Location": f"{root}/operationResults/{operation_id}?api-version=2025-01-01",
+        "Azure-AsyncOperation": f"{root}/operationStatuses/{operation_id}?api-version=2025-01-01",
+        "Retry-After": "1",
+        "retry-after-ms": "50",
+    }
 
 
 def _check_auth(emulation: Emulation, authorization: str | None, path: str) -> Answer | None:
-    challenge = {"WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/common", '
-                                     'error="invalid_token", error_description="The access token is missing or invalid"'}
+    challenge = {
+        "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/common", '
+        'error="invalid_token", error_description="The access token is missing or invalid"'
+    }
     if not authorization:
-        return _arm_error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.",
-                          headers=challenge)
+        return _arm_error(
+            401,
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.",
+            headers=challenge,
+        )
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return _arm_error(401, "InvalidAuthenticationToken",
-                          "The access token is invalid: the 'Authorization' header must be 'Bearer <token>'.",
-                          headers=challenge)
+        return _arm_error(
+            401,
+            "InvalidAuthenticationToken",
+            "The access token is invalid: the 'Authorization' header must be 'Bearer <token>'.",
+            headers=challenge,
+        )
     if emulation.token is not None and token.strip() != emulation.token:
         return _arm_error(401, "InvalidAuthenticationToken", "The access token is invalid.", headers=challenge)
     match = re.match(r"^/subscriptions/([^/]+)", path, re.IGNORECASE)
-    if emulation.allowed_subscriptions is not None and match and \
-            unquote(match.group(1)).lower() not in emulation.allowed_subscriptions:
-        return _arm_error(403, "AuthorizationFailed",
-                          f"The client does not have authorization to perform action over scope "
-                          f"'/subscriptions/{unquote(match.group(1))}'.")
+    if (
+        emulation.allowed_subscriptions is not None
+        and match
+        and unquote(match.group(1)).lower() not in emulation.allowed_subscriptions
+    ):
+        return _arm_error(
+            403,
+            "AuthorizationFailed",
+            f"The client does not have authorization to perform action over scope "
+            f"'/subscriptions/{unquote(match.group(1))}'.",
+        )
     return None
 
 
 def create_app(emulation: Emulation) -> FastAPI:
-    app = FastAPI(title="Azure SQL Elastic Jobs ARM emulator", docs_url="/_emulator/docs",
-                  openapi_url="/_emulator/openapi.json", redoc_url=None)
+    app = FastAPI(
+        title="Azure SQL Elastic Jobs ARM emulator",
+        docs_url="/_emulator/docs",
+        openapi_url="/_emulator/openapi.json",
+        redoc_url=None,
+    )
     routes = _routes(emulation.backend)
     backend = emulation.backend
 
@@ -250,13 +343,24 @@ def create_app(emulation: Emulation) -> FastAPI:
             headers["x-ms-client-request-id"] = client_id
         status, body, extra = await _answer(request, raw_path)
         headers.update(extra)
-        emulation.record({"method": request.method, "path": raw_path, "status": status,
-                          "request_id": request_id, "time": time.time(),
-                          "ms": round((time.monotonic() - started) * 1000, 2)})
+        emulation.record(
+            {
+                "method": request.method,
+                "path": raw_path,
+                "status": status,
+                "request_id": request_id,
+                "time": time.time(),
+                "ms": round((time.monotonic() - started) * 1000, 2),
+            }
+        )
         log.info("%s %s -> %s (%s)", request.method, raw_path, status, request_id)
         if isinstance(body, FaultRule):  # a dropped connection: headers promise a body that never comes
-            return StreamingResponse(_broken_body(), status_code=200,
-                                     headers={**headers, "Content-Length": "1024"}, media_type="application/json")
+            return StreamingResponse(
+                _broken_body(),
+                status_code=200,
+                headers={**headers, "Content-Length": "1024"},
+                media_type="application/json",
+            )
         if body is None:
             return Response(status_code=status, headers=headers)
         return JSONResponse(body, status_code=status, headers=headers)
@@ -270,20 +374,30 @@ def create_app(emulation: Emulation) -> FastAPI:
             return 200, fault, {}
         elif fault:
             extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-            return _arm_error(fault.status, fault.code or _default_code(fault.status),
-                              fault.message or "Injected fault.", headers=extra)
+            return _arm_error(
+                fault.status,
+                fault.code or _default_code(fault.status),
+                fault.message or "Injected fault.",
+                headers=extra,
+            )
         denied = _check_auth(emulation, request.headers.get("authorization"), raw_path)
         if denied:
             return denied
         query = dict(parse_qsl(request.url.query, keep_blank_values=True))
         version = query.get("api-version")
         if not version:
-            return _arm_error(400, "MissingApiVersionParameter",
-                              "The api-version query parameter (?api-version=) is required for all requests.")
+            return _arm_error(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
         if version not in SUPPORTED_API_VERSIONS:
-            return _arm_error(400, "InvalidApiVersionParameter",
-                              f"The api-version '{version}' is invalid. The supported versions are "
-                              f"'{', '.join(sorted(SUPPORTED_API_VERSIONS))}'.")
+            return _arm_error(
+                400,
+                "InvalidApiVersionParameter",
+                f"The api-version '{version}' is invalid. The supported versions are "
+                f"'{', '.join(sorted(SUPPORTED_API_VERSIONS))}'.",
+            )
         body = await _read_body(request) if method in ("PUT", "PATCH", "POST") else None
         if isinstance(body, tuple):
             return body
@@ -298,20 +412,29 @@ def create_app(emulation: Emulation) -> FastAPI:
                     async_rule = emulation.faults.take(method, raw_path, kinds=("async",))
                     context.async_polls = async_rule.polls if async_rule else None
                 try:
-                    return await asyncio.to_thread(handler, context, *names) if method != "GET" \
+                    return (
+                        await asyncio.to_thread(handler, context, *names)
+                        if method != "GET"
                         else handler(context, *names)
+                    )
                 except ArmFailure as failure:
                     return failure.status, failure.body(), {}
         if any(pattern.match(raw_path) for _, pattern, _ in routes):
             return _arm_error(405, "MethodNotAllowed", f"The method {method} is not allowed on this resource.")
-        return _arm_error(404, "InvalidResourceType" if "/providers/" in raw_path else "NotFound",
-                          f"No route for {method} {raw_path} in the Elastic Jobs emulator.")
+        return _arm_error(
+            404,
+            "InvalidResourceType" if "/providers/" in raw_path else "NotFound",
+            f"No route for {method} {raw_path} in the Elastic Jobs emulator.",
+        )
 
     async def _read_body(request: Request) -> Any:
         raw = await request.body()
         if len(raw) > MAX_BODY_BYTES:
-            return _arm_error(400, "RequestContentTooLarge",
-                              f"The request content is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.")
+            return _arm_error(
+                400,
+                "RequestContentTooLarge",
+                f"The request content is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.",
+            )
         if not raw.strip():
             return None
         try:
@@ -329,9 +452,17 @@ async def _broken_body() -> Any:
 
 
 def _default_code(status: int) -> str:
-    return {401: "ExpiredAuthenticationToken", 403: "AuthorizationFailed", 404: "ResourceNotFound",
-            409: "Conflict", 429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway",
-            503: "ServiceUnavailable", 504: "GatewayTimeout"}.get(status, "Error")
+    return {
+        401: "ExpiredAuthenticationToken",
+        403: "AuthorizationFailed",
+        404: "ResourceNotFound",
+        409: "Conflict",
+        429: "TooManyRequests",
+        500: "InternalServerError",
+        502: "BadGateway",
+        503: "ServiceUnavailable",
+        504: "GatewayTimeout",
+    }.get(status, "Error")
 
 
 __all__ = ["Emulation", "create_app", "engine"]

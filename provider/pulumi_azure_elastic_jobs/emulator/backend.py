@@ -64,8 +64,10 @@ class Agent:
 
     @property
     def id(self) -> str:
-        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
-                f"/providers/Microsoft.Sql/servers/{self.server}/jobAgents/{self.agent}")
+        return (
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Sql/servers/{self.server}/jobAgents/{self.agent}"
+        )
 
     @property
     def server_id(self) -> str:
@@ -95,8 +97,7 @@ def _validated(model: type[BaseModel], body: Any) -> dict[str, Any]:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise ArmFailure(400, "InvalidRequestContent", f"Invalid value for '{where}': {first['msg']}.", where) \
-            from None
+        raise ArmFailure(400, "InvalidRequestContent", f"Invalid value for '{where}': {first['msg']}.", where) from None
 
 
 def public(doc: Document) -> Document:
@@ -125,34 +126,60 @@ class Backend:
     def _system_data(self, existing: Document | None) -> dict[str, Any]:
         stamp = engine.iso(self.clock.now())
         created = (existing or {}).get("systemData") or {
-            "createdBy": "emulator", "createdByType": "Application", "createdAt": stamp}
-        return {**created, "lastModifiedBy": "emulator", "lastModifiedByType": "Application",
-                "lastModifiedAt": stamp}
+            "createdBy": "emulator",
+            "createdByType": "Application",
+            "createdAt": stamp,
+        }
+        return {
+            **created,
+            "lastModifiedBy": "emulator",
+            "lastModifiedByType": "Application",
+            "lastModifiedAt": stamp,
+        }
 
     def _require(self, arm_id: str, what: str, parent: bool = True) -> Document:
         doc = self.store.get(arm_id)
         if doc is None:
             name = arm_id.rsplit("/", 1)[-1]
             if parent:
-                raise ArmFailure(404, "ParentResourceNotFound",
-                                 f"Can not perform requested operation on nested resource. Parent resource "
-                                 f"'{name}' ({what}) not found.")
-            raise ArmFailure(404, "ResourceNotFound", f"The requested resource of type '{what}' with name "
-                             f"'{name}' was not found.")
+                raise ArmFailure(
+                    404,
+                    "ParentResourceNotFound",
+                    f"Can not perform requested operation on nested resource. Parent resource "
+                    f"'{name}' ({what}) not found.",
+                )
+            raise ArmFailure(
+                404,
+                "ResourceNotFound",
+                f"The requested resource of type '{what}' with name '{name}' was not found.",
+            )
         return doc
 
-    def _save(self, arm_id: str, parent: str, kind: str, name: str, body: dict[str, Any],
-              extra: dict[str, Any] | None = None) -> tuple[int, Document]:
+    def _save(
+        self,
+        arm_id: str,
+        parent: str,
+        kind: str,
+        name: str,
+        body: dict[str, Any],
+        extra: dict[str, Any] | None = None,
+    ) -> tuple[int, Document]:
         existing = self.store.get(arm_id)
-        doc = {"id": arm_id, "name": name, "type": kind, **body, "systemData": self._system_data(existing),
-               **(extra or {})}
+        doc = {
+            "id": arm_id,
+            "name": name,
+            "type": kind,
+            **body,
+            "systemData": self._system_data(existing),
+            **(extra or {}),
+        }
         self.store.put(arm_id, parent, kind, doc)
         return (200 if existing else 201), public(doc)
 
     def get(self, arm_id: str, kind: str) -> tuple[int, Document]:
         return 200, public(self._require(arm_id, kind, parent=False))
 
-    def list(self, parent_id: str, kind: str, parent_kind: str) -> tuple[int, Document]:
+    def list_children(self, parent_id: str, kind: str, parent_kind: str) -> tuple[int, Document]:
         self._require(parent_id, parent_kind, parent=False)
         return 200, {"value": [public(doc) for doc in self.store.children(parent_id, kind)]}
 
@@ -188,8 +215,11 @@ class Backend:
         """PUT a job, a target group or a credential under an existing agent."""
         agent.validate()
         _check_name("name", name, child_name_problem)
-        model, kind = {"jobs": (Job, JOB_TYPE), "targetGroups": (JobTargetGroup, TARGET_GROUP_TYPE),
-                       "credentials": (JobCredential, CREDENTIAL_TYPE)}[collection]
+        model, kind = {
+            "jobs": (Job, JOB_TYPE),
+            "targetGroups": (JobTargetGroup, TARGET_GROUP_TYPE),
+            "credentials": (JobCredential, CREDENTIAL_TYPE),
+        }[collection]
         data = {"properties": _validated(model, body).get("properties", {})}
         arm_id = f"{agent.id}/{collection}/{name}"
         with self.store.transaction():
@@ -210,11 +240,19 @@ class Backend:
     def _check_members(members: list[dict[str, Any]]) -> None:
         for number, member in enumerate(members):
             if member["type"] == "SqlDatabase" and not (member.get("serverName") and member.get("databaseName")):
-                raise ArmFailure(400, "InvalidParameter", "A SqlDatabase target needs serverName and databaseName.",
-                                 f"properties.members[{number}]")
+                raise ArmFailure(
+                    400,
+                    "InvalidParameter",
+                    "A SqlDatabase target needs serverName and databaseName.",
+                    f"properties.members[{number}]",
+                )
             if member["type"] != "SqlDatabase" and not member.get("serverName") and member["type"] != "TargetGroup":
-                raise ArmFailure(400, "InvalidParameter", f"A {member['type']} target needs serverName.",
-                                 f"properties.members[{number}]")
+                raise ArmFailure(
+                    400,
+                    "InvalidParameter",
+                    f"A {member['type']} target needs serverName.",
+                    f"properties.members[{number}]",
+                )
 
     def put_step(self, agent: Agent, job: str, step: str, body: Any) -> tuple[int, Document]:
         agent.validate()
@@ -226,8 +264,12 @@ class Backend:
             steps = [s for s in self.store.children(job_id, STEP_TYPE) if s["name"].lower() != step.lower()]
             wanted = data["properties"].get("stepId") or (len(steps) + 1)
             if wanted > len(steps) + 1:
-                raise ArmFailure(400, "InvalidParameter", f"stepId must be between 1 and {len(steps) + 1}.",
-                                 "properties.stepId")
+                raise ArmFailure(
+                    400,
+                    "InvalidParameter",
+                    f"stepId must be between 1 and {len(steps) + 1}.",
+                    "properties.stepId",
+                )
             data["properties"]["stepId"] = wanted
             data["properties"].setdefault("executionOptions", {})
             for other in sorted(steps, key=lambda s: s["properties"]["stepId"]):
@@ -258,8 +300,12 @@ class Backend:
         self.store.put(job_id, job_id.rsplit("/jobs/", 1)[0], JOB_TYPE, job)
         steps = [public(s) for s in self.store.children(job_id, STEP_TYPE)]
         version_id = f"{job_id}/versions/{version}"
-        self.store.put(version_id, job_id, VERSION_TYPE, {"id": version_id, "name": str(version),
-                                                          "type": VERSION_TYPE, "_steps": steps})
+        self.store.put(
+            version_id,
+            job_id,
+            VERSION_TYPE,
+            {"id": version_id, "name": str(version), "type": VERSION_TYPE, "_steps": steps},
+        )
 
     def version_steps(self, agent: Agent, job: str, version: str, step: str | None) -> tuple[int, Document]:
         version_id = f"{agent.job_id(job)}/versions/{version}"
@@ -299,11 +345,22 @@ class Backend:
         job_doc = self._require(job_id, JOB_TYPE)
         steps = [public(s) for s in self.store.children(job_id, STEP_TYPE)]
         behavior = self.behaviors.get(job.lower(), engine.Behavior())
-        plan = engine.plan_execution(self.clock.now(), steps, lambda step: self._targets(agent, step),
-                                     self.clock.time_scale, behavior, arm_id.lower())
+        plan = engine.plan_execution(
+            self.clock.now(),
+            steps,
+            lambda step: self._targets(agent, step),
+            self.clock.time_scale,
+            behavior,
+            arm_id.lower(),
+        )
         plan["job_version"] = job_doc["properties"].get("version", 0)
-        doc = {"id": arm_id, "name": execution_id, "type": EXECUTION_TYPE, "_plan": plan,
-               "systemData": self._system_data(None)}
+        doc = {
+            "id": arm_id,
+            "name": execution_id,
+            "type": EXECUTION_TYPE,
+            "_plan": plan,
+            "systemData": self._system_data(None),
+        }
         self.store.put(arm_id, job_id, EXECUTION_TYPE, doc)
 
     def _targets(self, agent: Agent, step: Document) -> list[dict[str, Any]]:
@@ -312,16 +369,24 @@ class Backend:
         if group is None:
             return []
         members = group["properties"]["members"]
-        excluded = {(m.get("serverName", "").lower(), (m.get("databaseName") or "").lower())
-                    for m in members if m.get("membershipType") == "Exclude"}
+        excluded = {
+            (m.get("serverName", "").lower(), (m.get("databaseName") or "").lower())
+            for m in members
+            if m.get("membershipType") == "Exclude"
+        }
         targets = []
         for member in members:
             if member.get("membershipType", "Include") != "Include":
                 continue
             key = (member.get("serverName", "").lower(), (member.get("databaseName") or "").lower())
             if key not in excluded:
-                targets.append({"type": member["type"], "serverName": member.get("serverName"),
-                                "databaseName": member.get("databaseName")})
+                targets.append(
+                    {
+                        "type": member["type"],
+                        "serverName": member.get("serverName"),
+                        "databaseName": member.get("databaseName"),
+                    }
+                )
         return targets
 
     def _execution(self, arm_id: str) -> Document:
@@ -351,8 +416,11 @@ class Backend:
     def list_executions(self, parent_id: str, by_agent: bool, query: dict[str, str], base_url: str) -> Document:
         parent_kind = AGENT_TYPE if by_agent else JOB_TYPE
         self._require(parent_id, parent_kind, parent=False)
-        docs = (self.store.descendants(parent_id, EXECUTION_TYPE) if by_agent
-                else self.store.children(parent_id, EXECUTION_TYPE))
+        docs = (
+            self.store.descendants(parent_id, EXECUTION_TYPE)
+            if by_agent
+            else self.store.children(parent_id, EXECUTION_TYPE)
+        )
         rendered = [self.render_execution(doc["id"], doc) for doc in reversed(docs)]
         return self._page(_filtered(rendered, query), query, base_url)
 
@@ -365,9 +433,18 @@ class Backend:
                 continue
             rendered.pop("targets")
             name = rendered.pop("name")
-            out.append({"id": f"{doc['id']}/steps/{name}", "name": name, "type": STEP_EXECUTION_TYPE,
-                        "properties": {**rendered, "jobVersion": doc["_plan"].get("job_version"),
-                                       "jobExecutionId": doc["name"]}})
+            out.append(
+                {
+                    "id": f"{doc['id']}/steps/{name}",
+                    "name": name,
+                    "type": STEP_EXECUTION_TYPE,
+                    "properties": {
+                        **rendered,
+                        "jobVersion": doc["_plan"].get("job_version"),
+                        "jobExecutionId": doc["name"],
+                    },
+                }
+            )
         if step is not None and not out:
             raise ArmFailure(404, "ResourceNotFound", f"Step execution '{step}' was not found.")
         return out
@@ -380,15 +457,25 @@ class Backend:
             if step is not None and step_plan["name"].lower() != step.lower():
                 continue
             for target in step_plan["targets"]:
-                started = target["start"] <= now and (plan["canceled_at"] is None or target["start"] <= plan["canceled_at"])
+                started = target["start"] <= now and (
+                    plan["canceled_at"] is None or target["start"] <= plan["canceled_at"]
+                )
                 if not started or (target_id is not None and target["id"] != target_id.lower()):
                     continue
                 props = engine.render_target(target, step_plan, plan, now)
                 name = props.pop("name")
-                out.append({"id": f"{doc['id']}/steps/{step_plan['name']}/targets/{name}", "name": name,
-                            "type": TARGET_EXECUTION_TYPE,
-                            "properties": {**props, "jobVersion": plan.get("job_version"),
-                                           "jobExecutionId": doc["name"]}})
+                out.append(
+                    {
+                        "id": f"{doc['id']}/steps/{step_plan['name']}/targets/{name}",
+                        "name": name,
+                        "type": TARGET_EXECUTION_TYPE,
+                        "properties": {
+                            **props,
+                            "jobVersion": plan.get("job_version"),
+                            "jobExecutionId": doc["name"],
+                        },
+                    }
+                )
         if target_id is not None and not out:
             raise ArmFailure(404, "ResourceNotFound", f"Target execution '{target_id}' was not found.")
         return out
@@ -472,8 +559,10 @@ def _filtered(items: list[Document], query: dict[str, str]) -> list[Document]:
             continue
         if bounds["endTimeMax"] and (not ended or ended > bounds["endTimeMax"]):
             continue
-        if active is not None and (item["properties"]["lifecycle"] in ("Created", "InProgress",
-                                   "WaitingForRetry", "WaitingForChildJobExecutions")) != (active.lower() == "true"):
+        if active is not None and (
+            item["properties"]["lifecycle"]
+            in ("Created", "InProgress", "WaitingForRetry", "WaitingForChildJobExecutions")
+        ) != (active.lower() == "true"):
             continue
         out.append(item)
     return out

@@ -21,32 +21,55 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default 0)")
     parser.add_argument("--data-dir", type=Path, help="persist state in SQLite there (default: in memory)")
-    parser.add_argument("--tls", action="store_true",
-                        help="serve HTTPS with a self-signed cert written to the data dir (emulator-cert.pem)")
-    parser.add_argument("--time-scale", type=float, default=1.0,
-                        help="emulated seconds per real second: 60 makes a one-minute job take one second")
-    parser.add_argument("--token", help=f"require exactly this bearer token (default: any; tools use {DEFAULT_TOKEN!r})")
-    parser.add_argument("--allow-subscription", action="append", dest="allowed_subscriptions",
-                        help="answer 403 AuthorizationFailed for other subscriptions (repeatable)")
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a self-signed cert written to the data dir (emulator-cert.pem)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="emulated seconds per real second: 60 makes a one-minute job take one second",
+    )
+    parser.add_argument(
+        "--token", help=f"require exactly this bearer token (default: any; tools use {DEFAULT_TOKEN!r})"
+    )
+    parser.add_argument(
+        "--allow-subscription",
+        action="append",
+        dest="allowed_subscriptions",
+        help="answer 403 AuthorizationFailed for other subscriptions (repeatable)",
+    )
     parser.add_argument("--seed", type=Path, help="JSON/YAML fixture of agents, jobs, steps, target groups")
-    parser.add_argument("--async-put", action="store_true",
-                        help="answer execution PUTs with 202 + Location, as ARM may")
+    parser.add_argument(
+        "--async-put", action="store_true", help="answer execution PUTs with 202 + Location, as ARM may"
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = parser.parse_args(argv)
     if args.time_scale <= 0:
         parser.error("--time-scale must be positive")
-    return EmulatorOptions(host=args.host, port=args.port, data_dir=args.data_dir, tls=args.tls,
-                           time_scale=args.time_scale, token=args.token,
-                           allowed_subscriptions=args.allowed_subscriptions, seed=args.seed,
-                           async_put=args.async_put, log_level=args.log_level)
+    return EmulatorOptions(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        tls=args.tls,
+        time_scale=args.time_scale,
+        token=args.token,
+        allowed_subscriptions=args.allowed_subscriptions,
+        seed=args.seed,
+        async_put=args.async_put,
+        log_level=args.log_level,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
     options = parse_args(argv)
-    logging.basicConfig(level=options.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=options.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
     ssl: dict[str, Any] = {}
     scheme = "http"
     if options.tls:
@@ -54,8 +77,9 @@ def main(argv: list[str] | None = None) -> None:
         ssl, scheme = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}, "https"
     sock = _bind(options.host, options.port)
     host, port = sock.getsockname()[:2]
-    server = uvicorn.Server(uvicorn.Config(build(options), log_level="warning", access_log=False, lifespan="on",
-                                           backlog=2048, **ssl))
+    server = uvicorn.Server(
+        uvicorn.Config(build(options), log_level="warning", access_log=False, lifespan="on", backlog=2048, **ssl)
+    )
     original_startup = server.startup
 
     async def startup(sockets: Any = None) -> None:

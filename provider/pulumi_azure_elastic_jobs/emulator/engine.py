@@ -24,9 +24,15 @@ START_DELAY = 0.5
 DEFAULT_TARGET_SECONDS = 2.0
 _DURATION = re.compile(r"--\s*emulator:duration=(\d+(?:\.\d+)?)")
 _PROVISIONING = {
-    L.CREATED: "Created", L.IN_PROGRESS: "InProgress", L.WAITING_FOR_RETRY: "InProgress",
-    L.SUCCEEDED: "Succeeded", L.SUCCEEDED_WITH_SKIPPED: "Succeeded", L.SKIPPED: "Succeeded",
-    L.FAILED: "Failed", L.TIMED_OUT: "Failed", L.CANCELED: "Canceled",
+    L.CREATED: "Created",
+    L.IN_PROGRESS: "InProgress",
+    L.WAITING_FOR_RETRY: "InProgress",
+    L.SUCCEEDED: "Succeeded",
+    L.SUCCEEDED_WITH_SKIPPED: "Succeeded",
+    L.SKIPPED: "Succeeded",
+    L.FAILED: "Failed",
+    L.TIMED_OUT: "Failed",
+    L.CANCELED: "Canceled",
 }
 
 
@@ -66,8 +72,11 @@ def _plan_target(
     options = props.get("executionOptions") or {}
     script = props["action"]["value"]
     marker = _DURATION.search(script)
-    seconds = behavior.duration_seconds if behavior.duration_seconds is not None else (
-        float(marker.group(1)) if marker else DEFAULT_TARGET_SECONDS)
+    seconds = (
+        behavior.duration_seconds
+        if behavior.duration_seconds is not None
+        else (float(marker.group(1)) if marker else DEFAULT_TARGET_SECONDS)
+    )
     retries = int(options.get("retryAttempts", 10))
     interval = float(options.get("initialRetryIntervalSeconds", 1))
     attempts: list[dict[str, Any]] = []
@@ -75,20 +84,29 @@ def _plan_target(
     for number, outcome in enumerate(_attempt_outcomes(script, retries, behavior)):
         if number:
             clock += interval / scale
-            interval = min(interval * float(options.get("retryIntervalBackoffMultiplier", 2.0)),
-                           float(options.get("maximumRetryIntervalSeconds", 120)))
+            interval = min(
+                interval * float(options.get("retryIntervalBackoffMultiplier", 2.0)),
+                float(options.get("maximumRetryIntervalSeconds", 120)),
+            )
         attempts.append({"start": clock, "end": clock + seconds / scale, "outcome": outcome})
         clock += seconds / scale
     outcome = attempts[-1]["outcome"]
     where = f"[{target.get('serverName')}].[{target.get('databaseName')}]"
-    message = behavior.message or {
-        "Succeeded": f"Step {props.get('stepId')} succeeded on {where}.",
-        "Failed": f"Step {props.get('stepId')} failed on {where}: the script raised an error (emulated).",
-        "TimedOut": f"Step {props.get('stepId')} timed out on {where}.",
-    }[outcome]
+    message = (
+        behavior.message
+        or {
+            "Succeeded": f"Step {props.get('stepId')} succeeded on {where}.",
+            "Failed": f"Step {props.get('stepId')} failed on {where}: the script raised an error (emulated).",
+            "TimedOut": f"Step {props.get('stepId')} timed out on {where}.",
+        }[outcome]
+    )
     return {
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}/{step['name']}/{where}")),
-        "target": target, "attempts": attempts, "start": begin, "end": clock, "outcome": outcome,
+        "target": target,
+        "attempts": attempts,
+        "start": begin,
+        "end": clock,
+        "outcome": outcome,
         "message": message,
     }
 
@@ -106,18 +124,38 @@ def plan_execution(
         failures = [t for t in targets if t["outcome"] != "Succeeded"]
         step_outcome = failures[0]["outcome"] if failures else ("Succeeded" if targets else "Skipped")
         skipped = skipped or not targets
-        planned.append({"name": step["name"], "id": step["properties"].get("stepId"), "start": clock, "end": end,
-                        "outcome": step_outcome, "targets": targets,
-                        "message": failures[0]["message"] if failures else f"Step {step['name']} {step_outcome}."})
+        planned.append(
+            {
+                "name": step["name"],
+                "id": step["properties"].get("stepId"),
+                "start": clock,
+                "end": end,
+                "outcome": step_outcome,
+                "targets": targets,
+                "message": failures[0]["message"] if failures else f"Step {step['name']} {step_outcome}.",
+            }
+        )
         clock = end
         if failures:
             outcome = step_outcome
-            message = f"Step {step['properties'].get('stepId')} ({step['name']}) {step_outcome}: {failures[0]['message']}"
+            message = (
+                f"Step {step['properties'].get('stepId')} ({step['name']}) {step_outcome}: {failures[0]['message']}"
+            )
             break
     if outcome == L.SUCCEEDED and skipped:
-        outcome, message = L.SUCCEEDED_WITH_SKIPPED.value, "Job execution succeeded; some steps had no targets."
-    return {"created": created, "start": start, "end": clock, "outcome": outcome, "message": message,
-            "steps": planned, "canceled_at": None}
+        outcome, message = (
+            L.SUCCEEDED_WITH_SKIPPED.value,
+            "Job execution succeeded; some steps had no targets.",
+        )
+    return {
+        "created": created,
+        "start": start,
+        "end": clock,
+        "outcome": outcome,
+        "message": message,
+        "steps": planned,
+        "canceled_at": None,
+    }
 
 
 def _state(start: float, end: float, outcome: str, now: float, canceled_at: float | None) -> tuple[str, float | None]:
@@ -136,7 +174,8 @@ def render_execution(plan: dict[str, Any], now: float) -> dict[str, Any]:
     lifecycle, ended = _state(plan["start"], plan["end"], plan["outcome"], now, plan["canceled_at"])
     started = now >= plan["start"] and not (lifecycle == L.CANCELED and (ended or 0) <= plan["start"])
     message = {
-        L.CREATED: "Job execution created.", L.IN_PROGRESS: "Job execution in progress.",
+        L.CREATED: "Job execution created.",
+        L.IN_PROGRESS: "Job execution in progress.",
         L.CANCELED: "Job execution canceled.",
     }.get(L(lifecycle), plan["message"])
     return {
@@ -157,14 +196,22 @@ def render_steps(plan: dict[str, Any], now: float) -> list[dict[str, Any]]:
         if now < step["start"] or (plan["canceled_at"] is not None and plan["canceled_at"] < step["start"]):
             continue
         lifecycle, ended = _state(step["start"], step["end"], step["outcome"], now, plan["canceled_at"])
-        out.append({
-            "name": step["name"], "stepName": step["name"], "stepId": step["id"], "lifecycle": lifecycle,
-            "provisioningState": _PROVISIONING[L(lifecycle)], "createTime": iso(step["start"]),
-            "startTime": iso(step["start"]), "endTime": iso(ended), "currentAttempts": 1,
-            "currentAttemptStartTime": iso(step["start"]),
-            "lastMessage": step["message"] if ended and lifecycle != L.CANCELED else f"Step {lifecycle}.",
-            "targets": step["targets"],
-        })
+        out.append(
+            {
+                "name": step["name"],
+                "stepName": step["name"],
+                "stepId": step["id"],
+                "lifecycle": lifecycle,
+                "provisioningState": _PROVISIONING[L(lifecycle)],
+                "createTime": iso(step["start"]),
+                "startTime": iso(step["start"]),
+                "endTime": iso(ended),
+                "currentAttempts": 1,
+                "currentAttemptStartTime": iso(step["start"]),
+                "lastMessage": step["message"] if ended and lifecycle != L.CANCELED else f"Step {lifecycle}.",
+                "targets": step["targets"],
+            }
+        )
     return out
 
 
@@ -177,13 +224,22 @@ def render_target(target: dict[str, Any], step: dict[str, Any], plan: dict[str, 
         lifecycle = L.WAITING_FOR_RETRY.value
     info = target["target"]
     return {
-        "name": target["id"], "stepName": step["name"], "stepId": step["id"], "lifecycle": lifecycle,
-        "provisioningState": _PROVISIONING[L(lifecycle)], "createTime": iso(target["start"]),
-        "startTime": iso(target["start"]), "endTime": iso(ended), "currentAttempts": max(1, len(started)),
+        "name": target["id"],
+        "stepName": step["name"],
+        "stepId": step["id"],
+        "lifecycle": lifecycle,
+        "provisioningState": _PROVISIONING[L(lifecycle)],
+        "createTime": iso(target["start"]),
+        "startTime": iso(target["start"]),
+        "endTime": iso(ended),
+        "currentAttempts": max(1, len(started)),
         "currentAttemptStartTime": iso(started[-1]["start"] if started else target["start"]),
         "lastMessage": target["message"] if ended and lifecycle != L.CANCELED else f"Target {lifecycle}.",
-        "target": {"type": info.get("type"), "serverName": info.get("serverName"),
-                   "databaseName": info.get("databaseName")},
+        "target": {
+            "type": info.get("type"),
+            "serverName": info.get("serverName"),
+            "databaseName": info.get("databaseName"),
+        },
     }
 
 

@@ -49,10 +49,14 @@ def apply_seed(backend: Backend, fixture: dict[str, Any]) -> int:
             for server, srv in (rg.get("servers") or {}).items():
                 for agent_name, spec in (srv.get("jobAgents") or {}).items():
                     agent = Agent(str(subscription), group, server, agent_name)
-                    database_id = spec.get("databaseId") or (
-                        f"{agent.server_id}/databases/{agent_name}-jobs")
-                    backend.put_agent(agent, {"location": spec.get("location", "westeurope"),
-                                              "properties": {"databaseId": database_id}})
+                    database_id = spec.get("databaseId") or (f"{agent.server_id}/databases/{agent_name}-jobs")
+                    backend.put_agent(
+                        agent,
+                        {
+                            "location": spec.get("location", "westeurope"),
+                            "properties": {"databaseId": database_id},
+                        },
+                    )
                     created += 1
                     for name, group_spec in (spec.get("targetGroups") or {}).items():
                         backend.put_child(agent, "targetGroups", name, {"properties": group_spec})

@@ -17,7 +17,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,13 +51,20 @@ def make_certificate(directory: Path, host: str) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "elastic-jobs-emulator")])
-    alt_names: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    alt_names: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
     with contextlib.suppress(ValueError):
         alt_names.append(x509.IPAddress(ipaddress.ip_address(host)))
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=30))
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -67,8 +73,9 @@ def make_certificate(directory: Path, host: str) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     cert_path, key_path = directory / "emulator-cert.pem", directory / "emulator-key.pem"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     os.chmod(key_path, 0o600)
     return cert_path, key_path
 
@@ -150,12 +157,24 @@ class Emulator:
         scheme = "http"
         if self.options.tls:
             cert, key = make_certificate(self._cert_dir(), self.options.host)
-            ssl, scheme, self.ca_bundle = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}, "https", str(cert)
-        config = uvicorn.Config(build(self.options), log_level=self.options.log_level, access_log=False,
-                                lifespan="off", timeout_keep_alive=30, backlog=2048, **ssl)
+            ssl, scheme, self.ca_bundle = (
+                {"ssl_certfile": str(cert), "ssl_keyfile": str(key)},
+                "https",
+                str(cert),
+            )
+        config = uvicorn.Config(
+            build(self.options),
+            log_level=self.options.log_level,
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=30,
+            backlog=2048,
+            **ssl,
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True,
-                                        name="elastic-jobs-emulator")
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="elastic-jobs-emulator"
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -165,8 +184,17 @@ class Emulator:
         self.url = f"{scheme}://{self.options.host}:{port}"
 
     def _start_process(self) -> None:
-        args = [sys.executable, "-m", "pulumi_azure_elastic_jobs.emulator", "--host", self.options.host,
-                "--port", str(self.options.port), "--time-scale", str(self.options.time_scale)]
+        args = [
+            sys.executable,
+            "-m",
+            "pulumi_azure_elastic_jobs.emulator",
+            "--host",
+            self.options.host,
+            "--port",
+            str(self.options.port),
+            "--time-scale",
+            str(self.options.time_scale),
+        ]
         if self.options.data_dir:
             args += ["--data-dir", str(self.options.data_dir)]
         if self.options.tls:

@@ -39,8 +39,9 @@ class Store:
         self.path = (data_dir / "emulator.sqlite3") if data_dir else None
         if data_dir:
             data_dir.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path) if self.path else ":memory:", check_same_thread=False,
-                                   isolation_level=None)
+        self._db = sqlite3.connect(
+            str(self.path) if self.path else ":memory:", check_same_thread=False, isolation_level=None
+        )
         if self.path:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -90,7 +91,8 @@ class Store:
     def children(self, parent_id: str, kind: str) -> list[Document]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT doc FROM resources WHERE parent = ? AND kind = ? ORDER BY seq", (key_of(parent_id), kind)
+                "SELECT doc FROM resources WHERE parent = ? AND kind = ? ORDER BY seq",
+                (key_of(parent_id), kind),
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
 
@@ -98,7 +100,8 @@ class Store:
         prefix = key_of(ancestor_id).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
         with self._lock:
             rows = self._db.execute(
-                "SELECT doc FROM resources WHERE kind = ? AND key LIKE ? ESCAPE '\\' ORDER BY seq", (kind, prefix)
+                "SELECT doc FROM resources WHERE kind = ? AND key LIKE ? ESCAPE '\\' ORDER BY seq",
+                (kind, prefix),
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
 

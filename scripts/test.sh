@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up, lint, type-check and run the whole test suite (unit, integration, engine protocol, CLI when built).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/.tools/bin:$PATH"
+.venv/bin/ruff check provider tests benchmarks examples
+.venv/bin/ruff format --check provider tests benchmarks examples
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,61 @@
+"""Shared fixtures: one emulator per test session over a real socket, seeded with examples/seed.yaml."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pulumi_azure_elastic_jobs.auth import StaticToken
+from pulumi_azure_elastic_jobs.client import ElasticJobsClient
+from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
+from pulumi_azure_elastic_jobs.ids import JobRef
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "examples" / "seed.yaml"
+TIME_SCALE = 100.0  # a 5-emulated-second step takes 50 ms
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    with Emulator(time_scale=TIME_SCALE, seed=SEED) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "emulator" in request.fixturenames:
+        running: Emulator = request.getfixturevalue("emulator")
+        running.clear_faults()
+        running.clear_behaviors()
+
+
+@pytest.fixture
+def client(emulator: Emulator) -> Iterator[ElasticJobsClient]:
+    with ElasticJobsClient(emulator.url, StaticToken(emulator.token), retry_budget_seconds=10) as arm:
+        yield arm
+
+
+def job_ref(job: str = "nightly-migration") -> JobRef:
+    return JobRef(DEFAULT_SUBSCRIPTION, "group1", "server1", "agent1", job)
+
+
+def new_job(client: ElasticJobsClient, script: str = "SELECT 1; -- emulator:duration=5") -> JobRef:
+    """A fresh job of its own (one step over the seeded target group), so tests never share executions."""
+    ref = job_ref(f"job-{uuid.uuid4().hex[:10]}")
+    client.request("PUT", ref.path, json={"properties": {"description": "test job"}})
+    client.request(
+        "PUT",
+        f"{ref.path}/steps/step1",
+        json={
+            "properties": {
+                "targetGroup": f"{ref.agent_path}/targetGroups/all-databases",
+                "action": {"value": script},
+                "executionOptions": {"retryAttempts": 0},
+            }
+        },
+    )
+    return ref

@@ -1,0 +1,60 @@
+"""Fixtures for the engine layer: the real dynamic-provider plugin, configured for the session's emulator."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
+from tests.engine.harness import Engine, Plugin, Registration, run_program
+
+SECRET_CLIENT_SECRET = "planted-client-secret-6f1e9c"
+
+
+@pytest.fixture(scope="session")
+def plugin(emulator: Emulator) -> Iterator[Plugin]:
+    running = Plugin()
+    running.configure(
+        {
+            "azure-elastic-jobs:endpoint": emulator.url,
+            "azure-elastic-jobs:token": emulator.token,
+            "azure-elastic-jobs:subscriptionId": DEFAULT_SUBSCRIPTION,
+            "azure-elastic-jobs:clientSecret": SECRET_CLIENT_SECRET,
+        }
+    )
+    yield running
+    running.kill()
+
+
+@pytest.fixture
+def engine(plugin: Plugin) -> Engine:
+    return Engine(plugin)
+
+
+Declare = Callable[..., list[Registration]]
+
+
+@pytest.fixture
+def declare() -> Declare:
+    """Run a one-resource program in a stack of its own: declare(name="run", **JobExecution kwargs)."""
+    stack = f"test-{uuid.uuid4().hex[:8]}"
+
+    def run(name: str = "run", **kwargs: Any) -> list[Registration]:
+        from pulumi_azure_elastic_jobs import JobExecution
+
+        def program() -> None:
+            options = {
+                "resource_group_name": "group1",
+                "server_name": "server1",
+                "job_agent_name": "agent1",
+                "job_name": "nightly-migration",
+                **kwargs,
+            }
+            JobExecution(name, **options)
+
+        return run_program(program, project="tests", stack=stack)
+
+    return run

@@ -1,0 +1,303 @@
+"""A small stand-in for the Pulumi engine: real program registrations, real dynamic-provider plugin, over gRPC.
+
+How it works, in the engine's own order:
+
+1. ``run_program`` runs a Pulumi program under ``pulumi.runtime.set_mocks`` with a monitor that records each
+   ``RegisterResource``/``ReadResource`` request as the language SDK sent it: the inputs Struct with the real
+   serialized ``__provider``, ``deleteBeforeReplace``, ``importId``.
+2. ``Plugin`` starts ``python -m pulumi.dynamic`` (the SDK's provider plugin, as the engine does), reads its
+   port, and calls ``Configure``/``Check``/``Diff``/``Create``/``Read``/``Update``/``Delete`` over gRPC.
+3. ``Engine`` plays a program's registrations against the plugin for ``preview``, ``up`` (create, same,
+   update, replace with delete-before-replace, delete of removed resources), ``refresh``, ``import``, ``get``
+   and ``destroy``, keeping inputs and outputs per URN between steps as the engine's state would.
+
+Test tooling only: small on purpose, not shipped in the package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import pulumi
+from google.protobuf import struct_pb2
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor, Mocks
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+Props = dict[str, Any]
+
+
+def to_struct(props: Props) -> struct_pb2.Struct:
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(rpc.serialize_properties(props, {}))
+    finally:
+        loop.close()
+
+
+def from_struct(struct: struct_pb2.Struct, keep_unknowns: bool = False) -> Props:
+    return dict(rpc.deserialize_properties(struct, keep_unknowns))
+
+
+@dataclass
+class Registration:
+    type: str
+    name: str
+    urn: str
+    inputs: struct_pb2.Struct
+    delete_before_replace: bool = False
+    import_id: str = ""
+    read_id: str = ""
+
+    @property
+    def props(self) -> Props:
+        return from_struct(self.inputs, keep_unknowns=True)
+
+
+class _Recorder(Mocks):
+    def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
+        return f"{args.name}-mock-id", dict(args.inputs)
+
+    def call(self, args: Any) -> tuple[dict[str, Any], None]:
+        return {}, None
+
+
+class _RecordingMonitor(MockMonitor):
+    def __init__(self, project: str, stack: str) -> None:
+        super().__init__(_Recorder())
+        self.project, self.stack, self.registrations = project, stack, []  # type: list[Registration]
+
+    def _urn(self, type_: str, name: str) -> str:
+        return f"urn:pulumi:{self.stack}::{self.project}::{type_}::{name}"
+
+    def RegisterResource(self, request: Any) -> Any:
+        if request.type.startswith("pulumi-python:dynamic"):
+            self.registrations.append(
+                Registration(
+                    request.type,
+                    request.name,
+                    self._urn(request.type, request.name),
+                    request.object,
+                    request.deleteBeforeReplace,
+                    request.importId,
+                )
+            )
+        return super().RegisterResource(request)
+
+    def ReadResource(self, request: Any) -> Any:
+        if request.type.startswith("pulumi-python:dynamic"):
+            self.registrations.append(
+                Registration(
+                    request.type,
+                    request.name,
+                    self._urn(request.type, request.name),
+                    request.properties,
+                    read_id=request.id,
+                )
+            )
+        return super().ReadResource(request)
+
+
+def run_program(
+    program: Callable[[], Any], project: str = "test", stack: str = "dev", preview: bool = False
+) -> list[Registration]:
+    """Run ``program`` as the language host would and return what it registered, in order."""
+    from pulumi.runtime import settings
+
+    settings.ROOT.set(None) if hasattr(settings, "ROOT") else None
+    monitor = _RecordingMonitor(project, stack)
+    pulumi.runtime.set_mocks(_Recorder(), project=project, stack=stack, preview=preview, monitor=monitor)
+
+    @pulumi.runtime.test
+    def run() -> Any:
+        program()
+        return None
+
+    run()
+    return monitor.registrations
+
+
+class Plugin:
+    """The SDK's dynamic-provider plugin in a subprocess, spoken to over gRPC like the engine does."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pulumi.dynamic"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **(env or {})},
+        )
+        assert self.process.stdout is not None
+        port = int(self.process.stdout.readline().decode().strip())
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
+        self.calls: list[str] = []
+
+    def configure(self, config: dict[str, str]) -> None:
+        self.stub.Configure(provider_pb2.ConfigureRequest(args=to_struct(config), acceptSecrets=True))
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        rpc_method = getattr(self.stub, method)
+
+        def call(request: Any, timeout: float = 300) -> Any:
+            self.calls.append(method)
+            return rpc_method(request, timeout=timeout)
+
+        return call
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.channel.close()
+
+    def stderr(self) -> str:
+        self.kill()
+        assert self.process.stderr is not None
+        return self.process.stderr.read().decode(errors="replace")
+
+
+@dataclass
+class ResourceState:
+    id: str
+    inputs: struct_pb2.Struct
+    outputs: struct_pb2.Struct
+
+    @property
+    def output_props(self) -> Props:
+        return from_struct(self.outputs)
+
+
+@dataclass
+class StepResult:
+    operations: dict[str, str] = field(default_factory=dict)  # urn -> create | same | update | replace | delete
+    failures: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # urn -> Check failures
+    diffs: dict[str, Any] = field(default_factory=dict)  # urn -> DiffResponse
+
+
+class Engine:
+    """Plays program registrations against the plugin, keeping state per URN between deployments."""
+
+    def __init__(self, plugin: Plugin) -> None:
+        self.plugin = plugin
+        self.state: dict[str, ResourceState] = {}
+
+    def _check(self, reg: Registration, result: StepResult) -> struct_pb2.Struct | None:
+        olds = self.state[reg.urn].inputs if reg.urn in self.state else struct_pb2.Struct()
+        checked = self.plugin.Check(provider_pb2.CheckRequest(urn=reg.urn, olds=olds, news=reg.inputs))
+        if checked.failures:
+            result.failures[reg.urn] = [(f.property, f.reason) for f in checked.failures]
+            return None
+        return checked.inputs
+
+    def _diff(self, reg: Registration, news: struct_pb2.Struct) -> Any:
+        old = self.state[reg.urn]
+        return self.plugin.Diff(
+            provider_pb2.DiffRequest(id=old.id, urn=reg.urn, olds=old.outputs, news=news, old_inputs=old.inputs)
+        )
+
+    def preview(self, registrations: list[Registration]) -> StepResult:
+        """Check and Diff only, as ``pulumi preview`` does: nothing is created, updated or deleted."""
+        return self._deploy(registrations, apply=False)
+
+    def up(self, registrations: list[Registration], replace: tuple[str, ...] = ()) -> StepResult:
+        return self._deploy(registrations, apply=True, replace=replace)
+
+    def _deploy(self, registrations: list[Registration], apply: bool, replace: tuple[str, ...] = ()) -> StepResult:
+        result = StepResult()
+        for reg in registrations:
+            news = self._check(reg, result)
+            if news is None:
+                continue
+            if reg.urn not in self.state:
+                result.operations[reg.urn] = "create"
+                if apply:
+                    created = self.plugin.Create(provider_pb2.CreateRequest(urn=reg.urn, properties=news))
+                    self.state[reg.urn] = ResourceState(created.id, news, created.properties)
+                continue
+            diff = self._diff(reg, news)
+            result.diffs[reg.urn] = diff
+            forced = reg.name in replace or reg.urn in replace
+            if diff.replaces or forced:
+                result.operations[reg.urn] = "replace"
+                if apply:
+                    old = self.state.pop(reg.urn)
+                    self.plugin.Delete(
+                        provider_pb2.DeleteRequest(
+                            id=old.id, urn=reg.urn, properties=old.outputs, old_inputs=old.inputs
+                        )
+                    )
+                    created = self.plugin.Create(provider_pb2.CreateRequest(urn=reg.urn, properties=news))
+                    self.state[reg.urn] = ResourceState(created.id, news, created.properties)
+            elif diff.changes == provider_pb2.DiffResponse.DIFF_SOME:
+                result.operations[reg.urn] = "update"
+                if apply:
+                    old = self.state[reg.urn]
+                    updated = self.plugin.Update(
+                        provider_pb2.UpdateRequest(
+                            id=old.id, urn=reg.urn, olds=old.outputs, news=news, old_inputs=old.inputs
+                        )
+                    )
+                    self.state[reg.urn] = ResourceState(old.id, news, updated.properties)
+            else:
+                result.operations[reg.urn] = "same"
+                if apply:
+                    self.state[reg.urn].inputs = news
+        declared = {reg.urn for reg in registrations}
+        for urn in [urn for urn in self.state if urn not in declared]:
+            result.operations[urn] = "delete"
+            if apply:
+                self._delete(urn)
+        return result
+
+    def refresh(self) -> StepResult:
+        result = StepResult()
+        for urn, resource in list(self.state.items()):
+            read = self.plugin.Read(
+                provider_pb2.ReadRequest(id=resource.id, urn=urn, properties=resource.outputs, inputs=resource.inputs)
+            )
+            if not read.id:
+                result.operations[urn] = "deleted"
+                del self.state[urn]
+            else:
+                result.operations[urn] = "refreshed"
+                resource.outputs = read.properties
+        return result
+
+    def read(self, reg: Registration, arm_id: str) -> ResourceState:
+        """``Resource.get`` / ``import``: Read from only the id, with the program's inputs as the engine sends."""
+        read = self.plugin.Read(provider_pb2.ReadRequest(id=arm_id, urn=reg.urn, inputs=reg.inputs))
+        return ResourceState(read.id, read.inputs, read.properties)
+
+    def import_(self, reg: Registration) -> StepResult:
+        """``ResourceOptions(import_=id)``: Read, then Check and Diff the program's inputs against what was read."""
+        result = StepResult()
+        imported = self.read(reg, reg.import_id)
+        self.state[reg.urn] = imported
+        checked = self._check(reg, result)
+        if checked is None:
+            return result
+        diff = self._diff(reg, checked)
+        result.diffs[reg.urn] = diff
+        result.operations[reg.urn] = "import" if not diff.replaces else "import-mismatch"
+        imported.inputs = checked
+        return result
+
+    def _delete(self, urn: str) -> None:
+        old = self.state.pop(urn)
+        self.plugin.Delete(
+            provider_pb2.DeleteRequest(id=old.id, urn=urn, properties=old.outputs, old_inputs=old.inputs)
+        )
+
+    def destroy(self) -> StepResult:
+        result = StepResult()
+        for urn in list(reversed(self.state)):
+            result.operations[urn] = "delete"
+            self._delete(urn)
+        return result
