@@ -41,6 +41,7 @@ TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 REJECTED_STATUSES = frozenset({429, 503})  # the service did not act on the request
 DEFAULT_POLL_INTERVAL = 30.0
 ModelT = TypeVar("ModelT", bound=BaseModel)
+_BACKOFF = wait_exponential_jitter(multiplier=0.5, max=30.0, jitter=0.5)  # 0.5 s, 1 s, 2 s, ... plus jitter
 
 
 class _Retryable(Exception):
@@ -109,7 +110,7 @@ class ElasticJobsClient:
         self._timeouts = (connect_timeout, read_timeout)
         self._sleep = sleep
         self._session = requests.Session()
-        self._session.verify = verify
+        self._verify = verify  # passed per request: a session-level value loses to REQUESTS_CA_BUNDLE
         self._session.headers["User-Agent"] = f"pulumi-azure-elastic-jobs/{__version__}"
         self._session.mount("https://", HTTPAdapter(pool_maxsize=64))
         self._session.mount("http://", HTTPAdapter(pool_maxsize=64))
@@ -280,9 +281,11 @@ class ElasticJobsClient:
         started = time.monotonic()
         try:
             response = self._session.request(
-                method, url, params=query, json=body, headers=headers, timeout=self._timeouts
+                method, url, params=query, json=body, headers=headers, timeout=self._timeouts, verify=self._verify
             )
-        except (requests.ConnectionError, requests.Timeout) as error:
+        except requests.exceptions.SSLError as error:
+            raise TransportError(method, url.split("?")[0], error, 1) from None  # retrying cannot fix trust
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
             never_sent = isinstance(error, requests.ConnectTimeout) or "NewConnectionError" in repr(error)
             log.debug("%s %s failed: %s", method, url.split("?")[0], type(error).__name__)
             if safe or never_sent:
@@ -304,7 +307,7 @@ class ElasticJobsClient:
         error = outcome.exception() if outcome else None
         if isinstance(error, _Retryable) and error.wait is not None:
             return error.wait
-        return float(wait_exponential_jitter(initial=0.5, max=30.0, jitter=0.5)(state))
+        return float(_BACKOFF(state))
 
     def _follow_long_running(self, accepted: requests.Response, timeout: float) -> requests.Response | None:
         """Follow ``Azure-AsyncOperation`` (status document) or ``Location`` (202 until done) to the end."""

@@ -35,12 +35,15 @@ def main() -> None:
     example = Path(sys.argv[1] if len(sys.argv) > 1 else "examples/quickstart").resolve()
     plugin = Plugin()
     try:
-        plugin.configure({
-            "azure-elastic-jobs:endpoint": os.environ["AZURE_ELASTIC_JOBS_ENDPOINT"],
-            "azure-elastic-jobs:token": os.environ["AZURE_ELASTIC_JOBS_TOKEN"],
-            "azure-elastic-jobs:subscriptionId": os.environ.get(
-                "AZURE_SUBSCRIPTION_ID", "00000000-0000-0000-0000-000000000000"),
-        })
+        plugin.configure(
+            {
+                "azure-elastic-jobs:endpoint": os.environ["AZURE_ELASTIC_JOBS_ENDPOINT"],
+                "azure-elastic-jobs:token": os.environ["AZURE_ELASTIC_JOBS_TOKEN"],
+                "azure-elastic-jobs:subscriptionId": os.environ.get(
+                    "AZURE_SUBSCRIPTION_ID", "00000000-0000-0000-0000-000000000000"
+                ),
+            }
+        )
         engine = Engine(plugin)
         result = engine.up(registrations_of(example))
         for urn, operation in result.operations.items():

@@ -28,6 +28,8 @@ class FaultSpec(BaseModel):
     retry_after: float | None = None
     delay_seconds: float = 0.0
     polls: int = Field(1, description="for kind=async: how many polls answer 202 before the operation is done")
+    body: str | None = Field(None, description="for kind=status: a raw body instead of an ARM error")
+    content_type: str = "text/html"
 
 
 class BehaviorSpec(BaseModel):

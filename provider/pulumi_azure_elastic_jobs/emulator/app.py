@@ -354,6 +354,8 @@ def create_app(emulation: Emulation) -> FastAPI:
             }
         )
         log.info("%s %s -> %s (%s)", request.method, raw_path, status, request_id)
+        if isinstance(body, FaultRule) and body.kind == "status":  # a raw body, as a proxy might answer
+            return Response(body.body, status_code=status, headers=headers, media_type=body.content_type)
         if isinstance(body, FaultRule):  # a dropped connection: headers promise a body that never comes
             return StreamingResponse(
                 _broken_body(),
@@ -372,6 +374,8 @@ def create_app(emulation: Emulation) -> FastAPI:
             await asyncio.sleep(fault.delay_seconds)
         elif fault and fault.kind == "drop":
             return 200, fault, {}
+        elif fault and fault.body is not None:
+            return fault.status, fault, {}
         elif fault:
             extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
             return _arm_error(

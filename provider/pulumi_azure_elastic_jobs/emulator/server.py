@@ -139,8 +139,6 @@ class Emulator:
             self._start_thread()
         else:
             self._start_process()
-        if self.ca_bundle:
-            self.admin.verify = self.ca_bundle
 
     def _cert_dir(self) -> Path:
         if self.options.data_dir:
@@ -256,7 +254,9 @@ class Emulator:
     # --- admin API helpers -------------------------------------------------------------------------------------
 
     def _admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.admin.request(method, f"{self.url}/_emulator{path}", timeout=30, **kwargs)
+        response = self.admin.request(
+            method, f"{self.url}/_emulator{path}", timeout=30, verify=self.ca_bundle or True, **kwargs
+        )
         response.raise_for_status()
         return response.json() if response.content else None
 

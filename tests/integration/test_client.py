@@ -1,0 +1,247 @@
+"""The ARM client over real sockets: status codes, long-running answers, retries, errors, malformed answers."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from pulumi_azure_elastic_jobs.auth import StaticToken
+from pulumi_azure_elastic_jobs.client import ElasticJobsClient, retry_after_seconds
+from pulumi_azure_elastic_jobs.emulator import Emulator
+from pulumi_azure_elastic_jobs.errors import (
+    AuthError,
+    InvalidResponse,
+    NotFound,
+    ServiceError,
+    Throttled,
+    TransportError,
+    WaitTimeout,
+)
+from tests.conftest import job_ref, new_job
+
+
+def put_count(emulator: Emulator, since: int, method: str = "PUT") -> int:
+    return sum(1 for entry in emulator.requests_log(since) if entry["method"] == method)
+
+
+def last_seq(emulator: Emulator) -> int:
+    log = emulator.requests_log()
+    return log[-1]["seq"] if log else 0
+
+
+def test_put_answers_201_then_200_for_the_same_id_without_a_second_run(client: ElasticJobsClient) -> None:
+    job = new_job(client)
+    ref = job.execution(str(uuid.uuid4()))
+    first, second = client.put_execution(ref), client.put_execution(ref)
+    assert (first.status, first.started_new_run) == (201, True)
+    assert (second.status, second.started_new_run) == (200, False)
+    assert first.execution.properties.job_execution_id == ref.job_execution_id
+    assert len(list(client.list_executions(job))) == 1
+
+
+def test_a_202_answer_is_followed_through_location_to_the_execution(
+    emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    job = new_job(client)
+    emulator.add_fault("async", path=job.job_name, polls=2)
+    result = client.put_execution(job.execution(str(uuid.uuid4())))
+    assert result.status == 202 and result.started_new_run
+    assert result.execution.properties.lifecycle in ("Created", "InProgress", "Succeeded")
+
+
+def test_throttling_is_retried_after_the_time_the_service_asks(emulator: Emulator, client: ElasticJobsClient) -> None:
+    job = new_job(client)
+    emulator.add_fault("status", path=job.job_name, method="PUT", status=429, retry_after=1, count=1)
+    since = last_seq(emulator)
+    started = time.monotonic()
+    result = client.put_execution(job.execution(str(uuid.uuid4())))
+    assert result.status == 201
+    assert time.monotonic() - started >= 0.95
+    assert [e["status"] for e in emulator.requests_log(since)] == [429, 201]
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_errors_are_retried_for_a_put(emulator: Emulator, client: ElasticJobsClient, status: int) -> None:
+    job = new_job(client)
+    emulator.add_fault("status", path=job.job_name, method="PUT", status=status, retry_after=0, count=2)
+    assert client.put_execution(job.execution(str(uuid.uuid4()))).status == 201
+
+
+def test_a_dropped_connection_during_a_put_is_retried_and_starts_one_run(
+    emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    job = new_job(client)
+    emulator.add_fault("drop", path=job.job_name, method="PUT", count=1)
+    ref = job.execution(str(uuid.uuid4()))
+    result = client.put_execution(ref)
+    assert result.execution.properties.job_execution_id == ref.job_execution_id
+    assert len(list(client.list_executions(job))) == 1
+
+
+def test_a_slow_answer_hits_the_read_timeout_and_is_retried(emulator: Emulator) -> None:
+    job = job_ref()
+    with ElasticJobsClient(emulator.url, StaticToken("t"), read_timeout=0.3, retry_budget_seconds=10) as client:
+        emulator.add_fault("delay", path=f"{job.job_name}$", method="GET", delay_seconds=1.0, count=1)
+        since = last_seq(emulator)
+        client.request("GET", job.path)
+    assert put_count(emulator, since, "GET") == 2
+
+
+def test_start_is_not_retried_when_the_service_may_have_acted(emulator: Emulator, client: ElasticJobsClient) -> None:
+    job = new_job(client)
+    emulator.add_fault("status", path=f"{job.job_name}/start", method="POST", status=500, count=1)
+    with pytest.raises(ServiceError) as raised:
+        client.start_execution(job)
+    assert raised.value.attempts == 1
+    emulator.add_fault("status", path=f"{job.job_name}/start", method="POST", status=503, retry_after=0, count=1)
+    execution = client.start_execution(job)
+    assert execution.properties.job_execution_id
+    assert len(list(client.list_executions(job))) == 1
+
+
+def test_when_the_budget_runs_out_the_error_names_status_code_request_id_and_tries(emulator: Emulator) -> None:
+    job = job_ref()
+    emulator.add_fault("status", path=f"{job.job_name}$", method="GET", status=503, retry_after=0.2, count=-1)
+    with ElasticJobsClient(emulator.url, StaticToken("t"), retry_budget_seconds=1.0) as client:
+        with pytest.raises(ServiceError) as raised:
+            client.request("GET", job.path)
+    error = raised.value
+    assert error.status == 503 and error.code == "ServiceUnavailable"
+    assert error.request_id and error.attempts >= 3
+    assert f"after {error.attempts} tries" in str(error) and error.request_id in str(error)
+
+
+def test_a_refused_connection_ends_in_a_transport_error() -> None:
+    with ElasticJobsClient("http://127.0.0.1:9", StaticToken("t"), retry_budget_seconds=2) as client:
+        with pytest.raises(TransportError) as raised:
+            client.get_execution(job_ref().execution(str(uuid.uuid4())))
+    assert raised.value.attempts >= 2 and "127.0.0.1:9" in str(raised.value)
+
+
+def test_a_401_is_retried_once_with_a_fresh_token(emulator: Emulator, client: ElasticJobsClient) -> None:
+    refreshed: list[str] = []
+
+    class Rotating(StaticToken):
+        def invalidate(self) -> None:
+            refreshed.append("invalidated")
+
+    job = job_ref()
+    emulator.add_fault("status", path=f"{job.job_name}$", method="GET", status=401, count=1)
+    with ElasticJobsClient(emulator.url, Rotating("t")) as rotating:
+        rotating.request("GET", job.path)
+    assert refreshed == ["invalidated"]
+
+
+def test_errors_carry_the_arm_code_message_and_request_ids(client: ElasticJobsClient) -> None:
+    with pytest.raises(NotFound) as raised:
+        client.get_execution(job_ref("no-such-job").execution(str(uuid.uuid4())))
+    error = raised.value
+    assert error.code == "ResourceNotFound" and error.status == 404
+    assert error.request_id and error.correlation_id and error.request_id in str(error)
+
+
+def test_a_missing_parent_is_parent_resource_not_found(client: ElasticJobsClient) -> None:
+    with pytest.raises(NotFound) as raised:
+        client.put_execution(job_ref("no-such-job").execution(str(uuid.uuid4())))
+    assert raised.value.code == "ParentResourceNotFound" and "parent" in str(raised.value).lower()
+
+
+def test_a_missing_token_is_401_with_a_challenge(emulator: Emulator) -> None:
+    import requests
+
+    response = requests.get(f"{emulator.url}{job_ref().path}?api-version=2025-01-01", timeout=5)
+    assert response.status_code == 401 and response.json()["error"]["code"] == "AuthenticationFailed"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.headers["x-ms-request-id"]
+
+
+def test_an_html_error_page_from_a_proxy_is_a_clear_error(emulator: Emulator, client: ElasticJobsClient) -> None:
+    job = job_ref()
+    emulator.add_fault(
+        "status",
+        path=f"{job.job_name}$",
+        method="GET",
+        status=403,
+        count=1,
+        body="<html><body><h1>Forbidden by proxy</h1></body></html>",
+    )
+    with pytest.raises(AuthError) as raised:
+        client.request("GET", job.path)
+    assert "not ARM JSON" in str(raised.value) and "Forbidden by proxy" in str(raised.value)
+
+
+def test_a_success_answer_that_is_not_json_is_an_invalid_response(
+    emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    job = new_job(client)
+    ref = job.execution(str(uuid.uuid4()))
+    client.put_execution(ref)
+    emulator.add_fault(
+        "status", path=ref.job_execution_id, method="GET", status=200, count=1, body="<html>maintenance</html>"
+    )
+    with pytest.raises(InvalidResponse) as raised:
+        client.get_execution(ref)
+    assert "not JSON" in str(raised.value)
+
+
+def test_unknown_lifecycles_and_fields_from_a_newer_service_are_tolerated(
+    emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    job = new_job(client)
+    ref = job.execution(str(uuid.uuid4()))
+    client.put_execution(ref)
+    body = (
+        '{"id": "x", "name": "n", "properties": {"lifecycle": "Hibernating", "futureField": 1, '
+        '"jobExecutionId": "' + ref.job_execution_id + '"}}'
+    )
+    emulator.add_fault(
+        "status",
+        path=ref.job_execution_id,
+        method="GET",
+        status=200,
+        count=1,
+        body=body,
+        content_type="application/json",
+    )
+    execution = client.get_execution(ref)
+    assert execution.properties.lifecycle == "Hibernating"
+
+
+def test_waiting_follows_retry_after_and_stops_when_terminal(emulator: Emulator, client: ElasticJobsClient) -> None:
+    job = new_job(client, script="SELECT 1; -- emulator:duration=20")  # 0.2 s at time scale 100
+    ref = job.execution(str(uuid.uuid4()))
+    client.put_execution(ref)
+    since = last_seq(emulator)
+    execution = client.wait_for_terminal(ref, timeout=30, poll_interval=30)
+    assert execution.properties.lifecycle == "Succeeded"
+    assert put_count(emulator, since, "GET") <= 4  # ceil(duration / interval) + 1 with the interval from Retry-After
+
+
+def test_waiting_past_the_timeout_leaves_the_run_running(client: ElasticJobsClient) -> None:
+    job = new_job(client, script="SELECT 1; -- emulator:duration=36000")
+    ref = job.execution(str(uuid.uuid4()))
+    client.put_execution(ref)
+    with pytest.raises(WaitTimeout) as raised:
+        client.wait_for_terminal(ref, timeout=0.3, poll_interval=0.1)
+    assert "still running" in str(raised.value) and ref.arm_id in str(raised.value)
+    assert client.get_execution(ref).properties.lifecycle == "InProgress"
+
+
+def test_throttling_without_end_is_a_throttled_error(emulator: Emulator) -> None:
+    job = job_ref()
+    emulator.add_fault("status", path=f"{job.job_name}$", method="GET", status=429, retry_after=0.3, count=-1)
+    with ElasticJobsClient(emulator.url, StaticToken("t"), retry_budget_seconds=0.8) as client:
+        with pytest.raises(Throttled):
+            client.request("GET", job.path)
+
+
+def test_retry_after_accepts_seconds_http_dates_and_milliseconds() -> None:
+    from email.utils import formatdate
+
+    assert retry_after_seconds({"Retry-After": "7"}) == 7
+    assert retry_after_seconds({"retry-after-ms": "250", "Retry-After": "7"}) == 0.25
+    in_ten = retry_after_seconds({"Retry-After": formatdate(time.time() + 10, usegmt=True)})
+    assert in_ten is not None and 8 <= in_ten <= 10
+    assert retry_after_seconds({}) is None

@@ -1,0 +1,304 @@
+"""The emulator's ARM surface over a real socket: routes, status codes, errors, lifecycle, paging, persistence."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from pulumi_azure_elastic_jobs.auth import StaticToken
+from pulumi_azure_elastic_jobs.client import ElasticJobsClient
+from pulumi_azure_elastic_jobs.emulator import Emulator
+from pulumi_azure_elastic_jobs.errors import ArmError, BadRequest, NotFound
+from pulumi_azure_elastic_jobs.ids import JobRef
+from tests.conftest import SEED, job_ref, new_job
+
+API = {"api-version": "2025-01-01"}
+
+
+def arm(emulator: Emulator, method: str, path: str, token: str = "t", **kwargs: Any) -> requests.Response:
+    params = kwargs.pop("params", API)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers.update(kwargs.pop("headers", {}))
+    return requests.request(method, f"{emulator.url}{path}", params=params, headers=headers, timeout=10, **kwargs)
+
+
+def test_every_answer_carries_request_and_correlation_ids(emulator: Emulator) -> None:
+    response = arm(emulator, "GET", job_ref().path)
+    assert response.status_code == 200
+    assert response.headers["x-ms-request-id"] and response.headers["x-ms-correlation-request-id"]
+
+
+def test_job_agent_crud_answers_201_then_200_and_delete_200_then_204(emulator: Emulator) -> None:
+    agent = f"{job_ref().agent_path.rsplit('/', 1)[0]}/agent-{uuid.uuid4().hex[:6]}"
+    body = {"location": "westeurope", "properties": {"databaseId": "/subscriptions/x/databases/db"}}
+    created = arm(emulator, "PUT", agent, json=body)
+    assert created.status_code == 201
+    assert created.json()["properties"]["state"] == "Ready" and created.json()["systemData"]["createdAt"]
+    assert arm(emulator, "PUT", agent, json=body).status_code == 200
+    listed = arm(emulator, "GET", agent.rsplit("/", 1)[0]).json()["value"]
+    assert any(item["id"] == agent for item in listed)
+    assert arm(emulator, "DELETE", agent).status_code == 200
+    assert arm(emulator, "DELETE", agent).status_code == 204
+    assert arm(emulator, "GET", agent).json()["error"]["code"] == "ResourceNotFound"
+
+
+def test_jobs_steps_target_groups_and_credentials_round_trip(emulator: Emulator, client: ElasticJobsClient) -> None:
+    job = new_job(client)
+    steps = arm(emulator, "GET", f"{job.path}/steps").json()["value"]
+    assert [s["properties"]["stepId"] for s in steps] == [1]
+    assert arm(emulator, "GET", job.path).json()["properties"]["version"] == 1
+    credential = f"{job.agent_path}/credentials/cred-{uuid.uuid4().hex[:6]}"
+    put = arm(emulator, "PUT", credential, json={"properties": {"username": "u", "password": "hunter2-secret"}})
+    assert put.status_code == 201 and "password" not in put.json()["properties"]
+    assert "hunter2-secret" not in arm(emulator, "GET", credential).text
+    group = f"{job.agent_path}/targetGroups/tg-{uuid.uuid4().hex[:6]}"
+    bad = arm(emulator, "PUT", group, json={"properties": {"members": [{"type": "SqlDatabase", "serverName": "s"}]}})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "InvalidParameter"
+
+
+def test_changing_steps_bumps_the_job_version_and_executions_record_it(
+    emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    job = new_job(client)
+    client.request(
+        "PUT",
+        f"{job.path}/steps/step2",
+        json={
+            "properties": {
+                "targetGroup": f"{job.agent_path}/targetGroups/all-databases",
+                "action": {"value": "SELECT 2"},
+            }
+        },
+    )
+    assert arm(emulator, "GET", job.path).json()["properties"]["version"] == 2
+    versions = arm(emulator, "GET", f"{job.path}/versions").json()["value"]
+    assert [v["name"] for v in versions] == ["1", "2"]
+    assert len(arm(emulator, "GET", f"{job.path}/versions/1/steps").json()["value"]) == 1
+    assert len(arm(emulator, "GET", f"{job.path}/versions/2/steps").json()["value"]) == 2
+    result = client.put_execution(job.execution(str(uuid.uuid4())))
+    assert result.execution.properties.job_version == 2
+
+
+def test_an_execution_runs_steps_in_order_over_every_target_and_succeeds(client: ElasticJobsClient) -> None:
+    job = new_job(client)
+    ref = job.execution(str(uuid.uuid4()))
+    first = client.put_execution(ref).execution.properties
+    assert (first.lifecycle, first.provisioning_state, first.last_message) == (
+        "Created",
+        "Created",
+        "Job execution created.",
+    )
+    done = client.wait_for_terminal(ref, timeout=30).properties
+    assert (done.lifecycle, done.provisioning_state) == ("Succeeded", "Succeeded")
+    assert done.start_time and done.end_time and done.end_time >= done.start_time
+    steps = list(client.list_step_executions(ref))
+    assert [(s.properties.step_name, s.properties.lifecycle) for s in steps] == [("step1", "Succeeded")]
+    targets = list(client.list_target_executions(ref))
+    assert sorted(t.properties.target.database_name for t in targets if t.properties.target) == ["app-db-1", "app-db-2"]
+    one = client.request("GET", f"{ref.path}/steps/step1/targets/{targets[0].name}").json()
+    assert one["properties"]["target"]["serverName"] == "server1"
+
+
+def test_a_failing_step_fails_the_execution_after_its_retries(client: ElasticJobsClient) -> None:
+    job = new_job(client, script="SELECT 1; -- emulator:fail")
+    client.request(
+        "PUT",
+        f"{job.path}/steps/step1",
+        json={
+            "properties": {
+                "targetGroup": f"{job.agent_path}/targetGroups/all-databases",
+                "action": {"value": "x -- emulator:fail"},
+                "executionOptions": {"retryAttempts": 2, "initialRetryIntervalSeconds": 1},
+            }
+        },
+    )
+    ref = job.execution(str(uuid.uuid4()))
+    client.put_execution(ref)
+    done = client.wait_for_terminal(ref, timeout=30)
+    assert done.properties.lifecycle == "Failed" and done.properties.provisioning_state == "Failed"
+    targets = list(client.list_target_executions(ref))
+    assert {t.properties.current_attempts for t in targets} == {3}
+
+
+def test_fail_once_succeeds_on_retry_and_admin_behaviors_override(
+    emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    job = new_job(client, script="SELECT 1; -- emulator:fail-once")
+    client.request(
+        "PUT",
+        f"{job.path}/steps/step1",
+        json={
+            "properties": {
+                "targetGroup": f"{job.agent_path}/targetGroups/all-databases",
+                "action": {"value": "x -- emulator:fail-once"},
+                "executionOptions": {"retryAttempts": 1},
+            }
+        },
+    )
+    ref = job.execution(str(uuid.uuid4()))
+    client.put_execution(ref)
+    assert client.wait_for_terminal(ref, timeout=30).properties.lifecycle == "Succeeded"
+    emulator.set_behavior(job.job_name, outcome="TimedOut", duration_seconds=1)
+    ref2 = job.execution(str(uuid.uuid4()))
+    client.put_execution(ref2)
+    assert client.wait_for_terminal(ref2, timeout=30).properties.lifecycle == "TimedOut"
+
+
+def test_cancel_moves_an_active_execution_to_canceled(client: ElasticJobsClient) -> None:
+    job = new_job(client, script="SELECT 1; -- emulator:duration=3600")
+    ref = job.execution(str(uuid.uuid4()))
+    client.put_execution(ref)
+    client.cancel_execution(ref)
+    done = client.get_execution(ref).properties
+    assert done.lifecycle == "Canceled" and done.provisioning_state == "Canceled" and done.end_time
+
+
+def test_start_answers_202_with_a_server_chosen_id(emulator: Emulator, client: ElasticJobsClient) -> None:
+    job = new_job(client)
+    response = arm(emulator, "POST", f"{job.path}/start")
+    assert response.status_code == 202 and response.headers["Location"]
+    execution = client.start_execution(job)
+    assert uuid.UUID(execution.properties.job_execution_id or "")
+
+
+def test_lists_filter_by_activity_and_time_and_page_with_next_link(
+    emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    from pulumi_azure_elastic_jobs.emulator import backend
+
+    job = new_job(client, script="SELECT 1; -- emulator:duration=3600")
+    refs = [job.execution(str(uuid.uuid4())) for _ in range(5)]
+    for ref in refs:
+        client.put_execution(ref)
+    client.cancel_execution(refs[0])
+    assert len(list(client.list_executions(job, is_active=True))) == 4
+    assert len(list(client.list_executions(job, is_active=False))) == 1
+    assert len(list(client.list_executions(job, top=2))) == 2
+    assert len(list(client.list_executions(job, skip=4))) == 1
+    assert list(client.list_executions(job, create_time_min="2999-01-01T00:00:00Z")) == []
+    agent_wide = arm(emulator, "GET", f"{job.agent_path}/executions", params={**API, "isActive": "true"})
+    assert len(agent_wide.json()["value"]) >= 4
+    original = backend.PAGE_SIZE
+    backend.PAGE_SIZE = 2
+    try:
+        page = arm(emulator, "GET", f"{job.path}/executions").json()
+        assert len(page["value"]) == 2 and page["nextLink"].startswith(emulator.url)
+        assert len(list(client.list_executions(job))) == 5
+    finally:
+        backend.PAGE_SIZE = original
+    bad = arm(emulator, "GET", f"{job.path}/executions", params={**API, "isActive": "maybe"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "InvalidParameter"
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({}, "MissingApiVersionParameter"),
+        ({"api-version": "1999-01-01"}, "InvalidApiVersionParameter"),
+    ],
+)
+def test_api_version_is_required_and_checked(emulator: Emulator, params: dict[str, str], code: str) -> None:
+    response = arm(emulator, "GET", job_ref().path, params=params)
+    assert response.status_code == 400 and response.json()["error"]["code"] == code
+
+
+def test_bad_names_and_bodies_are_400s_not_500s(emulator: Emulator, client: ElasticJobsClient) -> None:
+    job = new_job(client)
+    assert arm(emulator, "PUT", f"{job.path}/executions/not-a-uuid").json()["error"]["code"] == "InvalidParameter"
+    assert arm(emulator, "PUT", f"{job.agent_path}/jobs/a%2Fb", json={}).status_code == 400
+    malformed = arm(
+        emulator, "PUT", f"{job.agent_path}/jobs/ok", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert malformed.status_code == 400 and malformed.json()["error"]["code"] == "InvalidRequestContent"
+    huge = arm(
+        emulator,
+        "PUT",
+        f"{job.agent_path}/jobs/ok",
+        data=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert huge.status_code == 400 and huge.json()["error"]["code"] == "RequestContentTooLarge"
+    wrong_shape = arm(emulator, "PUT", f"{job.path}/steps/s", json={"properties": {"action": {}}})
+    assert wrong_shape.status_code == 400
+
+
+def test_read_only_properties_sent_by_a_client_are_ignored(emulator: Emulator, client: ElasticJobsClient) -> None:
+    job = new_job(client)
+    response = arm(emulator, "PUT", job.path, json={"properties": {"version": 99, "description": "d"}})
+    assert response.json()["properties"]["version"] == 1
+
+
+def test_token_and_subscription_rules() -> None:
+    with Emulator(token="exact", allowed_subscriptions=["00000000-0000-0000-0000-000000000000"]) as strict:
+        path = job_ref().path
+        assert arm(strict, "GET", path, token="").json()["error"]["code"] == "AuthenticationFailed"
+        assert arm(strict, "GET", path, token="wrong").json()["error"]["code"] == "InvalidAuthenticationToken"
+        other = path.replace("00000000-0000-0000-0000-000000000000", "11111111-1111-1111-1111-111111111111")
+        denied = arm(strict, "GET", other, token="exact")
+        assert denied.status_code == 403 and denied.json()["error"]["code"] == "AuthorizationFailed"
+        assert arm(strict, "GET", path, token="exact").status_code == 404  # allowed, just not seeded
+
+
+def test_state_survives_a_kill_and_restart_with_a_data_dir(tmp_path: Path) -> None:
+    execution_id = str(uuid.uuid4())
+    with Emulator(in_process=False, data_dir=tmp_path, seed=SEED, time_scale=1000) as first:
+        with ElasticJobsClient(first.url, StaticToken("t")) as client:
+            client.put_execution(job_ref().execution(execution_id))
+        first.kill()
+    with Emulator(in_process=False, data_dir=tmp_path, time_scale=1000) as second:
+        with ElasticJobsClient(second.url, StaticToken("t")) as client:
+            again = client.put_execution(job_ref().execution(execution_id))
+            assert again.status == 200
+            assert len(list(client.list_executions(job_ref()))) == 1
+
+
+def test_tls_serves_https_with_a_certificate_clients_can_trust(tmp_path: Path) -> None:
+    with Emulator(tls=True, data_dir=tmp_path, seed=SEED) as secure:
+        assert secure.url.startswith("https://") and secure.ca_bundle
+        with ElasticJobsClient(secure.url, StaticToken("t"), verify=secure.ca_bundle) as client:
+            assert client.request("GET", job_ref().path).json()["name"] == "nightly-migration"
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(f"{secure.url}/_emulator/health", timeout=5)
+
+
+def test_the_cli_prints_its_url_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pulumi_azure_elastic_jobs.emulator", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.startswith("listening on http://127.0.0.1:")
+    url = line.split()[-1]
+    assert requests.get(f"{url}/_emulator/health", timeout=5).json()["status"] == "ok"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+
+
+def test_errors_through_our_client_are_typed(client: ElasticJobsClient) -> None:
+    with pytest.raises(BadRequest) as raised:
+        client.request("PUT", f"{job_ref().path}/executions/nope")
+    assert raised.value.code == "InvalidParameter"
+    with pytest.raises(NotFound):
+        client.request("GET", JobRef("00000000-0000-0000-0000-000000000000", "nogroup", "server1", "agent1", "j").path)
+    assert issubclass(NotFound, ArmError)
+
+
+def test_time_scale_makes_long_jobs_short(client: ElasticJobsClient) -> None:
+    job = new_job(client, script="SELECT 1; -- emulator:duration=30")  # 30 emulated s = 0.3 s at 100x
+    ref = job.execution(str(uuid.uuid4()))
+    started = time.monotonic()
+    client.put_execution(ref)
+    client.wait_for_terminal(ref, timeout=30)
+    assert 0.25 <= time.monotonic() - started < 5
