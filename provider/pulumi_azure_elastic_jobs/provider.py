@@ -10,6 +10,7 @@ client are built lazily in the plugin process, once, and shared by its four work
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -102,6 +103,7 @@ class JobExecutionProvider(ResourceProvider):
         self._config = {f"{NAMESPACE}:{key}": req.config.get(f"{NAMESPACE}:{key}") for key in _CONFIG_KEYS}
         with self._lock:
             self._settings = None
+        _enable_logging(os.environ.get("AZURE_ELASTIC_JOBS_LOG_LEVEL"))
 
     def settings(self) -> Settings:
         with self._lock:
@@ -256,6 +258,17 @@ def _coerce_numbers(values: dict[str, Any]) -> dict[str, Any]:
         if isinstance(values.get(name), int):
             values[name] = float(values[name])
     return values
+
+
+def _enable_logging(level: str | None) -> None:
+    """The plugin's stderr reaches the CLI's verbose log (``pulumi up -v=9 --logtostderr``); opt in by level."""
+    package = logging.getLogger("pulumi_azure_elastic_jobs")
+    if not level or package.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    package.addHandler(handler)
+    package.setLevel(level.upper())
 
 
 def _log_progress(execution: JobExecution) -> None:

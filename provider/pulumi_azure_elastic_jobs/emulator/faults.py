@@ -3,8 +3,8 @@
 A rule names a method (or any), a path pattern (a regular expression searched in the path, case-insensitive),
 a kind and how many requests it applies to. Kinds: ``status`` (an ARM error answer, e.g. 429 with
 Retry-After, 500, 503, 401), ``drop`` (the connection breaks mid-answer), ``delay`` (the answer comes late),
-``async`` (a PUT of an execution answers 202 + Location instead of 201). A ``status`` rule with a raw
-``body`` answers that text instead of an ARM error (a proxy's HTML page, a truncated JSON). The reliability tests drive these.
+``async`` (a PUT of an execution answers 202 + Location instead of 201).
+A ``status`` rule with a raw ``body`` answers that text instead of an ARM error (a proxy's HTML page).
 """
 
 from __future__ import annotations
