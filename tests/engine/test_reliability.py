@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import threading
 import time
 import uuid
@@ -41,10 +42,8 @@ def wait_for(condition: Any, timeout: float = 20) -> None:
 
 def start_up_in_background(engine: Engine, registrations: Any) -> threading.Thread:
     def run() -> None:
-        try:
+        with contextlib.suppress(grpc.RpcError):  # the plugin is killed under it, as ^C^C or a crash would
             engine.up(registrations)
-        except grpc.RpcError:
-            pass  # the plugin was killed under it, as a ^C^C or a crashed CI runner would
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
