@@ -16,7 +16,7 @@ migration = JobExecution(
     server_name=config.get("server") or "server1",
     job_agent_name=config.get("jobAgent") or "agent1",
     job_name=config.get("job") or "nightly-migration",
-    wait_for_completion=True,
+    wait_for_completion=config.get_bool("wait") is not False,
     timeout=600,
     triggers={"release": config.get("release") or "2026.11"},
 )

@@ -30,35 +30,35 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
     def __init__(self, engine_address: str) -> None:
         self.engine_address = engine_address
 
-    def Handshake(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC names)
+    def Handshake(self, request: Any, context: Any) -> Any:
         self.engine_address = request.engine_address or self.engine_address
         return language_pb2.LanguageHandshakeResponse()
 
-    def GetPluginInfo(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def GetPluginInfo(self, request: Any, context: Any) -> Any:
         return plugin_pb2.PluginInfo(version="3.274.1")
 
-    def GetRequiredPlugins(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def GetRequiredPlugins(self, request: Any, context: Any) -> Any:
         return language_pb2.GetRequiredPluginsResponse()
 
-    def GetRequiredPackages(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def GetRequiredPackages(self, request: Any, context: Any) -> Any:
         return language_pb2.GetRequiredPackagesResponse()
 
-    def InstallDependencies(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def InstallDependencies(self, request: Any, context: Any) -> Any:
         return iter(())  # scripts/setup.sh owns the virtualenv
 
-    def RuntimeOptionsPrompts(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def RuntimeOptionsPrompts(self, request: Any, context: Any) -> Any:
         return language_pb2.RuntimeOptionsResponse()
 
-    def About(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def About(self, request: Any, context: Any) -> Any:
         return language_pb2.AboutResponse(executable=sys.executable, version=sys.version.split()[0])
 
-    def GetProgramDependencies(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def GetProgramDependencies(self, request: Any, context: Any) -> Any:
         return language_pb2.GetProgramDependenciesResponse()
 
-    def Cancel(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def Cancel(self, request: Any, context: Any) -> Any:
         return empty_pb2.Empty()
 
-    def Run(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def Run(self, request: Any, context: Any) -> Any:
         info = request.info
         root = info.root_directory or request.pwd
         program_dir = info.program_directory or request.pwd

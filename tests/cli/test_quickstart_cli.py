@@ -1,0 +1,87 @@
+"""`pulumi preview/up/refresh/destroy` of the examples with the real CLI, against the emulator."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from pulumi_azure_elastic_jobs.client import ElasticJobsClient
+from pulumi_azure_elastic_jobs.emulator import Emulator
+from tests.conftest import new_job
+
+
+def last_seq(emulator: Emulator) -> int:
+    log = emulator.requests_log()
+    return log[-1]["seq"] if log else 0
+
+
+def mutating(emulator: Emulator, since: int) -> list[str]:
+    return [f"{r['method']} {r['path']}" for r in emulator.requests_log(since) if r["method"] != "GET"]
+
+
+def test_quickstart_preview_up_again_trigger_refresh_destroy(
+    stack_for, emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    job = new_job(client)
+    stack = stack_for("quickstart")
+    stack.config("job", job.job_name)
+
+    since = last_seq(emulator)
+    preview = stack.run("preview", "--diff").stdout
+    assert "+ pulumi-python:dynamic/azure-elastic-jobs:JobExecution: (create)" in preview
+    assert emulator.requests_log(since) == []
+
+    stack.run("up", "--yes")
+    outputs = stack.outputs()
+    assert outputs["lifecycle"] == "Succeeded" and outputs["last_message"] == "Job execution succeeded."
+    assert len(list(client.list_executions(job))) == 1
+
+    since = last_seq(emulator)
+    again = stack.run("up", "--yes").stdout
+    assert "1 unchanged" in again or "2 unchanged" in again
+    assert mutating(emulator, since) == []
+
+    stack.config("release", "2026.12")
+    changed = stack.run("preview", "--diff").stdout
+    assert "+-pulumi-python:dynamic/azure-elastic-jobs:JobExecution: (replace)" in changed
+    assert "triggers" in changed and "2026.12" in changed
+    stack.run("up", "--yes")
+    assert len(list(client.list_executions(job))) == 2
+
+    since = last_seq(emulator)
+    stack.run("refresh", "--yes")
+    assert mutating(emulator, since) == []
+    stack.run("destroy", "--yes")
+    assert len(list(client.list_executions(job))) == 2
+
+
+def test_destroy_cancels_an_active_execution(stack_for, client: ElasticJobsClient) -> None:
+    job = new_job(client, script="SELECT 1; -- emulator:duration=360000")
+    stack = stack_for("quickstart")
+    stack.config("job", job.job_name)
+    stack.config("wait", "false")
+    stack.run("up", "--yes")
+    assert stack.outputs()["lifecycle"] in ("Created", "InProgress")
+    stack.run("destroy", "--yes")
+    (execution,) = client.list_executions(job)
+    assert execution.properties.lifecycle == "Canceled"
+
+
+def test_an_interrupted_up_then_up_again_does_not_start_a_second_run(stack_for, client: ElasticJobsClient) -> None:
+    job = new_job(client, script="SELECT 1; -- emulator:duration=600")  # 6 s at time scale 100
+    stack = stack_for("quickstart")
+    stack.config("job", job.job_name)
+    running = stack.popen("up", "--yes", "--skip-preview")
+    deadline = time.monotonic() + 60
+    while not list(client.list_executions(job)):
+        assert time.monotonic() < deadline and running.poll() is None
+        time.sleep(0.1)
+    running.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    running.kill()
+    running.wait()
+    stack.run("cancel", "--yes")  # what a user does after a killed CLI: release the stack lock
+    result = stack.run("up", "--yes", "--skip-preview", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert stack.outputs()["lifecycle"] == "Succeeded"
+    assert len(list(client.list_executions(job))) == 1
