@@ -13,7 +13,9 @@ from ._version import __version__
 
 _EXPORTS = {
     "JobExecution": ".resource",
+    "JobExecutionSet": ".resource",
     "JobExecutionProvider": ".provider",
+    "JobExecutionSetProvider": ".provider",
     "ElasticJobsClient": ".client",
     "Settings": ".config",
     "ElasticJobsError": ".errors",
@@ -51,8 +53,8 @@ if TYPE_CHECKING:
         TransportError,
         WaitTimeout,
     )
-    from .provider import JobExecutionProvider
-    from .resource import JobExecution
+    from .provider import JobExecutionProvider, JobExecutionSetProvider
+    from .resource import JobExecution, JobExecutionSet
 
 
 def __getattr__(name: str) -> Any:

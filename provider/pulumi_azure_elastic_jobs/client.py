@@ -20,6 +20,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -180,23 +181,55 @@ class ElasticJobsClient:
         on_progress: Callable[[JobExecution], None] | None = None,
     ) -> JobExecution:
         """Poll until the lifecycle is terminal; raises :class:`WaitTimeout` (the run is left running)."""
+        latest, finished = self.wait_for_all(
+            [ref], timeout=timeout, poll_interval=poll_interval, on_progress=on_progress
+        )
+        if not finished:
+            raise WaitTimeout(ref.arm_id, latest[ref].properties.lifecycle if ref in latest else None, timeout)
+        return latest[ref]
+
+    def wait_for_all(
+        self,
+        refs: list[ExecutionRef],
+        *,
+        timeout: float,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        on_progress: Callable[[JobExecution], None] | None = None,
+        workers: int = 16,
+    ) -> tuple[dict[ExecutionRef, JobExecution], bool]:
+        """Poll many executions at once until all are terminal: (latest state of each, all finished in time).
+
+        Each execution is polled when it is due (its own ``Retry-After``, else a backoff from 1 s to
+        ``poll_interval``), due ones concurrently, so N executions of duration T take about T, not N x T.
+        """
         deadline = time.monotonic() + timeout
-        backoff = min(1.0, poll_interval)
-        while True:
-            response = self.request("GET", ref.path)
-            execution = self._parse(response, JobExecution)
-            if on_progress:
-                on_progress(execution)
-            lifecycle = execution.properties.lifecycle
-            if is_terminal(lifecycle):
-                return execution
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise WaitTimeout(ref.arm_id, lifecycle, timeout)
-            hint = retry_after_seconds(response.headers)
-            pause = hint if hint is not None else backoff
-            backoff = min(backoff * 1.5, poll_interval)
-            self._sleep(min(pause, remaining))
+        due = dict.fromkeys(refs, time.monotonic())
+        backoff = dict.fromkeys(refs, min(1.0, poll_interval))
+        latest: dict[ExecutionRef, JobExecution] = {}
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(refs)))) as pool:
+            while due:
+                now = time.monotonic()
+                ready = [ref for ref, moment in due.items() if moment <= now]
+                for ref, (execution, hint) in zip(ready, pool.map(self._poll_once, ready), strict=True):
+                    latest[ref] = execution
+                    if on_progress:
+                        on_progress(execution)
+                    if is_terminal(execution.properties.lifecycle):
+                        del due[ref]
+                        continue
+                    due[ref] = time.monotonic() + (hint if hint is not None else backoff[ref])
+                    backoff[ref] = min(backoff[ref] * 1.5, poll_interval)
+                if not due:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return latest, False
+                self._sleep(max(0.0, min(min(due.values()) - time.monotonic(), remaining)))
+        return latest, True
+
+    def _poll_once(self, ref: ExecutionRef) -> tuple[JobExecution, float | None]:
+        response = self.request("GET", ref.path)
+        return self._parse(response, JobExecution), retry_after_seconds(response.headers)
 
     def explain(self, ref: ExecutionRef, execution: JobExecution) -> str:
         """Why an execution ended as it did: the failing steps and targets with their own messages."""

@@ -177,3 +177,87 @@ def validate(news: Mapping[str, Any], default_subscription_id: str | None) -> tu
         )
     checked.update({key: raw[key] for key in unknown})
     return checked, problems
+
+
+_MEMBER_KEY = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+MEMBER_FIELDS = ("job_name", "triggers", "job_execution_id")
+SET_IDENTITY_FIELDS = ("subscription_id", "resource_group_name", "server_name", "job_agent_name")
+SET_WAITING_FIELDS = ("wait_for_completion", "timeout", "poll_interval", "fail_on", "api_version", "cancel_on_destroy")
+
+
+class MemberInputs(BaseModel):
+    """One member of a JobExecutionSet: a job, and the triggers that re-run just that member."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    job_name: Annotated[StrictStr, _rule(child_name_problem)]
+    triggers: dict[str, Any] = Field(default_factory=dict)
+    job_execution_id: Annotated[StrictStr, _rule(uuid_problem)] | None = None
+
+
+class SetInputs(BaseModel):
+    """A set of executions on one job agent, started together and waited for together."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    subscription_id: Annotated[StrictStr, _rule(uuid_problem)]
+    resource_group_name: Annotated[StrictStr, _rule(resource_group_problem)]
+    server_name: Annotated[StrictStr, _rule(server_problem)]
+    job_agent_name: Annotated[StrictStr, _rule(child_name_problem)]
+    members: dict[Annotated[str, Field(pattern=_MEMBER_KEY)], MemberInputs] = Field(min_length=1, max_length=1000)
+    api_version: Annotated[StrictStr, _rule(api_version_problem)] = DEFAULT_API_VERSION
+    wait_for_completion: StrictBool = False
+    timeout: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False, strict=True)] = (
+        DEFAULT_TIMEOUT_SECONDS
+    )
+    poll_interval: Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False, strict=True)] = (
+        DEFAULT_POLL_INTERVAL_SECONDS
+    )
+    fail_on: Annotated[list[StrictStr], AfterValidator(_fail_on_rule)] = Field(
+        default_factory=lambda: list(DEFAULT_FAIL_ON)
+    )
+    cancel_on_destroy: StrictBool = True
+    execution_key: StrictStr = ""
+
+    def member(self, key: str) -> ExecutionInputs:
+        """The member as a single execution: its derived ids are its own, keyed by the set and the member."""
+        member = self.members[key]
+        return ExecutionInputs(
+            subscription_id=self.subscription_id,
+            resource_group_name=self.resource_group_name,
+            server_name=self.server_name,
+            job_agent_name=self.job_agent_name,
+            job_name=member.job_name,
+            job_execution_id=member.job_execution_id,
+            api_version=self.api_version,
+            wait_for_completion=self.wait_for_completion,
+            timeout=self.timeout,
+            poll_interval=self.poll_interval,
+            fail_on=self.fail_on,
+            triggers=member.triggers,
+            cancel_on_destroy=self.cancel_on_destroy,
+            execution_key=f"{self.execution_key}/{key}",
+        )
+
+
+SET_FIELDS = tuple(SetInputs.model_fields)
+
+
+def validate_set(news: Mapping[str, Any], default_subscription_id: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Like :func:`validate`, for a JobExecutionSet."""
+    raw = {key: value for key, value in news.items() if key in SET_FIELDS and value is not None}
+    if "subscription_id" not in raw and default_subscription_id:
+        raw["subscription_id"] = default_subscription_id
+    unknown = {key for key, value in raw.items() if is_unknown(value)}
+    problems: dict[str, str] = {}
+    try:
+        checked = SetInputs.model_validate(_normalize(dict(raw))).model_dump(exclude_none=True)
+    except ValidationError as errors:
+        for error in errors.errors():
+            field = str(error["loc"][0]) if error["loc"] else "inputs"
+            if field not in unknown and field not in problems:
+                where = ".".join(str(part) for part in error["loc"])
+                problems[field] = _message(where, error)
+        checked = dict(raw)
+    checked.update({key: raw[key] for key in unknown})
+    return checked, problems

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pulumi.dynamic import (
@@ -29,8 +31,19 @@ from .client import ElasticJobsClient, PutResult
 from .config import NAMESPACE, Settings
 from .errors import ExecutionFailed, NotFound
 from .ids import ExecutionRef
-from .inputs import FIELDS, IDENTITY_FIELDS, WAITING_FIELDS, ExecutionInputs, validate
-from .models import JobExecution, is_terminal
+from .inputs import (
+    FIELDS,
+    IDENTITY_FIELDS,
+    SET_FIELDS,
+    SET_IDENTITY_FIELDS,
+    SET_WAITING_FIELDS,
+    WAITING_FIELDS,
+    ExecutionInputs,
+    SetInputs,
+    validate,
+    validate_set,
+)
+from .models import DEFAULT_API_VERSION, JobExecution, is_terminal
 
 log = logging.getLogger(__name__)
 
@@ -274,3 +287,163 @@ def _enable_logging(level: str | None) -> None:
 def _log_progress(execution: JobExecution) -> None:
     props = execution.properties
     log.info("execution %s: %s (%s)", props.job_execution_id, props.lifecycle, props.last_message)
+
+
+class JobExecutionSetProvider(JobExecutionProvider):
+    """Starts a set of executions together and waits for all of them in one call.
+
+    The plugin serves four calls at a time, so 32 waited ``JobExecution`` resources take about 8 x T; one set
+    of 32 takes about T. Each member keeps its own identity (job, triggers, derived id chain), so changing
+    one member's triggers re-runs only that member. Member outcomes never fail the deployment by themselves:
+    they are outputs (``executions``, ``failed_members``, ``finished``), and a timeout leaves the set recorded
+    with its members still running, so the next ``up`` resumes waiting instead of losing track of them.
+    """
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        try:
+            default_subscription = self.settings().subscription_id
+        except ValueError as error:
+            return CheckResult(dict(news), [CheckFailure("subscription_id", str(error))])
+        checked, problems = validate_set(news, default_subscription)
+        return CheckResult(checked, [CheckFailure(field, reason) for field, reason in problems.items()])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [name for name in SET_IDENTITY_FIELDS if _differs(name, olds, news)]
+        updates = [name for name in SET_WAITING_FIELDS if _differs(name, olds, news)]
+        if _members_of(olds) != _members_of(news):
+            updates.append("members")
+        if news.get("wait_for_completion") and not olds.get("finished", True):
+            updates.append("executions")  # members still running after a timeout: resume waiting
+        return DiffResult(changes=bool(replaces or updates), replaces=replaces, stables=[], delete_before_replace=True)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = SetInputs.model_validate(props)
+        refs = self._start_members(inputs, list(inputs.members))
+        set_id = f"jobexecutionset/{uuid.uuid5(uuid.NAMESPACE_URL, inputs.execution_key + inputs.job_agent_name)}"
+        return CreateResult(set_id, self._settle_set(inputs, refs))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        inputs = SetInputs.model_validate(news)
+        previous = _members_of(olds)
+        kept = {
+            key: ExecutionRef.parse(olds["executions"][key]["azure_id"])
+            for key in inputs.members
+            if key in previous and previous[key] == _members_of(news)[key] and key in (olds.get("executions") or {})
+        }
+        started = self._start_members(inputs, [key for key in inputs.members if key not in kept])
+        removed = [
+            ExecutionRef.parse(item["azure_id"])
+            for key, item in (olds.get("executions") or {}).items()
+            if key not in inputs.members
+        ]
+        if removed and inputs.cancel_on_destroy:
+            self._cancel_all(self.client(inputs.api_version), removed, inputs.poll_interval)
+        return UpdateResult(self._settle_set(inputs, {**kept, **started}))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        known = {key: value for key, value in props.items() if key in SET_FIELDS and value is not None}
+        inputs = SetInputs.model_validate(_coerce_numbers(known))
+        client = self.client(inputs.api_version)
+        refs = {key: ExecutionRef.parse(item["azure_id"]) for key, item in (props.get("executions") or {}).items()}
+
+        def fetch(item: tuple[str, ExecutionRef]) -> tuple[str, JobExecution | None]:
+            try:
+                return item[0], client.get_execution(item[1])
+            except NotFound:
+                return item[0], None
+
+        with ThreadPoolExecutor(max_workers=max(1, min(16, len(refs)))) as pool:
+            found = {key: execution for key, execution in pool.map(fetch, refs.items()) if execution is not None}
+        if not found:
+            return ReadResult("", {})
+        return ReadResult(id_, self._outputs(inputs, {key: (refs[key], found[key]) for key in found}))
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        if props.get("cancel_on_destroy") is False:
+            return
+        refs = [ExecutionRef.parse(item["azure_id"]) for item in (props.get("executions") or {}).values()]
+        self._cancel_all(
+            self.client(str(props.get("api_version") or DEFAULT_API_VERSION)),
+            refs,
+            float(props.get("poll_interval") or 30),
+        )
+
+    # --- helpers ----------------------------------------------------------------------------------------------
+
+    def _start_members(self, inputs: SetInputs, keys: list[str]) -> dict[str, ExecutionRef]:
+        client = self.client(inputs.api_version)
+
+        def start(key: str) -> tuple[str, ExecutionRef]:
+            ref, _ = self._start_or_attach(client, inputs.member(key))
+            return key, ref
+
+        with ThreadPoolExecutor(max_workers=max(1, min(16, len(keys)))) as pool:
+            return dict(pool.map(start, keys))
+
+    def _settle_set(self, inputs: SetInputs, refs: dict[str, ExecutionRef]) -> dict[str, Any]:
+        client = self.client(inputs.api_version)
+        ordered = list(refs.items())
+        if inputs.wait_for_completion:
+            latest, finished = client.wait_for_all(
+                [ref for _, ref in ordered], timeout=inputs.timeout, poll_interval=inputs.poll_interval
+            )
+            if not finished:
+                log.warning(
+                    "%d executions still running after %g s; the next up resumes waiting",
+                    sum(not is_terminal(e.properties.lifecycle) for e in latest.values()),
+                    inputs.timeout,
+                )
+        else:
+            with ThreadPoolExecutor(max_workers=max(1, min(16, len(ordered)))) as pool:
+                latest = dict(
+                    zip(
+                        [ref for _, ref in ordered],
+                        pool.map(client.get_execution, [ref for _, ref in ordered]),
+                        strict=True,
+                    )
+                )
+        return self._outputs(inputs, {key: (ref, latest[ref]) for key, ref in ordered})
+
+    @staticmethod
+    def _outputs(inputs: SetInputs, results: dict[str, tuple[ExecutionRef, JobExecution]]) -> dict[str, Any]:
+        executions = {
+            key: {"job_name": ref.job.job_name, **execution_outputs(execution, ref)}
+            for key, (ref, execution) in sorted(results.items())
+        }
+        lifecycles = {key: item["lifecycle"] for key, item in executions.items()}
+        return {
+            **inputs.model_dump(),
+            "executions": executions,
+            "failed_members": sorted(key for key, value in lifecycles.items() if value in inputs.fail_on),
+            "finished": all(is_terminal(value) for value in lifecycles.values()),
+        }
+
+    @staticmethod
+    def _cancel_all(client: ElasticJobsClient, refs: list[ExecutionRef], poll_interval: float) -> None:
+        def cancel(ref: ExecutionRef) -> ExecutionRef | None:
+            try:
+                if is_terminal(client.get_execution(ref).properties.lifecycle):
+                    return None
+                client.cancel_execution(ref)
+                return ref
+            except NotFound:
+                return None
+
+        with ThreadPoolExecutor(max_workers=max(1, min(16, len(refs)))) as pool:
+            cancelled = [ref for ref in pool.map(cancel, refs) if ref is not None]
+        if cancelled:
+            client.wait_for_all(cancelled, timeout=CANCEL_WAIT_SECONDS, poll_interval=poll_interval)
+
+
+def _members_of(props: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Member identities, normalized so that an omitted field and its default compare equal."""
+    members = props.get("members") or {}
+    return {
+        key: {
+            "job_name": value.get("job_name"),
+            "triggers": value.get("triggers") or {},
+            "job_execution_id": value.get("job_execution_id"),
+        }
+        for key, value in members.items()
+        if isinstance(value, dict)
+    }

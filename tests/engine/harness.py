@@ -69,26 +69,46 @@ class _Recorder(Mocks):
         return {}, None
 
 
+class _Recorder2(_Recorder):
+    """Answers each registration with what the engine step produced, so programs see real outputs."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
+        return self.answers.pop(args.name, None) or super().new_resource(args)
+
+
 class _RecordingMonitor(MockMonitor):
-    def __init__(self, project: str, stack: str) -> None:
-        super().__init__(_Recorder())
+    def __init__(
+        self,
+        project: str,
+        stack: str,
+        mocks: _Recorder2 | None = None,
+        on_register: Callable[[Registration], tuple[str, Props] | None] | None = None,
+    ) -> None:
+        self.mocks2 = mocks or _Recorder2()
+        super().__init__(self.mocks2)
         self.project, self.stack, self.registrations = project, stack, []  # type: list[Registration]
+        self.on_register = on_register
 
     def _urn(self, type_: str, name: str) -> str:
         return f"urn:pulumi:{self.stack}::{self.project}::{type_}::{name}"
 
     def RegisterResource(self, request: Any) -> Any:
         if request.type.startswith("pulumi-python:dynamic"):
-            self.registrations.append(
-                Registration(
-                    request.type,
-                    request.name,
-                    self._urn(request.type, request.name),
-                    request.object,
-                    request.deleteBeforeReplace,
-                    request.importId,
-                )
+            registration = Registration(
+                request.type,
+                request.name,
+                self._urn(request.type, request.name),
+                request.object,
+                request.deleteBeforeReplace,
+                request.importId,
             )
+            self.registrations.append(registration)
+            answer = self.on_register(registration) if self.on_register else None
+            if answer is not None:
+                self.mocks2.answers[request.name] = answer
         return super().RegisterResource(request)
 
     def ReadResource(self, request: Any) -> Any:
@@ -106,14 +126,19 @@ class _RecordingMonitor(MockMonitor):
 
 
 def run_program(
-    program: Callable[[], Any], project: str = "test", stack: str = "dev", preview: bool = False
+    program: Callable[[], Any],
+    project: str = "test",
+    stack: str = "dev",
+    preview: bool = False,
+    on_register: Callable[[Registration], tuple[str, Props] | None] | None = None,
 ) -> list[Registration]:
-    """Run ``program`` as the language host would and return what it registered, in order."""
-    from pulumi.runtime import settings
+    """Run ``program`` as the language host would and return what it registered, in order.
 
-    settings.ROOT.set(None) if hasattr(settings, "ROOT") else None
-    monitor = _RecordingMonitor(project, stack)
-    pulumi.runtime.set_mocks(_Recorder(), project=project, stack=stack, preview=preview, monitor=monitor)
+    With ``on_register``, each registration is answered with the (id, outputs) it returns, as the engine
+    answers a program with the outputs of each step before the program goes on.
+    """
+    monitor = _RecordingMonitor(project, stack, on_register=on_register)
+    pulumi.runtime.set_mocks(monitor.mocks2, project=project, stack=stack, preview=preview, monitor=monitor)
 
     @pulumi.runtime.test
     def run() -> Any:
@@ -209,52 +234,72 @@ class Engine:
     def up(self, registrations: list[Registration], replace: tuple[str, ...] = ()) -> StepResult:
         return self._deploy(registrations, apply=True, replace=replace)
 
+    def deploy(
+        self,
+        program: Callable[[], Any],
+        project: str = "test",
+        stack: str = "dev",
+        apply: bool = True,
+        replace: tuple[str, ...] = (),
+    ) -> StepResult:
+        """Run ``program`` with each registration played as it arrives, answering with the real outputs."""
+        result = StepResult()
+
+        def step(reg: Registration) -> tuple[str, Props] | None:
+            self._step(reg, result, apply, replace)
+            state = self.state.get(reg.urn)
+            return (state.id, state.output_props) if state and apply else None
+
+        registrations = run_program(program, project=project, stack=stack, preview=not apply, on_register=step)
+        self._delete_undeclared(registrations, result, apply)
+        return result
+
     def _deploy(self, registrations: list[Registration], apply: bool, replace: tuple[str, ...] = ()) -> StepResult:
         result = StepResult()
         for reg in registrations:
-            news = self._check(reg, result)
-            if news is None:
-                continue
-            if reg.urn not in self.state:
-                result.operations[reg.urn] = "create"
-                if apply:
-                    created = self.plugin.Create(provider_pb2.CreateRequest(urn=reg.urn, properties=news))
-                    self.state[reg.urn] = ResourceState(created.id, news, created.properties)
-                continue
-            diff = self._diff(reg, news)
-            result.diffs[reg.urn] = diff
-            forced = reg.name in replace or reg.urn in replace
-            if diff.replaces or forced:
-                result.operations[reg.urn] = "replace"
-                if apply:
-                    old = self.state.pop(reg.urn)
-                    self.plugin.Delete(
-                        provider_pb2.DeleteRequest(
-                            id=old.id, urn=reg.urn, properties=old.outputs, old_inputs=old.inputs
-                        )
-                    )
-                    created = self.plugin.Create(provider_pb2.CreateRequest(urn=reg.urn, properties=news))
-                    self.state[reg.urn] = ResourceState(created.id, news, created.properties)
-            elif diff.changes == provider_pb2.DiffResponse.DIFF_SOME:
-                result.operations[reg.urn] = "update"
-                if apply:
-                    old = self.state[reg.urn]
-                    updated = self.plugin.Update(
-                        provider_pb2.UpdateRequest(
-                            id=old.id, urn=reg.urn, olds=old.outputs, news=news, old_inputs=old.inputs
-                        )
-                    )
-                    self.state[reg.urn] = ResourceState(old.id, news, updated.properties)
-            else:
-                result.operations[reg.urn] = "same"
-                if apply:
-                    self.state[reg.urn].inputs = news
+            self._step(reg, result, apply, replace)
+        self._delete_undeclared(registrations, result, apply)
+        return result
+
+    def _delete_undeclared(self, registrations: list[Registration], result: StepResult, apply: bool) -> None:
         declared = {reg.urn for reg in registrations}
         for urn in [urn for urn in self.state if urn not in declared]:
             result.operations[urn] = "delete"
             if apply:
                 self._delete(urn)
-        return result
+
+    def _step(self, reg: Registration, result: StepResult, apply: bool, replace: tuple[str, ...]) -> None:
+        news = self._check(reg, result)
+        if news is None:
+            return
+        if reg.urn not in self.state:
+            result.operations[reg.urn] = "create"
+            if apply:
+                created = self.plugin.Create(provider_pb2.CreateRequest(urn=reg.urn, properties=news))
+                self.state[reg.urn] = ResourceState(created.id, news, created.properties)
+            return
+        diff = self._diff(reg, news)
+        result.diffs[reg.urn] = diff
+        if diff.replaces or reg.name in replace or reg.urn in replace:
+            result.operations[reg.urn] = "replace"
+            if apply:
+                self._delete(reg.urn)
+                created = self.plugin.Create(provider_pb2.CreateRequest(urn=reg.urn, properties=news))
+                self.state[reg.urn] = ResourceState(created.id, news, created.properties)
+        elif diff.changes == provider_pb2.DiffResponse.DIFF_SOME:
+            result.operations[reg.urn] = "update"
+            if apply:
+                old = self.state[reg.urn]
+                updated = self.plugin.Update(
+                    provider_pb2.UpdateRequest(
+                        id=old.id, urn=reg.urn, olds=old.outputs, news=news, old_inputs=old.inputs
+                    )
+                )
+                self.state[reg.urn] = ResourceState(old.id, news, updated.properties)
+        else:
+            result.operations[reg.urn] = "same"
+            if apply:
+                self.state[reg.urn].inputs = news
 
     def refresh(self) -> StepResult:
         result = StepResult()

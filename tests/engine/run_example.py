@@ -11,24 +11,47 @@ import os
 import runpy
 import sys
 from pathlib import Path
+from typing import Any
 
-from tests.engine.harness import Engine, Plugin, Registration, run_program
+from tests.engine.harness import Engine, Plugin, Registration, StepResult, run_program
 
 SHOWN = ("lifecycle", "last_message", "target", "job_execution_id", "azure_id")
 
 
+def program_of(example: Path, config: dict[str, str] | None = None) -> tuple[Any, str]:
+    """(program, project name) of an example directory, with ``config`` as its stack config."""
+    import pulumi.runtime
+
+    project = _project_name(example)
+
+    def program() -> None:
+        pulumi.runtime.set_all_config({f"{project}:{key}": value for key, value in (config or {}).items()})
+        sys.path.insert(0, str(example))
+        try:
+            runpy.run_path(str(example / "__main__.py"))
+        finally:
+            sys.path.remove(str(example))
+
+    return program, project
+
+
 def registrations_of(example: Path, stack: str = "dev", config: dict[str, str] | None = None) -> list[Registration]:
-    project = example.name
-    for key, value in (config or {}).items():
-        os.environ.setdefault("PULUMI_CONFIG", "{}")
-        merged = json.loads(os.environ["PULUMI_CONFIG"])
-        merged[f"{project}:{key}"] = value
-        os.environ["PULUMI_CONFIG"] = json.dumps(merged)
-    sys.path.insert(0, str(example))
-    try:
-        return run_program(lambda: runpy.run_path(str(example / "__main__.py")), project=project, stack=stack)
-    finally:
-        sys.path.remove(str(example))
+    program, project = program_of(example, config)
+    return run_program(program, project=project, stack=stack)
+
+
+def deploy_example(
+    engine: Engine, example: Path, stack: str = "dev", config: dict[str, str] | None = None, apply: bool = True
+) -> StepResult:
+    program, project = program_of(example, config)
+    return engine.deploy(program, project=project, stack=stack, apply=apply)
+
+
+def _project_name(example: Path) -> str:
+    for line in (example / "Pulumi.yaml").read_text().splitlines():
+        if line.startswith("name:"):
+            return line.split(":", 1)[1].strip()
+    return example.name
 
 
 def main() -> None:
@@ -45,7 +68,7 @@ def main() -> None:
             }
         )
         engine = Engine(plugin)
-        result = engine.up(registrations_of(example))
+        result = deploy_example(engine, example)
         for urn, operation in result.operations.items():
             outputs = engine.state[urn].output_props if urn in engine.state else {}
             print(f"{operation:8} {urn.rsplit('::', 1)[-1]}")

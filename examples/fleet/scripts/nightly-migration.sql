@@ -1,0 +1,1 @@
+ALTER TABLE dbo.Orders ADD AuditedAt datetime2 NULL;

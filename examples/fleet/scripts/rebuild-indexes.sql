@@ -1,0 +1,1 @@
+EXEC dbo.RebuildIndexes @FragmentationPercent = 30;
