@@ -71,7 +71,7 @@ def _fail_on_rule(values: list[str]) -> list[str]:
 class ExecutionInputs(BaseModel):
     """What a user declares for one execution; field names are the Pulumi property names."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     subscription_id: Annotated[StrictStr, _rule(uuid_problem)]
     resource_group_name: Annotated[StrictStr, _rule(resource_group_problem)]
@@ -188,7 +188,7 @@ SET_WAITING_FIELDS = ("wait_for_completion", "timeout", "poll_interval", "fail_o
 class MemberInputs(BaseModel):
     """One member of a JobExecutionSet: a job, and the triggers that re-run just that member."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     job_name: Annotated[StrictStr, _rule(child_name_problem)]
     triggers: dict[str, Any] = Field(default_factory=dict)
@@ -198,7 +198,7 @@ class MemberInputs(BaseModel):
 class SetInputs(BaseModel):
     """A set of executions on one job agent, started together and waited for together."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     subscription_id: Annotated[StrictStr, _rule(uuid_problem)]
     resource_group_name: Annotated[StrictStr, _rule(resource_group_problem)]

@@ -82,7 +82,9 @@ class CreatedByType(StrEnum):
 class WireModel(BaseModel):
     """Base of every wire model: camelCase aliases, unknown fields kept, Python names accepted too."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow", use_enum_values=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="allow", use_enum_values=True, defer_build=True
+    )
 
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -14,7 +14,7 @@ import os
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pulumi.dynamic import (
     CheckFailure,
@@ -27,7 +27,6 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from .client import ElasticJobsClient, PutResult
 from .config import NAMESPACE, Settings
 from .errors import ExecutionFailed, NotFound
 from .ids import ExecutionRef
@@ -44,6 +43,9 @@ from .inputs import (
     validate_set,
 )
 from .models import DEFAULT_API_VERSION, JobExecution, is_terminal
+
+if TYPE_CHECKING:
+    from .client import ElasticJobsClient, PutResult
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,8 @@ class JobExecutionProvider(ResourceProvider):
         with self._lock:
             client = self._clients.get(api_version)
             if client is None:
+                from .client import ElasticJobsClient  # requests and tenacity load on first use only
+
                 client = ElasticJobsClient(
                     settings.endpoint,
                     settings.token_source(),
