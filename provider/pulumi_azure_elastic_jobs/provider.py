@@ -171,7 +171,7 @@ class JobExecutionProvider(ResourceProvider):
         ref, result = self._start_or_attach(client, inputs)
         log.info("%s %s", "started" if result.started_new_run else "attached to", ref.arm_id)
         execution = self._settle(client, ref, inputs, result.execution)
-        return CreateResult(ref.arm_id, {**_inputs_of(inputs), **execution_outputs(execution, ref)})
+        return CreateResult(ref.arm_id, _as_struct_numbers({**_inputs_of(inputs), **execution_outputs(execution, ref)}))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh, ``.get`` and import: everything comes from the ARM id; a vanished execution reads as gone."""
@@ -189,7 +189,7 @@ class JobExecutionProvider(ResourceProvider):
             execution = self.client(inputs.api_version).get_execution(ref)
         except NotFound:
             return ReadResult("", {})
-        outputs = {**_inputs_of(inputs), **execution_outputs(execution, ref)}
+        outputs = _as_struct_numbers({**_inputs_of(inputs), **execution_outputs(execution, ref)})
         if "azure_id" in props:
             return ReadResult(ref.arm_id, outputs)  # refresh: the declared inputs stay as they were
         return ReadResult(ref.arm_id, outputs, known)  # import or get: inputs as the id and program give them
@@ -200,7 +200,7 @@ class JobExecutionProvider(ResourceProvider):
         ref = ExecutionRef.parse(id_)
         client = self.client(inputs.api_version)
         execution = self._settle(client, ref, inputs, client.get_execution(ref))
-        return UpdateResult({**_inputs_of(inputs), **execution_outputs(execution, ref)})
+        return UpdateResult(_as_struct_numbers({**_inputs_of(inputs), **execution_outputs(execution, ref)}))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """ARM has no DELETE for executions: cancel an active one (unless cancel_on_destroy=False), then forget."""
@@ -257,6 +257,18 @@ class JobExecutionProvider(ResourceProvider):
 
 def _inputs_of(inputs: ExecutionInputs) -> dict[str, Any]:
     return inputs.model_dump(exclude={"job_execution_id"})
+
+
+def _as_struct_numbers(value: Any) -> Any:
+    """Every number as a float, as a protobuf Struct carries it, so outputs read the same before and after the
+    engine's round trip (a direct ``read`` and a ``pulumi refresh`` agree to the type)."""
+    if isinstance(value, dict):
+        return {key: _as_struct_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_struct_numbers(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def _differs(name: str, olds: dict[str, Any], news: dict[str, Any]) -> bool:
@@ -415,12 +427,12 @@ class JobExecutionSetProvider(JobExecutionProvider):
             for key, (ref, execution) in sorted(results.items())
         }
         lifecycles = {key: item["lifecycle"] for key, item in executions.items()}
-        return {
+        return _as_struct_numbers({
             **inputs.model_dump(),
             "executions": executions,
             "failed_members": sorted(key for key, value in lifecycles.items() if value in inputs.fail_on),
             "finished": all(is_terminal(value) for value in lifecycles.values()),
-        }
+        })
 
     @staticmethod
     def _cancel_all(client: ElasticJobsClient, refs: list[ExecutionRef], poll_interval: float) -> None:
