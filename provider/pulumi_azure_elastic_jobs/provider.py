@@ -427,12 +427,14 @@ class JobExecutionSetProvider(JobExecutionProvider):
             for key, (ref, execution) in sorted(results.items())
         }
         lifecycles = {key: item["lifecycle"] for key, item in executions.items()}
-        return _as_struct_numbers({
-            **inputs.model_dump(),
-            "executions": executions,
-            "failed_members": sorted(key for key, value in lifecycles.items() if value in inputs.fail_on),
-            "finished": all(is_terminal(value) for value in lifecycles.values()),
-        })
+        return _as_struct_numbers(
+            {
+                **inputs.model_dump(),
+                "executions": executions,
+                "failed_members": sorted(key for key, value in lifecycles.items() if value in inputs.fail_on),
+                "finished": all(is_terminal(value) for value in lifecycles.values()),
+            }
+        )
 
     @staticmethod
     def _cancel_all(client: ElasticJobsClient, refs: list[ExecutionRef], poll_interval: float) -> None:

@@ -261,7 +261,8 @@ def test_bad_inputs_are_check_failures_naming_the_field(engine: Engine, declare:
 
 
 def test_preview_of_a_new_resource_and_of_a_trigger_change_sends_no_request(
-        engine: Engine, declare: Declare, emulator: Emulator, client: ElasticJobsClient) -> None:
+    engine: Engine, declare: Declare, emulator: Emulator, client: ElasticJobsClient
+) -> None:
     job = new_job(client)
     since = last_seq(emulator)
     preview = engine.preview(declare(job_name=job.job_name, triggers={"v": 1}))
@@ -274,8 +275,9 @@ def test_preview_of_a_new_resource_and_of_a_trigger_change_sends_no_request(
     assert emulator.requests_log(since) == []
 
 
-def test_outputs_are_the_same_read_directly_or_through_the_plugin(engine: Engine, declare: Declare,
-                                                                   client: ElasticJobsClient) -> None:
+def test_outputs_are_the_same_read_directly_or_through_the_plugin(
+    engine: Engine, declare: Declare, client: ElasticJobsClient
+) -> None:
     import json
 
     from pulumi_azure_elastic_jobs.provider import JobExecutionProvider
@@ -283,16 +285,25 @@ def test_outputs_are_the_same_read_directly_or_through_the_plugin(engine: Engine
 
     job = new_job(client)
     engine.up(declare(job_name=job.job_name, wait_for_completion=True))
-    (urn, state), = engine.state.items()
-    through_plugin = from_struct(engine.plugin.Read(provider_pb2.ReadRequest(
-        id=state.id, urn=urn, properties=state.outputs, inputs=state.inputs)).properties)
+    ((urn, state),) = engine.state.items()
+    through_plugin = from_struct(
+        engine.plugin.Read(
+            provider_pb2.ReadRequest(id=state.id, urn=urn, properties=state.outputs, inputs=state.inputs)
+        ).properties
+    )
     through_plugin.pop("__provider")
     provider = JobExecutionProvider()
-    provider._config = {"azure-elastic-jobs:endpoint": client.endpoint, "azure-elastic-jobs:token": "t",
-                        "azure-elastic-jobs:subscriptionId": job.subscription_id}
+    provider._config = {
+        "azure-elastic-jobs:endpoint": client.endpoint,
+        "azure-elastic-jobs:token": "t",
+        "azure-elastic-jobs:subscriptionId": job.subscription_id,
+    }
     direct = provider.read(state.id, dict(state.output_props)).outs or {}
     direct = {key: value for key, value in direct.items() if value is not None}  # a Struct omits nulls
-    differing = {key for key in through_plugin.keys() | direct.keys()
-                 if json.dumps(through_plugin.get(key), sort_keys=True) != json.dumps(direct.get(key), sort_keys=True)}
+    differing = {
+        key
+        for key in through_plugin.keys() | direct.keys()
+        if json.dumps(through_plugin.get(key), sort_keys=True) != json.dumps(direct.get(key), sort_keys=True)
+    }
     assert differing == set(), {key: (through_plugin.get(key), direct.get(key)) for key in differing}
     assert json.dumps(through_plugin, sort_keys=True) == json.dumps(direct, sort_keys=True)

@@ -326,20 +326,21 @@ class Backend:
         _check_name("jobExecutionId", execution_id, uuid_problem)
         arm_id = f"{agent.job_id(job)}/executions/{execution_id}"
         with self.store.transaction():
-            if self.store.get(arm_id) is None:
-                self._start(agent, job, arm_id, execution_id)
-                return 201, self.render_execution(arm_id), self.async_put
-        return 200, self.render_execution(arm_id), False
+            existing = self.store.get(arm_id)
+            if existing is None:
+                created = self._start(agent, job, arm_id, execution_id)
+                return 201, self.render_execution(arm_id, created), self.async_put
+        return 200, self.render_execution(arm_id, existing), False
 
     def start_execution(self, agent: Agent, job: str) -> Document:
         agent.validate()
         execution_id = str(uuid.uuid4())
         arm_id = f"{agent.job_id(job)}/executions/{execution_id}"
         with self.store.transaction():
-            self._start(agent, job, arm_id, execution_id)
-        return self.render_execution(arm_id)
+            created = self._start(agent, job, arm_id, execution_id)
+        return self.render_execution(arm_id, created)
 
-    def _start(self, agent: Agent, job: str, arm_id: str, execution_id: str) -> None:
+    def _start(self, agent: Agent, job: str, arm_id: str, execution_id: str) -> Document:
         job_id = agent.job_id(job)
         self._require(agent.id, AGENT_TYPE)
         job_doc = self._require(job_id, JOB_TYPE)
@@ -362,6 +363,7 @@ class Backend:
             "systemData": self._system_data(None),
         }
         self.store.put(arm_id, job_id, EXECUTION_TYPE, doc)
+        return doc
 
     def _targets(self, agent: Agent, step: Document) -> list[dict[str, Any]]:
         group_name = step["properties"]["targetGroup"].rstrip("/").rsplit("/", 1)[-1]

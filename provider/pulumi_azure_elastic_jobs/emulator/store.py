@@ -22,10 +22,9 @@ CREATE TABLE IF NOT EXISTS resources (
     key TEXT PRIMARY KEY,
     parent TEXT NOT NULL,
     kind TEXT NOT NULL,
-    doc TEXT NOT NULL,
-    seq INTEGER NOT NULL
+    doc TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS resources_by_parent ON resources (parent, kind, seq);
+CREATE INDEX IF NOT EXISTS resources_by_parent ON resources (parent, kind);
 """
 
 
@@ -72,8 +71,8 @@ class Store:
     def put(self, arm_id: str, parent_id: str, kind: str, doc: Document) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT INTO resources (key, parent, kind, doc, seq) VALUES (?, ?, ?, ?, "
-                "(SELECT COALESCE(MAX(seq), 0) + 1 FROM resources)) "
+                # An upsert keeps the rowid, so rowid order is creation order.
+                "INSERT INTO resources (key, parent, kind, doc) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET doc = excluded.doc",
                 (key_of(arm_id), key_of(parent_id), kind, json.dumps(doc)),
             )
@@ -91,7 +90,7 @@ class Store:
     def children(self, parent_id: str, kind: str) -> list[Document]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT doc FROM resources WHERE parent = ? AND kind = ? ORDER BY seq",
+                "SELECT doc FROM resources WHERE parent = ? AND kind = ? ORDER BY rowid",
                 (key_of(parent_id), kind),
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
@@ -100,7 +99,7 @@ class Store:
         prefix = key_of(ancestor_id).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
         with self._lock:
             rows = self._db.execute(
-                "SELECT doc FROM resources WHERE kind = ? AND key LIKE ? ESCAPE '\\' ORDER BY seq",
+                "SELECT doc FROM resources WHERE kind = ? AND key LIKE ? ESCAPE '\\' ORDER BY rowid",
                 (kind, prefix),
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
