@@ -1,0 +1,128 @@
+"""Pure logic: ids, inputs, settings, token caching, wire models. No sockets."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from pulumi_azure_elastic_jobs.auth import CLOUDS, AzureIdentityToken
+from pulumi_azure_elastic_jobs.config import Settings
+from pulumi_azure_elastic_jobs.ids import ExecutionRef, JobRef, segment
+from pulumi_azure_elastic_jobs.inputs import ExecutionInputs, validate
+from pulumi_azure_elastic_jobs.models import JobExecution, is_terminal
+
+SUB = "00000000-0000-0000-0000-000000000000"
+
+
+def test_an_execution_id_round_trips_through_its_arm_id() -> None:
+    ref = JobRef(SUB, "group-1", "server1", "agent 1", "job.one").execution("5A86BF65-43AC-F258-2524-9E92992F97CA")
+    assert ExecutionRef.parse(ref.arm_id) == ref
+    assert "/jobAgents/agent%201/" in ref.path
+    with pytest.raises(ValueError, match="not a job execution ARM id"):
+        ExecutionRef.parse("/subscriptions/x/resourceGroups/g")
+
+
+def test_every_name_is_encoded_as_exactly_one_path_segment() -> None:
+    assert segment("../x/y?z#w%") == "..%2Fx%2Fy%3Fz%23w%25"
+
+
+def test_derived_ids_are_stable_and_differ_by_generation_triggers_and_resource() -> None:
+    base = {
+        "subscription_id": SUB,
+        "resource_group_name": "g",
+        "server_name": "s",
+        "job_agent_name": "a",
+        "job_name": "j",
+        "execution_key": "p/dev/run",
+    }
+    one = ExecutionInputs(**base)
+    assert one.derived_execution_id(0) == ExecutionInputs(**base).derived_execution_id(0)
+    assert one.derived_execution_id(0) != one.derived_execution_id(1)
+    assert one.derived_execution_id(0) != ExecutionInputs(**base, triggers={"v": 2}).derived_execution_id(0)
+    assert one.derived_execution_id(0) != ExecutionInputs(
+        **{**base, "execution_key": "p/dev/other"}
+    ).derived_execution_id(0)
+    assert one.derived_execution_id(0) == ExecutionInputs(**{**base, "job_name": "J"}).derived_execution_id(0)
+
+
+def test_check_fills_defaults_and_the_subscription_from_configuration() -> None:
+    checked, problems = validate(
+        {"resource_group_name": "g", "server_name": "s", "job_agent_name": "a", "job_name": "j", "timeout": 60},
+        default_subscription_id=SUB,
+    )
+    assert problems == {}
+    assert checked["subscription_id"] == SUB and checked["timeout"] == 60.0
+    assert checked["api_version"] == "2025-01-01" and checked["fail_on"] == ["Failed", "TimedOut", "Canceled"]
+    _, missing = validate(
+        {"resource_group_name": "g", "server_name": "s", "job_agent_name": "a", "job_name": "j"},
+        default_subscription_id=None,
+    )
+    assert "AZURE_SUBSCRIPTION_ID" in missing["subscription_id"]
+
+
+def test_unknown_values_during_preview_are_not_judged() -> None:
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    _, problems = validate(
+        {
+            "resource_group_name": "g",
+            "server_name": "s",
+            "job_agent_name": "a",
+            "job_name": unknown,
+            "triggers": {"after": unknown},
+        },
+        default_subscription_id=SUB,
+    )
+    assert problems == {}
+
+
+def test_settings_resolve_inputs_then_config_then_environment() -> None:
+    env = {
+        "AZURE_SUBSCRIPTION_ID": "env-sub",
+        "AZURE_ELASTIC_JOBS_ENDPOINT": "http://env",
+        "AZURE_ENVIRONMENT": "china",
+    }
+    from_env = Settings.resolve({}, env=env)
+    assert (from_env.subscription_id, from_env.endpoint, from_env.environment) == ("env-sub", "http://env", "china")
+    from_config = Settings.resolve(
+        {"azure-elastic-jobs:subscriptionId": "cfg-sub", "azure-elastic-jobs:endpoint": "http://cfg/"}, env=env
+    )
+    assert (from_config.subscription_id, from_config.endpoint) == ("cfg-sub", "http://cfg")
+    assert Settings.resolve({}, env={}).endpoint == "https://management.azure.com"
+    assert (
+        Settings.resolve({}, env={"AZURE_ENVIRONMENT": "AzureUSGovernment"}).endpoint
+        == "https://management.usgovcloudapi.net"
+    )
+    with pytest.raises(ValueError, match="environment"):
+        Settings.resolve({"azure-elastic-jobs:environment": "mars"}, env={})
+
+
+def test_tokens_are_cached_and_refreshed_before_they_lapse() -> None:
+    issued: list[str] = []
+
+    class FakeCredential:
+        def get_token(self, scope: str) -> Any:
+            issued.append(scope)
+            lifetime = 60 if len(issued) == 1 else 3600  # the first token is about to lapse
+            return type("AccessToken", (), {"token": f"t{len(issued)}", "expires_on": time.time() + lifetime})()
+
+    source = AzureIdentityToken(CLOUDS["usgovernment"])
+    source._credential = FakeCredential()
+    assert source.token() == "t1"
+    assert source.token() == "t2"  # under the 5-minute margin: refreshed
+    assert source.token() == "t2"  # cached
+    source.invalidate()
+    assert source.token() == "t3"
+    assert issued == ["https://management.usgovcloudapi.net/.default"] * 3
+    with pytest.raises(TypeError):
+        __import__("pickle").dumps(source)
+
+
+def test_wire_models_keep_unknown_fields_and_lifecycles() -> None:
+    execution = JobExecution.model_validate(
+        {"properties": {"lifecycle": "Hibernating", "newThing": 1, "currentAttempts": 2}, "extra": True}
+    )
+    assert execution.properties.lifecycle == "Hibernating" and execution.properties.current_attempts == 2
+    assert not is_terminal("Hibernating") and is_terminal("SucceededWithSkipped")
+    assert execution.to_wire()["properties"]["newThing"] == 1
