@@ -54,20 +54,10 @@ def job(name: str) -> JobRef:
 
 
 def make_job(client: ElasticJobsClient, script: str) -> JobRef:
-    ref = job(f"bench-{uuid.uuid4().hex[:8]}")
-    client.request("PUT", ref.path, json={"properties": {}})
-    client.request(
-        "PUT",
-        f"{ref.path}/steps/s1",
-        json={
-            "properties": {
-                "targetGroup": f"{ref.agent_path}/targetGroups/all-databases",
-                "action": {"value": script},
-                "executionOptions": {"retryAttempts": 0},
-            }
-        },
-    )
-    return ref
+    sys.path.insert(0, str(ROOT))
+    from tests.conftest import new_job
+
+    return new_job(client, script)
 
 
 def timed(action: Callable[[], Any]) -> float:

@@ -152,23 +152,26 @@ def _message(field: str, error: Mapping[str, Any]) -> str:
     return f"{field} {text[0].lower()}{text[1:]}" if text else f"{field} is invalid"
 
 
-def validate(news: Mapping[str, Any], default_subscription_id: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+def validate(
+    model: type[ExecutionInputs | SetInputs], news: Mapping[str, Any], default_subscription_id: str | None
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Return (checked inputs with defaults filled, {field: reason}) for a raw property map.
 
     Unknown values (a preview that depends on other resources) pass through unvalidated.
     """
-    raw = {key: value for key, value in news.items() if key in FIELDS and value is not None}
+    fields = model.model_fields
+    raw = {key: value for key, value in news.items() if key in fields and value is not None}
     if "subscription_id" not in raw and default_subscription_id:
         raw["subscription_id"] = default_subscription_id
     unknown = {key for key, value in raw.items() if is_unknown(value)}
     problems: dict[str, str] = {}
     try:
-        checked = ExecutionInputs.model_validate(_normalize(dict(raw))).model_dump(exclude_none=True)
+        checked = model.model_validate(_normalize(dict(raw))).model_dump(exclude_none=True)
     except ValidationError as errors:
         for error in errors.errors():
             field = str(error["loc"][0]) if error["loc"] else "inputs"
             if field not in unknown and field not in problems:
-                problems[field] = _message(field, error)
+                problems[field] = _message(".".join(str(part) for part in error["loc"]), error)
         checked = dict(raw)
     if "subscription_id" in problems and "subscription_id" not in raw:
         problems["subscription_id"] = (
@@ -241,23 +244,3 @@ class SetInputs(BaseModel):
 
 
 SET_FIELDS = tuple(SetInputs.model_fields)
-
-
-def validate_set(news: Mapping[str, Any], default_subscription_id: str | None) -> tuple[dict[str, Any], dict[str, str]]:
-    """Like :func:`validate`, for a JobExecutionSet."""
-    raw = {key: value for key, value in news.items() if key in SET_FIELDS and value is not None}
-    if "subscription_id" not in raw and default_subscription_id:
-        raw["subscription_id"] = default_subscription_id
-    unknown = {key for key, value in raw.items() if is_unknown(value)}
-    problems: dict[str, str] = {}
-    try:
-        checked = SetInputs.model_validate(_normalize(dict(raw))).model_dump(exclude_none=True)
-    except ValidationError as errors:
-        for error in errors.errors():
-            field = str(error["loc"][0]) if error["loc"] else "inputs"
-            if field not in unknown and field not in problems:
-                where = ".".join(str(part) for part in error["loc"])
-                problems[field] = _message(where, error)
-        checked = dict(raw)
-    checked.update({key: raw[key] for key in unknown})
-    return checked, problems

@@ -40,7 +40,6 @@ from .inputs import (
     ExecutionInputs,
     SetInputs,
     validate,
-    validate_set,
 )
 from .models import DEFAULT_API_VERSION, JobExecution, is_terminal
 
@@ -64,26 +63,28 @@ _CONFIG_KEYS = (
 )
 
 
+# Outputs copied straight from the ARM execution's properties, then the ones shaped or added here.
+PROPERTY_OUTPUTS = (
+    "lifecycle",
+    "last_message",
+    "provisioning_state",
+    "create_time",
+    "start_time",
+    "end_time",
+    "current_attempts",
+    "current_attempt_start_time",
+    "job_version",
+    "step_id",
+    "step_name",
+)
+OUTPUT_NAMES = (*PROPERTY_OUTPUTS, "target", "system_data", "name", "type", "azure_id", "job_execution_id")
+
+
 def execution_outputs(execution: JobExecution, ref: ExecutionRef) -> dict[str, Any]:
     """Every property of the execution in snake_case, plus ``azure_id`` and ``job_execution_id``."""
     props = execution.properties
     wire = props.model_dump(mode="json", exclude_none=False)
-    outputs = {
-        key: wire.get(key)
-        for key in (
-            "lifecycle",
-            "last_message",
-            "provisioning_state",
-            "create_time",
-            "start_time",
-            "end_time",
-            "current_attempts",
-            "current_attempt_start_time",
-            "job_version",
-            "step_id",
-            "step_name",
-        )
-    }
+    outputs = {key: wire.get(key) for key in PROPERTY_OUTPUTS}
     outputs["target"] = props.target.model_dump(mode="json") if props.target else None
     outputs["system_data"] = execution.system_data.model_dump(mode="json") if execution.system_data else None
     outputs["name"] = execution.name or ref.job_execution_id
@@ -145,12 +146,15 @@ class JobExecutionProvider(ResourceProvider):
 
     # --- lifecycle hooks ---------------------------------------------------------------------------------------
 
+    inputs_model: type[ExecutionInputs | SetInputs] = ExecutionInputs
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Validate every input before any request: one failure per bad field, naming it."""
         try:
             default_subscription = self.settings().subscription_id
         except ValueError as error:
             return CheckResult(dict(news), [CheckFailure("subscription_id", str(error))])
-        checked, problems = validate(news, default_subscription)
+        checked, problems = validate(self.inputs_model, news, default_subscription)
         return CheckResult(checked, [CheckFailure(field, reason) for field, reason in problems.items()])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -259,13 +263,17 @@ def _inputs_of(inputs: ExecutionInputs) -> dict[str, Any]:
     return inputs.model_dump(exclude={"job_execution_id"})
 
 
-def _as_struct_numbers(value: Any) -> Any:
+def _as_struct_numbers(values: dict[str, Any]) -> dict[str, Any]:
     """Every number as a float, as a protobuf Struct carries it, so outputs read the same before and after the
     engine's round trip (a direct ``read`` and a ``pulumi refresh`` agree to the type)."""
+    return {key: _as_struct_number(value) for key, value in values.items()}
+
+
+def _as_struct_number(value: Any) -> Any:
     if isinstance(value, dict):
-        return {key: _as_struct_numbers(item) for key, item in value.items()}
+        return _as_struct_numbers(value)
     if isinstance(value, list):
-        return [_as_struct_numbers(item) for item in value]
+        return [_as_struct_number(item) for item in value]
     if isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
@@ -315,13 +323,7 @@ class JobExecutionSetProvider(JobExecutionProvider):
     with its members still running, so the next ``up`` resumes waiting instead of losing track of them.
     """
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        try:
-            default_subscription = self.settings().subscription_id
-        except ValueError as error:
-            return CheckResult(dict(news), [CheckFailure("subscription_id", str(error))])
-        checked, problems = validate_set(news, default_subscription)
-        return CheckResult(checked, [CheckFailure(field, reason) for field, reason in problems.items()])
+    inputs_model = SetInputs
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [name for name in SET_IDENTITY_FIELDS if _differs(name, olds, news)]

@@ -15,27 +15,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
-from .provider import JobExecutionProvider, JobExecutionSetProvider
-
-OUTPUT_NAMES = (
-    "lifecycle",
-    "last_message",
-    "target",
-    "provisioning_state",
-    "create_time",
-    "start_time",
-    "end_time",
-    "current_attempts",
-    "current_attempt_start_time",
-    "job_version",
-    "step_id",
-    "step_name",
-    "system_data",
-    "name",
-    "type",
-    "azure_id",
-    "job_execution_id",
-)
+from .provider import OUTPUT_NAMES, JobExecutionProvider, JobExecutionSetProvider
 
 
 def _with_delete_before_replace(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:

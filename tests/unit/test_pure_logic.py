@@ -49,6 +49,7 @@ def test_derived_ids_are_stable_and_differ_by_generation_triggers_and_resource()
 
 def test_check_fills_defaults_and_the_subscription_from_configuration() -> None:
     checked, problems = validate(
+        ExecutionInputs,
         {"resource_group_name": "g", "server_name": "s", "job_agent_name": "a", "job_name": "j", "timeout": 60},
         default_subscription_id=SUB,
     )
@@ -56,6 +57,7 @@ def test_check_fills_defaults_and_the_subscription_from_configuration() -> None:
     assert checked["subscription_id"] == SUB and checked["timeout"] == 60.0
     assert checked["api_version"] == "2025-01-01" and checked["fail_on"] == ["Failed", "TimedOut", "Canceled"]
     _, missing = validate(
+        ExecutionInputs,
         {"resource_group_name": "g", "server_name": "s", "job_agent_name": "a", "job_name": "j"},
         default_subscription_id=None,
     )
@@ -65,6 +67,7 @@ def test_check_fills_defaults_and_the_subscription_from_configuration() -> None:
 def test_unknown_values_during_preview_are_not_judged() -> None:
     unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
     _, problems = validate(
+        ExecutionInputs,
         {
             "resource_group_name": "g",
             "server_name": "s",
