@@ -96,7 +96,8 @@ def stack_for(pulumi_cli: str, emulator: Emulator, tmp_path: Path) -> Iterator[A
             "PULUMI_HOME": str(tmp_path / ".pulumi-home"),
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         }
-        stack = Stack(pulumi_cli, ROOT / "examples" / example, env, f"cli-{uuid.uuid4().hex[:8]}")
+        directory = Path(example) if Path(example).is_absolute() else ROOT / "examples" / example
+        stack = Stack(pulumi_cli, directory, env, f"cli-{uuid.uuid4().hex[:8]}")
         subprocess.run(
             [pulumi_cli, "stack", "init", stack.name, "--non-interactive"],
             cwd=stack.directory,
