@@ -33,7 +33,7 @@ from tenacity.wait import wait_exponential_jitter
 from ._version import __version__
 from .auth import TokenSource
 from .errors import ArmError, InvalidResponse, TransportError, WaitTimeout, arm_error_class
-from .ids import ExecutionRef, JobRef
+from .ids import ExecutionRef, JobRef, segment
 from .models import DEFAULT_API_VERSION, JobExecution, JobExecutionListResult, is_terminal
 
 log = logging.getLogger(__name__)
@@ -167,8 +167,6 @@ class ElasticJobsClient:
         yield from self._list(f"{ref.path}/steps", {})
 
     def list_target_executions(self, ref: ExecutionRef, step_name: str | None = None) -> Iterator[JobExecution]:
-        from .ids import segment
-
         path = f"{ref.path}/steps/{segment(step_name)}/targets" if step_name else f"{ref.path}/targets"
         yield from self._list(path, {})
 

@@ -302,3 +302,16 @@ def test_time_scale_makes_long_jobs_short(client: ElasticJobsClient) -> None:
     client.put_execution(ref)
     client.wait_for_terminal(ref, timeout=30)
     assert 0.25 <= time.monotonic() - started < 5
+
+
+def test_deleting_a_job_with_an_active_execution_is_a_conflict(client: ElasticJobsClient) -> None:
+    from pulumi_azure_elastic_jobs.errors import Conflict
+
+    job = new_job(client, script="SELECT 1; -- emulator:duration=36000")
+    ref = job.execution(str(uuid.uuid4()))
+    client.put_execution(ref)
+    with pytest.raises(Conflict) as raised:
+        client.request("DELETE", job.path)
+    assert raised.value.status == 409 and raised.value.code == "Conflict"
+    client.cancel_execution(ref)
+    assert client.request("DELETE", job.path).status_code == 200

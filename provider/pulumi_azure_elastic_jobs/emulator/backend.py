@@ -188,7 +188,22 @@ class Backend:
         return 200, {"value": [public(doc) for doc in self.store.children(server_id, AGENT_TYPE)]}
 
     def delete(self, arm_id: str) -> tuple[int, Document | None]:
-        return (200, None) if self.store.delete(arm_id) else (204, None)
+        """Delete a resource and all below it; 409 Conflict while an execution below it is still active."""
+        with self.store.transaction():
+            now = self.clock.now()
+            active = [
+                doc["name"]
+                for doc in self.store.descendants(arm_id, EXECUTION_TYPE)
+                if engine.is_active(doc["_plan"], now)
+            ]
+            if active:
+                raise ArmFailure(
+                    409,
+                    "Conflict",
+                    f"Cannot delete '{arm_id.rsplit('/', 1)[-1]}' while "
+                    f"{len(active)} job execution(s) below it are active; cancel them first.",
+                )
+            return (200, None) if self.store.delete(arm_id) else (204, None)
 
     # --- agents, jobs, steps, target groups, credentials -----------------------------------------------------
 
