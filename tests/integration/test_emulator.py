@@ -315,3 +315,24 @@ def test_deleting_a_job_with_an_active_execution_is_a_conflict(client: ElasticJo
     assert raised.value.status == 409 and raised.value.code == "Conflict"
     client.cancel_execution(ref)
     assert client.request("DELETE", job.path).status_code == 200
+
+
+def test_single_reads_and_agent_patch_answer_like_arm(emulator: Emulator, client: ElasticJobsClient) -> None:
+    job = new_job(client)
+    ref = job.execution(str(uuid.uuid4()))
+    client.put_execution(ref)
+    client.wait_for_terminal(ref, timeout=30)
+    step = arm(emulator, "GET", f"{ref.path}/steps/step1").json()
+    assert step["type"] == "Microsoft.Sql/servers/jobAgents/jobs/executions/steps"
+    assert step["properties"]["stepName"] == "step1" and step["properties"]["lifecycle"] == "Succeeded"
+    assert arm(emulator, "GET", f"{ref.path}/steps/nope").json()["error"]["code"] == "ResourceNotFound"
+    group = arm(emulator, "GET", f"{job.agent_path}/targetGroups/all-databases").json()
+    assert len(group["properties"]["members"]) == 2
+    assert arm(emulator, "GET", f"{job.agent_path}/targetGroups").json()["value"]
+    assert arm(emulator, "GET", f"{job.agent_path}/credentials").json()["value"]
+    patched = arm(emulator, "PATCH", job.agent_path, json={"tags": {"team": "data"}})
+    assert patched.status_code == 200 and patched.json()["tags"] == {"team": "data"}
+    assert arm(emulator, "GET", f"{job.path}/versions/1/steps/step1").json()["name"] == "step1"
+    assert arm(emulator, "DELETE", f"{job.path}/steps/step1").status_code == 200
+    assert arm(emulator, "GET", job.path).json()["properties"]["version"] == 2
+    assert arm(emulator, "POST", job.agent_path).json()["error"]["code"] == "MethodNotAllowed"

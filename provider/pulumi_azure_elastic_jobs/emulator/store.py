@@ -53,8 +53,13 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
-        """Group reads and writes atomically (a PUT that checks, then writes, must not interleave)."""
+        """Group reads and writes atomically (a PUT that checks, then writes, must not interleave).
+
+        Re-entrant: a transaction opened inside another joins it."""
         with self._lock:
+            if self._db.in_transaction:
+                yield self
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self
