@@ -38,7 +38,8 @@ if [ -f "$STAMP" ] && [ -x "$BIN/pulumi" ]; then
   echo "pulumi $PULUMI_VERSION already built in $BIN"
   exit 0
 fi
-command -v go >/dev/null || { echo "go is not installed: cannot build the pulumi CLI" >&2; exit 1; }
+command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
+command -v go >/dev/null || { echo "go is not installed (not on PATH nor in /usr/local/go/bin): cannot build the pulumi CLI" >&2; exit 1; }
 
 started=$(date +%s)
 work="$TOOLS/build-$PULUMI_VERSION"

@@ -69,7 +69,7 @@ class _Recorder(Mocks):
         return {}, None
 
 
-class _Recorder2(_Recorder):
+class _EngineAnswers(_Recorder):
     """Answers each registration with what the engine step produced, so programs see real outputs."""
 
     def __init__(self) -> None:
@@ -84,11 +84,11 @@ class _RecordingMonitor(MockMonitor):
         self,
         project: str,
         stack: str,
-        mocks: _Recorder2 | None = None,
+        mocks: _EngineAnswers | None = None,
         on_register: Callable[[Registration], tuple[str, Props] | None] | None = None,
     ) -> None:
-        self.mocks2 = mocks or _Recorder2()
-        super().__init__(self.mocks2)
+        self.answering = mocks or _EngineAnswers()
+        super().__init__(self.answering)
         self.project, self.stack, self.registrations = project, stack, []  # type: list[Registration]
         self.on_register = on_register
 
@@ -108,7 +108,7 @@ class _RecordingMonitor(MockMonitor):
             self.registrations.append(registration)
             answer = self.on_register(registration) if self.on_register else None
             if answer is not None:
-                self.mocks2.answers[request.name] = answer
+                self.answering.answers[request.name] = answer
         return super().RegisterResource(request)
 
     def ReadResource(self, request: Any) -> Any:
@@ -138,7 +138,7 @@ def run_program(
     answers a program with the outputs of each step before the program goes on.
     """
     monitor = _RecordingMonitor(project, stack, on_register=on_register)
-    pulumi.runtime.set_mocks(monitor.mocks2, project=project, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(monitor.answering, project=project, stack=stack, preview=preview, monitor=monitor)
 
     @pulumi.runtime.test
     def run() -> Any:

@@ -195,6 +195,8 @@ class Emulator:
             str(self.options.port),
             "--time-scale",
             str(self.options.time_scale),
+            "--log-level",
+            self.options.log_level,
         ]
         if self.options.data_dir:
             args += ["--data-dir", str(self.options.data_dir)]
