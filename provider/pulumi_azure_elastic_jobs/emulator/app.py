@@ -119,11 +119,11 @@ def _routes(backend: Backend) -> list[tuple[str, re.Pattern[str], Callable[..., 
         ]
 
     def put_execution(c: RequestContext, s: str, g: str, v: str, a: str, j: str, e: str) -> Answer:
-        status, body, accepted_async = backend.put_execution(agent_of(s, g, v, a), j, e)
+        status, body, accepted_async, hint = backend.put_execution(agent_of(s, g, v, a), j, e)
         if accepted_async or c.async_polls is not None:
             operation = backend.new_operation(body["id"], c.async_polls if c.async_polls is not None else 1)
             return 202, None, _operation_headers(c.base_url, s, operation)
-        return status, body, _poll_headers(backend.poll_hint(body["id"]))
+        return status, body, _poll_headers(hint)
 
     def get_execution(c: RequestContext, s: str, g: str, v: str, a: str, j: str, e: str) -> Answer:
         arm_id = f"{agent_of(s, g, v, a).job_id(j)}/executions/{e}"
@@ -322,6 +322,9 @@ def create_app(emulation: Emulation) -> FastAPI:
         redoc_url=None,
     )
     routes = _routes(emulation.backend)
+    routes_by_method: dict[str, list[tuple[re.Pattern[str], Callable[..., Answer]]]] = {}
+    for route_method, route_pattern, route_handler in routes:
+        routes_by_method.setdefault(route_method, []).append((route_pattern, route_handler))
     backend = emulation.backend
 
     from .admin import admin_router
@@ -405,9 +408,7 @@ def create_app(emulation: Emulation) -> FastAPI:
         body = await _read_body(request) if method in ("PUT", "PATCH", "POST") else None
         if isinstance(body, tuple):
             return body
-        for route_method, pattern, handler in routes:
-            if route_method != method:
-                continue
+        for pattern, handler in routes_by_method.get(method, []):
             match = pattern.match(raw_path)
             if match:
                 names = [unquote(group) for group in match.groups()]

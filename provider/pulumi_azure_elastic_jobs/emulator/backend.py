@@ -335,8 +335,10 @@ class Backend:
 
     # --- executions --------------------------------------------------------------------------------------------
 
-    def put_execution(self, agent: Agent, job: str, execution_id: str) -> tuple[int, Document, bool]:
-        """Create-or-get: an existing id answers 200 without a new run. Returns (status, body, accepted_async)."""
+    def put_execution(self, agent: Agent, job: str, execution_id: str) -> tuple[int, Document, bool, float | None]:
+        """Create-or-get: an existing id answers 200 without a new run.
+
+        Returns (status, body, accepted asynchronously, seconds until it next changes)."""
         agent.validate()
         _check_name("jobExecutionId", execution_id, uuid_problem)
         arm_id = f"{agent.job_id(job)}/executions/{execution_id}"
@@ -344,8 +346,8 @@ class Backend:
             existing = self.store.get(arm_id)
             if existing is None:
                 created = self._start(agent, job, arm_id, execution_id)
-                return 201, self.render_execution(arm_id, created), self.async_put
-        return 200, self.render_execution(arm_id, existing), False
+                return 201, self.render_execution(arm_id, created), self.async_put, self.poll_hint(arm_id, created)
+        return 200, self.render_execution(arm_id, existing), False, self.poll_hint(arm_id, existing)
 
     def start_execution(self, agent: Agent, job: str) -> Document:
         agent.validate()
@@ -357,8 +359,10 @@ class Backend:
 
     def _start(self, agent: Agent, job: str, arm_id: str, execution_id: str) -> Document:
         job_id = agent.job_id(job)
-        self._require(agent.id, AGENT_TYPE)
-        job_doc = self._require(job_id, JOB_TYPE)
+        job_doc = self.store.get(job_id)
+        if job_doc is None:  # say which parent is missing: the agent, or just the job
+            self._require(agent.id, AGENT_TYPE)
+            job_doc = self._require(job_id, JOB_TYPE)
         steps = [public(s) for s in self.store.children(job_id, STEP_TYPE)]
         behavior = self.behaviors.get(job.lower(), engine.Behavior())
         plan = engine.plan_execution(
@@ -416,8 +420,8 @@ class Backend:
         properties.update(jobVersion=plan.get("job_version"), jobExecutionId=doc["name"])
         return {**public(doc), "properties": {k: v for k, v in properties.items() if v is not None}}
 
-    def poll_hint(self, arm_id: str) -> float | None:
-        doc = self.store.get(arm_id)
+    def poll_hint(self, arm_id: str, doc: Document | None = None) -> float | None:
+        doc = doc or self.store.get(arm_id)
         return engine.next_change(doc["_plan"], self.clock.now()) if doc else None
 
     def cancel_execution(self, agent: Agent, job: str, execution_id: str) -> tuple[int, None]:
