@@ -68,8 +68,8 @@ def _fail_on_rule(values: list[str]) -> list[str]:
     return values
 
 
-class ExecutionInputs(BaseModel):
-    """What a user declares for one execution; field names are the Pulumi property names."""
+class AgentInputs(BaseModel):
+    """What every resource here declares: the job agent, and how to wait and clean up."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
@@ -77,8 +77,6 @@ class ExecutionInputs(BaseModel):
     resource_group_name: Annotated[StrictStr, _rule(resource_group_problem)]
     server_name: Annotated[StrictStr, _rule(server_problem)]
     job_agent_name: Annotated[StrictStr, _rule(child_name_problem)]
-    job_name: Annotated[StrictStr, _rule(child_name_problem)]
-    job_execution_id: Annotated[StrictStr, _rule(uuid_problem)] | None = None
     api_version: Annotated[StrictStr, _rule(api_version_problem)] = DEFAULT_API_VERSION
     wait_for_completion: StrictBool = False
     timeout: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False, strict=True)] = (
@@ -90,9 +88,16 @@ class ExecutionInputs(BaseModel):
     fail_on: Annotated[list[StrictStr], AfterValidator(_fail_on_rule)] = Field(
         default_factory=lambda: list(DEFAULT_FAIL_ON)
     )
-    triggers: dict[str, Any] = Field(default_factory=dict)
     cancel_on_destroy: StrictBool = True
     execution_key: StrictStr = ""
+
+
+class ExecutionInputs(AgentInputs):
+    """What a user declares for one execution; field names are the Pulumi property names."""
+
+    job_name: Annotated[StrictStr, _rule(child_name_problem)]
+    job_execution_id: Annotated[StrictStr, _rule(uuid_problem)] | None = None
+    triggers: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def job(self) -> JobRef:
@@ -198,49 +203,15 @@ class MemberInputs(BaseModel):
     job_execution_id: Annotated[StrictStr, _rule(uuid_problem)] | None = None
 
 
-class SetInputs(BaseModel):
+class SetInputs(AgentInputs):
     """A set of executions on one job agent, started together and waited for together."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
-
-    subscription_id: Annotated[StrictStr, _rule(uuid_problem)]
-    resource_group_name: Annotated[StrictStr, _rule(resource_group_problem)]
-    server_name: Annotated[StrictStr, _rule(server_problem)]
-    job_agent_name: Annotated[StrictStr, _rule(child_name_problem)]
     members: dict[Annotated[str, Field(pattern=_MEMBER_KEY)], MemberInputs] = Field(min_length=1, max_length=1000)
-    api_version: Annotated[StrictStr, _rule(api_version_problem)] = DEFAULT_API_VERSION
-    wait_for_completion: StrictBool = False
-    timeout: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False, strict=True)] = (
-        DEFAULT_TIMEOUT_SECONDS
-    )
-    poll_interval: Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False, strict=True)] = (
-        DEFAULT_POLL_INTERVAL_SECONDS
-    )
-    fail_on: Annotated[list[StrictStr], AfterValidator(_fail_on_rule)] = Field(
-        default_factory=lambda: list(DEFAULT_FAIL_ON)
-    )
-    cancel_on_destroy: StrictBool = True
-    execution_key: StrictStr = ""
 
     def member(self, key: str) -> ExecutionInputs:
         """The member as a single execution: its derived ids are its own, keyed by the set and the member."""
-        member = self.members[key]
-        return ExecutionInputs(
-            subscription_id=self.subscription_id,
-            resource_group_name=self.resource_group_name,
-            server_name=self.server_name,
-            job_agent_name=self.job_agent_name,
-            job_name=member.job_name,
-            job_execution_id=member.job_execution_id,
-            api_version=self.api_version,
-            wait_for_completion=self.wait_for_completion,
-            timeout=self.timeout,
-            poll_interval=self.poll_interval,
-            fail_on=self.fail_on,
-            triggers=member.triggers,
-            cancel_on_destroy=self.cancel_on_destroy,
-            execution_key=f"{self.execution_key}/{key}",
-        )
+        shared = self.model_dump(exclude={"members", "execution_key"})
+        return ExecutionInputs(**shared, **self.members[key].model_dump(), execution_key=f"{self.execution_key}/{key}")
 
 
 SET_FIELDS = tuple(SetInputs.model_fields)
