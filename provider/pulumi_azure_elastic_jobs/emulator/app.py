@@ -25,7 +25,6 @@ from urllib.parse import parse_qsl, unquote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from . import engine
 from .backend import (
     AGENT_TYPE,
     CREDENTIAL_TYPE,
@@ -466,4 +465,4 @@ def _default_code(status: int) -> str:
     }.get(status, "Error")
 
 
-__all__ = ["Emulation", "create_app", "engine"]
+__all__ = ["Emulation", "create_app"]
