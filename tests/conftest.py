@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,7 +44,11 @@ def job_ref(job: str = "nightly-migration") -> JobRef:
     return JobRef(DEFAULT_SUBSCRIPTION, "group1", "server1", "agent1", job)
 
 
-def new_job(client: ElasticJobsClient, script: str = "SELECT 1; -- emulator:duration=5") -> JobRef:
+def new_job(
+    client: ElasticJobsClient,
+    script: str = "SELECT 1; -- emulator:duration=5",
+    execution_options: dict[str, Any] | None = None,
+) -> JobRef:
     """A fresh job of its own (one step over the seeded target group), so tests never share executions."""
     ref = job_ref(f"job-{uuid.uuid4().hex[:10]}")
     client.request("PUT", ref.path, json={"properties": {"description": "test job"}})
@@ -54,7 +59,7 @@ def new_job(client: ElasticJobsClient, script: str = "SELECT 1; -- emulator:dura
             "properties": {
                 "targetGroup": f"{ref.agent_path}/targetGroups/all-databases",
                 "action": {"value": script},
-                "executionOptions": {"retryAttempts": 0},
+                "executionOptions": execution_options or {"retryAttempts": 0},
             }
         },
     )

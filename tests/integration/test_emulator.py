@@ -105,17 +105,10 @@ def test_an_execution_runs_steps_in_order_over_every_target_and_succeeds(client:
 
 
 def test_a_failing_step_fails_the_execution_after_its_retries(client: ElasticJobsClient) -> None:
-    job = new_job(client, script="SELECT 1; -- emulator:fail")
-    client.request(
-        "PUT",
-        f"{job.path}/steps/step1",
-        json={
-            "properties": {
-                "targetGroup": f"{job.agent_path}/targetGroups/all-databases",
-                "action": {"value": "x -- emulator:fail"},
-                "executionOptions": {"retryAttempts": 2, "initialRetryIntervalSeconds": 1},
-            }
-        },
+    job = new_job(
+        client,
+        script="SELECT 1; -- emulator:fail",
+        execution_options={"retryAttempts": 2, "initialRetryIntervalSeconds": 1},
     )
     ref = job.execution(str(uuid.uuid4()))
     client.put_execution(ref)
@@ -128,18 +121,7 @@ def test_a_failing_step_fails_the_execution_after_its_retries(client: ElasticJob
 def test_fail_once_succeeds_on_retry_and_admin_behaviors_override(
     emulator: Emulator, client: ElasticJobsClient
 ) -> None:
-    job = new_job(client, script="SELECT 1; -- emulator:fail-once")
-    client.request(
-        "PUT",
-        f"{job.path}/steps/step1",
-        json={
-            "properties": {
-                "targetGroup": f"{job.agent_path}/targetGroups/all-databases",
-                "action": {"value": "x -- emulator:fail-once"},
-                "executionOptions": {"retryAttempts": 1},
-            }
-        },
-    )
+    job = new_job(client, script="SELECT 1; -- emulator:fail-once", execution_options={"retryAttempts": 1})
     ref = job.execution(str(uuid.uuid4()))
     client.put_execution(ref)
     assert client.wait_for_terminal(ref, timeout=30).properties.lifecycle == "Succeeded"

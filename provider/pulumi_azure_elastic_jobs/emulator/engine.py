@@ -190,28 +190,37 @@ def render_execution(plan: dict[str, Any], now: float) -> dict[str, Any]:
     }
 
 
+def _child_properties(
+    planned: dict[str, Any],
+    name: str,
+    lifecycle: str,
+    ended: float | None,
+    attempts: int,
+    attempt_start: float,
+    kind: str,
+) -> dict[str, Any]:
+    """The properties a step or target execution shares: its name, lifecycle, times, attempts and message."""
+    return {
+        "name": name,
+        "lifecycle": lifecycle,
+        "provisioningState": _PROVISIONING[L(lifecycle)],
+        "createTime": iso(planned["start"]),
+        "startTime": iso(planned["start"]),
+        "endTime": iso(ended),
+        "currentAttempts": attempts,
+        "currentAttemptStartTime": iso(attempt_start),
+        "lastMessage": planned["message"] if ended and lifecycle != L.CANCELED else f"{kind} {lifecycle}.",
+    }
+
+
 def render_steps(plan: dict[str, Any], now: float) -> list[dict[str, Any]]:
     out = []
     for step in plan["steps"]:
         if now < step["start"] or (plan["canceled_at"] is not None and plan["canceled_at"] < step["start"]):
             continue
         lifecycle, ended = _state(step["start"], step["end"], step["outcome"], now, plan["canceled_at"])
-        out.append(
-            {
-                "name": step["name"],
-                "stepName": step["name"],
-                "stepId": step["id"],
-                "lifecycle": lifecycle,
-                "provisioningState": _PROVISIONING[L(lifecycle)],
-                "createTime": iso(step["start"]),
-                "startTime": iso(step["start"]),
-                "endTime": iso(ended),
-                "currentAttempts": 1,
-                "currentAttemptStartTime": iso(step["start"]),
-                "lastMessage": step["message"] if ended and lifecycle != L.CANCELED else f"Step {lifecycle}.",
-                "targets": step["targets"],
-            }
-        )
+        properties = _child_properties(step, step["name"], lifecycle, ended, 1, step["start"], "Step")
+        out.append({**properties, "stepName": step["name"], "stepId": step["id"], "targets": step["targets"]})
     return out
 
 
@@ -223,18 +232,14 @@ def render_target(target: dict[str, Any], step: dict[str, Any], plan: dict[str, 
     if lifecycle == L.IN_PROGRESS and started and started[-1]["end"] <= effective:
         lifecycle = L.WAITING_FOR_RETRY.value
     info = target["target"]
+    attempt_start = started[-1]["start"] if started else target["start"]
+    properties = _child_properties(
+        target, target["id"], lifecycle, ended, max(1, len(started)), attempt_start, "Target"
+    )
     return {
-        "name": target["id"],
+        **properties,
         "stepName": step["name"],
         "stepId": step["id"],
-        "lifecycle": lifecycle,
-        "provisioningState": _PROVISIONING[L(lifecycle)],
-        "createTime": iso(target["start"]),
-        "startTime": iso(target["start"]),
-        "endTime": iso(ended),
-        "currentAttempts": max(1, len(started)),
-        "currentAttemptStartTime": iso(started[-1]["start"] if started else target["start"]),
-        "lastMessage": target["message"] if ended and lifecycle != L.CANCELED else f"Target {lifecycle}.",
         "target": {
             "type": info.get("type"),
             "serverName": info.get("serverName"),
