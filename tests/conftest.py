@@ -25,6 +25,27 @@ def emulator() -> Iterator[Emulator]:
         yield running
 
 
+@pytest.fixture
+def own_emulator() -> Iterator[Emulator]:
+    """An emulator of this test's own: it may move the service clock (skew, or a jump that ends held runs).
+
+    It sends no Retry-After hints, which a jump would make stale; clients poll at their own pace."""
+    with Emulator(time_scale=TIME_SCALE, seed=SEED, poll_hints=False) as running:
+        yield running
+
+
+@pytest.fixture
+def own_client(own_emulator: Emulator) -> Iterator[ElasticJobsClient]:
+    with ElasticJobsClient(own_emulator.url, StaticToken(own_emulator.token), retry_budget_seconds=10) as arm:
+        yield arm
+
+
+HELD = "SELECT 1; -- emulator:duration=360000"
+"""A step that runs for 100 emulated hours (an hour of real time at TIME_SCALE): it ends when a test moves the
+service clock past it, never by racing a timer."""
+HOUR_AHEAD = 3600.0 * 200
+
+
 @pytest.fixture(autouse=True)
 def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield

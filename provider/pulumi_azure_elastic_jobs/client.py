@@ -8,6 +8,11 @@ Usable on its own (it never imports pulumi). Rules about ARM live here:
   creates a new run each time it is accepted) is repeated only when the service provably did not act on it.
   A 401 drops the cached token and is retried once with a fresh one.
 * Long-running answers (202 with ``Azure-AsyncOperation`` or ``Location``) are followed to the end.
+* Exactly one run per execution id: :meth:`ElasticJobsClient.ensure_execution` reads the id first and PUTs it
+  only when it is free, then tells a run it started from one that existed before by the execution's
+  ``createTime`` against the service's own clock (the ``Date`` of the read), never by the PUT's status code:
+  a retried PUT whose first answer was lost answers 200 for a run it did start, and a 202 may answer an id
+  that already exists.
 * Waiting for an execution polls at the pace the service asks for (``Retry-After``), else backs off to
   ``poll_interval``.
 """
@@ -22,6 +27,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import requests
@@ -32,7 +38,15 @@ from tenacity.wait import wait_exponential_jitter
 
 from ._version import __version__
 from .auth import TokenSource
-from .errors import ArmError, InvalidResponse, TransportError, WaitTimeout, arm_error_class
+from .errors import (
+    ArmError,
+    ElasticJobsError,
+    InvalidResponse,
+    NotFound,
+    TransportError,
+    WaitTimeout,
+    arm_error_class,
+)
 from .ids import ExecutionRef, JobRef, segment
 from .models import DEFAULT_API_VERSION, JobExecution, JobExecutionListResult, is_terminal
 
@@ -53,15 +67,57 @@ class _Retryable(Exception):
         self.response, self.cause, self.wait = response, cause, wait
 
 
+CLOCK_SKEW_SECONDS = 5.0
+"""How far the job service's clock (``createTime``) may trail ARM's front end (``Date``) before a run this call
+started could be taken for an older one. Both are the service's clocks; the client's clock is never used."""
+
+
 @dataclass(frozen=True)
 class PutResult:
     execution: JobExecution
     status: int
 
-    @property
-    def started_new_run(self) -> bool:
-        """200 means an execution with that id already existed: no new run was started."""
-        return self.status != 200
+
+@dataclass(frozen=True)
+class ExecutionStart:
+    """What :meth:`ElasticJobsClient.ensure_execution` found or made at one execution id."""
+
+    execution: JobExecution
+    started: bool
+    """True when this call's PUT created the run; False when the id already held one (active or finished)."""
+
+
+@dataclass
+class WaitResult:
+    """The latest state of each waited execution, the ones that could not be read (gone, or failing), and
+    whether every readable one ended in time."""
+
+    latest: dict[ExecutionRef, JobExecution]
+    errors: dict[ExecutionRef, ElasticJobsError]
+    finished: bool
+
+
+def server_time(headers: Any) -> datetime | None:
+    """The service's clock when it answered (the ``Date`` header, one-second resolution), or None."""
+    value = headers.get("Date")
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def created_since(execution: JobExecution, asked_at: datetime | None) -> bool:
+    """Whether the execution was created after the service answered, at ``asked_at``, that the id was free.
+
+    Without either time (no ``Date`` header, no ``createTime``) the free read stands on its own."""
+    created = execution.properties.create_time
+    if asked_at is None or created is None:
+        return True
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return created >= asked_at - timedelta(seconds=CLOCK_SKEW_SECONDS)
 
 
 def retry_after_seconds(headers: Any) -> float | None:
@@ -133,6 +189,30 @@ class ElasticJobsClient:
 
     # --- executions -----------------------------------------------------------------------------------------
 
+    def ensure_execution(self, ref: ExecutionRef) -> ExecutionStart:
+        """The run at ``ref``: the one already there, or one started now, exactly once.
+
+        Reads first and PUTs only a free id, so the PUT's status code (200, 201 or 202, retried or not) never
+        decides anything. The run is this call's when its ``createTime`` is not before the service's clock at
+        the read that found the id free (less :data:`CLOCK_SKEW_SECONDS`); an older one means another client
+        took the id in between, and it is reported as found, not started.
+        """
+        found, asked_at = self.find_execution(ref)
+        if found is not None:
+            return ExecutionStart(found, started=False)
+        execution = self.put_execution(ref).execution
+        return ExecutionStart(execution, started=created_since(execution, asked_at))
+
+    def find_execution(self, ref: ExecutionRef) -> tuple[JobExecution | None, datetime | None]:
+        """GET that reads 404 as "no execution with this id"; also the service's clock at the answer."""
+        try:
+            response = self.request("GET", ref.path)
+        except NotFound as missing:
+            if missing.code == "ParentResourceNotFound":
+                raise
+            return None, missing.server_time
+        return self._parse(response, JobExecution), server_time(response.headers)
+
     def put_execution(self, ref: ExecutionRef, *, lro_timeout: float = 600.0) -> PutResult:
         """PUT "Job Executions - Create Or Update": idempotent on the execution id, so safe to retry."""
         response = self.request("PUT", ref.path)
@@ -179,12 +259,13 @@ class ElasticJobsClient:
         on_progress: Callable[[JobExecution], None] | None = None,
     ) -> JobExecution:
         """Poll until the lifecycle is terminal; raises :class:`WaitTimeout` (the run is left running)."""
-        latest, finished = self.wait_for_all(
-            [ref], timeout=timeout, poll_interval=poll_interval, on_progress=on_progress
-        )
-        if not finished:
-            raise WaitTimeout(ref.arm_id, latest[ref].properties.lifecycle if ref in latest else None, timeout)
-        return latest[ref]
+        waited = self.wait_for_all([ref], timeout=timeout, poll_interval=poll_interval, on_progress=on_progress)
+        if ref in waited.errors:
+            raise waited.errors[ref]
+        if not waited.finished:
+            latest = waited.latest.get(ref)
+            raise WaitTimeout(ref.arm_id, latest.properties.lifecycle if latest else None, timeout)
+        return waited.latest[ref]
 
     def wait_for_all(
         self,
@@ -194,22 +275,29 @@ class ElasticJobsClient:
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         on_progress: Callable[[JobExecution], None] | None = None,
         workers: int = 16,
-    ) -> tuple[dict[ExecutionRef, JobExecution], bool]:
-        """Poll many executions at once until all are terminal: (latest state of each, all finished in time).
+    ) -> WaitResult:
+        """Poll many executions at once until all are terminal or unreadable.
 
         Each execution is polled when it is due (its own ``Retry-After``, else a backoff from 1 s to
-        ``poll_interval``), due ones concurrently, so N executions of duration T take about T, not N x T.
+        ``poll_interval``), due ones concurrently, so N executions of duration T take about T, not N x T. One
+        that cannot be read (gone, or failing past the retry budget) stops being polled and is reported in
+        ``errors``; it never hides the others' outcomes.
         """
         deadline = time.monotonic() + timeout
         due = dict.fromkeys(refs, time.monotonic())
         backoff = dict.fromkeys(refs, min(1.0, poll_interval))
-        latest: dict[ExecutionRef, JobExecution] = {}
+        result = WaitResult({}, {}, finished=True)
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(refs)))) as pool:
             while due:
                 now = time.monotonic()
                 ready = [ref for ref, moment in due.items() if moment <= now]
-                for ref, (execution, hint) in zip(ready, pool.map(self._poll_once, ready), strict=True):
-                    latest[ref] = execution
+                for ref, polled in zip(ready, pool.map(self._poll_once, ready), strict=True):
+                    if isinstance(polled, ElasticJobsError):
+                        result.errors[ref] = polled
+                        del due[ref]
+                        continue
+                    execution, hint = polled
+                    result.latest[ref] = execution
                     if on_progress:
                         on_progress(execution)
                     if is_terminal(execution.properties.lifecycle):
@@ -221,13 +309,17 @@ class ElasticJobsClient:
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    return latest, False
+                    result.finished = False
+                    return result
                 self._sleep(max(0.0, min(min(due.values()) - time.monotonic(), remaining)))
-        return latest, True
+        return result
 
-    def _poll_once(self, ref: ExecutionRef) -> tuple[JobExecution, float | None]:
-        response = self.request("GET", ref.path)
-        return self._parse(response, JobExecution), retry_after_seconds(response.headers)
+    def _poll_once(self, ref: ExecutionRef) -> tuple[JobExecution, float | None] | ElasticJobsError:
+        try:
+            response = self.request("GET", ref.path)
+            return self._parse(response, JobExecution), retry_after_seconds(response.headers)
+        except ElasticJobsError as error:
+            return error
 
     def explain(self, ref: ExecutionRef, execution: JobExecution) -> str:
         """Why an execution ended as it did: the failing steps and targets with their own messages."""
@@ -430,6 +522,7 @@ class ElasticJobsClient:
             request_id=response.headers.get("x-ms-request-id"),
             correlation_id=response.headers.get("x-ms-correlation-request-id"),
             attempts=attempts,
+            server_time=server_time(response.headers),
         )
 
 

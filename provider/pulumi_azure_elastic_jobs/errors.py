@@ -10,6 +10,7 @@ No secret is ever part of an error: tokens never enter these objects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -31,6 +32,7 @@ class ArmError(ElasticJobsError):
     request_id: str | None = None
     correlation_id: str | None = None
     attempts: int = 1
+    server_time: datetime | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         super().__init__(str(self))

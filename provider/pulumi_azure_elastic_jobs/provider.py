@@ -9,11 +9,13 @@ client are built lazily in the plugin process, once, and shared by its four work
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pulumi.dynamic import (
@@ -28,9 +30,10 @@ from pulumi.dynamic import (
 )
 
 from .config import NAMESPACE, Settings
-from .errors import ExecutionFailed, NotFound
+from .errors import ArmError, ElasticJobsError, ExecutionFailed, NotFound
 from .ids import ExecutionRef
 from .inputs import (
+    DEFAULT_POLL_INTERVAL_SECONDS,
     FIELDS,
     IDENTITY_FIELDS,
     SET_FIELDS,
@@ -44,11 +47,10 @@ from .inputs import (
 from .models import DEFAULT_API_VERSION, JobExecution, is_terminal
 
 if TYPE_CHECKING:
-    from .client import ElasticJobsClient, PutResult
+    from .client import ElasticJobsClient, ExecutionStart
 
 log = logging.getLogger(__name__)
 
-MAX_GENERATIONS = 1000
 CANCEL_WAIT_SECONDS = 300.0
 _CONFIG_KEYS = (
     "endpoint",
@@ -172,9 +174,9 @@ class JobExecutionProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = ExecutionInputs.model_validate(props)
         client = self.client(inputs.api_version)
-        ref, result = self._start_or_attach(client, inputs)
-        log.info("%s %s", "started" if result.started_new_run else "attached to", ref.arm_id)
-        execution = self._settle(client, ref, inputs, result.execution)
+        ref, outcome = self._start_or_attach(client, inputs)
+        log.info("%s %s", "started" if outcome.started else "attached to", ref.arm_id)
+        execution = self._settle(client, ref, inputs, outcome.execution)
         return CreateResult(ref.arm_id, _as_struct_numbers({**_inputs_of(inputs), **execution_outputs(execution, ref)}))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -226,22 +228,23 @@ class JobExecutionProvider(ResourceProvider):
     # --- helpers ----------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _start_or_attach(client: ElasticJobsClient, inputs: ExecutionInputs) -> tuple[ExecutionRef, PutResult]:
-        """PUT the execution; without a user-given id, walk this resource's id chain to the first free slot.
+    def _start_or_attach(client: ElasticJobsClient, inputs: ExecutionInputs) -> tuple[ExecutionRef, ExecutionStart]:
+        """The run this resource stands for: a pinned id's run, else the first free slot of its id chain.
 
-        A slot whose execution is still active is adopted (an interrupted deployment re-attaches, so there is
-        never a second concurrent run from this resource); a finished one belongs to an earlier life of the
-        resource (destroyed, or replaced), so the walk moves on and starts a new run.
+        Walking the chain, a slot whose execution is still active is adopted (an interrupted deployment
+        re-attaches, so there is never a second concurrent run from this resource); a finished one belongs to
+        an earlier life of the resource (destroyed, or replaced), so the walk moves on and starts a new run.
+        Whether a run is new is decided by the client from the execution itself, never from a status code.
         """
         if inputs.job_execution_id:
             ref = inputs.job.execution(inputs.job_execution_id)
-            return ref, client.put_execution(ref)
-        for generation in range(MAX_GENERATIONS):
+            return ref, client.ensure_execution(ref)
+        for generation in itertools.count():
             ref = inputs.job.execution(inputs.derived_execution_id(generation))
-            result = client.put_execution(ref)
-            if result.started_new_run or not is_terminal(result.execution.properties.lifecycle):
-                return ref, result
-        raise RuntimeError(f"more than {MAX_GENERATIONS} earlier runs of this resource; set job_execution_id")
+            outcome = client.ensure_execution(ref)
+            if outcome.started or not is_terminal(outcome.execution.properties.lifecycle):
+                return ref, outcome
+        raise AssertionError("unreachable: the chain is endless")
 
     @staticmethod
     def _settle(
@@ -313,14 +316,25 @@ def _log_progress(execution: JobExecution) -> None:
     log.info("execution %s: %s (%s)", props.job_execution_id, props.lifecycle, props.last_message)
 
 
+@dataclass(frozen=True)
+class Member:
+    """One member's outcome: the run it stands for (if one was found or started), and what went wrong."""
+
+    ref: ExecutionRef | None = None
+    execution: JobExecution | None = None
+    error: ElasticJobsError | None = None
+
+
 class JobExecutionSetProvider(JobExecutionProvider):
     """Starts a set of executions together and waits for all of them in one call.
 
     The plugin serves four calls at a time, so 32 waited ``JobExecution`` resources take about 8 x T; one set
     of 32 takes about T. Each member keeps its own identity (job, triggers, derived id chain), so changing
     one member's triggers re-runs only that member. Member outcomes never fail the deployment by themselves:
-    they are outputs (``executions``, ``failed_members``, ``finished``), and a timeout leaves the set recorded
-    with its members still running, so the next ``up`` resumes waiting instead of losing track of them.
+    they are outputs (``executions``, ``failed_members``, ``finished``). A member that cannot start, or whose
+    run vanishes, is recorded with its error next to the others' runs, never raised past them; a timeout
+    leaves the set recorded with its members still running, so the next ``up`` resumes waiting instead of
+    losing track of them.
     """
 
     inputs_model = SetInputs
@@ -330,116 +344,109 @@ class JobExecutionSetProvider(JobExecutionProvider):
         updates = [name for name in SET_WAITING_FIELDS if _differs(name, olds, news)]
         if _members_of(olds) != _members_of(news):
             updates.append("members")
+        recorded = olds.get("executions") or {}
         if news.get("wait_for_completion") and not olds.get("finished", True):
             updates.append("executions")  # members still running after a timeout: resume waiting
+        elif any(not (item or {}).get("azure_id") for item in recorded.values()):
+            updates.append("executions")  # members that could not start: try them again
         return DiffResult(changes=bool(replaces or updates), replaces=replaces, stables=[], delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = SetInputs.model_validate(props)
-        refs = self._start_members(inputs, list(inputs.members))
+        members = self._start_members(inputs, list(inputs.members))
         set_id = f"jobexecutionset/{uuid.uuid5(uuid.NAMESPACE_URL, inputs.execution_key + inputs.job_agent_name)}"
-        return CreateResult(set_id, self._settle_set(inputs, refs))
+        return CreateResult(set_id, self._settle_set(inputs, members))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Keep unchanged members' runs; cancel superseded and removed ones first, then start the rest."""
         inputs = SetInputs.model_validate(news)
-        previous = _members_of(olds)
-        kept = {
-            key: ExecutionRef.parse(olds["executions"][key]["azure_id"])
-            for key in inputs.members
-            if key in previous and previous[key] == _members_of(news)[key] and key in (olds.get("executions") or {})
-        }
+        recorded = _recorded_runs(olds)
+        previous, wanted = _members_of(olds), _members_of(news)
+        unchanged = [key for key in inputs.members if key in recorded and previous.get(key) == wanted.get(key)]
+        kept = {key: Member(recorded[key]) for key in unchanged}
+        retired = [ref for key, ref in recorded.items() if key not in kept]
+        if retired and inputs.cancel_on_destroy:
+            self._cancel_all(self.client(inputs.api_version), retired, inputs.poll_interval)
         started = self._start_members(inputs, [key for key in inputs.members if key not in kept])
-        removed = [
-            ExecutionRef.parse(item["azure_id"])
-            for key, item in (olds.get("executions") or {}).items()
-            if key not in inputs.members
-        ]
-        if removed and inputs.cancel_on_destroy:
-            self._cancel_all(self.client(inputs.api_version), removed, inputs.poll_interval)
         return UpdateResult(self._settle_set(inputs, {**kept, **started}))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """Refresh every recorded run; one that vanished stays listed with its error, so it is never re-run."""
         known = {key: value for key, value in props.items() if key in SET_FIELDS and value is not None}
         inputs = SetInputs.model_validate(_coerce_numbers(known))
         client = self.client(inputs.api_version)
-        refs = {key: ExecutionRef.parse(item["azure_id"]) for key, item in (props.get("executions") or {}).items()}
-
-        def fetch(item: tuple[str, ExecutionRef]) -> tuple[str, JobExecution | None]:
-            try:
-                return item[0], client.get_execution(item[1])
-            except NotFound:
-                return item[0], None
-
-        with ThreadPoolExecutor(max_workers=max(1, min(16, len(refs)))) as pool:
-            found = {key: execution for key, execution in pool.map(fetch, refs.items()) if execution is not None}
-        if not found:
+        recorded = _recorded_runs(props)
+        members = {key: Member(ref, *_read_member(client, ref)) for key, ref in recorded.items()}
+        if not any(member.execution for member in members.values()):
             return ReadResult("", {})
-        return ReadResult(id_, self._outputs(inputs, {key: (refs[key], found[key]) for key in found}))
+        unstarted = {key: Member(error=_error_of(props, key)) for key in inputs.members if key not in recorded}
+        return ReadResult(id_, self._outputs(inputs, {**members, **unstarted}))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         if props.get("cancel_on_destroy") is False:
             return
-        refs = [ExecutionRef.parse(item["azure_id"]) for item in (props.get("executions") or {}).values()]
         self._cancel_all(
             self.client(str(props.get("api_version") or DEFAULT_API_VERSION)),
-            refs,
-            float(props.get("poll_interval") or 30),
+            list(_recorded_runs(props).values()),
+            float(props.get("poll_interval") or DEFAULT_POLL_INTERVAL_SECONDS),
         )
 
     # --- helpers ----------------------------------------------------------------------------------------------
 
-    def _start_members(self, inputs: SetInputs, keys: list[str]) -> dict[str, ExecutionRef]:
+    def _start_members(self, inputs: SetInputs, keys: list[str]) -> dict[str, Member]:
+        """Start (or attach to) each member's run; a member that cannot start is recorded with its error."""
         client = self.client(inputs.api_version)
 
-        def start(key: str) -> tuple[str, ExecutionRef]:
-            ref, _ = self._start_or_attach(client, inputs.member(key))
-            return key, ref
+        def start(key: str) -> tuple[str, Member]:
+            try:
+                ref, outcome = self._start_or_attach(client, inputs.member(key))
+            except ElasticJobsError as error:
+                log.warning("member %s could not start: %s", key, error)
+                return key, Member(error=error)
+            return key, Member(ref, outcome.execution)
 
-        with ThreadPoolExecutor(max_workers=max(1, min(16, len(keys)))) as pool:
+        if not keys:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(16, len(keys))) as pool:
             return dict(pool.map(start, keys))
 
-    def _settle_set(self, inputs: SetInputs, refs: dict[str, ExecutionRef]) -> dict[str, Any]:
+    def _settle_set(self, inputs: SetInputs, members: dict[str, Member]) -> dict[str, Any]:
         client = self.client(inputs.api_version)
-        ordered = list(refs.items())
+        refs = [member.ref for member in members.values() if member.ref is not None and member.error is None]
         if inputs.wait_for_completion:
-            latest, finished = client.wait_for_all(
-                [ref for _, ref in ordered], timeout=inputs.timeout, poll_interval=inputs.poll_interval
-            )
-            if not finished:
-                log.warning(
-                    "%d executions still running after %g s; the next up resumes waiting",
-                    sum(not is_terminal(e.properties.lifecycle) for e in latest.values()),
-                    inputs.timeout,
-                )
+            waited = client.wait_for_all(refs, timeout=inputs.timeout, poll_interval=inputs.poll_interval)
+            if not waited.finished:
+                log.warning("executions still running after %g s; the next up resumes waiting", inputs.timeout)
         else:
-            with ThreadPoolExecutor(max_workers=max(1, min(16, len(ordered)))) as pool:
-                latest = dict(
-                    zip(
-                        [ref for _, ref in ordered],
-                        pool.map(client.get_execution, [ref for _, ref in ordered]),
-                        strict=True,
-                    )
-                )
-        return self._outputs(inputs, {key: (ref, latest[ref]) for key, ref in ordered})
+            waited = client.wait_for_all(refs, timeout=0, poll_interval=inputs.poll_interval)  # one read each
+        settled = {
+            key: Member(member.ref, waited.latest.get(member.ref), waited.errors.get(member.ref))
+            if member.ref is not None and member.error is None
+            else member
+            for key, member in members.items()
+        }
+        return self._outputs(inputs, settled)
 
     @staticmethod
-    def _outputs(inputs: SetInputs, results: dict[str, tuple[ExecutionRef, JobExecution]]) -> dict[str, Any]:
+    def _outputs(inputs: SetInputs, members: dict[str, Member]) -> dict[str, Any]:
         executions = {
-            key: {"job_name": ref.job.job_name, **execution_outputs(execution, ref)}
-            for key, (ref, execution) in sorted(results.items())
+            key: {"job_name": inputs.members[key].job_name if key in inputs.members else None, **_member_outputs(m)}
+            for key, m in sorted(members.items())
         }
-        lifecycles = {key: item["lifecycle"] for key, item in executions.items()}
+        failed = [key for key, item in executions.items() if item["error"] or item["lifecycle"] in inputs.fail_on]
         return _as_struct_numbers(
             {
                 **inputs.model_dump(),
                 "executions": executions,
-                "failed_members": sorted(key for key, value in lifecycles.items() if value in inputs.fail_on),
-                "finished": all(is_terminal(value) for value in lifecycles.values()),
+                "failed_members": sorted(failed),
+                "finished": all(item["error"] or is_terminal(item["lifecycle"]) for item in executions.values()),
             }
         )
 
     @staticmethod
     def _cancel_all(client: ElasticJobsClient, refs: list[ExecutionRef], poll_interval: float) -> None:
+        """Cancel the active ones among ``refs`` and wait until the service says they stopped."""
+
         def cancel(ref: ExecutionRef) -> ExecutionRef | None:
             try:
                 if is_terminal(client.get_execution(ref).properties.lifecycle):
@@ -449,10 +456,55 @@ class JobExecutionSetProvider(JobExecutionProvider):
             except NotFound:
                 return None
 
-        with ThreadPoolExecutor(max_workers=max(1, min(16, len(refs)))) as pool:
+        if not refs:
+            return
+        with ThreadPoolExecutor(max_workers=min(16, len(refs))) as pool:
             cancelled = [ref for ref in pool.map(cancel, refs) if ref is not None]
         if cancelled:
             client.wait_for_all(cancelled, timeout=CANCEL_WAIT_SECONDS, poll_interval=poll_interval)
+
+
+def _read_member(client: ElasticJobsClient, ref: ExecutionRef) -> tuple[JobExecution | None, ElasticJobsError | None]:
+    try:
+        return client.get_execution(ref), None
+    except NotFound as gone:
+        return None, gone
+
+
+def _member_outputs(member: Member) -> dict[str, Any]:
+    """A member's entry in ``executions``: the run's outputs, or as much as is known, plus its ``error``."""
+    outputs: dict[str, Any] = dict.fromkeys(OUTPUT_NAMES)
+    if member.ref is not None and member.execution is not None:
+        outputs.update(execution_outputs(member.execution, member.ref))
+    elif member.ref is not None:
+        outputs.update(azure_id=member.ref.arm_id, job_execution_id=member.ref.job_execution_id)
+    outputs["error"] = error_output(member.error) if member.error else None
+    return outputs
+
+
+def error_output(error: ElasticJobsError) -> dict[str, Any]:
+    """An error as data a program can read: the ARM code and status when there was an answer, and the text."""
+    if isinstance(error, ArmError):
+        return {"code": error.code, "status": error.status, "message": error.message, "request_id": error.request_id}
+    return {"code": type(error).__name__, "status": None, "message": str(error), "request_id": None}
+
+
+def _recorded_runs(props: dict[str, Any]) -> dict[str, ExecutionRef]:
+    """The runs a set's state remembers, by member key: every member that ever got an execution id."""
+    recorded = props.get("executions") or {}
+    return {
+        key: ExecutionRef.parse(item["azure_id"])
+        for key, item in recorded.items()
+        if isinstance(item, dict) and item.get("azure_id")
+    }
+
+
+def _error_of(props: dict[str, Any], key: str) -> ElasticJobsError | None:
+    item = (props.get("executions") or {}).get(key) or {}
+    error = item.get("error")
+    if not error:
+        return None
+    return ArmError(status=int(error.get("status") or 0), code=error.get("code"), message=error.get("message"))
 
 
 def _members_of(props: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -9,7 +9,7 @@ change in place without a new run. Destroying an active execution cancels it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -24,6 +24,35 @@ def _with_delete_before_replace(opts: pulumi.ResourceOptions | None) -> pulumi.R
     if opts.delete_before_replace is None:
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True))
     return opts
+
+
+def _execution_key(
+    cls: type[Resource], resource_name: str, opts: pulumi.ResourceOptions, given: pulumi.Input[str] | None
+) -> pulumi.Input[str]:
+    """Where the resource sits, as the key of its derived execution ids: organization and full URN.
+
+    The URN carries the project, the stack, the type and the whole parent chain, so two resources of one name
+    under different components never share an id chain. ``given`` (the ``execution_key`` input) overrides it.
+    """
+    if given is not None:
+        return given
+    parent = _urn_as_value(opts.parent) if opts.parent is not None else None
+    urn = pulumi.create_urn(resource_name, f"pulumi-python:{cls._resource_type_name}", parent=parent)
+    return urn.apply(lambda value: f"{_organization()}/{value}")
+
+
+def _urn_as_value(parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The parent's URN without a dependency on the parent: a component stands for its children, so depending
+    on it would make this resource wait for itself."""
+    urn: Awaitable[str] = parent.urn.future()  # type: ignore[assignment]  # a registered parent has a URN
+    return pulumi.Output(set(), urn, parent.urn.is_known())
+
+
+def _organization() -> str:
+    try:
+        return pulumi.get_organization() or "organization"
+    except Exception:  # an engine too old to say: every stack of it is in one organization anyway
+        return "organization"
 
 
 class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
@@ -68,6 +97,7 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
         fail_on: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
         triggers: pulumi.Input[Mapping[str, Any]] | None = None,
         cancel_on_destroy: pulumi.Input[bool] | None = None,
+        execution_key: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Declare one execution of ``job_name``.
@@ -83,7 +113,10 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
         :param fail_on: terminal lifecycles that fail the deployment (default Failed, TimedOut, Canceled).
         :param triggers: any map; a change starts a new run (like ``triggers`` of pulumi-command).
         :param cancel_on_destroy: cancel an active run when the resource is destroyed (default True).
+        :param execution_key: the key of the derived ids (default: the organization and this resource's URN);
+            resources that share a key share one id chain, so one attaches to the other's active run.
         """
+        opts = _with_delete_before_replace(opts)
         props: dict[str, Any] = {
             "subscription_id": subscription_id,
             "resource_group_name": resource_group_name,
@@ -98,10 +131,10 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
             "fail_on": fail_on,
             "triggers": triggers,
             "cancel_on_destroy": cancel_on_destroy,
-            "execution_key": f"{pulumi.get_project()}/{pulumi.get_stack()}/{resource_name}",
+            "execution_key": _execution_key(JobExecution, resource_name, opts, execution_key),
         }
         props.update({name: None for name in OUTPUT_NAMES if name not in props})
-        super().__init__(JobExecutionProvider(), resource_name, props, _with_delete_before_replace(opts))
+        super().__init__(JobExecutionProvider(), resource_name, props, opts)
 
     @staticmethod
     def get(resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> JobExecution:
@@ -126,11 +159,13 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
     """
 
     executions: pulumi.Output[dict[str, Any]]
-    """Per member key: job_name, job_execution_id, azure_id, lifecycle, last_message, times, target, ..."""
+    """Per member key: job_name, job_execution_id, azure_id, lifecycle, last_message, times, target, ..., and
+    ``error`` ({code, status, message, request_id}) when the member could not start or its run vanished."""
     failed_members: pulumi.Output[list[str]]
-    """Member keys whose lifecycle is in ``fail_on``; members never fail the deployment on their own."""
+    """Member keys whose lifecycle is in ``fail_on`` or that have an ``error``; members never fail the deployment
+    on their own."""
     finished: pulumi.Output[bool]
-    """True when every member's lifecycle is terminal."""
+    """True when every member's lifecycle is terminal (or it has an error)."""
 
     def __init__(
         self,
@@ -147,8 +182,10 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
         poll_interval: pulumi.Input[float] | None = None,
         fail_on: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
         cancel_on_destroy: pulumi.Input[bool] | None = None,
+        execution_key: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        opts = _with_delete_before_replace(opts)
         props: dict[str, Any] = {
             "subscription_id": subscription_id,
             "resource_group_name": resource_group_name,
@@ -161,7 +198,7 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
             "poll_interval": poll_interval,
             "fail_on": fail_on,
             "cancel_on_destroy": cancel_on_destroy,
-            "execution_key": f"{pulumi.get_project()}/{pulumi.get_stack()}/{resource_name}",
+            "execution_key": _execution_key(JobExecutionSet, resource_name, opts, execution_key),
             **dict.fromkeys(SET_OUTPUT_NAMES),
         }
-        super().__init__(JobExecutionSetProvider(), resource_name, props, _with_delete_before_replace(opts))
+        super().__init__(JobExecutionSetProvider(), resource_name, props, opts)

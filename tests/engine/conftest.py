@@ -14,10 +14,10 @@ from tests.engine.harness import Engine, Plugin, Registration, run_program
 SECRET_CLIENT_SECRET = "planted-client-secret-6f1e9c"
 
 
-@pytest.fixture(scope="session")
-def plugin(emulator: Emulator) -> Iterator[Plugin]:
-    running = Plugin()
-    running.configure(
+def configured_plugin(emulator: Emulator, **env: str) -> Plugin:
+    """A fresh dynamic-provider plugin process, configured as the engine would for ``emulator``."""
+    plugin = Plugin(env=env)
+    plugin.configure(
         {
             "azure-elastic-jobs:endpoint": emulator.url,
             "azure-elastic-jobs:token": emulator.token,
@@ -25,6 +25,19 @@ def plugin(emulator: Emulator) -> Iterator[Plugin]:
             "azure-elastic-jobs:clientSecret": SECRET_CLIENT_SECRET,
         }
     )
+    return plugin
+
+
+@pytest.fixture(scope="session")
+def plugin(emulator: Emulator) -> Iterator[Plugin]:
+    running = configured_plugin(emulator)
+    yield running
+    running.kill()
+
+
+@pytest.fixture
+def own_plugin(own_emulator: Emulator) -> Iterator[Plugin]:
+    running = configured_plugin(own_emulator)
     yield running
     running.kill()
 

@@ -92,7 +92,11 @@ class _RecordingMonitor(MockMonitor):
         self.project, self.stack, self.registrations = project, stack, []  # type: list[Registration]
         self.on_register = on_register
 
-    def _urn(self, type_: str, name: str) -> str:
+    def _urn(self, type_: str, name: str, parent: str = "") -> str:
+        """The URN the engine gives: a parent other than the stack prefixes its type chain (``A$B``)."""
+        parent_type = parent.split("::")[2] if parent.count("::") >= 3 else ""
+        if parent_type and parent_type != "pulumi:pulumi:Stack":
+            type_ = f"{parent_type}${type_}"
         return f"urn:pulumi:{self.stack}::{self.project}::{type_}::{name}"
 
     def RegisterResource(self, request: Any) -> Any:
@@ -100,7 +104,7 @@ class _RecordingMonitor(MockMonitor):
             registration = Registration(
                 request.type,
                 request.name,
-                self._urn(request.type, request.name),
+                self._urn(request.type, request.name, request.parent),
                 request.object,
                 request.deleteBeforeReplace,
                 request.importId,
@@ -117,7 +121,7 @@ class _RecordingMonitor(MockMonitor):
                 Registration(
                     request.type,
                     request.name,
-                    self._urn(request.type, request.name),
+                    self._urn(request.type, request.name, request.parent),
                     request.properties,
                     read_id=request.id,
                 )

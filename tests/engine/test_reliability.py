@@ -14,23 +14,10 @@ import pytest
 from pulumi.runtime.proto import provider_pb2
 
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
+from pulumi_azure_elastic_jobs.emulator import Emulator
 from tests.conftest import new_job
-from tests.engine.conftest import SECRET_CLIENT_SECRET, Declare
+from tests.engine.conftest import SECRET_CLIENT_SECRET, Declare, configured_plugin
 from tests.engine.harness import Engine, Plugin, from_struct
-
-
-def configured_plugin(emulator: Emulator, **env: str) -> Plugin:
-    plugin = Plugin(env=env)
-    plugin.configure(
-        {
-            "azure-elastic-jobs:endpoint": emulator.url,
-            "azure-elastic-jobs:token": emulator.token,
-            "azure-elastic-jobs:subscriptionId": DEFAULT_SUBSCRIPTION,
-            "azure-elastic-jobs:clientSecret": SECRET_CLIENT_SECRET,
-        }
-    )
-    return plugin
 
 
 def wait_for(condition: Any, timeout: float = 20) -> None:
@@ -48,49 +35,6 @@ def start_up_in_background(engine: Engine, registrations: Any) -> threading.Thre
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread
-
-
-@pytest.mark.parametrize("wait_for_completion", [True, False])
-def test_a_plugin_killed_after_the_put_then_up_again_leaves_one_execution(
-    emulator: Emulator, declare: Declare, client: ElasticJobsClient, wait_for_completion: bool
-) -> None:
-    job = new_job(client, script="SELECT 1; -- emulator:duration=150")  # 1.5 s at time scale 100
-    if not wait_for_completion:
-        emulator.add_fault("async", path=job.job_name, method="PUT", polls=1000)  # still following the 202
-    registrations = declare(job_name=job.job_name, wait_for_completion=wait_for_completion)
-    doomed = configured_plugin(emulator)
-    start_up_in_background(Engine(doomed), registrations)
-    wait_for(lambda: len(list(client.list_executions(job))) == 1)
-    time.sleep(0.1)
-    doomed.kill()
-    emulator.clear_faults()
-
-    fresh = configured_plugin(emulator)
-    try:
-        engine = Engine(fresh)
-        engine.up(registrations)
-        (state,) = engine.state.values()
-        executions = list(client.list_executions(job))
-        assert len(executions) == 1
-        assert state.output_props["job_execution_id"] == executions[0].properties.job_execution_id
-    finally:
-        fresh.kill()
-
-
-def test_a_wait_timeout_fails_with_the_id_and_the_next_up_reattaches(
-    engine: Engine, declare: Declare, client: ElasticJobsClient
-) -> None:
-    job = new_job(client, script="SELECT 1; -- emulator:duration=100")  # 1 s
-    with pytest.raises(grpc.RpcError) as raised:
-        engine.up(declare(job_name=job.job_name, wait_for_completion=True, timeout=0.2))
-    text = raised.value.details()
-    assert "still running" in text and "next `pulumi up` attaches" in text
-    (execution,) = client.list_executions(job)
-    assert execution.properties.job_execution_id in text
-    engine.up(declare(job_name=job.job_name, wait_for_completion=True, timeout=60))
-    (state,) = engine.state.values()
-    assert state.output_props["lifecycle"] == "Succeeded"
-    assert len(list(client.list_executions(job))) == 1
 
 
 def test_destroy_waits_for_the_cancel_to_take_effect(

@@ -19,7 +19,7 @@ from pulumi_azure_elastic_jobs.errors import (
     TransportError,
     WaitTimeout,
 )
-from tests.conftest import job_ref, new_job
+from tests.conftest import SEED, TIME_SCALE, job_ref, new_job
 
 
 def put_count(emulator: Emulator, since: int, method: str = "PUT") -> int:
@@ -35,10 +35,74 @@ def test_put_answers_201_then_200_for_the_same_id_without_a_second_run(client: E
     job = new_job(client)
     ref = job.execution(str(uuid.uuid4()))
     first, second = client.put_execution(ref), client.put_execution(ref)
-    assert (first.status, first.started_new_run) == (201, True)
-    assert (second.status, second.started_new_run) == (200, False)
+    assert (first.status, second.status) == (201, 200)
     assert first.execution.properties.job_execution_id == ref.job_execution_id
     assert len(list(client.list_executions(job))) == 1
+
+
+def test_ensure_execution_starts_a_free_id_once_and_finds_it_the_second_time(
+    emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    job = new_job(client)
+    ref = job.execution(str(uuid.uuid4()))
+    since = last_seq(emulator)
+    first, second = client.ensure_execution(ref), client.ensure_execution(ref)
+    assert (first.started, second.started) == (True, False)
+    assert [(e["method"], e["status"]) for e in emulator.requests_log(since)] == [
+        ("GET", 404),
+        ("PUT", 201),
+        ("GET", 200),
+    ]
+    assert len(list(client.list_executions(job))) == 1
+
+
+def test_a_put_whose_answer_is_lost_after_it_acted_counts_as_started_once(
+    emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    job = new_job(client, script="SELECT 1; -- emulator:duration=0")
+    emulator.add_fault("act-then-drop", path=job.job_name, method="PUT", count=1)
+    since = last_seq(emulator)
+    outcome = client.ensure_execution(job.execution(str(uuid.uuid4())))
+    puts = [(e["status"], e.get("fault")) for e in emulator.requests_log(since) if e["method"] == "PUT"]
+    assert puts == [(201, "act-then-drop"), (200, None)]  # the retry met the run the lost answer had started
+    assert outcome.started
+    assert len(list(client.list_executions(job))) == 1
+
+
+def test_a_put_answer_lost_in_a_stall_past_the_read_timeout_counts_as_started_once(emulator: Emulator) -> None:
+    emulator.add_fault("act-then-drop", path="/executions/", method="PUT", count=1, delay_seconds=2)
+    with ElasticJobsClient(emulator.url, StaticToken(emulator.token), read_timeout=0.5) as impatient:
+        job = new_job(impatient, script="SELECT 1; -- emulator:duration=0")
+        outcome = impatient.ensure_execution(job.execution(str(uuid.uuid4())))
+        assert outcome.started
+        assert len(list(impatient.list_executions(job))) == 1
+
+
+@pytest.mark.parametrize("async_put", ["new", "always"])
+def test_a_202_never_decides_whether_a_run_is_new(
+    emulator: Emulator, client: ElasticJobsClient, async_put: str
+) -> None:
+    job = new_job(client)
+    ref = job.execution(str(uuid.uuid4()))
+    emulator.settings(async_put=async_put)
+    try:
+        first, second = client.ensure_execution(ref), client.ensure_execution(ref)
+        assert (first.started, second.started) == (True, False)
+        assert client.put_execution(ref).status == (202 if async_put == "always" else 200)
+    finally:
+        emulator.settings(async_put="never")
+    assert len(list(client.list_executions(job))) == 1
+
+
+@pytest.mark.parametrize("skew_seconds", [-3600.0, 3600.0])
+def test_a_skewed_service_clock_does_not_change_what_counts_as_started(skew_seconds: float) -> None:
+    with Emulator(time_scale=TIME_SCALE, seed=SEED) as skewed:
+        skewed.settings(clock_offset_seconds=skew_seconds)
+        with ElasticJobsClient(skewed.url, StaticToken(skewed.token), retry_budget_seconds=10) as arm:
+            job = new_job(arm, script="SELECT 1; -- emulator:duration=0")
+            ref = job.execution(str(uuid.uuid4()))
+            assert arm.ensure_execution(ref).started
+            assert not arm.ensure_execution(ref).started
 
 
 def test_a_202_answer_is_followed_through_location_to_the_execution(
@@ -47,7 +111,7 @@ def test_a_202_answer_is_followed_through_location_to_the_execution(
     job = new_job(client)
     emulator.add_fault("async", path=job.job_name, polls=2)
     result = client.put_execution(job.execution(str(uuid.uuid4())))
-    assert result.status == 202 and result.started_new_run
+    assert result.status == 202
     assert result.execution.properties.lifecycle in ("Created", "InProgress", "Succeeded")
 
 

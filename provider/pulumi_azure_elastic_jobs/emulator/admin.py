@@ -11,14 +11,16 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
+from .backend import AsyncPut
 from .engine import Behavior
+from .faults import FaultKind
 
 if TYPE_CHECKING:
     from .app import Emulation
 
 
 class FaultSpec(BaseModel):
-    kind: Literal["status", "drop", "delay", "async"]
+    kind: FaultKind
     path: str = Field("", description="regular expression searched in the request path, case-insensitive")
     method: str | None = None
     count: int = Field(1, description="how many matching requests it applies to; -1 for all")
@@ -26,7 +28,7 @@ class FaultSpec(BaseModel):
     code: str | None = None
     message: str | None = None
     retry_after: float | None = None
-    delay_seconds: float = 0.0
+    delay_seconds: float = Field(0.0, description="kind=delay: the wait; kind=act-then-drop: silence before the drop")
     polls: int = Field(1, description="for kind=async: how many polls answer 202 before the operation is done")
     body: str | None = Field(None, description="for kind=status: a raw body instead of an ARM error")
     content_type: str = "text/html"
@@ -40,7 +42,11 @@ class BehaviorSpec(BaseModel):
 
 class SettingsSpec(BaseModel):
     time_scale: float | None = Field(None, gt=0)
-    async_put: bool | None = None
+    async_put: AsyncPut | None = Field(None, description="execution PUTs answer 202: never, for new ids, always")
+    poll_hints: bool | None = Field(None, description="Retry-After on active executions: when they next change")
+    clock_offset_seconds: float | None = Field(
+        None, description="the service clock's distance from real time (skew, or a jump that ends held runs)"
+    )
 
 
 def admin_router(emulation: Emulation) -> APIRouter:
@@ -93,7 +99,12 @@ def admin_router(emulation: Emulation) -> APIRouter:
 
     @router.get("/settings")
     def get_settings() -> dict[str, Any]:
-        return {"time_scale": backend.clock.time_scale, "async_put": backend.async_put}
+        return {
+            "time_scale": backend.clock.time_scale,
+            "async_put": backend.async_put,
+            "clock_offset_seconds": backend.clock.offset_seconds,
+            "poll_hints": backend.poll_hints,
+        }
 
     @router.put("/settings")
     def put_settings(spec: SettingsSpec) -> dict[str, Any]:
@@ -101,6 +112,10 @@ def admin_router(emulation: Emulation) -> APIRouter:
             backend.clock.time_scale = spec.time_scale
         if spec.async_put is not None:
             backend.async_put = spec.async_put
+        if spec.poll_hints is not None:
+            backend.poll_hints = spec.poll_hints
+        if spec.clock_offset_seconds is not None:
+            backend.clock.offset_seconds = spec.clock_offset_seconds
         return get_settings()
 
     @router.delete("/resources", status_code=204)

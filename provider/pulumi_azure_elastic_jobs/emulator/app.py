@@ -9,6 +9,7 @@ logged as ARM requests.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import logging
 import math
@@ -343,8 +344,10 @@ def create_app(emulation: Emulation) -> FastAPI:
         }
         if client_id := request.headers.get("x-ms-client-request-id"):
             headers["x-ms-client-request-id"] = client_id
-        status, body, extra = await _answer(request, raw_path)
+        fault = emulation.faults.take(request.method, raw_path)
+        status, body, extra = await _answer(request, raw_path, fault)
         headers.update(extra)
+        headers["Date"] = email.utils.formatdate(backend.clock.now(), usegmt=True)  # the service's clock
         emulation.record(
             {
                 "method": request.method,
@@ -353,32 +356,30 @@ def create_app(emulation: Emulation) -> FastAPI:
                 "request_id": request_id,
                 "time": time.time(),
                 "ms": round((time.monotonic() - started) * 1000, 2),
+                **({"fault": fault.kind} if fault else {}),
             }
         )
         log.info("%s %s -> %s (%s)", request.method, raw_path, status, request_id)
+        if fault and fault.kind == "act-then-drop":  # done, but the answer never arrives
+            await asyncio.sleep(fault.delay_seconds)
+            return _dropped(headers)
         if isinstance(body, FaultRule) and body.kind == "status":  # a raw body, as a proxy might answer
             return Response(body.body, status_code=status, headers=headers, media_type=body.content_type)
         if isinstance(body, FaultRule):  # a dropped connection: headers promise a body that never comes
-            return StreamingResponse(
-                _broken_body(),
-                status_code=200,
-                headers={**headers, "Content-Length": "1024"},
-                media_type="application/json",
-            )
+            return _dropped(headers)
         if body is None:
             return Response(status_code=status, headers=headers)
         return JSONResponse(body, status_code=status, headers=headers)
 
-    async def _answer(request: Request, raw_path: str) -> tuple[int, Any, dict[str, str]]:
+    async def _answer(request: Request, raw_path: str, fault: FaultRule | None) -> tuple[int, Any, dict[str, str]]:
         method = request.method
-        fault = emulation.faults.take(method, raw_path)
         if fault and fault.kind == "delay":
             await asyncio.sleep(fault.delay_seconds)
         elif fault and fault.kind == "drop":
             return 200, fault, {}
-        elif fault and fault.body is not None:
+        elif fault and fault.kind == "status" and fault.body is not None:
             return fault.status, fault, {}
-        elif fault:
+        elif fault and fault.kind == "status":
             extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
             return _arm_error(
                 fault.status,
@@ -444,6 +445,13 @@ def create_app(emulation: Emulation) -> FastAPI:
 
     app.state.backend = backend
     return app
+
+
+def _dropped(headers: dict[str, str]) -> Response:
+    """Headers that promise a body, then a reset: the client sees a broken connection, not an answer."""
+    return StreamingResponse(
+        _broken_body(), status_code=200, headers={**headers, "Content-Length": "1024"}, media_type="application/json"
+    )
 
 
 async def _broken_body() -> Any:

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -30,6 +30,9 @@ from ..models import (
 )
 from . import engine
 from .store import Document, Store
+
+AsyncPut = Literal["never", "new", "always"]
+"""When an execution PUT answers 202 + Location: never, for new ids only, or also for ids that exist."""
 
 AGENT_TYPE = "Microsoft.Sql/servers/jobAgents"
 JOB_TYPE = "Microsoft.Sql/servers/jobAgents/jobs"
@@ -106,10 +109,18 @@ def public(doc: Document) -> Document:
 
 @dataclass
 class Clock:
-    """Real time, and how many emulated seconds pass per real second."""
+    """The service's clock: real time moved by ``offset_seconds``, and emulated seconds per real second.
+
+    The offset lets tests run the service's clock ahead of or behind the client's (skew), or jump it forward
+    so that a held run ends exactly when the test says, instead of racing a timer.
+    """
 
     time_scale: float = 1.0
-    now: Callable[[], float] = time.time
+    offset_seconds: float = 0.0
+    source: Callable[[], float] = time.time
+
+    def now(self) -> float:
+        return self.source() + self.offset_seconds
 
 
 @dataclass
@@ -117,7 +128,9 @@ class Backend:
     store: Store
     clock: Clock = field(default_factory=Clock)
     behaviors: dict[str, engine.Behavior] = field(default_factory=dict)
-    async_put: bool = False
+    async_put: AsyncPut = "never"
+    poll_hints: bool = True
+    """Tell pollers when an active execution next changes (Retry-After). Real ARM promises no such hint."""
     _operations: dict[str, dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -346,8 +359,10 @@ class Backend:
             existing = self.store.get(arm_id)
             if existing is None:
                 created = self._start(agent, job, arm_id, execution_id)
-                return 201, self.render_execution(arm_id, created), self.async_put, self.poll_hint(arm_id, created)
-        return 200, self.render_execution(arm_id, existing), False, self.poll_hint(arm_id, existing)
+                accepted_async = self.async_put != "never"
+                return 201, self.render_execution(arm_id, created), accepted_async, self.poll_hint(arm_id, created)
+        accepted_async = self.async_put == "always"
+        return 200, self.render_execution(arm_id, existing), accepted_async, self.poll_hint(arm_id, existing)
 
     def start_execution(self, agent: Agent, job: str) -> Document:
         agent.validate()
@@ -421,6 +436,8 @@ class Backend:
         return {**public(doc), "properties": {k: v for k, v in properties.items() if v is not None}}
 
     def poll_hint(self, arm_id: str, doc: Document | None = None) -> float | None:
+        if not self.poll_hints:
+            return None
         doc = doc or self.store.get(arm_id)
         return engine.next_change(doc["_plan"], self.clock.now()) if doc else None
 

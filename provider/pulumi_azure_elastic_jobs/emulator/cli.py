@@ -43,7 +43,19 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
     )
     parser.add_argument("--seed", type=Path, help="JSON/YAML fixture of agents, jobs, steps, target groups")
     parser.add_argument(
-        "--async-put", action="store_true", help="answer execution PUTs with 202 + Location, as ARM may"
+        "--async-put",
+        nargs="?",
+        const="new",
+        default="never",
+        choices=["never", "new", "always"],
+        help="answer execution PUTs with 202 + Location, as ARM may: for new ids (the default when given), "
+        "or always, also for ids that exist",
+    )
+    parser.add_argument(
+        "--no-poll-hints",
+        dest="poll_hints",
+        action="store_false",
+        help="send no Retry-After on active executions (real ARM promises none); clients poll at their own pace",
     )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = parser.parse_args(argv)
@@ -59,6 +71,7 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
         allowed_subscriptions=args.allowed_subscriptions,
         seed=args.seed,
         async_put=args.async_put,
+        poll_hints=args.poll_hints,
         log_level=args.log_level,
     )
 
@@ -78,7 +91,15 @@ def main(argv: list[str] | None = None) -> None:
     sock = _bind(options.host, options.port)
     host, port = sock.getsockname()[:2]
     server = uvicorn.Server(
-        uvicorn.Config(build(options), log_level="warning", access_log=False, lifespan="on", backlog=2048, **ssl)
+        uvicorn.Config(
+            build(options),
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            backlog=2048,
+            date_header=False,
+            **ssl,
+        )
     )
     original_startup = server.startup
 

@@ -2,8 +2,10 @@
 
 A rule names a method (or any), a path pattern (a regular expression searched in the path, case-insensitive),
 a kind and how many requests it applies to. Kinds: ``status`` (an ARM error answer, e.g. 429 with
-Retry-After, 500, 503, 401), ``drop`` (the connection breaks mid-answer), ``delay`` (the answer comes late),
-``async`` (a PUT of an execution answers 202 + Location instead of 201).
+Retry-After, 500, 503, 401), ``drop`` (the connection breaks before the request is handled), ``delay`` (the
+answer comes late), ``act-then-drop`` (the request takes effect, then the connection breaks before the answer,
+after ``delay_seconds`` of silence: the lost answer a client cannot tell from a lost request), ``async`` (a PUT
+of an execution answers 202 + Location instead of 200/201).
 A ``status`` rule with a raw ``body`` answers that text instead of an ARM error (a proxy's HTML page).
 """
 
@@ -15,7 +17,8 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-FaultKind = Literal["status", "drop", "delay", "async"]
+FaultKind = Literal["status", "drop", "delay", "act-then-drop", "async"]
+BEFORE_HANDLING: tuple[FaultKind, ...] = ("status", "drop", "delay", "act-then-drop")
 
 
 @dataclass
@@ -71,7 +74,7 @@ class Faults:
         with self._lock:
             return [rule.describe() for rule in self._rules]
 
-    def take(self, method: str, path: str, kinds: tuple[str, ...] = ("status", "drop", "delay")) -> FaultRule | None:
+    def take(self, method: str, path: str, kinds: tuple[FaultKind, ...] = BEFORE_HANDLING) -> FaultRule | None:
         with self._lock:
             for rule in self._rules:
                 if rule.kind in kinds and rule.count != 0 and rule.matches(method, path):

@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, get_args
 
 import requests
 
@@ -37,7 +37,8 @@ class EmulatorOptions:
     token: str | None = None
     allowed_subscriptions: list[str] | None = None
     seed: Path | None = None
-    async_put: bool = False
+    async_put: str = "never"  # never | new | always
+    poll_hints: bool = True
     log_level: str = "warning"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -83,11 +84,18 @@ def make_certificate(directory: Path, host: str) -> tuple[Path, Path]:
 def build(options: EmulatorOptions) -> Any:
     """The ASGI app for ``options``, seeded."""
     from .app import Emulation, create_app
-    from .backend import Backend, Clock
+    from .backend import AsyncPut, Backend, Clock
     from .seed import apply_seed, load_fixture
     from .store import Store
 
-    backend = Backend(Store(options.data_dir), Clock(time_scale=options.time_scale), async_put=options.async_put)
+    if options.async_put not in get_args(AsyncPut):
+        raise ValueError(f"async_put must be one of {get_args(AsyncPut)}, got {options.async_put!r}")
+    backend = Backend(
+        Store(options.data_dir),
+        Clock(time_scale=options.time_scale),
+        async_put=cast(AsyncPut, options.async_put),
+        poll_hints=options.poll_hints,
+    )
     allowed = frozenset(s.lower() for s in options.allowed_subscriptions) if options.allowed_subscriptions else None
     emulation = Emulation(backend, token=options.token, allowed_subscriptions=allowed)
     if options.seed:
@@ -168,6 +176,7 @@ class Emulator:
             log_level=self.options.log_level,
             access_log=False,
             lifespan="off",
+            date_header=False,  # the app stamps Date from the emulated service clock
             timeout_keep_alive=30,
             backlog=2048,
             **ssl,
@@ -208,8 +217,10 @@ class Emulator:
             args += ["--token", self.options.token]
         if self.options.seed:
             args += ["--seed", str(self.options.seed)]
-        if self.options.async_put:
-            args += ["--async-put"]
+        if not self.options.poll_hints:
+            args += ["--no-poll-hints"]
+        if self.options.async_put != "never":
+            args += ["--async-put", self.options.async_put]
         for subscription in self.options.allowed_subscriptions or []:
             args += ["--allow-subscription", subscription]
         self._process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

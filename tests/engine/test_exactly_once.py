@@ -1,0 +1,291 @@
+"""One intent, one run: lost answers, 202s for existing ids, fleets that partly fail, interrupted deployments.
+
+Every test runs through the real dynamic-provider plugin against the emulator over a socket and counts the
+executions on the server. Runs that must stay active are held by a long step and ended by moving the service
+clock (``clock_offset_seconds``), so nothing here races a timer.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import grpc
+import pulumi
+import pytest
+
+from pulumi_azure_elastic_jobs.client import ElasticJobsClient
+from pulumi_azure_elastic_jobs.emulator import Emulator
+from pulumi_azure_elastic_jobs.ids import JobRef
+from tests.conftest import HELD, HOUR_AHEAD, new_job
+from tests.engine.conftest import Declare, configured_plugin
+from tests.engine.harness import Engine, Plugin, Registration, run_program
+from tests.engine.test_reliability import start_up_in_background, wait_for
+
+
+def lifecycles(client: ElasticJobsClient, job: JobRef) -> list[str]:
+    """The lifecycles of the job's executions on the server, oldest first."""
+    return [str(e.properties.lifecycle) for e in reversed(list(client.list_executions(job)))]
+
+
+def declare_set(name: str = "fleet", stack: str = "", **kwargs: Any) -> list[Registration]:
+    from pulumi_azure_elastic_jobs import JobExecutionSet
+
+    def program() -> None:
+        JobExecutionSet(name, resource_group_name="group1", server_name="server1", job_agent_name="agent1", **kwargs)
+
+    return run_program(program, project="tests", stack=stack or f"set-{uuid.uuid4().hex[:8]}")
+
+
+def only_state(engine: Engine) -> dict[str, Any]:
+    (state,) = engine.state.values()
+    return state.output_props
+
+
+# --- 1 and 2: the PUT's answer never decides whether a run is new -------------------------------------------
+
+
+def test_a_put_whose_answer_is_lost_after_it_acted_starts_one_run(
+    engine: Engine, declare: Declare, emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    job = new_job(client, script="SELECT 1; -- emulator:duration=0")  # over before the retry (>= 0.5 s later)
+    emulator.add_fault("act-then-drop", path=job.job_name, method="PUT", count=1)
+    engine.up(declare(job_name=job.job_name, wait_for_completion=True))
+    assert lifecycles(client, job) == ["Succeeded"]
+    assert only_state(engine)["job_execution_id"] == next(client.list_executions(job)).properties.job_execution_id
+
+
+def test_destroy_then_up_starts_one_new_run_when_every_put_answers_202(
+    engine: Engine, declare: Declare, emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    job = new_job(client, script="SELECT 1; -- emulator:duration=0")
+    emulator.settings(async_put="always")
+    try:
+        engine.up(declare(job_name=job.job_name, wait_for_completion=True))
+        first = only_state(engine)["job_execution_id"]
+        engine.destroy()
+        engine.up(declare(job_name=job.job_name, wait_for_completion=True))
+        second = only_state(engine)["job_execution_id"]
+    finally:
+        emulator.settings(async_put="never")
+    assert lifecycles(client, job) == ["Succeeded", "Succeeded"]
+    assert first != second
+
+
+@pytest.mark.parametrize("skew_seconds", [-HOUR_AHEAD, HOUR_AHEAD])
+def test_a_service_clock_far_from_ours_starts_one_run_per_intent(
+    own_emulator: Emulator, own_plugin: Plugin, own_client: ElasticJobsClient, declare: Declare, skew_seconds: float
+) -> None:
+    own_emulator.settings(clock_offset_seconds=skew_seconds)
+    job = new_job(own_client, script="SELECT 1; -- emulator:duration=0")
+    engine = Engine(own_plugin)
+    engine.up(declare(job_name=job.job_name, wait_for_completion=True, poll_interval=0.2))
+    engine.up(declare(job_name=job.job_name, wait_for_completion=True, poll_interval=0.2))
+    assert lifecycles(own_client, job) == ["Succeeded"]
+    engine.destroy()
+    engine.up(declare(job_name=job.job_name, wait_for_completion=True, poll_interval=0.2))
+    assert lifecycles(own_client, job) == ["Succeeded", "Succeeded"]
+
+
+# --- 3 and 4: a fleet never forgets a started run --------------------------------------------------------------
+
+
+def test_a_set_member_whose_job_is_missing_is_recorded_and_the_others_are_not_started_again(
+    engine: Engine, client: ElasticJobsClient
+) -> None:
+    good = new_job(client, script=HELD)
+    missing = f"missing-{uuid.uuid4().hex[:8]}"
+    stack = f"set-{uuid.uuid4().hex[:8]}"
+    members = {"good": {"job_name": good.job_name}, "bad": {"job_name": missing}}
+    engine.up(declare_set(stack=stack, members=members))
+    outputs = only_state(engine)
+    assert outputs["failed_members"] == ["bad"]
+    assert outputs["executions"]["bad"]["error"]["code"] == "ParentResourceNotFound"
+    assert outputs["executions"]["bad"].get("azure_id") is None
+    assert outputs["executions"]["good"]["lifecycle"] in ("Created", "InProgress")
+
+    engine.up(declare_set(stack=stack, members=members))  # the bad member is tried again, the good one kept
+    assert lifecycles(client, good) == ["InProgress"]
+
+    created = replace(good, job_name=missing)
+    client.request("PUT", created.path, json={"properties": {}})
+    engine.up(declare_set(stack=stack, members=members))
+    outputs = only_state(engine)
+    assert outputs["failed_members"] == []
+    assert outputs["executions"]["bad"].get("error") is None
+    assert lifecycles(client, good) == ["InProgress"]
+    assert len(lifecycles(client, created)) == 1
+
+
+def test_a_set_member_whose_run_vanishes_mid_wait_is_recorded_and_the_wait_ends_for_the_rest(
+    own_emulator: Emulator, own_plugin: Plugin, own_client: ElasticJobsClient
+) -> None:
+    quick, held = new_job(own_client, script="SELECT 1; -- emulator:duration=0"), new_job(own_client, script=HELD)
+    members = {"quick": {"job_name": quick.job_name}, "held": {"job_name": held.job_name}}
+
+    def forget_the_held_run() -> None:
+        wait_for(lambda: len(list(own_client.list_executions(held))) == 1)
+        own_emulator.forget(next(own_client.list_executions(held)).id or "")
+
+    forgetter = threading.Thread(target=forget_the_held_run)
+    forgetter.start()
+    engine = Engine(own_plugin)
+    engine.up(declare_set(members=members, wait_for_completion=True, poll_interval=0.2))
+    forgetter.join()
+    outputs = only_state(engine)
+    assert outputs["failed_members"] == ["held"]
+    assert outputs["executions"]["held"]["error"]["code"] == "ResourceNotFound"
+    assert outputs["executions"]["held"]["azure_id"]  # the run it started is remembered, not started again
+    assert outputs["executions"]["quick"]["lifecycle"] == "Succeeded"
+    assert outputs["finished"] is True
+
+
+@pytest.mark.parametrize("cancel_on_destroy", [True, False])
+def test_a_set_member_whose_triggers_change_has_its_active_run_cancelled_first(
+    engine: Engine, client: ElasticJobsClient, cancel_on_destroy: bool
+) -> None:
+    held, other = new_job(client, script=HELD), new_job(client, script=HELD)
+    stack = f"set-{uuid.uuid4().hex[:8]}"
+
+    def members(version: int) -> dict[str, Any]:
+        return {"a": {"job_name": held.job_name, "triggers": {"v": version}}, "b": {"job_name": other.job_name}}
+
+    engine.up(declare_set(stack=stack, members=members(1), cancel_on_destroy=cancel_on_destroy))
+    engine.up(declare_set(stack=stack, members=members(2), cancel_on_destroy=cancel_on_destroy))
+    superseded = "Canceled" if cancel_on_destroy else "InProgress"
+    assert lifecycles(client, held) == [superseded, "InProgress"]
+    assert lifecycles(client, other) == ["InProgress"]
+    engine.destroy()
+
+
+# --- 5: interrupted deployments, held by the service clock instead of a timer -----------------------------------
+
+
+def kill_after_the_put(emulator: Emulator, client: ElasticJobsClient, job: JobRef, registrations: Any) -> None:
+    """Start an ``up`` in a plugin and SIGKILL it once the run exists on the server (as ^C^C or a crash)."""
+    doomed = configured_plugin(emulator)
+    start_up_in_background(Engine(doomed), registrations)
+    wait_for(lambda: len(list(client.list_executions(job))) == 1)
+    doomed.kill()
+
+
+@pytest.mark.parametrize("wait_for_completion", [True, False])
+def test_an_up_killed_after_the_put_then_up_again_attaches_to_the_held_run(
+    own_emulator: Emulator, own_client: ElasticJobsClient, declare: Declare, wait_for_completion: bool
+) -> None:
+    job = new_job(own_client, script=HELD)
+    registrations = declare(job_name=job.job_name, wait_for_completion=wait_for_completion, poll_interval=0.2)
+    kill_after_the_put(own_emulator, own_client, job, registrations)
+    assert lifecycles(own_client, job) == ["InProgress"]  # held: it cannot end while the next up starts
+
+    fresh = configured_plugin(own_emulator)
+    try:
+        engine = Engine(fresh)
+        if wait_for_completion:  # let the held run end once the fresh up is waiting on it
+            since = own_emulator.requests_log()[-1]["seq"]
+            threading.Thread(target=end_held_runs_when_polled, args=(own_emulator, since), daemon=True).start()
+        engine.up(registrations)
+        (execution,) = own_client.list_executions(job)
+        assert only_state(engine)["job_execution_id"] == execution.properties.job_execution_id
+        assert only_state(engine)["lifecycle"] == ("Succeeded" if wait_for_completion else "InProgress")
+    finally:
+        fresh.kill()
+
+
+def end_held_runs_when_polled(emulator: Emulator, since: int) -> None:
+    wait_for(lambda: any(e["method"] == "GET" and "/executions/" in e["path"] for e in emulator.requests_log(since)))
+    emulator.settings(clock_offset_seconds=HOUR_AHEAD)
+
+
+def test_an_up_killed_after_the_put_whose_run_then_finished_starts_a_new_run_on_the_next_up(
+    own_emulator: Emulator, own_client: ElasticJobsClient, declare: Declare
+) -> None:
+    """The documented limit: a finished run of a create that never completed looks like destroy-then-up."""
+    job = new_job(own_client, script=HELD)
+    registrations = declare(job_name=job.job_name)
+    kill_after_the_put(own_emulator, own_client, job, registrations)
+    own_emulator.settings(clock_offset_seconds=HOUR_AHEAD)
+    fresh = configured_plugin(own_emulator)
+    try:
+        Engine(fresh).up(registrations)
+    finally:
+        fresh.kill()
+    assert lifecycles(own_client, job) == ["Succeeded", "InProgress"]
+
+
+def test_a_wait_timeout_fails_with_the_id_and_the_next_up_reattaches_to_the_held_run(
+    own_emulator: Emulator, own_plugin: Plugin, own_client: ElasticJobsClient, declare: Declare
+) -> None:
+    job = new_job(own_client, script=HELD)
+    engine = Engine(own_plugin)
+    with pytest.raises(grpc.RpcError) as raised:
+        engine.up(declare(job_name=job.job_name, wait_for_completion=True, poll_interval=0.2, timeout=0.2))
+    text = raised.value.details()
+    assert "still running" in text and "next `pulumi up` attaches" in text
+    (execution,) = own_client.list_executions(job)
+    assert execution.properties.job_execution_id in text
+    since = own_emulator.requests_log()[-1]["seq"]
+    threading.Thread(target=end_held_runs_when_polled, args=(own_emulator, since), daemon=True).start()
+    engine.up(declare(job_name=job.job_name, wait_for_completion=True, poll_interval=0.2, timeout=60))
+    assert only_state(engine)["lifecycle"] == "Succeeded"
+    assert lifecycles(own_client, job) == ["Succeeded"]
+
+
+# --- identity: where the resource sits ----------------------------------------------------------------------------
+
+
+def test_two_resources_of_one_name_under_different_components_never_share_a_run(
+    engine: Engine, client: ElasticJobsClient
+) -> None:
+    """URNs carry the parent chain's types (names must differ among siblings): the key follows the URN."""
+    from pulumi_azure_elastic_jobs import JobExecution
+
+    job = new_job(client, script=HELD)
+
+    def component(type_: str) -> None:
+        parent = pulumi.ComponentResource(type_, "migration")
+        JobExecution(
+            "run",
+            resource_group_name="group1",
+            server_name="server1",
+            job_agent_name="agent1",
+            job_name=job.job_name,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+
+    def program() -> None:
+        component("tests:index:EuMigration")
+        component("tests:index:UsMigration")
+
+    registrations = run_program(program, project="tests", stack="components")
+    keys = sorted(reg.props["execution_key"] for reg in registrations)
+    assert len(set(keys)) == 2
+    assert "EuMigration$" in keys[0] and "UsMigration$" in keys[1]
+    engine.up(registrations)
+    assert len(lifecycles(client, job)) == 2
+    engine.destroy()
+
+
+def test_an_explicit_execution_key_shares_one_chain_across_stacks(engine: Engine, client: ElasticJobsClient) -> None:
+    from pulumi_azure_elastic_jobs import JobExecution
+
+    job = new_job(client, script=HELD)
+
+    def program() -> None:
+        JobExecution(
+            "run",
+            resource_group_name="group1",
+            server_name="server1",
+            job_agent_name="agent1",
+            job_name=job.job_name,
+            execution_key="shared-migration",
+        )
+
+    first, second = Engine(engine.plugin), Engine(engine.plugin)
+    first.up(run_program(program, project="tests", stack="blue"))
+    second.up(run_program(program, project="tests", stack="green"))
+    assert lifecycles(client, job) == ["InProgress"]  # green attached to blue's active run
+    assert only_state(first)["job_execution_id"] == only_state(second)["job_execution_id"]
+    first.destroy()
