@@ -4,14 +4,21 @@ Credentials are built lazily inside the process that makes requests (the provide
 never rendered: every token source's ``repr`` hides its secret. Tokens are cached and refreshed a few minutes
 before they lapse, so a wait of hours keeps working; ``invalidate`` drops a token that ARM refused (401) so the
 next request fetches a fresh one.
+
+Each source also says where its token may go (``refusal``), and the client asks before every request:
+an Azure AD token only over HTTPS and only to the configured cloud's ARM host, unless the user opted in to a
+custom HTTPS endpoint (``allowCustomEndpoint``); a static (emulator) token over plain HTTP only to a loopback
+address, else over HTTPS.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 REFRESH_MARGIN_SECONDS = 300.0
 
@@ -39,6 +46,18 @@ class TokenSource(Protocol):
 
     def invalidate(self) -> None: ...
 
+    def refusal(self, url: str) -> str | None:
+        """Why this token must not be sent to ``url``, naming the setting that would allow it; None if it may."""
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
 
 class StaticToken:
     """A fixed development token, for the local emulator; hidden from ``repr``."""
@@ -51,6 +70,16 @@ class StaticToken:
 
     def invalidate(self) -> None:
         """A static token cannot be refreshed; the next request sends it again."""
+
+    def refusal(self, url: str) -> str | None:
+        parts = urlsplit(url)
+        if parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname or "")):
+            return None
+        return (
+            f"the static token (config azure-elastic-jobs:token) goes over plain HTTP only to a loopback address, "
+            f"and {parts.scheme}://{parts.netloc} is not one: serve the emulator with --tls and use an https "
+            f"endpoint (config azure-elastic-jobs:endpoint, with azure-elastic-jobs:caBundle for its certificate)"
+        )
 
     def __repr__(self) -> str:
         return "StaticToken(***)"
@@ -69,9 +98,20 @@ class ServicePrincipal:
 class AzureIdentityToken:
     """Tokens from azure-identity: a service principal when one is configured, else DefaultAzureCredential."""
 
-    def __init__(self, cloud: Cloud, service_principal: ServicePrincipal | None = None) -> None:
+    def __init__(
+        self,
+        cloud: Cloud,
+        service_principal: ServicePrincipal | None = None,
+        *,
+        allow_custom_endpoint: bool = False,
+        authority_host: str | None = None,
+        ca_bundle: str | None = None,
+    ) -> None:
         self._cloud = cloud
         self._service_principal = service_principal
+        self._allow_custom_endpoint = allow_custom_endpoint
+        self._authority_host = (authority_host or cloud.authority_host).rstrip("/")
+        self._ca_bundle = ca_bundle
         self._credential: Any = None
         self._cached: tuple[str, float] | None = None
         self._lock = threading.Lock()
@@ -94,16 +134,37 @@ class AzureIdentityToken:
         with self._lock:
             self._cached = None
 
+    def refusal(self, url: str) -> str | None:
+        parts = urlsplit(url)
+        if parts.scheme != "https":
+            return (
+                f"Azure AD tokens are sent only over HTTPS, and {parts.scheme}://{parts.netloc} is plain HTTP "
+                f"(config azure-elastic-jobs:endpoint); for the local emulator, set azure-elastic-jobs:token"
+            )
+        arm_host = urlsplit(self._cloud.resource_manager).hostname
+        if (parts.hostname or "").lower() == arm_host or self._allow_custom_endpoint:
+            return None
+        return (
+            f"Azure AD tokens go only to {arm_host} (the {self._cloud.name} cloud, config "
+            f"azure-elastic-jobs:environment), not to {parts.netloc}; if that endpoint is yours and trusted, set "
+            f"config azure-elastic-jobs:allowCustomEndpoint to true"
+        )
+
     def _get_credential(self) -> Any:
         if self._credential is None:
             # Imported here: azure-identity costs ~100 ms to import, and only real Azure needs it.
             from azure import identity
 
+            options: dict[str, Any] = {"authority": self._authority_host}
+            if self._authority_host not in {cloud.authority_host for cloud in CLOUDS.values()}:
+                options["disable_instance_discovery"] = True  # a private authority: do not ask the public one
+            if self._ca_bundle:
+                options["connection_verify"] = self._ca_bundle
             if self._service_principal:
                 sp = self._service_principal
                 self._credential = identity.ClientSecretCredential(
-                    sp.tenant_id, sp.client_id, sp.client_secret, authority=self._cloud.authority_host
+                    sp.tenant_id, sp.client_id, sp.client_secret, **options
                 )
             else:
-                self._credential = identity.DefaultAzureCredential(authority=self._cloud.authority_host)
+                self._credential = identity.DefaultAzureCredential(**options)
         return self._credential

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -44,6 +45,7 @@ from .errors import (
     InvalidResponse,
     NotFound,
     TransportError,
+    UnsafeDestination,
     WaitTimeout,
     arm_error_class,
 )
@@ -351,6 +353,7 @@ class ElasticJobsClient:
     ) -> requests.Response:
         """Send one ARM request with retries; returns a 2xx response or raises an :class:`ElasticJobsError`."""
         url = path_or_url if path_or_url.startswith("http") else f"{self.endpoint}{path_or_url}"
+        self._check_destination(method, url)
         query = dict(params or {})
         if "api-version=" not in url:
             query.setdefault("api-version", self.api_version)
@@ -384,14 +387,35 @@ class ElasticJobsClient:
         except RetryError as exhausted:
             attempts = exhausted.last_attempt.attempt_number
             last = exhausted.last_attempt.exception()
-            assert isinstance(last, _Retryable)
+            if not isinstance(last, _Retryable):  # only _Retryable is retried, so only it can exhaust the budget
+                raise TypeError(f"unexpected end of retries: {last!r}") from None
             if last.response is not None:
                 raise self._error(method, url, last.response, attempts) from None
-            assert last.cause is not None
-            raise TransportError(method, url.split("?")[0], last.cause, attempts) from None
+            cause = last.cause or ConnectionError("no answer")
+            raise TransportError(method, url.split("?")[0], cause, attempts) from None
         if response.status_code >= 400:
             raise self._error(method, url, response, retrying.statistics.get("attempt_number", 1))
+        if response.is_redirect:
+            reason = (
+                f"the service answered {response.status_code} pointing at {response.headers.get('Location')!r}; "
+                f"redirects are not followed, so the token stays with {self.endpoint}"
+            )
+            raise UnsafeDestination(method, url.split("?")[0], reason)
         return response
+
+    def _check_destination(self, method: str, url: str) -> None:
+        """Refuse, before any connection, a URL the token may not reach: one the token source forbids, or one the
+        service pointed at (``Location``, ``nextLink``, ``Azure-AsyncOperation``) on another origin."""
+        target, home = urlsplit(url), urlsplit(self.endpoint)
+        if (target.scheme, target.netloc.lower()) != (home.scheme, home.netloc.lower()):
+            reason = (
+                f"the service pointed at {target.scheme}://{target.netloc}, which is not the configured endpoint "
+                f"{self.endpoint} (config azure-elastic-jobs:endpoint); the token goes nowhere else"
+            )
+            raise UnsafeDestination(method, url.split("?")[0], reason)
+        refusal = self._token_source.refusal(url)
+        if refusal:
+            raise UnsafeDestination(method, url.split("?")[0], refusal)
 
     def _send(
         self, method: str, url: str, query: dict[str, Any], body: Any, client_request_id: str, safe: bool
@@ -404,7 +428,14 @@ class ElasticJobsClient:
         started = time.monotonic()
         try:
             response = self._session.request(
-                method, url, params=query, json=body, headers=headers, timeout=self._timeouts, verify=self._verify
+                method,
+                url,
+                params=query,
+                json=body,
+                headers=headers,
+                timeout=self._timeouts,
+                verify=self._verify,
+                allow_redirects=False,  # ARM does not redirect; a redirect must not carry the token anywhere
             )
         except requests.exceptions.SSLError as error:
             raise TransportError(method, url.split("?")[0], error, 1) from None  # retrying cannot fix trust

@@ -15,6 +15,8 @@ caBundle               AZURE_ELASTIC_JOBS_CA_BUNDLE          CA file to trust (t
 tenantId/clientId/     AZURE_TENANT_ID/AZURE_CLIENT_ID/      a service principal; else DefaultAzureCredential
 clientSecret           AZURE_CLIENT_SECRET
 retryBudget            AZURE_ELASTIC_JOBS_RETRY_BUDGET       seconds one request may spend retrying
+allowCustomEndpoint    AZURE_ELASTIC_JOBS_ALLOW_CUSTOM_...   send Azure AD tokens to a non-Azure HTTPS host
+authorityHost          AZURE_AUTHORITY_HOST                  Microsoft Entra ID host (default: the cloud's)
 =====================  ====================================  ===========================================
 """
 
@@ -41,11 +43,19 @@ class Settings:
     ca_bundle: str | None = None
     service_principal: ServicePrincipal | None = field(default=None, repr=False)
     retry_budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS
+    allow_custom_endpoint: bool = False
+    authority_host: str | None = None
 
     def token_source(self) -> TokenSource:
         if self.static_token:
             return StaticToken(self.static_token)
-        return AzureIdentityToken(CLOUDS[self.environment], self.service_principal)
+        return AzureIdentityToken(
+            CLOUDS[self.environment],
+            self.service_principal,
+            allow_custom_endpoint=self.allow_custom_endpoint,
+            authority_host=self.authority_host,
+            ca_bundle=self.ca_bundle,
+        )
 
     @classmethod
     def resolve(cls, config: Mapping[str, object] | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +86,9 @@ class Settings:
         secret = pick("clientSecret", "AZURE_CLIENT_SECRET")
         service_principal = ServicePrincipal(tenant, client, secret) if tenant and client and secret else None
         budget = pick("retryBudget", "AZURE_ELASTIC_JOBS_RETRY_BUDGET")
+        allow_custom = pick("allowCustomEndpoint", "AZURE_ELASTIC_JOBS_ALLOW_CUSTOM_ENDPOINT") or "false"
+        if allow_custom.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"config {NAMESPACE}:allowCustomEndpoint must be true or false, got {allow_custom!r}")
         return cls(
             endpoint=endpoint.rstrip("/"),
             environment=environment,
@@ -84,4 +97,6 @@ class Settings:
             ca_bundle=pick("caBundle", "AZURE_ELASTIC_JOBS_CA_BUNDLE"),
             service_principal=service_principal,
             retry_budget_seconds=float(budget) if budget else DEFAULT_RETRY_BUDGET_SECONDS,
+            allow_custom_endpoint=allow_custom.lower() in ("true", "1"),
+            authority_host=pick("authorityHost", "AZURE_AUTHORITY_HOST"),
         )

@@ -133,6 +133,14 @@ class TransportError(ElasticJobsError):
         )
 
 
+class UnsafeDestination(ElasticJobsError):
+    """A request was not sent: its token may not go to that URL (plain HTTP, another host, or a redirect)."""
+
+    def __init__(self, method: str, url: str, reason: str) -> None:
+        self.method, self.url, self.reason = method, url, reason
+        super().__init__(f"{method} {url} was not sent: {reason}")
+
+
 class WaitTimeout(ElasticJobsError):
     """Waiting for an execution ran out of time; the execution is still running."""
 

@@ -62,6 +62,8 @@ _CONFIG_KEYS = (
     "clientId",
     "clientSecret",
     "retryBudget",
+    "allowCustomEndpoint",
+    "authorityHost",
 )
 
 

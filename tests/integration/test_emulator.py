@@ -260,12 +260,64 @@ def test_the_cli_prints_its_url_and_stops_on_sigterm(tmp_path: Path) -> None:
         text=True,
     )
     assert process.stdout is not None
-    line = process.stdout.readline()
+    described, line = process.stdout.readline(), process.stdout.readline()
+    assert described.startswith("emulator: bind 127.0.0.1:") and "TLS off" in described
+    assert "ARM auth off" in described and "admin API open (loopback only)" in described
     assert line.startswith("listening on http://127.0.0.1:")
     url = line.split()[-1]
     assert requests.get(f"{url}/_emulator/health", timeout=5).json()["status"] == "ok"
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=10) == 0
+
+
+def test_bound_beyond_loopback_without_a_token_the_emulator_refuses_to_start_saying_why() -> None:
+    import subprocess
+    import sys
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "pulumi_azure_elastic_jobs.emulator", "--host", "0.0.0.0", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert finished.returncode == 2 and finished.stdout == ""
+    reason = finished.stderr.strip().splitlines()[-1]
+    assert "--host 0.0.0.0 is reachable beyond this machine" in reason and "--token" in reason
+
+
+def test_bound_beyond_loopback_the_admin_api_needs_the_token() -> None:
+    with Emulator(host="0.0.0.0", token="wide-open-no-more") as exposed:
+        admin = exposed.url.replace("0.0.0.0", "127.0.0.1") + "/_emulator"
+        assert requests.post(f"{admin}/reset", timeout=5).status_code == 401
+        assert (
+            requests.get(f"{admin}/requests", headers={"Authorization": "Bearer guess"}, timeout=5).status_code == 401
+        )
+        assert exposed.requests_log() == []  # the helper sends the token: allowed
+
+
+def test_tls_without_a_data_dir_keeps_its_files_private_and_out_of_the_working_directory(tmp_path: Path) -> None:
+    import signal
+    import stat
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pulumi_azure_elastic_jobs.emulator", "--tls"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    described = process.stdout.readline()
+    cert = Path(described.split("(certificate ", 1)[1].split(")", 1)[0])
+    assert process.stdout.readline().startswith("listening on https://127.0.0.1:")
+    key = cert.with_name("emulator-key.pem")
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and stat.S_IMODE(cert.parent.stat().st_mode) == 0o700
+    assert list(tmp_path.iterdir()) == []
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    assert not cert.parent.exists()
 
 
 def test_errors_through_our_client_are_typed(client: ElasticJobsClient) -> None:

@@ -1,13 +1,15 @@
 """The emulator's admin API under ``/_emulator``: request log, faults, job behaviors, settings, seeding, reset.
 
-Outside the ARM namespace, so no Azure client ever calls it by accident; no token needed.
+Outside the ARM namespace, so no Azure client ever calls it by accident. Open on loopback; guarded by the admin
+token (``Authorization: Bearer``) whenever one is set, which the server does when bound beyond loopback.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, Header, HTTPException
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -32,6 +34,7 @@ class FaultSpec(BaseModel):
     polls: int = Field(1, description="for kind=async: how many polls answer 202 before the operation is done")
     body: str | None = Field(None, description="for kind=status: a raw body instead of an ARM error")
     content_type: str = "text/html"
+    headers: dict[str, str] = Field(default_factory=dict, description="for kind=status: headers of the answer")
 
 
 class BehaviorSpec(BaseModel):
@@ -40,17 +43,31 @@ class BehaviorSpec(BaseModel):
     message: str | None = None
 
 
+class IdentitySpec(BaseModel):
+    tenant_id: str
+    client_secret: str
+
+
 class SettingsSpec(BaseModel):
     time_scale: float | None = Field(None, gt=0)
     async_put: AsyncPut | None = Field(None, description="execution PUTs answer 202: never, for new ids, always")
     poll_hints: bool | None = Field(None, description="Retry-After on active executions: when they next change")
+    token_lifetime_seconds: float | None = Field(None, gt=0, description="lifetime of tokens the Entra ID issues")
     clock_offset_seconds: float | None = Field(
         None, description="the service clock's distance from real time (skew, or a jump that ends held runs)"
     )
 
 
 def admin_router(emulation: Emulation) -> APIRouter:
-    router = APIRouter()
+    def guard(authorization: str | None = Header(None)) -> None:
+        expected = emulation.admin_token
+        if expected is None:
+            return
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip(), expected):
+            raise HTTPException(401, "the admin API needs 'Authorization: Bearer <admin token>'")
+
+    router = APIRouter(dependencies=[Depends(guard)])
     backend = emulation.backend
 
     @router.get("/health")
@@ -59,6 +76,11 @@ def admin_router(emulation: Emulation) -> APIRouter:
             "status": "ok",
             "executions": backend.store.count("Microsoft.Sql/servers/jobAgents/executions"),
         }
+
+    @router.put("/identities/{client_id}", status_code=204)
+    def register_identity(client_id: str, spec: IdentitySpec) -> None:
+        """Register a service principal that the emulated Entra ID issues client-credentials tokens to."""
+        emulation.directory.register(spec.tenant_id, client_id, spec.client_secret)
 
     @router.get("/ping", response_class=PlainTextResponse)
     async def ping() -> str:
@@ -104,6 +126,7 @@ def admin_router(emulation: Emulation) -> APIRouter:
             "async_put": backend.async_put,
             "clock_offset_seconds": backend.clock.offset_seconds,
             "poll_hints": backend.poll_hints,
+            "token_lifetime_seconds": emulation.directory.token_lifetime_seconds,
         }
 
     @router.put("/settings")
@@ -114,6 +137,8 @@ def admin_router(emulation: Emulation) -> APIRouter:
             backend.async_put = spec.async_put
         if spec.poll_hints is not None:
             backend.poll_hints = spec.poll_hints
+        if spec.token_lifetime_seconds is not None:
+            emulation.directory.token_lifetime_seconds = spec.token_lifetime_seconds
         if spec.clock_offset_seconds is not None:
             backend.clock.offset_seconds = spec.clock_offset_seconds
         return get_settings()

@@ -2,8 +2,9 @@
 
 ARM paths are matched case-insensitively on the raw (still percent-encoded) path, one segment per name, so
 an encoded ``/`` stays inside its name and is refused by the name rules rather than addressing another
-resource. Admin endpoints live under ``/_emulator`` (outside the ARM namespace), need no token and are not
-logged as ARM requests.
+resource. Admin endpoints live under ``/_emulator`` (outside the ARM namespace), need the admin token when one
+is set (always, when bound beyond loopback) and are not logged as ARM requests. A minimal Microsoft Entra ID
+token endpoint (``identity``) issues tokens that ARM routes accept until they lapse.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .backend import (
     Backend,
 )
 from .faults import FaultRule, Faults
+from .identity import Directory, identity_router
 
 log = logging.getLogger("pulumi_azure_elastic_jobs.emulator")
 
@@ -70,7 +72,14 @@ class Emulation:
     backend: Backend
     faults: Faults = field(default_factory=Faults)
     token: str | None = None
+    admin_token: str | None = None
+    """When set, the admin API (``/_emulator``) answers only requests bearing it."""
     allowed_subscriptions: frozenset[str] | None = None
+    directory: Directory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.directory = Directory(self.backend.clock)
+
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200_000))
     _sequence: int = 0
     _log_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -297,7 +306,15 @@ def _check_auth(emulation: Emulation, authorization: str | None, path: str) -> A
             "The access token is invalid: the 'Authorization' header must be 'Bearer <token>'.",
             headers=challenge,
         )
-    if emulation.token is not None and token.strip() != emulation.token:
+    issued = emulation.directory.state_of(token.strip())
+    if issued == "expired":
+        return _arm_error(
+            401,
+            "ExpiredAuthenticationToken",
+            "The access token expiry UTC time is earlier than current UTC time.",
+            headers=challenge,
+        )
+    if issued == "unknown" and emulation.token is not None and token.strip() != emulation.token:
         return _arm_error(401, "InvalidAuthenticationToken", "The access token is invalid.", headers=challenge)
     match = re.match(r"^/subscriptions/([^/]+)", path, re.IGNORECASE)
     if (
@@ -330,6 +347,7 @@ def create_app(emulation: Emulation) -> FastAPI:
     from .admin import admin_router
 
     app.include_router(admin_router(emulation), prefix="/_emulator")
+    app.include_router(identity_router(emulation.directory))
 
     @app.api_route("/{full_path:path}", methods=["GET", "PUT", "POST", "PATCH", "DELETE"])
     async def arm(request: Request) -> Response:
@@ -378,9 +396,10 @@ def create_app(emulation: Emulation) -> FastAPI:
         elif fault and fault.kind == "drop":
             return 200, fault, {}
         elif fault and fault.kind == "status" and fault.body is not None:
-            return fault.status, fault, {}
+            return fault.status, fault, dict(fault.headers)
         elif fault and fault.kind == "status":
             extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            extra.update(fault.headers)
             return _arm_error(
                 fault.status,
                 fault.code or _default_code(fault.status),
@@ -444,6 +463,7 @@ def create_app(emulation: Emulation) -> FastAPI:
             return _arm_error(400, "InvalidRequestContent", f"The request content is not valid JSON: {error}.")
 
     app.state.backend = backend
+    app.state.emulation = emulation
     return app
 
 

@@ -1,19 +1,23 @@
 """``elastic-jobs-emulator``: run the local Elastic Jobs ARM emulator until SIGINT/SIGTERM.
 
-Prints exactly one line ``listening on <URL>`` when ready (scripts wait for it), then a log line per request
-at ``--log-level info``.
+Prints one line saying where it binds, whether TLS and auth are on, then ``listening on <URL>`` when ready
+(scripts wait for it), then a log line per request at ``--log-level info``. Bound beyond loopback it refuses to
+start without ``--token``, and guards its admin API with that token (or ``--admin-token``). Files it writes (the
+TLS key and certificate, SQLite) go to ``--data-dir``, or to a private temporary directory removed at exit.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from .server import DEFAULT_TOKEN, EmulatorOptions, _bind, build, make_certificate
+from .server import DEFAULT_TOKEN, EmulatorOptions, _bind, build, describe, exposure_problem, make_certificate
 
 
 def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
@@ -34,6 +38,10 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
     )
     parser.add_argument(
         "--token", help=f"require exactly this bearer token (default: any; tools use {DEFAULT_TOKEN!r})"
+    )
+    parser.add_argument(
+        "--admin-token",
+        help="require this bearer token on the admin API /_emulator (default: --token when bound beyond loopback)",
     )
     parser.add_argument(
         "--allow-subscription",
@@ -61,35 +69,48 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
     args = parser.parse_args(argv)
     if args.time_scale <= 0:
         parser.error("--time-scale must be positive")
-    return EmulatorOptions(
+    options = EmulatorOptions(
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
         tls=args.tls,
         time_scale=args.time_scale,
         token=args.token,
+        admin_token=args.admin_token,
         allowed_subscriptions=args.allowed_subscriptions,
         seed=args.seed,
         async_put=args.async_put,
         poll_hints=args.poll_hints,
         log_level=args.log_level,
     )
+    problem = exposure_problem(options)
+    if problem:
+        parser.error(problem)
+    return options
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
-
     options = parse_args(argv)
     logging.basicConfig(
         level=options.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
+    with contextlib.ExitStack() as cleanup:
+        files = options.data_dir or Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="elastic-jobs-")))
+        serve(options, files)
+
+
+def serve(options: EmulatorOptions, files: Path) -> None:
+    import uvicorn
+
     ssl: dict[str, Any] = {}
-    scheme = "http"
+    scheme, cert = "http", None
     if options.tls:
-        cert, key = make_certificate(options.data_dir or Path.cwd(), options.host)
+        cert, key = make_certificate(files, options.host)
         ssl, scheme = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}, "https"
     sock = _bind(options.host, options.port)
     host, port = sock.getsockname()[:2]
+    options.port = port
+    print(describe(options, cert), flush=True)
     server = uvicorn.Server(
         uvicorn.Config(
             build(options),

@@ -6,7 +6,8 @@ Retry-After, 500, 503, 401), ``drop`` (the connection breaks before the request 
 answer comes late), ``act-then-drop`` (the request takes effect, then the connection breaks before the answer,
 after ``delay_seconds`` of silence: the lost answer a client cannot tell from a lost request), ``async`` (a PUT
 of an execution answers 202 + Location instead of 200/201).
-A ``status`` rule with a raw ``body`` answers that text instead of an ARM error (a proxy's HTML page).
+A ``status`` rule with a raw ``body`` answers that text instead of an ARM error (a proxy's HTML page); its
+``headers`` are added to the answer (a ``Location`` that points elsewhere, say).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class FaultRule:
     polls: int = 1
     body: str | None = None
     content_type: str = "text/html"
+    headers: dict[str, str] = field(default_factory=dict)
     id: int = 0
     hits: int = 0
     _pattern: re.Pattern[str] = field(init=False, repr=False)

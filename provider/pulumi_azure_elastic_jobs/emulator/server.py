@@ -23,7 +23,9 @@ from typing import Any, cast, get_args
 
 import requests
 
-DEFAULT_TOKEN = "emulator-dev-token"
+from ..auth import is_loopback
+
+DEFAULT_TOKEN = "emulator-dev-token"  # noqa: S105 - the emulator's published development token, not a credential
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
@@ -35,6 +37,7 @@ class EmulatorOptions:
     tls: bool = False
     time_scale: float = 1.0
     token: str | None = None
+    admin_token: str | None = None
     allowed_subscriptions: list[str] | None = None
     seed: Path | None = None
     async_put: str = "never"  # never | new | always
@@ -74,11 +77,39 @@ def make_certificate(directory: Path, host: str) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     cert_path, key_path = directory / "emulator-cert.pem", directory / "emulator-key.pem"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    os.chmod(key_path, 0o600)
+    with contextlib.suppress(FileNotFoundError):
+        key_path.unlink()  # recreated below, private from its first byte
+    with os.fdopen(os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as key_file:
+        key_file.write(key_pem)
     return cert_path, key_path
+
+
+def exposure_problem(options: EmulatorOptions) -> str | None:
+    """Why these options must not start a server: bound beyond loopback with no token to guard it."""
+    if is_loopback(options.host) or options.token:
+        return None
+    return (
+        f"--host {options.host} is reachable beyond this machine, and without --token anyone there could use, "
+        "wipe or rig the emulator: pass --token (and --tls), or bind 127.0.0.1"
+    )
+
+
+def admin_token_of(options: EmulatorOptions) -> str | None:
+    """The admin API's guard: ``admin_token``, else the ARM token whenever bound beyond loopback."""
+    if options.admin_token:
+        return options.admin_token
+    return None if is_loopback(options.host) else options.token
+
+
+def describe(options: EmulatorOptions, cert: Path | None) -> str:
+    """The one startup line a person reads: where it listens, TLS, and who may call it."""
+    tls = f"TLS on (certificate {cert})" if cert else "TLS off"
+    auth = "ARM auth on (--token)" if options.token else "ARM auth off (any bearer token)"
+    admin = "admin API guarded by token" if admin_token_of(options) else "admin API open (loopback only)"
+    return f"emulator: bind {options.host}:{options.port}, {tls}, {auth}, {admin}"
 
 
 def build(options: EmulatorOptions) -> Any:
@@ -97,7 +128,12 @@ def build(options: EmulatorOptions) -> Any:
         poll_hints=options.poll_hints,
     )
     allowed = frozenset(s.lower() for s in options.allowed_subscriptions) if options.allowed_subscriptions else None
-    emulation = Emulation(backend, token=options.token, allowed_subscriptions=allowed)
+    problem = exposure_problem(options)
+    if problem:
+        raise ValueError(problem)
+    emulation = Emulation(
+        backend, token=options.token, admin_token=admin_token_of(options), allowed_subscriptions=allowed
+    )
     if options.seed:
         apply_seed(backend, load_fixture(options.seed))
     return create_app(emulation)
@@ -133,6 +169,8 @@ class Emulator:
         self._process: subprocess.Popen[str] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.admin = requests.Session()
+        if admin_token_of(self.options):
+            self.admin.headers["Authorization"] = f"Bearer {admin_token_of(self.options)}"
 
     @property
     def token(self) -> str:
@@ -178,6 +216,7 @@ class Emulator:
             lifespan="off",
             date_header=False,  # the app stamps Date from the emulated service clock
             timeout_keep_alive=30,
+            timeout_graceful_shutdown=2,
             backlog=2048,
             **ssl,
         )
@@ -215,6 +254,8 @@ class Emulator:
                 args += ["--data-dir", str(self._cert_dir())]
         if self.options.token:
             args += ["--token", self.options.token]
+        if self.options.admin_token:
+            args += ["--admin-token", self.options.admin_token]
         if self.options.seed:
             args += ["--seed", str(self.options.seed)]
         if not self.options.poll_hints:
@@ -223,8 +264,10 @@ class Emulator:
             args += ["--async-put", self.options.async_put]
         for subscription in self.options.allowed_subscriptions or []:
             args += ["--allow-subscription", subscription]
-        self._process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert self._process.stdout is not None
+        # This interpreter, this package's module, arguments built above from typed options: no shell, no user text.
+        self._process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # noqa: S603
+        if self._process.stdout is None:
+            raise RuntimeError("the emulator subprocess has no stdout")
         deadline = time.monotonic() + 30
         for line in self._process.stdout:
             match = re.search(r"listening on (\S+)", line)
@@ -308,3 +351,14 @@ class Emulator:
 
     def reset(self) -> None:
         self._admin("POST", "/reset")
+
+    def add_service_principal(self, tenant_id: str, client_id: str, client_secret: str) -> None:
+        """Let the emulated Entra ID issue client-credentials tokens to this service principal."""
+        self._admin("PUT", f"/identities/{client_id}", json={"tenant_id": tenant_id, "client_secret": client_secret})
+
+    def issued_tokens(self) -> list[str]:
+        """Every token the emulated Entra ID issued (in-process emulators only: for scans in tests)."""
+        if self._server is None:
+            raise RuntimeError("only an in-process emulator can show its issued tokens")
+        tokens: list[str] = self._server.config.app.state.emulation.directory.issued_tokens()
+        return tokens
