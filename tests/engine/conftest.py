@@ -12,6 +12,8 @@ from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
 from tests.engine.harness import Engine, Plugin, Registration, run_program
 
 SECRET_CLIENT_SECRET = "planted-client-secret-6f1e9c"
+AGENT = {"resource_group_name": "group1", "server_name": "server1", "job_agent_name": "agent1"}
+"""The seeded job agent's coordinates, as resource inputs."""
 
 
 def configured_plugin(emulator: Emulator, **env: str) -> Plugin:
@@ -59,13 +61,7 @@ def declare() -> Declare:
         from pulumi_azure_elastic_jobs import JobExecution
 
         def program() -> None:
-            options = {
-                "resource_group_name": "group1",
-                "server_name": "server1",
-                "job_agent_name": "agent1",
-                "job_name": "nightly-migration",
-                **kwargs,
-            }
+            options = {**AGENT, "job_name": "nightly-migration", **kwargs}
             JobExecution(name, **options)
 
         return run_program(program, project="tests", stack=stack)

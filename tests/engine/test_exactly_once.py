@@ -20,7 +20,7 @@ from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.ids import JobRef
 from tests.conftest import HELD, HOUR_AHEAD, new_job
-from tests.engine.conftest import Declare, configured_plugin
+from tests.engine.conftest import AGENT, Declare, configured_plugin
 from tests.engine.harness import Engine, Plugin, Registration, run_program
 from tests.engine.test_reliability import start_up_in_background, wait_for
 
@@ -246,14 +246,7 @@ def test_two_resources_of_one_name_under_different_components_never_share_a_run(
 
     def component(type_: str) -> None:
         parent = pulumi.ComponentResource(type_, "migration")
-        JobExecution(
-            "run",
-            resource_group_name="group1",
-            server_name="server1",
-            job_agent_name="agent1",
-            job_name=job.job_name,
-            opts=pulumi.ResourceOptions(parent=parent),
-        )
+        JobExecution("run", **AGENT, job_name=job.job_name, opts=pulumi.ResourceOptions(parent=parent))
 
     def program() -> None:
         component("tests:index:EuMigration")
@@ -274,14 +267,7 @@ def test_an_explicit_execution_key_shares_one_chain_across_stacks(engine: Engine
     job = new_job(client, script=HELD)
 
     def program() -> None:
-        JobExecution(
-            "run",
-            resource_group_name="group1",
-            server_name="server1",
-            job_agent_name="agent1",
-            job_name=job.job_name,
-            execution_key="shared-migration",
-        )
+        JobExecution("run", **AGENT, job_name=job.job_name, execution_key="shared-migration")
 
     first, second = Engine(engine.plugin), Engine(engine.plugin)
     first.up(run_program(program, project="tests", stack="blue"))
