@@ -484,8 +484,18 @@ def _member_outputs(member: Member) -> dict[str, Any]:
     return outputs
 
 
+class RecordedError(ElasticJobsError):
+    """A member's error as state recorded it, read back on refresh and written out again unchanged."""
+
+    def __init__(self, recorded: dict[str, Any]) -> None:
+        self.recorded = dict(recorded)
+        super().__init__(str(recorded.get("message") or ""))
+
+
 def error_output(error: ElasticJobsError) -> dict[str, Any]:
     """An error as data a program can read: the ARM code and status when there was an answer, and the text."""
+    if isinstance(error, RecordedError):
+        return dict(error.recorded)
     if isinstance(error, ArmError):
         return {"code": error.code, "status": error.status, "message": error.message, "request_id": error.request_id}
     return {"code": type(error).__name__, "status": None, "message": str(error), "request_id": None}
@@ -504,9 +514,7 @@ def _recorded_runs(props: dict[str, Any]) -> dict[str, ExecutionRef]:
 def _error_of(props: dict[str, Any], key: str) -> ElasticJobsError | None:
     item = (props.get("executions") or {}).get(key) or {}
     error = item.get("error")
-    if not error:
-        return None
-    return ArmError(status=int(error.get("status") or 0), code=error.get("code"), message=error.get("message"))
+    return RecordedError(error) if isinstance(error, dict) and error else None
 
 
 def _members_of(props: dict[str, Any]) -> dict[str, dict[str, Any]]:

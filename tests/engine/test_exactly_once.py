@@ -105,6 +105,10 @@ def test_a_set_member_whose_job_is_missing_is_recorded_and_the_others_are_not_st
     assert outputs["executions"]["bad"]["error"]["code"] == "ParentResourceNotFound"
     assert outputs["executions"]["bad"].get("azure_id") is None
     assert outputs["executions"]["good"]["lifecycle"] in ("Created", "InProgress")
+    recorded = outputs["executions"]["bad"]["error"]
+    assert recorded["request_id"]
+    engine.refresh()  # a refresh writes the recorded error back as it was
+    assert only_state(engine)["executions"]["bad"]["error"] == recorded
 
     engine.up(declare_set(stack=stack, members=members))  # the bad member is tried again, the good one kept
     assert lifecycles(client, good) == ["InProgress"]
