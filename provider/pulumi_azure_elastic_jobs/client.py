@@ -163,9 +163,12 @@ class ElasticJobsClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
+        home = urlsplit(self.endpoint)
+        self._origin = (home.scheme, home.netloc.lower())
         self.api_version = api_version
         self.retry_budget_seconds = retry_budget_seconds
         self._token_source = token_source
+        self._endpoint_refusal = token_source.refusal(self.endpoint)  # the same for every URL of its origin
         self._timeouts = (connect_timeout, read_timeout)
         self._sleep = sleep
         self._session = requests.Session()
@@ -406,16 +409,15 @@ class ElasticJobsClient:
     def _check_destination(self, method: str, url: str) -> None:
         """Refuse, before any connection, a URL the token may not reach: one the token source forbids, or one the
         service pointed at (``Location``, ``nextLink``, ``Azure-AsyncOperation``) on another origin."""
-        target, home = urlsplit(url), urlsplit(self.endpoint)
-        if (target.scheme, target.netloc.lower()) != (home.scheme, home.netloc.lower()):
+        target = urlsplit(url)
+        if (target.scheme, target.netloc.lower()) != self._origin:
             reason = (
                 f"the service pointed at {target.scheme}://{target.netloc}, which is not the configured endpoint "
                 f"{self.endpoint} (config azure-elastic-jobs:endpoint); the token goes nowhere else"
             )
             raise UnsafeDestination(method, url.split("?")[0], reason)
-        refusal = self._token_source.refusal(url)
-        if refusal:
-            raise UnsafeDestination(method, url.split("?")[0], refusal)
+        if self._endpoint_refusal:
+            raise UnsafeDestination(method, url.split("?")[0], self._endpoint_refusal)
 
     def _send(
         self, method: str, url: str, query: dict[str, Any], body: Any, client_request_id: str, safe: bool

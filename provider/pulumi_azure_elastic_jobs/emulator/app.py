@@ -76,13 +76,13 @@ class Emulation:
     """When set, the admin API (``/_emulator``) answers only requests bearing it."""
     allowed_subscriptions: frozenset[str] | None = None
     directory: Directory = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.directory = Directory(self.backend.clock)
-
+    """The emulated Entra ID: its tokens expire on the backend's service clock."""
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200_000))
     _sequence: int = 0
     _log_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.directory = Directory(self.backend.clock)
 
     def record(self, entry: dict[str, Any]) -> None:
         with self._log_lock:

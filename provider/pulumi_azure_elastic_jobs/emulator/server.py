@@ -169,8 +169,9 @@ class Emulator:
         self._process: subprocess.Popen[str] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.admin = requests.Session()
-        if admin_token_of(self.options):
-            self.admin.headers["Authorization"] = f"Bearer {admin_token_of(self.options)}"
+        admin_token = admin_token_of(self.options)
+        if admin_token:
+            self.admin.headers["Authorization"] = f"Bearer {admin_token}"
 
     @property
     def token(self) -> str:
