@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Build the Pulumi CLI from the pulumi Go modules (the usual installers download from outside the package
-# registries) into .tools/bin, with the two helpers the engine needs for a Python project:
+# registries) into .tools/bin, next to what the engine needs for a Python project:
 #   pulumi                         go build of github.com/pulumi/pulumi/pkg/v3/cmd/pulumi at $PULUMI_VERSION
+#   pulumi-resource-pulumi-python  the official dynamic-provider launcher, copied from the sdk/v3 module
+#   pulumi-language-python-exec    the official program launcher, copied from the sdk/v3 module
 #   pulumi-language-python         this project's own language host (scripts/pulumi_cli/), because the upstream
 #                                  host's module is not served by the Go module proxy (403)
-#   pulumi-resource-pulumi-python  runs `python -m pulumi.dynamic` in the project's virtualenv
-# Does nothing when that version is already built. Build caches (GOMODCACHE, GOCACHE) make rebuilds fast.
+# A first build takes about 4-5 minutes on a quiet two-core machine and 10-12 on a busy one; it prints a line
+# every 30 s while it runs. Does nothing but refresh the helpers when that version is already built. Build
+# caches (GOMODCACHE, GOCACHE) make rebuilds fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -14,23 +17,23 @@ TOOLS="$ROOT/.tools"
 BIN="$TOOLS/bin"
 STAMP="$TOOLS/pulumi-$PULUMI_VERSION.built"
 mkdir -p "$BIN"
+command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
+command -v go >/dev/null || { echo "go is not installed (not on PATH nor in /usr/local/go/bin): cannot build the pulumi CLI" >&2; exit 1; }
 
 install_helpers() {
+  # The official launchers ship inside the sdk/v3 module that the CLI build already downloads.
+  local sdk
+  sdk="$(cd "$TOOLS" && GOFLAGS= go mod download -json "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  [ -f "$sdk/python/dist/pulumi-resource-pulumi-python" ] || { echo "no official launchers in '$sdk'" >&2; exit 1; }
+  install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$BIN/pulumi-resource-pulumi-python"
+  install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$BIN/pulumi-language-python-exec"
   cat > "$BIN/pulumi-language-python" <<SH
 #!/bin/sh
-exec "$ROOT/.venv/bin/python" -u "$ROOT/scripts/pulumi_cli/language_host.py" "\$@"
+# This project's stand-in for the upstream Python language host; it runs programs through the official
+# pulumi-language-python-exec next to it, as the upstream host does.
+exec "$ROOT/.venv/bin/python" -u "$ROOT/scripts/pulumi_cli/language_host.py" --executor "$BIN/pulumi-language-python-exec" "\$@"
 SH
-  cat > "$BIN/pulumi-resource-pulumi-python" <<SH
-#!/bin/sh
-# The engine starts dynamic providers through this name; run them in the project's virtualenv.
-venv="\${PULUMI_RUNTIME_VIRTUALENV:-}"
-case "\$venv" in ""|/*) ;; *) venv="\$PWD/\$venv";; esac
-if [ -n "\$venv" ] && [ -x "\$venv/bin/python" ]; then
-  exec "\$venv/bin/python" -u -m pulumi.dynamic "\$@"
-fi
-exec "$ROOT/.venv/bin/python" -u -m pulumi.dynamic "\$@"
-SH
-  chmod +x "$BIN/pulumi-language-python" "$BIN/pulumi-resource-pulumi-python"
+  chmod +x "$BIN/pulumi-language-python"
 }
 
 if [ -f "$STAMP" ] && [ -x "$BIN/pulumi" ]; then
@@ -38,8 +41,6 @@ if [ -f "$STAMP" ] && [ -x "$BIN/pulumi" ]; then
   echo "pulumi $PULUMI_VERSION already built in $BIN"
   exit 0
 fi
-command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
-command -v go >/dev/null || { echo "go is not installed (not on PATH nor in /usr/local/go/bin): cannot build the pulumi CLI" >&2; exit 1; }
 
 started=$(date +%s)
 work="$TOOLS/build-$PULUMI_VERSION"
@@ -64,6 +65,10 @@ package tools
 
 import _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
 GO
+echo "building pulumi $PULUMI_VERSION from the Go module proxy (about 4-5 min on a quiet two-core machine, 10-12 on a busy one)"
+( while sleep 30; do echo "  still building: $(( $(date +%s) - started ))s"; done ) &
+ticker=$!
+trap 'kill "$ticker" 2>/dev/null || true' EXIT
 (
   cd "$work"
   export GOFLAGS=-mod=mod GOTOOLCHAIN=local

@@ -6,10 +6,13 @@ error from .tools/build-error.log when there is one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +24,9 @@ import pytest
 from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
 from tests.conftest import ROOT
 
-TOOLS_BIN = ROOT / ".tools" / "bin"
+# Where scripts/build-pulumi-cli.sh puts the CLI; point ELASTIC_JOBS_PULUMI_BIN at another folder (for example one
+# with the upstream language host built from the pulumi/pulumi sources) to run these tests against it.
+TOOLS_BIN = Path(os.environ.get("ELASTIC_JOBS_PULUMI_BIN") or ROOT / ".tools" / "bin")
 
 
 def find_cli() -> str | None:
@@ -51,16 +56,15 @@ class Stack:
     name: str
 
     def run(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        finished = subprocess.run(
-            [self.cli, *args, "--stack", self.name, "--non-interactive"],
-            cwd=self.directory,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        finished = run_in_own_group([self.cli, *args, "--stack", self.name, "--non-interactive"], self, timeout)
         if check and finished.returncode != 0:
+            raise AssertionError(f"pulumi {' '.join(args)} failed:\n{finished.stdout}\n{finished.stderr}")
+        return finished
+
+    def run_plain(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        """A command that takes no --stack (stack init, install, about)."""
+        finished = run_in_own_group([self.cli, *args, "--non-interactive"], self, timeout)
+        if finished.returncode != 0:
             raise AssertionError(f"pulumi {' '.join(args)} failed:\n{finished.stdout}\n{finished.stderr}")
         return finished
 
@@ -72,6 +76,7 @@ class Stack:
         return result
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
+        """The CLI running in the background; `kill_everything_of` ends it with everything it started."""
         return subprocess.Popen(
             [self.cli, *args, "--stack", self.name, "--non-interactive"],
             cwd=self.directory,
@@ -79,7 +84,57 @@ class Stack:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,
         )
+
+
+MARKER = "ELASTIC_JOBS_CLI_TEST"  # in the environment of the CLI and of every process it starts
+
+
+def run_in_own_group(command: list[str], stack: Stack, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run the CLI, then end whatever it started and left behind: no plugin outlives a command."""
+    process = subprocess.Popen(
+        command,
+        cwd=stack.directory,
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        kill_everything_of(stack)
+        process.wait()
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def processes_of(stack: Stack) -> dict[int, str]:
+    """Live processes started for this stack, by the marker in their environment (Linux /proc).
+
+    The engine starts its plugins in process groups of their own, so a killed CLI's group does not hold them;
+    the environment they inherit does."""
+    tag = f"{MARKER}={stack.env[MARKER]}".encode()
+    found = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state != "Z" and tag in (proc / "environ").read_bytes().split(b"\0"):
+                found[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    return found
+
+
+def kill_everything_of(stack: Stack) -> None:
+    for _ in range(50):
+        alive = processes_of(stack)
+        if not alive:
+            return
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+    raise AssertionError(f"processes of stack {stack.name} survive SIGKILL: {processes_of(stack)}")
 
 
 @pytest.fixture
@@ -94,18 +149,11 @@ def stack_for(pulumi_cli: str, emulator: Emulator, tmp_path: Path) -> Iterator[A
             "PULUMI_CONFIG_PASSPHRASE": "cli-tests",
             "PULUMI_SKIP_UPDATE_CHECK": "1",
             "PULUMI_HOME": str(tmp_path / ".pulumi-home"),
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            MARKER: uuid.uuid4().hex,
         }
-        directory = Path(example) if Path(example).is_absolute() else ROOT / "examples" / example
+        directory = Path(example) if Path(example).is_absolute() else ROOT / example
         stack = Stack(pulumi_cli, directory, env, f"cli-{uuid.uuid4().hex[:8]}")
-        subprocess.run(
-            [pulumi_cli, "stack", "init", stack.name, "--non-interactive"],
-            cwd=stack.directory,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        stack.run_plain("stack", "init", stack.name)
         stack.config("azure-elastic-jobs:endpoint", emulator.url)
         stack.config("azure-elastic-jobs:token", emulator.token, secret=True)
         stack.config("azure-elastic-jobs:subscriptionId", DEFAULT_SUBSCRIPTION)
@@ -116,3 +164,4 @@ def stack_for(pulumi_cli: str, emulator: Emulator, tmp_path: Path) -> Iterator[A
     for stack in created:
         stack.run("destroy", "--yes", check=False)
         stack.run("stack", "rm", "--yes", "--force", check=False)
+        kill_everything_of(stack)

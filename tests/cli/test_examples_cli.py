@@ -18,7 +18,7 @@ def count(client: ElasticJobsClient, job: str) -> int:
 def test_chained_example_runs_the_rebuild_after_the_migration(
     stack_for, emulator: Emulator, client: ElasticJobsClient
 ) -> None:
-    stack = stack_for("chained")
+    stack = stack_for("examples/chained")
     rebuilds = count(client, "rebuild-indexes")
     stack.run("up", "--yes")
     outputs = stack.outputs()

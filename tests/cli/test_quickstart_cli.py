@@ -7,6 +7,7 @@ import time
 
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.emulator import Emulator
+from tests.cli.conftest import kill_everything_of, processes_of
 from tests.conftest import new_job
 
 
@@ -23,7 +24,7 @@ def test_quickstart_preview_up_again_trigger_refresh_destroy(
     stack_for, emulator: Emulator, client: ElasticJobsClient
 ) -> None:
     job = new_job(client)
-    stack = stack_for("quickstart")
+    stack = stack_for("examples/quickstart")
     stack.config("job", job.job_name)
 
     since = last_seq(emulator)
@@ -57,7 +58,7 @@ def test_quickstart_preview_up_again_trigger_refresh_destroy(
 
 def test_destroy_cancels_an_active_execution(stack_for, client: ElasticJobsClient) -> None:
     job = new_job(client, script="SELECT 1; -- emulator:duration=360000")
-    stack = stack_for("quickstart")
+    stack = stack_for("examples/quickstart")
     stack.config("job", job.job_name)
     stack.config("wait", "false")
     stack.run("up", "--yes")
@@ -69,16 +70,18 @@ def test_destroy_cancels_an_active_execution(stack_for, client: ElasticJobsClien
 
 def test_an_interrupted_up_then_up_again_does_not_start_a_second_run(stack_for, client: ElasticJobsClient) -> None:
     job = new_job(client, script="SELECT 1; -- emulator:duration=600")  # 6 s at time scale 100
-    stack = stack_for("quickstart")
+    stack = stack_for("examples/quickstart")
     stack.config("job", job.job_name)
     running = stack.popen("up", "--yes", "--skip-preview")
     deadline = time.monotonic() + 60
     while not list(client.list_executions(job)):
         assert time.monotonic() < deadline and running.poll() is None
         time.sleep(0.1)
+    started = " ".join(processes_of(stack).values())
+    assert "pulumi-language-python" in started and "pulumi.dynamic" in started, started
     running.send_signal(signal.SIGINT)
     time.sleep(0.5)
-    running.kill()
+    kill_everything_of(stack)  # the CLI, and the language host, program and provider plugin it would orphan
     running.wait()
     stack.run("cancel", "--yes")  # what a user does after a killed CLI: release the stack lock
     result = stack.run("up", "--yes", "--skip-preview", check=False)
