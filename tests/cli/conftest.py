@@ -7,11 +7,13 @@ error from .tools/build-error.log when there is one.
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -137,9 +139,38 @@ def kill_everything_of(stack: Stack) -> None:
     raise AssertionError(f"processes of stack {stack.name} survive SIGKILL: {processes_of(stack)}")
 
 
+class _RecordDownloads(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.server.requested.append(self.path)  # type: ignore[attr-defined]
+        self.send_error(404, "no plugin downloads in the CLI tests")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@dataclass
+class PluginDownloads:
+    """Every plugin download the CLI attempts, sent here instead of the internet (and answered 404).
+
+    The engine retries a missing plugin's download without a word on the screen, so the tests count them."""
+
+    url: str
+    requested: list[str]
+
+
+@pytest.fixture(scope="session")
+def plugin_downloads() -> Iterator[PluginDownloads]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RecordDownloads)
+    server.requested = []  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield PluginDownloads(f"http://127.0.0.1:{server.server_address[1]}/plugins", server.requested)  # type: ignore[attr-defined]
+    server.shutdown()
+
+
 @pytest.fixture
-def stack_for(pulumi_cli: str, emulator: Emulator, tmp_path: Path) -> Iterator[Any]:
+def stack_for(pulumi_cli: str, emulator: Emulator, tmp_path: Path, plugin_downloads: PluginDownloads) -> Iterator[Any]:
     created: list[Stack] = []
+    downloads_before = len(plugin_downloads.requested)
 
     def make(example: str) -> Stack:
         env = {
@@ -150,6 +181,7 @@ def stack_for(pulumi_cli: str, emulator: Emulator, tmp_path: Path) -> Iterator[A
             "PULUMI_SKIP_UPDATE_CHECK": "1",
             "PULUMI_HOME": str(tmp_path / ".pulumi-home"),
             MARKER: uuid.uuid4().hex,
+            "PULUMI_PLUGIN_DOWNLOAD_URL_OVERRIDES": f".*={plugin_downloads.url}",
         }
         directory = Path(example) if Path(example).is_absolute() else ROOT / example
         stack = Stack(pulumi_cli, directory, env, f"cli-{uuid.uuid4().hex[:8]}")
@@ -165,3 +197,5 @@ def stack_for(pulumi_cli: str, emulator: Emulator, tmp_path: Path) -> Iterator[A
         stack.run("destroy", "--yes", check=False)
         stack.run("stack", "rm", "--yes", "--force", check=False)
         kill_everything_of(stack)
+    attempted = plugin_downloads.requested[downloads_before:]
+    assert attempted == [], f"the CLI tried to download plugins: {attempted}"
