@@ -6,6 +6,7 @@
 #   pulumi-language-python-exec    the official program launcher, copied from the sdk/v3 module
 #   pulumi-language-python         this project's own language host (scripts/pulumi_cli/), because the upstream
 #                                  host's module is not served by the Go module proxy (403)
+#   actionlint                     lints examples/github-actions/preview.yml
 # A first build takes about 4-5 minutes on a quiet two-core machine and 10-12 on a busy one; it prints a line
 # every 30 s while it runs. Does nothing but refresh the helpers when that version is already built. Build
 # caches (GOMODCACHE, GOCACHE) make rebuilds fast.
@@ -13,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 PULUMI_VERSION="${PULUMI_VERSION:-v3.274.1}"
+ACTIONLINT_VERSION=v1.7.12
 TOOLS="$ROOT/.tools"
 BIN="$TOOLS/bin"
 STAMP="$TOOLS/pulumi-$PULUMI_VERSION.built"
@@ -34,6 +36,8 @@ install_helpers() {
 exec "$ROOT/.venv/bin/python" -u "$ROOT/scripts/pulumi_cli/language_host.py" --executor "$BIN/pulumi-language-python-exec" "\$@"
 SH
   chmod +x "$BIN/pulumi-language-python"
+  # actionlint lints the GitHub workflow the examples ship; a few seconds from the Go module proxy.
+  [ -x "$BIN/actionlint" ] || (cd "$TOOLS" && GOFLAGS= GOTOOLCHAIN=local GOBIN="$BIN" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION")
 }
 
 if [ -f "$STAMP" ] && [ -x "$BIN/pulumi" ]; then

@@ -113,11 +113,15 @@ def run_in_own_group(command: list[str], stack: Stack, timeout: float) -> subpro
 
 
 def processes_of(stack: Stack) -> dict[int, str]:
-    """Live processes started for this stack, by the marker in their environment (Linux /proc).
+    return processes_marked(stack.env[MARKER])
+
+
+def processes_marked(marker: str) -> dict[int, str]:
+    """Live processes started with this marker in their environment (Linux /proc).
 
     The engine starts its plugins in process groups of their own, so a killed CLI's group does not hold them;
     the environment they inherit does."""
-    tag = f"{MARKER}={stack.env[MARKER]}".encode()
+    tag = f"{MARKER}={marker}".encode()
     found = {}
     for proc in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError):
@@ -128,15 +132,19 @@ def processes_of(stack: Stack) -> dict[int, str]:
 
 
 def kill_everything_of(stack: Stack) -> None:
+    kill_everything_marked(stack.env[MARKER])
+
+
+def kill_everything_marked(marker: str) -> None:
     for _ in range(50):
-        alive = processes_of(stack)
+        alive = processes_marked(marker)
         if not alive:
             return
         for pid in alive:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.1)
-    raise AssertionError(f"processes of stack {stack.name} survive SIGKILL: {processes_of(stack)}")
+    raise AssertionError(f"processes survive SIGKILL: {processes_marked(marker)}")
 
 
 class _RecordDownloads(http.server.BaseHTTPRequestHandler):
