@@ -24,7 +24,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -51,6 +51,7 @@ from .errors import (
 )
 from .ids import ExecutionRef, JobRef, segment
 from .models import DEFAULT_API_VERSION, JobExecution, JobExecutionListResult, is_terminal
+from .outcome import TargetOutcomes
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +262,7 @@ class ElasticJobsClient:
         *,
         timeout: float,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
-        on_progress: Callable[[JobExecution], None] | None = None,
+        on_progress: Callable[[Mapping[ExecutionRef, JobExecution]], None] | None = None,
     ) -> JobExecution:
         """Poll until the lifecycle is terminal; raises :class:`WaitTimeout` (the run is left running)."""
         waited = self.wait_for_all([ref], timeout=timeout, poll_interval=poll_interval, on_progress=on_progress)
@@ -278,7 +279,7 @@ class ElasticJobsClient:
         *,
         timeout: float,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
-        on_progress: Callable[[JobExecution], None] | None = None,
+        on_progress: Callable[[Mapping[ExecutionRef, JobExecution]], None] | None = None,
         workers: int = 16,
     ) -> WaitResult:
         """Poll many executions at once until all are terminal or unreadable.
@@ -286,7 +287,8 @@ class ElasticJobsClient:
         Each execution is polled when it is due (its own ``Retry-After``, else a backoff from 1 s to
         ``poll_interval``), due ones concurrently, so N executions of duration T take about T, not N x T. One
         that cannot be read (gone, or failing past the retry budget) stops being polled and is reported in
-        ``errors``; it never hides the others' outcomes.
+        ``errors``; it never hides the others' outcomes. ``on_progress`` sees the latest of every execution
+        once per round of polls.
         """
         deadline = time.monotonic() + timeout
         due = dict.fromkeys(refs, time.monotonic())
@@ -303,13 +305,13 @@ class ElasticJobsClient:
                         continue
                     execution, hint = polled
                     result.latest[ref] = execution
-                    if on_progress:
-                        on_progress(execution)
                     if is_terminal(execution.properties.lifecycle):
                         del due[ref]
                         continue
                     due[ref] = time.monotonic() + (hint if hint is not None else backoff[ref])
                     backoff[ref] = min(backoff[ref] * 1.5, poll_interval)
+                if on_progress and ready:
+                    on_progress(result.latest)
                 if not due:
                     break
                 remaining = deadline - time.monotonic()
@@ -326,22 +328,13 @@ class ElasticJobsClient:
         except ElasticJobsError as error:
             return error
 
-    def explain(self, ref: ExecutionRef, execution: JobExecution) -> str:
-        """Why an execution ended as it did: the failing steps and targets with their own messages."""
-        reasons: list[str] = []
+    def target_outcomes(self, ref: ExecutionRef) -> TargetOutcomes:
+        """Which targets of a run did not succeed, read once (every page); empty and incomplete if unreadable."""
         try:
-            for target in self.list_target_executions(ref):
-                props = target.properties
-                if props.lifecycle in ("Succeeded", "SucceededWithSkipped", "Skipped", None):
-                    continue
-                where = ""
-                if props.target:
-                    where = f" on {props.target.server_name or '?'}/{props.target.database_name or '?'}"
-                reasons.append(f"step {props.step_name!r}{where}: {props.lifecycle}: {props.last_message}")
-        except ArmError as error:  # the summary is best effort; the execution's own message still stands
+            return TargetOutcomes.of(self.list_target_executions(ref))
+        except ArmError as error:  # best effort: the execution's own lifecycle and message still stand
             log.debug("could not list target executions of %s: %s", ref.arm_id, error.code)
-        summary = execution.properties.last_message or "no message"
-        return summary + ("; " + "; ".join(reasons[:5]) if reasons else "")
+            return TargetOutcomes()
 
     # --- generic ARM plumbing --------------------------------------------------------------------------------
 

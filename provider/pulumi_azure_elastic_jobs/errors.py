@@ -158,4 +158,8 @@ class ExecutionFailed(ElasticJobsError):
 
     def __init__(self, arm_id: str, lifecycle: str, explanation: str) -> None:
         self.arm_id, self.lifecycle, self.explanation = arm_id, lifecycle, explanation
-        super().__init__(f"the job execution ended {lifecycle}: {explanation}. Execution: {arm_id}")
+        super().__init__(
+            f"the job execution ended {lifecycle}: {explanation.rstrip('.')}. Fix the step's script or its data, "
+            f"then change the resource's triggers to run the job again (the failed run stays in the job's "
+            f"history). Execution: {arm_id}"
+        )

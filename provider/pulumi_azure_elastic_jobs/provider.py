@@ -13,9 +13,11 @@ import itertools
 import logging
 import os
 import threading
+import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pulumi.dynamic import (
@@ -45,6 +47,8 @@ from .inputs import (
     validate,
 )
 from .models import DEFAULT_API_VERSION, JobExecution, is_terminal
+from .outcome import TargetOutcomes, set_status_line, set_summary_line, status_line, summary_line
+from .progress import Progress
 
 if TYPE_CHECKING:
     from .client import ElasticJobsClient, ExecutionStart
@@ -81,7 +85,16 @@ PROPERTY_OUTPUTS = (
     "step_id",
     "step_name",
 )
-OUTPUT_NAMES = (*PROPERTY_OUTPUTS, "target", "system_data", "name", "type", "azure_id", "job_execution_id")
+OUTPUT_NAMES = (
+    *PROPERTY_OUTPUTS,
+    "target",
+    "system_data",
+    "name",
+    "type",
+    "azure_id",
+    "job_execution_id",
+    "target_outcomes",
+)
 
 
 def execution_outputs(execution: JobExecution, ref: ExecutionRef) -> dict[str, Any]:
@@ -89,7 +102,8 @@ def execution_outputs(execution: JobExecution, ref: ExecutionRef) -> dict[str, A
     props = execution.properties
     wire = props.model_dump(mode="json", exclude_none=False)
     outputs = {key: wire.get(key) for key in PROPERTY_OUTPUTS}
-    outputs["target"] = props.target.model_dump(mode="json") if props.target else None
+    # {} rather than null for a job-level run: a null output reads as unknown in every preview
+    outputs["target"] = props.target.model_dump(mode="json") if props.target else {}
     outputs["system_data"] = execution.system_data.model_dump(mode="json") if execution.system_data else None
     outputs["name"] = execution.name or ref.job_execution_id
     outputs["type"] = execution.type
@@ -178,8 +192,8 @@ class JobExecutionProvider(ResourceProvider):
         client = self.client(inputs.api_version)
         ref, outcome = self._start_or_attach(client, inputs)
         log.info("%s %s", "started" if outcome.started else "attached to", ref.arm_id)
-        execution = self._settle(client, ref, inputs, outcome.execution)
-        return CreateResult(ref.arm_id, _as_struct_numbers({**_inputs_of(inputs), **execution_outputs(execution, ref)}))
+        execution, targets = self._settle(client, ref, inputs, outcome.execution)
+        return CreateResult(ref.arm_id, _resource_outputs(inputs, execution, ref, targets))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh, ``.get`` and import: everything comes from the ARM id; a vanished execution reads as gone."""
@@ -193,11 +207,13 @@ class JobExecutionProvider(ResourceProvider):
             job_name=ref.job.job_name,
         )
         inputs = ExecutionInputs.model_validate(_coerce_numbers(known))
+        client = self.client(inputs.api_version)
         try:
-            execution = self.client(inputs.api_version).get_execution(ref)
+            execution = client.get_execution(ref)
         except NotFound:
             return ReadResult("", {})
-        outputs = _as_struct_numbers({**_inputs_of(inputs), **execution_outputs(execution, ref)})
+        targets = _targets_of(client, ref, execution, props.get("target_outcomes"))
+        outputs = _resource_outputs(inputs, execution, ref, targets)
         if "azure_id" in props:
             return ReadResult(ref.arm_id, outputs)  # refresh: the declared inputs stay as they were
         return ReadResult(ref.arm_id, outputs, known)  # import or get: inputs as the id and program give them
@@ -207,8 +223,8 @@ class JobExecutionProvider(ResourceProvider):
         inputs = ExecutionInputs.model_validate(news)
         ref = ExecutionRef.parse(id_)
         client = self.client(inputs.api_version)
-        execution = self._settle(client, ref, inputs, client.get_execution(ref))
-        return UpdateResult(_as_struct_numbers({**_inputs_of(inputs), **execution_outputs(execution, ref)}))
+        execution, targets = self._settle(client, ref, inputs, client.get_execution(ref))
+        return UpdateResult(_resource_outputs(inputs, execution, ref, targets))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """ARM has no DELETE for executions: cancel an active one (unless cancel_on_destroy=False), then forget."""
@@ -251,21 +267,46 @@ class JobExecutionProvider(ResourceProvider):
     @staticmethod
     def _settle(
         client: ElasticJobsClient, ref: ExecutionRef, inputs: ExecutionInputs, execution: JobExecution
-    ) -> JobExecution:
+    ) -> tuple[JobExecution, TargetOutcomes]:
+        """Wait for the run if asked, showing its status on the resource's row; then read how its targets did."""
         if not inputs.wait_for_completion:
-            return execution
-        if not is_terminal(execution.properties.lifecycle):
-            execution = client.wait_for_terminal(
-                ref, timeout=inputs.timeout, poll_interval=inputs.poll_interval, on_progress=_log_progress
-            )
+            return execution, _targets_of(client, ref, execution, None)
+        with Progress.here() as progress:
+            if not is_terminal(execution.properties.lifecycle):
+                began = time.monotonic()
+
+                def show(latest: Mapping[ExecutionRef, JobExecution]) -> None:
+                    progress.status(status_line(latest[ref], time.monotonic() - began))
+
+                execution = client.wait_for_terminal(
+                    ref, timeout=inputs.timeout, poll_interval=inputs.poll_interval, on_progress=show
+                )
+            targets = client.target_outcomes(ref)
+            progress.note(summary_line(execution, targets))
         lifecycle = str(execution.properties.lifecycle)
         if lifecycle in inputs.fail_on:
-            raise ExecutionFailed(ref.arm_id, lifecycle, client.explain(ref, execution))
-        return execution
+            explanation = targets.failures() or str(execution.properties.last_message or "no message").rstrip(".")
+            raise ExecutionFailed(ref.arm_id, lifecycle, explanation)
+        return execution, targets
 
 
 def _inputs_of(inputs: ExecutionInputs) -> dict[str, Any]:
     return inputs.model_dump(exclude={"job_execution_id"})
+
+
+def _resource_outputs(
+    inputs: ExecutionInputs, execution: JobExecution, ref: ExecutionRef, targets: TargetOutcomes
+) -> dict[str, Any]:
+    return _as_struct_numbers(
+        {**_inputs_of(inputs), **execution_outputs(execution, ref), "target_outcomes": targets.output()}
+    )
+
+
+def _targets_of(client: ElasticJobsClient, ref: ExecutionRef, execution: JobExecution, recorded: Any) -> TargetOutcomes:
+    """A terminal run's target outcomes: as recorded when complete (they never change), else read once."""
+    if not is_terminal(execution.properties.lifecycle):
+        return TargetOutcomes()
+    return TargetOutcomes.from_output(recorded) or client.target_outcomes(ref)
 
 
 def _as_struct_numbers(values: dict[str, Any]) -> dict[str, Any]:
@@ -313,11 +354,6 @@ def _enable_logging(level: str | None) -> None:
     package.setLevel(level.upper())
 
 
-def _log_progress(execution: JobExecution) -> None:
-    props = execution.properties
-    log.info("execution %s: %s (%s)", props.job_execution_id, props.lifecycle, props.last_message)
-
-
 @dataclass(frozen=True)
 class Member:
     """One member's outcome: the run it stands for (if one was found or started), and what went wrong."""
@@ -325,6 +361,7 @@ class Member:
     ref: ExecutionRef | None = None
     execution: JobExecution | None = None
     error: ElasticJobsError | None = None
+    targets: TargetOutcomes = field(default_factory=TargetOutcomes)
 
 
 class JobExecutionSetProvider(JobExecutionProvider):
@@ -381,6 +418,7 @@ class JobExecutionSetProvider(JobExecutionProvider):
         members = {key: Member(ref, *_read_member(client, ref)) for key, ref in recorded.items()}
         if not any(member.execution for member in members.values()):
             return ReadResult("", {})
+        members = self._with_targets(client, members, props.get("executions") or {})
         unstarted = {key: Member(error=_error_of(props, key)) for key in inputs.members if key not in recorded}
         return ReadResult(id_, self._outputs(inputs, {**members, **unstarted}))
 
@@ -413,21 +451,47 @@ class JobExecutionSetProvider(JobExecutionProvider):
             return dict(pool.map(start, keys))
 
     def _settle_set(self, inputs: SetInputs, members: dict[str, Member]) -> dict[str, Any]:
+        """Wait for every member's run (status on the set's row), then read how each finished run's targets did."""
         client = self.client(inputs.api_version)
         refs = [member.ref for member in members.values() if member.ref is not None and member.error is None]
-        if inputs.wait_for_completion:
-            waited = client.wait_for_all(refs, timeout=inputs.timeout, poll_interval=inputs.poll_interval)
-            if not waited.finished:
+        with Progress.here() as progress:
+            began = time.monotonic()
+
+            def show(latest: Mapping[ExecutionRef, JobExecution]) -> None:
+                lifecycles = [execution.properties.lifecycle for execution in latest.values()]
+                progress.status(set_status_line(lifecycles, len(members), time.monotonic() - began))
+
+            timeout = inputs.timeout if inputs.wait_for_completion else 0  # not waiting: one read each
+            waited = client.wait_for_all(refs, timeout=timeout, poll_interval=inputs.poll_interval, on_progress=show)
+            if inputs.wait_for_completion and not waited.finished:
                 log.warning("executions still running after %g s; the next up resumes waiting", inputs.timeout)
-        else:
-            waited = client.wait_for_all(refs, timeout=0, poll_interval=inputs.poll_interval)  # one read each
-        settled = {
-            key: Member(member.ref, waited.latest.get(member.ref), waited.errors.get(member.ref))
-            if member.ref is not None and member.error is None
-            else member
-            for key, member in members.items()
-        }
+            settled = {
+                key: Member(member.ref, waited.latest.get(member.ref), waited.errors.get(member.ref))
+                if member.ref is not None and member.error is None
+                else member
+                for key, member in members.items()
+            }
+            settled = self._with_targets(client, settled, {})
+            if inputs.wait_for_completion:
+                progress.note(set_summary_line({key: _lifecycle_of(m) for key, m in settled.items()}))
         return self._outputs(inputs, settled)
+
+    @staticmethod
+    def _with_targets(
+        client: ElasticJobsClient, members: dict[str, Member], recorded: Mapping[str, Any]
+    ) -> dict[str, Member]:
+        """Each finished member with its target outcomes: as recorded when complete, else read once, together."""
+
+        def attach(item: tuple[str, Member]) -> tuple[str, Member]:
+            key, member = item
+            if member.ref is None or member.execution is None:
+                return item
+            entry = recorded.get(key) if isinstance(recorded.get(key), dict) else {}
+            targets = _targets_of(client, member.ref, member.execution, (entry or {}).get("target_outcomes"))
+            return key, Member(member.ref, member.execution, member.error, targets)
+
+        with ThreadPoolExecutor(max_workers=max(1, min(16, len(members)))) as pool:
+            return dict(pool.map(attach, members.items()))
 
     @staticmethod
     def _outputs(inputs: SetInputs, members: dict[str, Member]) -> dict[str, Any]:
@@ -481,7 +545,14 @@ def _member_outputs(member: Member) -> dict[str, Any]:
     elif member.ref is not None:
         outputs.update(azure_id=member.ref.arm_id, job_execution_id=member.ref.job_execution_id)
     outputs["error"] = error_output(member.error) if member.error else None
+    outputs["target_outcomes"] = member.targets.output()
     return outputs
+
+
+def _lifecycle_of(member: Member) -> str:
+    if member.error is not None:
+        return f"error {error_output(member.error)['code']}"
+    return str(member.execution.properties.lifecycle) if member.execution else "unknown"
 
 
 class RecordedError(ElasticJobsError):

@@ -61,8 +61,12 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
     lifecycle: pulumi.Output[str]
     """Created, InProgress, WaitingForRetry, Succeeded, SucceededWithSkipped, Failed, TimedOut, Canceled, ..."""
     last_message: pulumi.Output[str | None]
-    target: pulumi.Output[dict[str, Any] | None]
-    """{type, server_name, database_name} of the execution's target, or None for a whole-job execution."""
+    target: pulumi.Output[dict[str, Any]]
+    """{type, server_name, database_name} of the execution's target; {} for a whole-job execution."""
+    target_outcomes: pulumi.Output[dict[str, Any]]
+    """How the run's target executions ended, read once when the run is terminal: ``counts`` by lifecycle,
+    ``problems`` (the first 20 that did not succeed: server, database, step, lifecycle, attempts, message),
+    ``problems_omitted``, ``steps``, ``databases``, and ``complete`` (False until the run is terminal)."""
     provisioning_state: pulumi.Output[str | None]
     create_time: pulumi.Output[str | None]
     start_time: pulumi.Output[str | None]
@@ -159,8 +163,9 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
     """
 
     executions: pulumi.Output[dict[str, Any]]
-    """Per member key: job_name, job_execution_id, azure_id, lifecycle, last_message, times, target, ..., and
-    ``error`` ({code, status, message, request_id}) when the member could not start or its run vanished."""
+    """Per member key: job_name, job_execution_id, azure_id, lifecycle, last_message, times, target,
+    ``target_outcomes`` (as on JobExecution), ..., and ``error`` ({code, status, message, request_id}) when the
+    member could not start or its run vanished."""
     failed_members: pulumi.Output[list[str]]
     """Member keys whose lifecycle is in ``fail_on`` or that have an ``error``; members never fail the deployment
     on their own."""

@@ -129,20 +129,25 @@ def test_new_package_version_changes_provider_but_is_no_diff(
     assert diff.changes == provider_pb2.DiffResponse.DIFF_NONE and not diff.replaces
 
 
-def test_refresh_of_a_finished_execution_reads_it_once(
+def test_refresh_of_a_finished_execution_reads_it_once_and_its_targets_once_ever(
     engine: Engine, declare: Declare, emulator: Emulator, client: ElasticJobsClient
 ) -> None:
     job = new_job(client)
-    engine.up(declare(job_name=job.job_name))
-    import time
-
-    time.sleep(0.3)
+    engine.up(declare(job_name=job.job_name))  # not waited: the run's targets are not known yet
+    ((_urn, state),) = engine.state.items()
+    assert state.output_props["target_outcomes"]["complete"] is False
+    client.wait_for_terminal(job.execution(state.output_props["job_execution_id"]), timeout=60)
     since = last_seq(emulator)
     result = engine.refresh()
     ((_urn, state),) = engine.state.items()
     assert set(result.operations.values()) == {"refreshed"}
     assert state.output_props["lifecycle"] == "Succeeded"
-    assert [r["method"] for r in emulator.requests_log(since)] == ["GET"]
+    assert state.output_props["target_outcomes"]["complete"] is True
+    paths = [r["path"].rsplit("/", 1)[-1] for r in emulator.requests_log(since)]
+    assert paths == [state.output_props["job_execution_id"], "targets"]  # the run, then its targets once
+    since = last_seq(emulator)
+    engine.refresh()
+    assert [r["method"] for r in emulator.requests_log(since)] == ["GET"]  # terminal targets never change
 
 
 def test_refresh_of_a_forgotten_execution_reports_it_gone_without_a_new_run(
