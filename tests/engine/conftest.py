@@ -16,9 +16,9 @@ AGENT = {"resource_group_name": "group1", "server_name": "server1", "job_agent_n
 """The seeded job agent's coordinates, as resource inputs."""
 
 
-def configured_plugin(emulator: Emulator, **env: str) -> Plugin:
+def configured_plugin(emulator: Emulator, engine_address: str | None = None, **env: str) -> Plugin:
     """A fresh dynamic-provider plugin process, configured as the engine would for ``emulator``."""
-    plugin = Plugin(env=env)
+    plugin = Plugin(env=env, engine_address=engine_address)
     plugin.configure(
         {
             "azure-elastic-jobs:endpoint": emulator.url,

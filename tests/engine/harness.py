@@ -21,15 +21,16 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent import futures
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 import pulumi
-from google.protobuf import struct_pb2
+from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor, Mocks
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc, provider_pb2, provider_pb2_grpc
 
 Props = dict[str, Any]
 
@@ -153,12 +154,32 @@ def run_program(
     return monitor.registrations
 
 
-class Plugin:
-    """The SDK's dynamic-provider plugin in a subprocess, spoken to over gRPC like the engine does."""
+class EngineLog(engine_pb2_grpc.EngineServicer):
+    """The engine's ``Log`` service, recording what plugins send (status lines and diagnostics) in order."""
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self) -> None:
+        self.messages: list[engine_pb2.LogRequest] = []
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        engine_pb2_grpc.add_EngineServicer_to_server(self, self.server)
+        self.address = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
+        self.server.start()
+
+    def Log(self, request: Any, context: Any) -> Any:
+        self.messages.append(request)
+        return empty_pb2.Empty()
+
+    def stop(self) -> None:
+        self.server.stop(0)
+
+
+class Plugin:
+    """The SDK's dynamic-provider plugin in a subprocess, spoken to over gRPC like the engine does.
+
+    Like the engine, it may pass an engine address as the plugin's last argument."""
+
+    def __init__(self, env: dict[str, str] | None = None, engine_address: str | None = None) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pulumi.dynamic"],
+            [sys.executable, "-m", "pulumi.dynamic", *([engine_address] if engine_address else [])],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={**os.environ, **(env or {})},
