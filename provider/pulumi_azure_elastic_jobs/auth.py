@@ -14,11 +14,15 @@ address, else over HTTPS.
 from __future__ import annotations
 
 import ipaddress
+import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
+
+from .errors import CredentialUnavailable
 
 REFRESH_MARGIN_SECONDS = 300.0
 
@@ -126,7 +130,10 @@ class AzureIdentityToken:
         with self._lock:
             if self._cached and self._cached[1] - time.time() > REFRESH_MARGIN_SECONDS:
                 return self._cached[0]
-            access = self._get_credential().get_token(self._cloud.scope)
+            try:
+                access = self._get_credential().get_token(self._cloud.scope)
+            except Exception as error:  # azure-core's ClientAuthenticationError and what credentials raise
+                raise CredentialUnavailable(self._no_token(error)) from None
             self._cached = (access.token, float(access.expires_on))
             return self._cached[0]
 
@@ -150,10 +157,35 @@ class AzureIdentityToken:
             f"config azure-elastic-jobs:allowCustomEndpoint to true"
         )
 
+    def _no_token(self, error: Exception) -> str:
+        """One line: the request went to Azure, which credential sources were tried, and the ways out."""
+        where = f"{self._cloud.resource_manager} (the {self._cloud.name} cloud)"
+        if self._service_principal:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            return (
+                f"the service principal {self._service_principal.client_id} (config azure-elastic-jobs:clientId) "
+                f"got no token for {where}: {first}"
+            )
+        tried = list(dict.fromkeys(re.findall(r"^\s+(\w+Credential):", str(error), re.MULTILINE)))
+        sources = ", ".join(name.removesuffix("Credential") for name in tried) or type(error).__name__
+        return (
+            f"no Azure credential gave a token for {where}; DefaultAzureCredential tried {sources}. Sign in with "
+            "`az login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET; to use the local emulator "
+            "instead, set config azure-elastic-jobs:endpoint to its URL and azure-elastic-jobs:token"
+        )
+
     def _get_credential(self) -> Any:
         if self._credential is None:
             # Imported here: azure-identity costs ~100 ms to import, and only real Azure needs it.
             from azure import identity
+
+            # Its own warning repeats every credential's failure (twice) on the CLI's screen; the error raised
+            # from here says it in one line. AZURE_ELASTIC_JOBS_LOG_LEVEL=DEBUG shows it again.
+            quiet = logging.getLogger("azure.identity")
+            if quiet.level == logging.NOTSET and not logging.getLogger("pulumi_azure_elastic_jobs").isEnabledFor(
+                logging.DEBUG
+            ):
+                quiet.setLevel(logging.ERROR)
 
             options: dict[str, Any] = {"authority": self._authority_host}
             if self._authority_host not in {cloud.authority_host for cloud in CLOUDS.values()}:

@@ -35,6 +35,7 @@ import requests
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_before_delay
+from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 
 from ._version import __version__
@@ -65,9 +66,44 @@ _BACKOFF = wait_exponential_jitter(multiplier=0.5, max=30.0, jitter=0.5)  # 0.5 
 class _Retryable(Exception):
     """One failed try that may be repeated; carries the answer or the exception, and the wait it asked for."""
 
-    def __init__(self, response: requests.Response | None, cause: BaseException | None, wait: float | None) -> None:
+    def __init__(
+        self,
+        response: requests.Response | None,
+        cause: BaseException | None,
+        wait: float | None,
+        refused: bool = False,
+    ) -> None:
         super().__init__("retryable")
-        self.response, self.cause, self.wait = response, cause, wait
+        self.response, self.cause, self.wait, self.refused = response, cause, wait, refused
+
+
+REFUSED_ATTEMPTS = 3
+"""Tries before a refused connection is reported: nothing listening is rarely fixed by waiting, and a user
+watching the CLI deserves to hear it in seconds. Timeouts and resets keep the whole retry budget."""
+
+
+class _StopWhenRefused(stop_base):
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        return isinstance(error, _Retryable) and error.refused and retry_state.attempt_number >= REFUSED_ATTEMPTS
+
+
+def is_refused(error: BaseException) -> bool:
+    """Whether a connection error was a refused connection, anywhere along its causes."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        reason = getattr(current, "reason", None)
+        nested = [arg for arg in current.args if isinstance(arg, BaseException)]
+        pending += [current.__cause__, current.__context__, reason if isinstance(reason, BaseException) else None]
+        pending += nested
+    return False
 
 
 CLOCK_SKEW_SECONDS = 5.0
@@ -372,7 +408,7 @@ class ElasticJobsClient:
             return response
 
         retrying = Retrying(
-            stop=stop_before_delay(self.retry_budget_seconds),
+            stop=stop_before_delay(self.retry_budget_seconds) | _StopWhenRefused(),
             wait=self._wait,
             retry=retry_if_exception_type(_Retryable),
             sleep=self._sleep,
@@ -388,7 +424,8 @@ class ElasticJobsClient:
             if last.response is not None:
                 raise self._error(method, url, last.response, attempts) from None
             cause = last.cause or ConnectionError("no answer")
-            raise TransportError(method, url.split("?")[0], cause, attempts) from None
+            kind = "refused" if last.refused else "no-answer"
+            raise TransportError(method, url.split("?")[0], cause, attempts, kind) from None
         if response.status_code >= 400:
             raise self._error(method, url, response, retrying.statistics.get("attempt_number", 1))
         if response.is_redirect:
@@ -433,12 +470,12 @@ class ElasticJobsClient:
                 allow_redirects=False,  # ARM does not redirect; a redirect must not carry the token anywhere
             )
         except requests.exceptions.SSLError as error:
-            raise TransportError(method, url.split("?")[0], error, 1) from None  # retrying cannot fix trust
+            raise TransportError(method, url.split("?")[0], error, 1, "tls") from None  # retrying cannot fix trust
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
             never_sent = isinstance(error, requests.ConnectTimeout) or "NewConnectionError" in repr(error)
             log.debug("%s %s failed: %s", method, url.split("?")[0], type(error).__name__)
             if safe or never_sent:
-                raise _Retryable(None, error, None) from None
+                raise _Retryable(None, error, None, refused=never_sent and is_refused(error)) from None
             raise TransportError(method, url.split("?")[0], error, 1) from None
         log.debug(
             "%s %s -> %s x-ms-request-id=%s %.0f ms",
@@ -537,7 +574,7 @@ class ElasticJobsClient:
         except ValueError:
             text = " ".join(response.text.split())[:200]
             message = f"{response.reason or 'error'} (the body is not ARM JSON: {text!r})"
-        return arm_error_class(response.status_code)(
+        return arm_error_class(response.status_code, code)(
             status=response.status_code,
             code=code,
             message=message,

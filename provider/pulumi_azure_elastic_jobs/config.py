@@ -22,11 +22,15 @@ authorityHost          AZURE_AUTHORITY_HOST                  Microsoft Entra ID 
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .auth import CLOUDS, AzureIdentityToken, ServicePrincipal, StaticToken, TokenSource
+from .errors import ConfigError
+from .ids import uuid_problem
 
 NAMESPACE = "azure-elastic-jobs"
 DEFAULT_RETRY_BUDGET_SECONDS = 120.0
@@ -45,6 +49,8 @@ class Settings:
     retry_budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS
     allow_custom_endpoint: bool = False
     authority_host: str | None = None
+    subscription_source: str = "the resource's subscription_id input"
+    """Where the default subscription came from, for messages: a config key or an environment variable."""
 
     def token_source(self) -> TokenSource:
         if self.static_token:
@@ -63,15 +69,18 @@ class Settings:
         config = config or {}
         env = os.environ if env is None else env
 
-        def pick(key: str, *env_names: str) -> str | None:
+        def pick_with_source(key: str, *env_names: str) -> tuple[str | None, str]:
             for name in (f"{NAMESPACE}:{key}", key):
                 value = config.get(name)
                 if value not in (None, ""):
-                    return str(value)
+                    return str(value), f"config {NAMESPACE}:{key}"
             for env_name in env_names:
                 if env.get(env_name):
-                    return env[env_name]
-            return None
+                    return env[env_name], f"environment variable {env_name}"
+            return None, f"config {NAMESPACE}:{key}"
+
+        def pick(key: str, *env_names: str) -> str | None:
+            return pick_with_source(key, *env_names)[0]
 
         environment = (pick("environment", "AZURE_ENVIRONMENT") or "public").lower()
         environment = {
@@ -80,23 +89,55 @@ class Settings:
             "azurechinacloud": "china",
         }.get(environment, environment)
         if environment not in CLOUDS:
-            raise ValueError(f"config {NAMESPACE}:environment must be one of {', '.join(CLOUDS)}, got {environment!r}")
+            raise ConfigError(f"config {NAMESPACE}:environment must be one of {', '.join(CLOUDS)}, got {environment!r}")
         endpoint = pick("endpoint", "AZURE_ELASTIC_JOBS_ENDPOINT") or CLOUDS[environment].resource_manager
         tenant, client = pick("tenantId", "AZURE_TENANT_ID"), pick("clientId", "AZURE_CLIENT_ID")
         secret = pick("clientSecret", "AZURE_CLIENT_SECRET")
         service_principal = ServicePrincipal(tenant, client, secret) if tenant and client and secret else None
-        budget = pick("retryBudget", "AZURE_ELASTIC_JOBS_RETRY_BUDGET")
-        allow_custom = pick("allowCustomEndpoint", "AZURE_ELASTIC_JOBS_ALLOW_CUSTOM_ENDPOINT") or "false"
-        if allow_custom.lower() not in ("true", "false", "1", "0"):
-            raise ValueError(f"config {NAMESPACE}:allowCustomEndpoint must be true or false, got {allow_custom!r}")
+        budget, budget_source = pick_with_source("retryBudget", "AZURE_ELASTIC_JOBS_RETRY_BUDGET")
+        allow_custom, custom_source = pick_with_source(
+            "allowCustomEndpoint", "AZURE_ELASTIC_JOBS_ALLOW_CUSTOM_ENDPOINT"
+        )
+        if (allow_custom or "false").lower() not in ("true", "false", "1", "0"):
+            raise ConfigError(f"{custom_source} must be true or false, got {allow_custom!r}")
+        subscription, subscription_source = pick_with_source(
+            "subscriptionId", "AZURE_SUBSCRIPTION_ID", "ARM_SUBSCRIPTION_ID"
+        )
+        if subscription and (problem := uuid_problem(subscription)):
+            raise ConfigError(f"{subscription_source} {problem}")
         return cls(
             endpoint=endpoint.rstrip("/"),
             environment=environment,
-            subscription_id=pick("subscriptionId", "AZURE_SUBSCRIPTION_ID", "ARM_SUBSCRIPTION_ID"),
+            subscription_id=subscription,
+            subscription_source=subscription_source,
             static_token=pick("token", "AZURE_ELASTIC_JOBS_TOKEN"),
             ca_bundle=pick("caBundle", "AZURE_ELASTIC_JOBS_CA_BUNDLE"),
             service_principal=service_principal,
-            retry_budget_seconds=float(budget) if budget else DEFAULT_RETRY_BUDGET_SECONDS,
-            allow_custom_endpoint=allow_custom.lower() in ("true", "1"),
+            retry_budget_seconds=_seconds(budget, budget_source) if budget else DEFAULT_RETRY_BUDGET_SECONDS,
+            allow_custom_endpoint=(allow_custom or "").lower() in ("true", "1"),
             authority_host=pick("authorityHost", "AZURE_AUTHORITY_HOST"),
         )
+
+
+def _seconds(value: str, source: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(f"{source} must be a positive number of seconds, such as 120; got {value!r}")
+    return seconds
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def log_level(value: str | None) -> int | None:
+    """AZURE_ELASTIC_JOBS_LOG_LEVEL as a logging level; unset means no logging of our own."""
+    if not value:
+        return None
+    if value.upper() not in LOG_LEVELS:
+        raise ConfigError(
+            f"environment variable AZURE_ELASTIC_JOBS_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {value!r}"
+        )
+    return int(logging.getLevelName(value.upper()))

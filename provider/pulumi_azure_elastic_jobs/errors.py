@@ -9,13 +9,23 @@ No secret is ever part of an error: tokens never enter these objects.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class ElasticJobsError(Exception):
-    """Base of every error raised by this package."""
+    """Base of every error raised by this package: understood, so the CLI shows its message alone."""
+
+
+class ConfigError(ElasticJobsError, ValueError):
+    """A setting has a value it cannot have; the message names the config key or variable and what it takes."""
+
+
+class CredentialUnavailable(ElasticJobsError):
+    """No Azure credential could give a token for the endpoint; names the sources tried and the way out."""
 
 
 @dataclass
@@ -41,17 +51,17 @@ class ArmError(ElasticJobsError):
         return ""
 
     def __str__(self) -> str:
-        head = f"{self.method} {self.url} answered {self.status}".strip()
-        code = f" {self.code}" if self.code else ""
-        text = f"{head}{code}: {self.message or 'no message'}"
+        """One line: what ARM said, what to do about it, then where and the ids to quote to support."""
+        text = f"{self.code or f'HTTP {self.status}'}: {(self.message or 'no message').rstrip('.')}"
         if self.target:
             text += f" (target: {self.target})"
         for detail in self.details:
-            text += f"; {detail.get('code', '')}: {detail.get('message', '')}"
+            text += f"; {detail.get('code', '')}: {str(detail.get('message', '')).rstrip('.')}"
+        hint = self.hint()
         ids = f"x-ms-request-id={self.request_id or '-'}, x-ms-correlation-request-id={self.correlation_id or '-'}"
         tries = f", after {self.attempts} tries" if self.attempts > 1 else ""
-        hint = self.hint()
-        return f"{text} [{ids}{tries}]" + (f"\n{hint}" if hint else "")
+        where = f"{self.method} {self.url} answered {self.status}".strip()
+        return f"{text}. {hint + ' ' if hint else ''}[{where}; {ids}{tries}]"
 
 
 class BadRequest(ArmError):
@@ -78,6 +88,19 @@ class NotFound(ArmError):
         if self.code == "ParentResourceNotFound":
             return "A parent (server, job agent or job) does not exist; check the names, or create it first."
         return "The resource does not exist (or its history was cleaned up)."
+
+
+class SubscriptionNotFound(NotFound):
+    """ARM does not know the subscription (or this identity cannot see it); ``source`` says where it came from."""
+
+    source: str = "the subscription_id input, config azure-elastic-jobs:subscriptionId or AZURE_SUBSCRIPTION_ID"
+
+    def hint(self) -> str:
+        return (
+            f"The subscription came from {self.source}: check that value (`az account list` shows the "
+            "subscriptions this identity can use; the emulator knows 00000000-0000-0000-0000-000000000000 and the "
+            "ones it was seeded or started with)."
+        )
 
 
 class Conflict(ArmError):
@@ -114,7 +137,9 @@ _BY_STATUS: dict[int, type[ArmError]] = {
 }
 
 
-def arm_error_class(status: int) -> type[ArmError]:
+def arm_error_class(status: int, code: str | None = None) -> type[ArmError]:
+    if status == 404 and code == "SubscriptionNotFound":
+        return SubscriptionNotFound
     if status == 429:
         return Throttled
     if status >= 500:
@@ -123,13 +148,36 @@ def arm_error_class(status: int) -> type[ArmError]:
 
 
 class TransportError(ElasticJobsError):
-    """No usable answer: connection refused, dropped, or timed out, after retries."""
+    """No usable answer: connection refused, dropped, or timed out, after retries; or TLS trust failed.
 
-    def __init__(self, method: str, url: str, cause: BaseException, attempts: int) -> None:
-        self.method, self.url, self.cause, self.attempts = method, url, cause, attempts
-        super().__init__(
-            f"{method} {url} got no answer after {attempts} tries: {type(cause).__name__}: {cause}. "
-            "Check the endpoint (config azure-elastic-jobs:endpoint) and the network."
+    ``kind`` is ``refused`` (nothing listening), ``tls`` (the certificate is not trusted) or ``no-answer``."""
+
+    def __init__(self, method: str, url: str, cause: BaseException, attempts: int, kind: str = "no-answer") -> None:
+        self.method, self.url, self.cause, self.attempts, self.kind = method, url, cause, attempts, kind
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = urlsplit(self.url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if self.kind == "refused":
+            start = ""
+            if (parts.hostname or "") in ("localhost", "127.0.0.1", "::1"):
+                start = f"Start the local emulator there (elastic-jobs-emulator --port {parts.port or 80}), or "
+            return (
+                f"nothing is listening at {origin} (connection refused, {self.attempts} tries; {self.method} "
+                f"{parts.path}). {start}point config azure-elastic-jobs:endpoint at a running service."
+            )
+        if self.kind == "tls":
+            found = re.search(r"certificate verify failed: ([^(]+)", str(self.cause))
+            reason = found.group(1).strip() if found else type(self.cause).__name__
+            return (
+                f"the TLS certificate of {origin} is not trusted ({reason}). For the emulator started with --tls, "
+                "set config azure-elastic-jobs:caBundle to the certificate it printed at startup "
+                "(emulator-cert.pem); otherwise fix the certificate or the endpoint"
+            )
+        return (
+            f"{self.method} {self.url} got no answer after {self.attempts} tries: {type(self.cause).__name__}: "
+            f"{self.cause}. Check the endpoint (config azure-elastic-jobs:endpoint) and the network."
         )
 
 

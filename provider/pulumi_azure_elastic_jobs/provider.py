@@ -15,8 +15,9 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +32,9 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from .config import NAMESPACE, Settings
-from .errors import ArmError, ElasticJobsError, ExecutionFailed, NotFound
+from . import plugin_errors
+from .config import NAMESPACE, Settings, log_level
+from .errors import ArmError, ElasticJobsError, ExecutionFailed, NotFound, SubscriptionNotFound
 from .ids import ExecutionRef
 from .inputs import (
     DEFAULT_POLL_INTERVAL_SECONDS,
@@ -134,14 +136,16 @@ class JobExecutionProvider(ResourceProvider):
     # --- plumbing ----------------------------------------------------------------------------------------------
 
     def configure(self, req: ConfigureRequest) -> None:
+        plugin_errors.install()
         self._config = {f"{NAMESPACE}:{key}": req.config.get(f"{NAMESPACE}:{key}") for key in _CONFIG_KEYS}
         with self._lock:
             self._settings = None
-        _enable_logging(os.environ.get("AZURE_ELASTIC_JOBS_LOG_LEVEL"))
 
     def settings(self) -> Settings:
+        """The resolved settings; a bad value raises :class:`ConfigError` naming its key, at the first use."""
         with self._lock:
             if self._settings is None:
+                _enable_logging(log_level(os.environ.get("AZURE_ELASTIC_JOBS_LOG_LEVEL")))
                 self._settings = Settings.resolve(self._config)
             return self._settings
 
@@ -168,11 +172,7 @@ class JobExecutionProvider(ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate every input before any request: one failure per bad field, naming it."""
-        try:
-            default_subscription = self.settings().subscription_id
-        except ValueError as error:
-            return CheckResult(dict(news), [CheckFailure("subscription_id", str(error))])
-        checked, problems = validate(self.inputs_model, news, default_subscription)
+        checked, problems = validate(self.inputs_model, news, self.settings().subscription_id)
         return CheckResult(checked, [CheckFailure(field, reason) for field, reason in problems.items()])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -190,7 +190,8 @@ class JobExecutionProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = ExecutionInputs.model_validate(props)
         client = self.client(inputs.api_version)
-        ref, outcome = self._start_or_attach(client, inputs)
+        with self._naming_subscription_source(inputs.subscription_id):
+            ref, outcome = self._start_or_attach(client, inputs)
         log.info("%s %s", "started" if outcome.started else "attached to", ref.arm_id)
         execution, targets = self._settle(client, ref, inputs, outcome.execution)
         return CreateResult(ref.arm_id, _resource_outputs(inputs, execution, ref, targets))
@@ -244,6 +245,17 @@ class JobExecutionProvider(ResourceProvider):
             return
 
     # --- helpers ----------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _naming_subscription_source(self, subscription_id: str) -> Iterator[None]:
+        """An unknown subscription is reported with where its value came from: the input, or config/env."""
+        try:
+            yield
+        except SubscriptionNotFound as error:
+            settings = self.settings()
+            from_default = subscription_id.lower() == (settings.subscription_id or "").lower()
+            error.source = settings.subscription_source if from_default else "the resource's subscription_id input"
+            raise
 
     @staticmethod
     def _start_or_attach(client: ElasticJobsClient, inputs: ExecutionInputs) -> tuple[ExecutionRef, ExecutionStart]:
@@ -343,15 +355,15 @@ def _coerce_numbers(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _enable_logging(level: str | None) -> None:
+def _enable_logging(level: int | None) -> None:
     """The plugin's stderr reaches the CLI's verbose log (``pulumi up -v=9 --logtostderr``); opt in by level."""
     package = logging.getLogger("pulumi_azure_elastic_jobs")
-    if not level or package.handlers:
+    if level is None or package.handlers:
         return
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     package.addHandler(handler)
-    package.setLevel(level.upper())
+    package.setLevel(level)
 
 
 @dataclass(frozen=True)

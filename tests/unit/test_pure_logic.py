@@ -81,17 +81,20 @@ def test_unknown_values_during_preview_are_not_judged() -> None:
 
 
 def test_settings_resolve_inputs_then_config_then_environment() -> None:
+    env_sub, cfg_sub = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
     env = {
-        "AZURE_SUBSCRIPTION_ID": "env-sub",
+        "AZURE_SUBSCRIPTION_ID": env_sub,
         "AZURE_ELASTIC_JOBS_ENDPOINT": "http://env",
         "AZURE_ENVIRONMENT": "china",
     }
     from_env = Settings.resolve({}, env=env)
-    assert (from_env.subscription_id, from_env.endpoint, from_env.environment) == ("env-sub", "http://env", "china")
+    assert (from_env.subscription_id, from_env.endpoint, from_env.environment) == (env_sub, "http://env", "china")
+    assert from_env.subscription_source == "environment variable AZURE_SUBSCRIPTION_ID"
     from_config = Settings.resolve(
-        {"azure-elastic-jobs:subscriptionId": "cfg-sub", "azure-elastic-jobs:endpoint": "http://cfg/"}, env=env
+        {"azure-elastic-jobs:subscriptionId": cfg_sub, "azure-elastic-jobs:endpoint": "http://cfg/"}, env=env
     )
-    assert (from_config.subscription_id, from_config.endpoint) == ("cfg-sub", "http://cfg")
+    assert (from_config.subscription_id, from_config.endpoint) == (cfg_sub, "http://cfg")
+    assert from_config.subscription_source == "config azure-elastic-jobs:subscriptionId"
     assert Settings.resolve({}, env={}).endpoint == "https://management.azure.com"
     assert (
         Settings.resolve({}, env={"AZURE_ENVIRONMENT": "AzureUSGovernment"}).endpoint

@@ -40,6 +40,7 @@ from .backend import (
 )
 from .faults import FaultRule, Faults
 from .identity import Directory, identity_router
+from .server import DEFAULT_SUBSCRIPTION
 
 log = logging.getLogger("pulumi_azure_elastic_jobs.emulator")
 
@@ -83,6 +84,13 @@ class Emulation:
 
     def __post_init__(self) -> None:
         self.directory = Directory(self.backend.clock)
+
+    def knows_subscription(self, subscription: str) -> bool:
+        """A subscription exists here if it is the default one, an allowed one, or holds any resource."""
+        wanted = subscription.lower()
+        if wanted == DEFAULT_SUBSCRIPTION or wanted in (self.allowed_subscriptions or ()):
+            return True
+        return self.backend.store.holds_anything_under(f"/subscriptions/{wanted}")
 
     def record(self, entry: dict[str, Any]) -> None:
         with self._log_lock:
@@ -327,6 +335,10 @@ def _check_auth(emulation: Emulation, authorization: str | None, path: str) -> A
             "AuthorizationFailed",
             f"The client does not have authorization to perform action over scope "
             f"'/subscriptions/{unquote(match.group(1))}'.",
+        )
+    if match and not emulation.knows_subscription(unquote(match.group(1))):
+        return _arm_error(
+            404, "SubscriptionNotFound", f"The subscription '{unquote(match.group(1))}' could not be found."
         )
     return None
 

@@ -20,8 +20,17 @@ from typing import Any
 from .server import DEFAULT_TOKEN, EmulatorOptions, _bind, build, describe, exposure_problem, make_certificate
 
 
+def plain(docstring: str) -> str:
+    """A docstring as terminal text: RST literals (double backquotes) become plain words."""
+    return docstring.replace("``", "").strip()
+
+
 def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
-    parser = argparse.ArgumentParser(prog="elastic-jobs-emulator", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="elastic-jobs-emulator",
+        description=plain(__doc__ or ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default 0)")
     parser.add_argument("--data-dir", type=Path, help="persist state in SQLite there (default: in memory)")

@@ -25,8 +25,9 @@ import requests
 
 from ..auth import is_loopback
 
-DEFAULT_TOKEN = "emulator-dev-token"  # noqa: S105 - the emulator's published development token, not a credential
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+
+DEFAULT_TOKEN = "emulator-dev-token"  # noqa: S105 - the emulator's published development token, not a credential
 
 
 @dataclass

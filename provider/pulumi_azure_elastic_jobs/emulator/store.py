@@ -33,6 +33,11 @@ def key_of(arm_id: str) -> str:
     return arm_id.rstrip("/").lower()
 
 
+def _below(arm_id: str) -> str:
+    """A LIKE pattern (escape ``\\``) for every key below ``arm_id``."""
+    return key_of(arm_id).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+
+
 class Store:
     def __init__(self, data_dir: Path | None = None) -> None:
         self.path = (data_dir / "emulator.sqlite3") if data_dir else None
@@ -84,11 +89,9 @@ class Store:
 
     def delete(self, arm_id: str) -> bool:
         """Delete a resource and everything below it; True when it existed."""
-        key = key_of(arm_id)
         with self._lock:
             cursor = self._db.execute(
-                "DELETE FROM resources WHERE key = ? OR key LIKE ? ESCAPE '\\'",
-                (key, key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"),
+                "DELETE FROM resources WHERE key = ? OR key LIKE ? ESCAPE '\\'", (key_of(arm_id), _below(arm_id))
             )
         return cursor.rowcount > 0
 
@@ -101,13 +104,19 @@ class Store:
         return [json.loads(row[0]) for row in rows]
 
     def descendants(self, ancestor_id: str, kind: str) -> list[Document]:
-        prefix = key_of(ancestor_id).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
         with self._lock:
             rows = self._db.execute(
                 "SELECT doc FROM resources WHERE kind = ? AND key LIKE ? ESCAPE '\\' ORDER BY rowid",
-                (kind, prefix),
+                (kind, _below(ancestor_id)),
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
+
+    def holds_anything_under(self, ancestor_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM resources WHERE key LIKE ? ESCAPE '\\' LIMIT 1", (_below(ancestor_id),)
+            ).fetchone()
+        return row is not None
 
     def count(self, kind: str) -> int:
         with self._lock:
