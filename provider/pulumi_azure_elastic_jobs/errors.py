@@ -186,7 +186,7 @@ class UnsafeDestination(ElasticJobsError):
 
     def __init__(self, method: str, url: str, reason: str) -> None:
         self.method, self.url, self.reason = method, url, reason
-        super().__init__(f"{method} {url} was not sent: {reason}")
+        super().__init__(f"{reason[:1].upper()}{reason[1:]} (not sent: {method} {url})")
 
 
 class WaitTimeout(ElasticJobsError):
