@@ -294,8 +294,9 @@ class JobExecutionProvider(ResourceProvider):
                     ref, timeout=inputs.timeout, poll_interval=inputs.poll_interval, on_progress=show
                 )
             targets = client.target_outcomes(ref)
-            progress.note(summary_line(execution, targets))
-        lifecycle = str(execution.properties.lifecycle)
+            lifecycle = str(execution.properties.lifecycle)
+            if lifecycle not in inputs.fail_on:  # a failure is said once, by the error itself
+                progress.note(summary_line(execution, targets))
         if lifecycle in inputs.fail_on:
             explanation = targets.failures() or str(execution.properties.last_message or "no message").rstrip(".")
             raise ExecutionFailed(ref.arm_id, lifecycle, explanation)

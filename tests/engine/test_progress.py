@@ -86,8 +86,7 @@ def test_a_failed_run_says_where_it_failed_once(
     targets = own_client.list_target_executions(only_run(own_client, job))
     failed = [target for target in targets if target.properties.lifecycle == "Failed"]
     shown = min(3, len(failed))
-    (summary,) = [m.message for m in engine_log.messages if not m.ephemeral]
-    assert summary.startswith("Failed in ") and summary.count("failed on server1/") == shown, summary
+    assert [m.message for m in engine_log.messages if not m.ephemeral] == []  # said once, by the error itself
     assert error.count("failed on server1/") == error.count("the script raised an error") == shown, error
     assert "after 3 attempts" in error and "change the resource's triggers" in error
     assert ".." not in error

@@ -65,6 +65,10 @@ def _attempt_outcomes(script: str, retries: int, behavior: Behavior) -> list[str
     return ["Succeeded"]
 
 
+def where_of(target: dict[str, Any]) -> str:
+    return f"[{target.get('serverName')}].[{target.get('databaseName')}]"
+
+
 def _plan_target(
     target: dict[str, Any], step: dict[str, Any], begin: float, scale: float, behavior: Behavior, seed: str
 ) -> dict[str, Any]:
@@ -91,17 +95,17 @@ def _plan_target(
         attempts.append({"start": clock, "end": clock + seconds / scale, "outcome": outcome})
         clock += seconds / scale
     outcome = attempts[-1]["outcome"]
-    where = f"[{target.get('serverName')}].[{target.get('databaseName')}]"
+    # Worded as the service words a target's outcome: the command's own result, not where it ran.
     message = (
         behavior.message
         or {
-            "Succeeded": f"Step {props.get('stepId')} succeeded on {where}.",
-            "Failed": f"Step {props.get('stepId')} failed on {where}: the script raised an error (emulated).",
-            "TimedOut": f"Step {props.get('stepId')} timed out on {where}.",
+            "Succeeded": "Command succeeded.",
+            "Failed": "Command failed: the script raised an error (emulated). (Msg 50000, Level 16, State 1, Line 1)",
+            "TimedOut": "Command timed out after the step's timeout.",
         }[outcome]
     )
     return {
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}/{step['name']}/{where}")),
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}/{step['name']}/{where_of(target)}")),
         "target": target,
         "attempts": attempts,
         "start": begin,
