@@ -51,7 +51,7 @@ from .errors import (
     arm_error_class,
 )
 from .ids import ExecutionRef, JobRef, segment
-from .models import DEFAULT_API_VERSION, JobExecution, JobExecutionListResult, is_terminal
+from .models import DEFAULT_API_VERSION, ExecutionStart, JobExecution, JobExecutionListResult, is_terminal
 from .outcome import TargetOutcomes
 
 log = logging.getLogger(__name__)
@@ -115,15 +115,6 @@ started could be taken for an older one. Both are the service's clocks; the clie
 class PutResult:
     execution: JobExecution
     status: int
-
-
-@dataclass(frozen=True)
-class ExecutionStart:
-    """What :meth:`ElasticJobsClient.ensure_execution` found or made at one execution id."""
-
-    execution: JobExecution
-    started: bool
-    """True when this call's PUT created the run; False when the id already held one (active or finished)."""
 
 
 @dataclass
@@ -242,8 +233,12 @@ class ElasticJobsClient:
         found, asked_at = self.find_execution(ref)
         if found is not None:
             return ExecutionStart(found, started=False)
+        return self.claim(ref, asked_at)
+
+    def claim(self, ref: ExecutionRef, found_free_at: datetime | None) -> ExecutionStart:
+        """PUT an id that a read found free at ``found_free_at`` (the service's clock); see ensure_execution."""
         execution = self.put_execution(ref).execution
-        return ExecutionStart(execution, started=created_since(execution, asked_at))
+        return ExecutionStart(execution, started=created_since(execution, found_free_at))
 
     def find_execution(self, ref: ExecutionRef) -> tuple[JobExecution | None, datetime | None]:
         """GET that reads 404 as "no execution with this id"; also the service's clock at the answer."""

@@ -7,6 +7,7 @@ any string, so a client built today does not crash on tomorrow's answer. No I/O 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -289,3 +290,12 @@ class ErrorDetail(WireModel):
 
 class ErrorResponse(WireModel):
     error: ErrorDetail | None = None
+
+
+@dataclass(frozen=True)
+class ExecutionStart:
+    """What the client found or made at one execution id (``ensure_execution``, ``claim``)."""
+
+    execution: JobExecution
+    started: bool
+    """True when this call's PUT created the run; False when the id already held one (active or finished)."""

@@ -9,16 +9,16 @@ client are built lazily in the plugin process, once, and shared by its four work
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pulumi.dynamic import (
@@ -48,12 +48,12 @@ from .inputs import (
     SetInputs,
     validate,
 )
-from .models import DEFAULT_API_VERSION, JobExecution, is_terminal
+from .models import DEFAULT_API_VERSION, ExecutionStart, JobExecution, is_terminal
 from .outcome import TargetOutcomes, set_status_line, set_summary_line, status_line, summary_line
 from .progress import Progress
 
 if TYPE_CHECKING:
-    from .client import ElasticJobsClient, ExecutionStart
+    from .client import ElasticJobsClient
 
 log = logging.getLogger(__name__)
 
@@ -259,22 +259,31 @@ class JobExecutionProvider(ResourceProvider):
 
     @staticmethod
     def _start_or_attach(client: ElasticJobsClient, inputs: ExecutionInputs) -> tuple[ExecutionRef, ExecutionStart]:
-        """The run this resource stands for: a pinned id's run, else the first free slot of its id chain.
+        """The run this resource stands for: a pinned id's run, else a run in its chain of derived ids.
 
-        Walking the chain, a slot whose execution is still active is adopted (an interrupted deployment
-        re-attaches, so there is never a second concurrent run from this resource); a finished one belongs to
-        an earlier life of the resource (destroyed, or replaced), so the walk moves on and starts a new run.
+        Generations are used in order, so the chain is read with about 2·log2(k) GETs for its k-th run
+        (:func:`first_free`) instead of k. The last used generation, if still active, is adopted (an
+        interrupted deployment re-attaches, so there is never a second concurrent run from this resource); a
+        finished one belongs to an earlier life of the resource (destroyed, or replaced), so a new run starts
+        at the first free generation, with exactly one PUT of an id a read just found free. When generation 0
+        is free, either this is the chain's first run or history clean-up removed its oldest runs, so one
+        listing of the job's active runs makes sure no later generation is still running beyond that gap.
         Whether a run is new is decided by the client from the execution itself, never from a status code.
         """
         if inputs.job_execution_id:
             ref = inputs.job.execution(inputs.job_execution_id)
             return ref, client.ensure_execution(ref)
-        for generation in itertools.count():
-            ref = inputs.job.execution(inputs.derived_execution_id(generation))
-            outcome = client.ensure_execution(ref)
-            if outcome.started or not is_terminal(outcome.execution.properties.lifecycle):
-                return ref, outcome
-        raise AssertionError("unreachable: the chain is endless")
+        chain = ChainReader(client, inputs)
+        free = first_free(chain.is_free)
+        if free > 0:
+            previous = chain.read(free - 1)[0]
+            if previous is not None and not is_terminal(previous.properties.lifecycle):
+                return chain.ref(free - 1), ExecutionStart(previous, started=False)
+        else:
+            running = chain.active_beyond_a_gap()
+            if running is not None:
+                return running
+        return chain.ref(free), client.claim(chain.ref(free), chain.read(free)[1])
 
     @staticmethod
     def _settle(
@@ -301,6 +310,56 @@ class JobExecutionProvider(ResourceProvider):
             explanation = targets.failures() or str(execution.properties.last_message or "no message").rstrip(".")
             raise ExecutionFailed(ref.arm_id, lifecycle, explanation)
         return execution, targets
+
+
+def first_free(is_free: Callable[[int], bool]) -> int:
+    """The first free generation of a chain used in order: probes 0, 1, 3, 7, ... then bisects the last step."""
+    if is_free(0):
+        return 0
+    used, probe = 0, 1
+    while not is_free(probe):
+        used, probe = probe, probe * 2 + 1
+    while probe - used > 1:
+        middle = (used + probe) // 2
+        used, probe = (used, middle) if is_free(middle) else (middle, probe)
+    return probe
+
+
+class ChainReader:
+    """Reads one resource's chain of derived execution ids, each generation at most once."""
+
+    GAP_SEARCH_GENERATIONS = 10_000
+    """How far past a free generation 0 an active run of this chain is looked for (ids are hashed locally)."""
+
+    def __init__(self, client: ElasticJobsClient, inputs: ExecutionInputs) -> None:
+        self.client, self.inputs = client, inputs
+        self._read: dict[int, tuple[JobExecution | None, datetime | None]] = {}
+
+    def ref(self, generation: int) -> ExecutionRef:
+        return self.inputs.job.execution(self.inputs.derived_execution_id(generation))
+
+    def read(self, generation: int) -> tuple[JobExecution | None, datetime | None]:
+        if generation not in self._read:
+            self._read[generation] = self.client.find_execution(self.ref(generation))
+        return self._read[generation]
+
+    def is_free(self, generation: int) -> bool:
+        return self.read(generation)[0] is None
+
+    def active_beyond_a_gap(self) -> tuple[ExecutionRef, ExecutionStart] | None:
+        """An active run of this chain among the job's active runs (one listing; usually none at all)."""
+        try:
+            listed = list(self.client.list_executions(self.inputs.job, is_active=True))
+        except NotFound:
+            return None  # no such job: the PUT that follows says so with ARM's own error
+        active = {str(execution.name).lower(): execution for execution in listed if execution.name}
+        if not active:
+            return None
+        for generation in range(self.GAP_SEARCH_GENERATIONS):
+            execution = active.get(self.inputs.derived_execution_id(generation).lower())
+            if execution is not None:
+                return self.ref(generation), ExecutionStart(execution, started=False)
+        return None
 
 
 def _inputs_of(inputs: ExecutionInputs) -> dict[str, Any]:

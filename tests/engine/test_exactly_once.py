@@ -7,6 +7,7 @@ clock (``clock_offset_seconds``), so nothing here races a timer.
 
 from __future__ import annotations
 
+import math
 import threading
 import uuid
 from dataclasses import replace
@@ -17,8 +18,9 @@ import pulumi
 import pytest
 
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
+from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
 from pulumi_azure_elastic_jobs.ids import JobRef
+from pulumi_azure_elastic_jobs.inputs import ExecutionInputs
 from tests.conftest import HELD, HOUR_AHEAD, new_job
 from tests.engine.conftest import AGENT, Declare, configured_plugin
 from tests.engine.harness import Engine, Plugin, Registration, run_program
@@ -279,3 +281,49 @@ def test_an_explicit_execution_key_shares_one_chain_across_stacks(engine: Engine
     assert lifecycles(client, job) == ["InProgress"]  # green attached to blue's active run
     assert only_state(first)["job_execution_id"] == only_state(second)["job_execution_id"]
     first.destroy()
+
+
+# --- 6: a chain with a long history, and the gaps history clean-up leaves in it ---------------------------------
+
+
+def chain_of(job: JobRef, key: str) -> ExecutionInputs:
+    """The inputs a resource with this execution key has for ``job``: the same derived ids."""
+    return ExecutionInputs.model_validate(
+        {**AGENT, "subscription_id": DEFAULT_SUBSCRIPTION, "job_name": job.job_name, "execution_key": key}
+    )
+
+
+@pytest.mark.parametrize("earlier_runs", [0, 1, 9, 99])
+def test_the_kth_run_of_a_chain_costs_logarithmic_reads_and_one_put(
+    engine: Engine, emulator: Emulator, client: ElasticJobsClient, declare: Declare, earlier_runs: int
+) -> None:
+    job = new_job(client, script="SELECT 1; -- emulator:duration=0")
+    key = f"history-{uuid.uuid4().hex[:8]}"
+    chain = chain_of(job, key)
+    for generation in range(earlier_runs):  # earlier lives of the resource (destroy then up), all finished
+        ref = job.execution(chain.derived_execution_id(generation))
+        client.ensure_execution(ref)
+        client.wait_for_terminal(ref, timeout=60)
+    since = emulator.requests_log()[-1]["seq"]
+    engine.up(declare(job_name=job.job_name, execution_key=key))
+    sent = [r["method"] for r in emulator.requests_log(since)]
+    assert only_state(engine)["job_execution_id"] == chain.derived_execution_id(earlier_runs)
+    assert sent.count("PUT") == 1 and len(lifecycles(client, job)) == earlier_runs + 1
+    reads = sent.count("GET")
+    assert reads <= 2 * math.ceil(math.log2(earlier_runs + 1)) + 2, sent  # + the listing when generation 0 is free
+
+
+def test_an_active_run_beyond_a_gap_that_history_clean_up_left_is_adopted_not_run_again(
+    engine: Engine, emulator: Emulator, client: ElasticJobsClient, declare: Declare
+) -> None:
+    job = new_job(client, script=HELD)
+    key = f"gap-{uuid.uuid4().hex[:8]}"
+    chain = chain_of(job, key)
+    refs = [job.execution(chain.derived_execution_id(generation)) for generation in range(5)]
+    for ref in refs:
+        client.ensure_execution(ref)
+    for ref in refs[:4]:  # the four oldest runs of the chain are gone from the history; the fifth still runs
+        emulator.forget(ref.arm_id)
+    engine.up(declare(job_name=job.job_name, execution_key=key))
+    assert only_state(engine)["job_execution_id"] == refs[4].job_execution_id
+    assert lifecycles(client, job) == ["InProgress"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -132,3 +133,18 @@ def test_wire_models_keep_unknown_fields_and_lifecycles() -> None:
     assert execution.properties.lifecycle == "Hibernating" and execution.properties.current_attempts == 2
     assert not is_terminal("Hibernating") and is_terminal("SucceededWithSkipped")
     assert execution.to_wire()["properties"]["newThing"] == 1
+
+
+@pytest.mark.parametrize("used", [0, 1, 2, 3, 7, 8, 9, 10, 100, 999, 1000, 4097])
+def test_first_free_finds_the_end_of_a_chain_in_logarithmic_reads(used: int) -> None:
+    from pulumi_azure_elastic_jobs.provider import first_free
+
+    probed: list[int] = []
+
+    def is_free(generation: int) -> bool:
+        probed.append(generation)
+        return generation >= used
+
+    assert first_free(is_free) == used
+    assert len(probed) == len(set(probed))  # no generation is read twice
+    assert len(probed) <= 2 * math.ceil(math.log2(used + 1)) + 1, probed
