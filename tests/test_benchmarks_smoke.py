@@ -21,9 +21,17 @@ def test_quick_benchmark_run_writes_every_figure(tmp_path: Path) -> None:
         check=False,
     )
     assert finished.returncode == 0, finished.stdout + finished.stderr
-    report = json.loads(output.read_text())
+    report = json.loads(output.read_text(), parse_constant=reject_non_json)
     groups = {figure["name"].split(".")[0] for figure in report["figures"]}
-    assert groups == {"1", "2a", "2b", "2c", "2d", "3a", "3b", "4", "5", "6"}
-    assert all({"value", "baseline", "ratio", "goal", "met"} <= figure.keys() for figure in report["figures"])
+    cli = {"7a", "7b", "7c"} if (ROOT / ".tools" / "bin" / "pulumi").exists() else set()
+    assert groups == {"1", "2a", "2b", "2c", "2d", "2e", "3a", "3b", "4", "5", "5b", "6", *cli}
+    for figure in report["figures"]:
+        assert {"value", "baseline", "baseline_kind", "ratio", "goal", "met"} <= figure.keys()
+        assert (figure["goal"] is None) == (figure["met"] is None), figure  # no verdict without a goal
+        assert figure["baseline_kind"] in ("measured", "floor", "limit", "none"), figure
     requests_figures = {f["name"]: f for f in report["figures"] if f["unit"] == "requests"}
-    assert all(figure["met"] for figure in requests_figures.values()), requests_figures
+    assert all(f["met"] and f["baseline_kind"] == "floor" for f in requests_figures.values()), requests_figures
+
+
+def reject_non_json(constant: str) -> None:
+    raise AssertionError(f"results.json holds {constant}, which is not JSON")
