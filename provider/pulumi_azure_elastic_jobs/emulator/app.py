@@ -44,7 +44,41 @@ from .server import DEFAULT_SUBSCRIPTION
 
 log = logging.getLogger("pulumi_azure_elastic_jobs.emulator")
 
-SUPPORTED_API_VERSIONS = frozenset({"2025-01-01", "2024-05-01-preview", "2023-08-01", "2021-11-01"})
+SUPPORTED_API_VERSIONS = frozenset(
+    {
+        # Microsoft.Sql api-versions that carry the Elastic Jobs routes, stable and preview, including the
+        # 2026-08-01-preview that the Azure SDK for Go beta defaults to.
+        "2017-03-01-preview",
+        "2020-02-02-preview",
+        "2020-08-01-preview",
+        "2020-11-01-preview",
+        "2021-02-01-preview",
+        "2021-05-01-preview",
+        "2021-08-01-preview",
+        "2021-11-01",
+        "2021-11-01-preview",
+        "2022-02-01-preview",
+        "2022-05-01-preview",
+        "2022-08-01-preview",
+        "2022-11-01-preview",
+        "2023-02-01-preview",
+        "2023-05-01-preview",
+        "2023-08-01",
+        "2023-08-01-preview",
+        "2024-05-01-preview",
+        "2024-11-01-preview",
+        "2025-01-01",
+        "2025-02-01-preview",
+        "2026-08-01-preview",
+    }
+)
+
+
+def newest_first(versions: frozenset[str]) -> list[str]:
+    """As ARM lists them: by date, newest first, a stable version before the preview of the same date."""
+    return sorted(versions, key=lambda v: (v[:10], not v.endswith("-preview")), reverse=True)
+
+
 MAX_BODY_BYTES = 1024 * 1024
 _SEG = r"([^/]+)"
 _AGENT = rf"/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers/microsoft\.sql/servers/{_SEG}/jobagents/{_SEG}"
@@ -160,7 +194,7 @@ def _routes(backend: Backend) -> list[tuple[str, re.Pattern[str], Callable[..., 
         if kind.lower() == "operationstatuses":
             return (
                 200,
-                {"id": operation_id, "status": "Succeeded" if done else "InProgress"},
+                {"id": c.path, "name": operation_id, "status": "Succeeded" if done else "InProgress"},
                 {} if done else {"Retry-After": "1", "retry-after-ms": "50"},
             )
         if not done:
@@ -434,7 +468,7 @@ def create_app(emulation: Emulation) -> FastAPI:
                 400,
                 "InvalidApiVersionParameter",
                 f"The api-version '{version}' is invalid. The supported versions are "
-                f"'{', '.join(sorted(SUPPORTED_API_VERSIONS))}'.",
+                f"'{','.join(newest_first(SUPPORTED_API_VERSIONS))}'.",
             )
         body = await _read_body(request) if method in ("PUT", "PATCH", "POST") else None
         if isinstance(body, tuple):

@@ -103,6 +103,13 @@ def _validated(model: type[BaseModel], body: Any) -> dict[str, Any]:
         raise ArmFailure(400, "InvalidRequestContent", f"Invalid value for '{where}': {first['msg']}.", where) from None
 
 
+def present(values: Document) -> Document:
+    """Properties without the absent ones: the service omits a value it does not have (the schema has no null)."""
+    return {
+        key: present(value) if isinstance(value, dict) else value for key, value in values.items() if value is not None
+    }
+
+
 def public(doc: Document) -> Document:
     return {key: value for key, value in doc.items() if not key.startswith("_")}
 
@@ -433,7 +440,7 @@ class Backend:
         plan = doc["_plan"]
         properties = engine.render_execution(plan, self.clock.now())
         properties.update(jobVersion=plan.get("job_version"), jobExecutionId=doc["name"])
-        return {**public(doc), "properties": {k: v for k, v in properties.items() if v is not None}}
+        return {**public(doc), "properties": present(properties)}
 
     def poll_hint(self, arm_id: str, doc: Document | None = None) -> float | None:
         if not self.poll_hints:
@@ -476,11 +483,9 @@ class Backend:
                     "id": f"{doc['id']}/steps/{name}",
                     "name": name,
                     "type": STEP_EXECUTION_TYPE,
-                    "properties": {
-                        **rendered,
-                        "jobVersion": doc["_plan"].get("job_version"),
-                        "jobExecutionId": doc["name"],
-                    },
+                    "properties": present(
+                        {**rendered, "jobVersion": doc["_plan"].get("job_version"), "jobExecutionId": doc["name"]}
+                    ),
                 }
             )
         if step is not None and not out:
@@ -507,11 +512,9 @@ class Backend:
                         "id": f"{doc['id']}/steps/{step_plan['name']}/targets/{name}",
                         "name": name,
                         "type": TARGET_EXECUTION_TYPE,
-                        "properties": {
-                            **props,
-                            "jobVersion": plan.get("job_version"),
-                            "jobExecutionId": doc["name"],
-                        },
+                        "properties": present(
+                            {**props, "jobVersion": plan.get("job_version"), "jobExecutionId": doc["name"]}
+                        ),
                     }
                 )
         if target_id is not None and not out:
