@@ -22,33 +22,37 @@ from .ids import (
     server_problem,
     uuid_problem,
 )
-from .models import DEFAULT_API_VERSION, DEFAULT_FAIL_ON, TERMINAL_LIFECYCLES
+from .terms import (
+    DEFAULT_API_VERSION,
+    DEFAULT_FAIL_ON,
+    DEFAULT_POLL_INTERVAL_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
+    FIELDS,
+    IDENTITY_FIELDS,
+    MAX_TIMEOUT_SECONDS,
+    MEMBER_FIELDS,
+    SET_FIELDS,
+    SET_IDENTITY_FIELDS,
+    SET_WAITING_FIELDS,
+    TERMINAL_LIFECYCLES,
+    UNKNOWN,
+    WAITING_FIELDS,
+)
 
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN, without importing pulumi
-MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
-DEFAULT_TIMEOUT_SECONDS = 3600.0
-DEFAULT_POLL_INTERVAL_SECONDS = 30.0
+__all__ = [
+    "DEFAULT_POLL_INTERVAL_SECONDS",
+    "FIELDS",
+    "IDENTITY_FIELDS",
+    "MEMBER_FIELDS",
+    "SET_FIELDS",
+    "SET_IDENTITY_FIELDS",
+    "SET_WAITING_FIELDS",
+    "WAITING_FIELDS",
+    "ExecutionInputs",
+    "SetInputs",
+    "validate",
+]
 EXECUTION_ID_NAMESPACE = uuid.UUID("6f0d5c1e-8a51-4b8e-9a2f-61a1c0e7d7a1")
-
-# Changing any of these means "a different execution": the resource is replaced and a new run starts.
-IDENTITY_FIELDS = (
-    "subscription_id",
-    "resource_group_name",
-    "server_name",
-    "job_agent_name",
-    "job_name",
-    "job_execution_id",
-    "triggers",
-)
-# Changing any of these changes how the provider waits or cleans up, never the run itself: updated in place.
-WAITING_FIELDS = (
-    "wait_for_completion",
-    "timeout",
-    "poll_interval",
-    "fail_on",
-    "api_version",
-    "cancel_on_destroy",
-)
 
 
 def _rule(problem: Any) -> AfterValidator:
@@ -128,7 +132,8 @@ class ExecutionInputs(AgentInputs):
         return str(uuid.uuid5(EXECUTION_ID_NAMESPACE, material))
 
 
-FIELDS = tuple(ExecutionInputs.model_fields)
+if tuple(ExecutionInputs.model_fields) != FIELDS:  # terms.FIELDS names the model's fields for light importers
+    raise RuntimeError(f"terms.FIELDS is out of date: {tuple(ExecutionInputs.model_fields)}")
 
 
 def is_unknown(value: Any) -> bool:
@@ -188,9 +193,6 @@ def validate(
 
 
 _MEMBER_KEY = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-MEMBER_FIELDS = ("job_name", "triggers", "job_execution_id")
-SET_IDENTITY_FIELDS = ("subscription_id", "resource_group_name", "server_name", "job_agent_name")
-SET_WAITING_FIELDS = ("wait_for_completion", "timeout", "poll_interval", "fail_on", "api_version", "cancel_on_destroy")
 
 
 class MemberInputs(BaseModel):
@@ -214,4 +216,5 @@ class SetInputs(AgentInputs):
         return ExecutionInputs(**shared, **self.members[key].model_dump(), execution_key=f"{self.execution_key}/{key}")
 
 
-SET_FIELDS = tuple(SetInputs.model_fields)
+if tuple(SetInputs.model_fields) != SET_FIELDS:
+    raise RuntimeError(f"terms.SET_FIELDS is out of date: {tuple(SetInputs.model_fields)}")

@@ -7,7 +7,6 @@ any string, so a client built today does not crash on tomorrow's answer. No I/O 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -15,7 +14,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-DEFAULT_API_VERSION = "2025-01-01"
+from .terms import DEFAULT_API_VERSION, DEFAULT_FAIL_ON, TERMINAL_LIFECYCLES, ExecutionStart, is_terminal
+
+__all__ = ["DEFAULT_API_VERSION", "DEFAULT_FAIL_ON", "TERMINAL_LIFECYCLES", "ExecutionStart", "is_terminal"]
+
 RESOURCE_PROVIDER = "Microsoft.Sql"
 EXECUTION_TYPE = "Microsoft.Sql/servers/jobAgents/executions"
 STEP_EXECUTION_TYPE = "Microsoft.Sql/servers/jobAgents/jobs/executions/steps"
@@ -33,28 +35,6 @@ class JobExecutionLifecycle(StrEnum):
     TIMED_OUT = "TimedOut"
     CANCELED = "Canceled"
     SKIPPED = "Skipped"
-
-
-TERMINAL_LIFECYCLES: frozenset[str] = frozenset(
-    {
-        JobExecutionLifecycle.SUCCEEDED,
-        JobExecutionLifecycle.SUCCEEDED_WITH_SKIPPED,
-        JobExecutionLifecycle.FAILED,
-        JobExecutionLifecycle.TIMED_OUT,
-        JobExecutionLifecycle.CANCELED,
-        JobExecutionLifecycle.SKIPPED,
-    }
-)
-DEFAULT_FAIL_ON: tuple[str, ...] = (
-    JobExecutionLifecycle.FAILED,
-    JobExecutionLifecycle.TIMED_OUT,
-    JobExecutionLifecycle.CANCELED,
-)
-
-
-def is_terminal(lifecycle: str | None) -> bool:
-    """Unknown lifecycles from a newer service count as active: waiting longer beats reporting too early."""
-    return lifecycle in TERMINAL_LIFECYCLES
 
 
 class ProvisioningState(StrEnum):
@@ -290,12 +270,3 @@ class ErrorDetail(WireModel):
 
 class ErrorResponse(WireModel):
     error: ErrorDetail | None = None
-
-
-@dataclass(frozen=True)
-class ExecutionStart:
-    """What the client found or made at one execution id (``ensure_execution``, ``claim``)."""
-
-    execution: JobExecution
-    started: bool
-    """True when this call's PUT created the run; False when the id already held one (active or finished)."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .models import JobExecution
 from .progress import duration
+
+if TYPE_CHECKING:
+    from .models import JobExecution
 
 MAX_LISTED_PROBLEMS = 20
 FINE = frozenset({"Succeeded", "SucceededWithSkipped"})

@@ -36,7 +36,10 @@ from . import plugin_errors
 from .config import NAMESPACE, Settings, log_level
 from .errors import ArmError, ElasticJobsError, ExecutionFailed, NotFound, SubscriptionNotFound
 from .ids import ExecutionRef
-from .inputs import (
+from .outcome import TargetOutcomes, set_status_line, set_summary_line, status_line, summary_line
+from .progress import Progress
+from .terms import (
+    DEFAULT_API_VERSION,
     DEFAULT_POLL_INTERVAL_SECONDS,
     FIELDS,
     IDENTITY_FIELDS,
@@ -44,16 +47,14 @@ from .inputs import (
     SET_IDENTITY_FIELDS,
     SET_WAITING_FIELDS,
     WAITING_FIELDS,
-    ExecutionInputs,
-    SetInputs,
-    validate,
+    ExecutionStart,
+    is_terminal,
 )
-from .models import DEFAULT_API_VERSION, ExecutionStart, JobExecution, is_terminal
-from .outcome import TargetOutcomes, set_status_line, set_summary_line, status_line, summary_line
-from .progress import Progress
 
 if TYPE_CHECKING:
     from .client import ElasticJobsClient
+    from .inputs import ExecutionInputs, SetInputs
+    from .models import JobExecution
 
 log = logging.getLogger(__name__)
 
@@ -168,11 +169,17 @@ class JobExecutionProvider(ResourceProvider):
 
     # --- lifecycle hooks ---------------------------------------------------------------------------------------
 
-    inputs_model: type[ExecutionInputs | SetInputs] = ExecutionInputs
+    @staticmethod
+    def inputs_model() -> type[ExecutionInputs | SetInputs]:
+        from .inputs import ExecutionInputs  # pydantic loads when inputs are first validated, not on import
+
+        return ExecutionInputs
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate every input before any request: one failure per bad field, naming it."""
-        checked, problems = validate(self.inputs_model, news, self.settings().subscription_id)
+        from .inputs import validate
+
+        checked, problems = validate(self.inputs_model(), news, self.settings().subscription_id)
         return CheckResult(checked, [CheckFailure(field, reason) for field, reason in problems.items()])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -188,7 +195,7 @@ class JobExecutionProvider(ResourceProvider):
         )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = ExecutionInputs.model_validate(props)
+        inputs = _execution_inputs(props)
         client = self.client(inputs.api_version)
         with self._naming_subscription_source(inputs.subscription_id):
             ref, outcome = self._start_or_attach(client, inputs)
@@ -207,7 +214,7 @@ class JobExecutionProvider(ResourceProvider):
             job_agent_name=ref.job.job_agent_name,
             job_name=ref.job.job_name,
         )
-        inputs = ExecutionInputs.model_validate(_coerce_numbers(known))
+        inputs = _execution_inputs(_coerce_numbers(known))
         client = self.client(inputs.api_version)
         try:
             execution = client.get_execution(ref)
@@ -221,7 +228,7 @@ class JobExecutionProvider(ResourceProvider):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Never a new run: apply the waiting options to the existing execution and read it again."""
-        inputs = ExecutionInputs.model_validate(news)
+        inputs = _execution_inputs(news)
         ref = ExecutionRef.parse(id_)
         client = self.client(inputs.api_version)
         execution, targets = self._settle(client, ref, inputs, client.get_execution(ref))
@@ -230,7 +237,7 @@ class JobExecutionProvider(ResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """ARM has no DELETE for executions: cancel an active one (unless cancel_on_destroy=False), then forget."""
         ref = ExecutionRef.parse(id_)
-        inputs = ExecutionInputs.model_validate(
+        inputs = _execution_inputs(
             _coerce_numbers({key: value for key, value in props.items() if key in FIELDS and value is not None})
         )
         if not inputs.cancel_on_destroy:
@@ -310,6 +317,18 @@ class JobExecutionProvider(ResourceProvider):
             explanation = targets.failures() or str(execution.properties.last_message or "no message").rstrip(".")
             raise ExecutionFailed(ref.arm_id, lifecycle, explanation)
         return execution, targets
+
+
+def _execution_inputs(values: Mapping[str, Any]) -> ExecutionInputs:
+    from .inputs import ExecutionInputs
+
+    return ExecutionInputs.model_validate(values)
+
+
+def _set_inputs(values: Mapping[str, Any]) -> SetInputs:
+    from .inputs import SetInputs
+
+    return SetInputs.model_validate(values)
 
 
 def first_free(is_free: Callable[[int], bool]) -> int:
@@ -448,7 +467,11 @@ class JobExecutionSetProvider(JobExecutionProvider):
     losing track of them.
     """
 
-    inputs_model = SetInputs
+    @staticmethod
+    def inputs_model() -> type[ExecutionInputs | SetInputs]:
+        from .inputs import SetInputs
+
+        return SetInputs
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [name for name in SET_IDENTITY_FIELDS if _differs(name, olds, news)]
@@ -463,14 +486,14 @@ class JobExecutionSetProvider(JobExecutionProvider):
         return DiffResult(changes=bool(replaces or updates), replaces=replaces, stables=[], delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = SetInputs.model_validate(props)
+        inputs = _set_inputs(props)
         members = self._start_members(inputs, list(inputs.members))
         set_id = f"jobexecutionset/{uuid.uuid5(uuid.NAMESPACE_URL, inputs.execution_key + inputs.job_agent_name)}"
         return CreateResult(set_id, self._settle_set(inputs, members))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Keep unchanged members' runs; cancel superseded and removed ones first, then start the rest."""
-        inputs = SetInputs.model_validate(news)
+        inputs = _set_inputs(news)
         recorded = _recorded_runs(olds)
         previous, wanted = _members_of(olds), _members_of(news)
         unchanged = [key for key in inputs.members if key in recorded and previous.get(key) == wanted.get(key)]
@@ -484,7 +507,7 @@ class JobExecutionSetProvider(JobExecutionProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh every recorded run; one that vanished stays listed with its error, so it is never re-run."""
         known = {key: value for key, value in props.items() if key in SET_FIELDS and value is not None}
-        inputs = SetInputs.model_validate(_coerce_numbers(known))
+        inputs = _set_inputs(_coerce_numbers(known))
         client = self.client(inputs.api_version)
         recorded = _recorded_runs(props)
         members = {key: Member(ref, *_read_member(client, ref)) for key, ref in recorded.items()}

@@ -1,0 +1,80 @@
+"""The words every layer shares, importable without pydantic: lifecycles, defaults, property names.
+
+The plugin imports the provider module on every call it serves and the program imports the resource module;
+keeping what they need at import time free of pydantic (loaded only when inputs are validated or ARM answers
+parsed) keeps both processes' start-up short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import JobExecution
+
+DEFAULT_API_VERSION = "2025-01-01"
+TERMINAL_LIFECYCLES: frozenset[str] = frozenset(
+    {"Succeeded", "SucceededWithSkipped", "Failed", "TimedOut", "Canceled", "Skipped"}
+)
+DEFAULT_FAIL_ON: tuple[str, ...] = ("Failed", "TimedOut", "Canceled")
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN, without importing pulumi
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+DEFAULT_TIMEOUT_SECONDS = 3600.0
+DEFAULT_POLL_INTERVAL_SECONDS = 30.0
+
+# Changing any of these means "a different execution": the resource is replaced and a new run starts.
+IDENTITY_FIELDS = (
+    "subscription_id",
+    "resource_group_name",
+    "server_name",
+    "job_agent_name",
+    "job_name",
+    "job_execution_id",
+    "triggers",
+)
+# Changing any of these changes how the provider waits or cleans up, never the run itself: updated in place.
+WAITING_FIELDS = (
+    "wait_for_completion",
+    "timeout",
+    "poll_interval",
+    "fail_on",
+    "api_version",
+    "cancel_on_destroy",
+)
+AGENT_FIELDS = (
+    "subscription_id",
+    "resource_group_name",
+    "server_name",
+    "job_agent_name",
+    "api_version",
+    "wait_for_completion",
+    "timeout",
+    "poll_interval",
+    "fail_on",
+    "cancel_on_destroy",
+    "execution_key",
+)
+FIELDS = (*AGENT_FIELDS, "job_name", "job_execution_id", "triggers")
+"""Every input of a JobExecution (the fields of ``inputs.ExecutionInputs``, in order)."""
+
+MEMBER_FIELDS = ("job_name", "triggers", "job_execution_id")
+SET_IDENTITY_FIELDS = ("subscription_id", "resource_group_name", "server_name", "job_agent_name")
+SET_WAITING_FIELDS = ("wait_for_completion", "timeout", "poll_interval", "fail_on", "api_version", "cancel_on_destroy")
+SET_FIELDS = (*AGENT_FIELDS, "members")
+"""Every input of a JobExecutionSet (the fields of ``inputs.SetInputs``, in order)."""
+
+
+def is_terminal(lifecycle: str | None) -> bool:
+    """Unknown lifecycles from a newer service count as active: waiting longer beats reporting too early."""
+    return lifecycle in TERMINAL_LIFECYCLES
+
+
+@dataclass(frozen=True)
+class ExecutionStart:
+    """What the client found or made at one execution id (``ensure_execution``, ``claim``)."""
+
+    execution: JobExecution
+    started: bool
+    """True when this call's PUT created the run; False when the id already held one (active or finished)."""
