@@ -22,6 +22,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import math
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -200,7 +201,13 @@ class ElasticJobsClient:
         self._timeouts = (connect_timeout, read_timeout)
         self._sleep = sleep
         self._session = requests.Session()
-        self._verify = verify  # passed per request: a session-level value loses to REQUESTS_CA_BUNDLE
+        # The environment's proxies and CA bundle are read once, here: with trust_env on, requests would scan
+        # the whole environment on every request (a fifth of a request's client-side time).
+        self._session.trust_env = False
+        self._session.proxies.update(requests.utils.get_environ_proxies(self.endpoint))  # honours NO_PROXY
+        if verify is True:
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self._verify = verify
         self._session.headers["User-Agent"] = f"pulumi-azure-elastic-jobs/{__version__}"
         self._session.mount("https://", HTTPAdapter(pool_maxsize=64))
         self._session.mount("http://", HTTPAdapter(pool_maxsize=64))
