@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +86,10 @@ def new_job(
         },
     )
     return ref
+
+
+def in_background(work: Callable[[], None]) -> threading.Thread:
+    """Run ``work`` on a daemon thread (a test joins it, or lets it die with the process)."""
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread

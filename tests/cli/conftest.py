@@ -79,12 +79,15 @@ class Stack:
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
         """The CLI running in the background; `kill_everything_of` ends it with everything it started."""
+        return self.spawn([self.cli, *args, "--stack", self.name, "--non-interactive"], subprocess.STDOUT)
+
+    def spawn(self, command: list[str], stderr: int) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [self.cli, *args, "--stack", self.name, "--non-interactive"],
+            command,
             cwd=self.directory,
             env=self.env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=stderr,
             text=True,
             start_new_session=True,
         )
@@ -95,15 +98,7 @@ MARKER = "ELASTIC_JOBS_CLI_TEST"  # in the environment of the CLI and of every p
 
 def run_in_own_group(command: list[str], stack: Stack, timeout: float) -> subprocess.CompletedProcess[str]:
     """Run the CLI, then end whatever it started and left behind: no plugin outlives a command."""
-    process = subprocess.Popen(
-        command,
-        cwd=stack.directory,
-        env=stack.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    process = stack.spawn(command, subprocess.PIPE)
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     finally:

@@ -17,7 +17,7 @@ import pytest
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.ids import ExecutionRef, JobRef
-from tests.conftest import HELD, HOUR_AHEAD, new_job
+from tests.conftest import HELD, HOUR_AHEAD, in_background, new_job
 from tests.engine.conftest import Declare, configured_plugin
 from tests.engine.harness import Engine, EngineLog, Plugin
 
@@ -43,9 +43,7 @@ def release_when_shown(emulator: Emulator, log: EngineLog, text: str) -> threadi
             time.sleep(0.02)
         emulator.settings(clock_offset_seconds=HOUR_AHEAD)
 
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
+    return in_background(watch)
 
 
 def test_a_waited_run_shows_its_status_on_its_own_row_and_ends_with_one_summary(

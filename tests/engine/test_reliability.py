@@ -15,7 +15,7 @@ from pulumi.runtime.proto import provider_pb2
 
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.emulator import Emulator
-from tests.conftest import new_job
+from tests.conftest import in_background, new_job
 from tests.engine.conftest import SECRET_CLIENT_SECRET, Declare, configured_plugin
 from tests.engine.harness import Engine, Plugin, from_struct
 
@@ -32,9 +32,7 @@ def start_up_in_background(engine: Engine, registrations: Any) -> threading.Thre
         with contextlib.suppress(grpc.RpcError):  # the plugin is killed under it, as ^C^C or a crash would
             engine.up(registrations)
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+    return in_background(run)
 
 
 def test_destroy_waits_for_the_cancel_to_take_effect(
