@@ -148,3 +148,13 @@ def test_first_free_finds_the_end_of_a_chain_in_logarithmic_reads(used: int) -> 
     assert first_free(is_free) == used
     assert len(probed) == len(set(probed))  # no generation is read twice
     assert len(probed) <= 2 * math.ceil(math.log2(used + 1)) + 1, probed
+
+
+def test_emulator_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    from pulumi_azure_elastic_jobs.emulator.cli import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    shown = capsys.readouterr().out
+    assert "elastic-jobs-emulator: run the local Elastic Jobs ARM emulator" in shown
+    assert "``" not in shown and "listening on <URL>" in shown
