@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
@@ -119,17 +119,21 @@ class ExecutionInputs(AgentInputs):
         Derived from the stack-scoped resource key, the job and the triggers, so that a deployment interrupted
         after ARM accepted the PUT finds the same execution again instead of starting another.
         """
+        return self.execution_ids()(generation)
+
+    def execution_ids(self) -> Callable[[int], str]:
+        """``derived_execution_id`` for many generations: the material is serialized once, not per id."""
         material = json.dumps(
-            [
-                self.execution_key,
-                *(part.lower() for part in self.job.__dict__.values()),
-                self.triggers,
-                generation,
-            ],
+            [self.execution_key, *(part.lower() for part in self.job.__dict__.values()), self.triggers, 0],
             sort_keys=True,
             default=str,
         )
-        return str(uuid.uuid5(EXECUTION_ID_NAMESPACE, material))
+        head = material[: -len("0]")]  # the generation is the list's last item
+
+        def derive(generation: int) -> str:
+            return str(uuid.uuid5(EXECUTION_ID_NAMESPACE, f"{head}{generation}]"))
+
+        return derive
 
 
 if tuple(ExecutionInputs.model_fields) != FIELDS:  # terms.FIELDS names the model's fields for light importers

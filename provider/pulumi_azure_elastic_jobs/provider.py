@@ -35,7 +35,7 @@ from pulumi.dynamic import (
 from . import plugin_errors
 from .config import NAMESPACE, Settings, log_level
 from .errors import ArmError, ElasticJobsError, ExecutionFailed, NotFound, SubscriptionNotFound
-from .ids import ExecutionRef
+from .ids import ExecutionRef, JobRef
 from .outcome import TargetOutcomes, set_status_line, set_summary_line, status_line, summary_line
 from .progress import Progress
 from .terms import (
@@ -273,24 +273,16 @@ class JobExecutionProvider(ResourceProvider):
         interrupted deployment re-attaches, so there is never a second concurrent run from this resource); a
         finished one belongs to an earlier life of the resource (destroyed, or replaced), so a new run starts
         at the first free generation, with exactly one PUT of an id a read just found free. When generation 0
-        is free, either this is the chain's first run or history clean-up removed its oldest runs, so one
-        listing of the job's active runs makes sure no later generation is still running beyond that gap.
+        is free, either this is the chain's first run or history clean-up removed its oldest runs, so the job's
+        active runs are listed once to make sure no later generation is still running beyond that gap.
         Whether a run is new is decided by the client from the execution itself, never from a status code.
         """
         if inputs.job_execution_id:
             ref = inputs.job.execution(inputs.job_execution_id)
             return ref, client.ensure_execution(ref)
         chain = ChainReader(client, inputs)
-        free = first_free(chain.is_free)
-        if free > 0:
-            previous = chain.read(free - 1)[0]
-            if previous is not None and not is_terminal(previous.properties.lifecycle):
-                return chain.ref(free - 1), ExecutionStart(previous, started=False)
-        else:
-            running = chain.active_beyond_a_gap()
-            if running is not None:
-                return running
-        return chain.ref(free), client.claim(chain.ref(free), chain.read(free)[1])
+        chain.locate()
+        return chain.start(active_runs(client, inputs.job) if chain.free == 0 else {})
 
     @staticmethod
     def _settle(
@@ -345,40 +337,53 @@ def first_free(is_free: Callable[[int], bool]) -> int:
 
 
 class ChainReader:
-    """Reads one resource's chain of derived execution ids, each generation at most once."""
+    """Reads one resource's chain of derived execution ids, each generation at most once, and starts its run."""
 
     GAP_SEARCH_GENERATIONS = 10_000
     """How far past a free generation 0 an active run of this chain is looked for (ids are hashed locally)."""
 
     def __init__(self, client: ElasticJobsClient, inputs: ExecutionInputs) -> None:
         self.client, self.inputs = client, inputs
+        self._ids = inputs.execution_ids()
         self._read: dict[int, tuple[JobExecution | None, datetime | None]] = {}
+        self.free = -1
 
     def ref(self, generation: int) -> ExecutionRef:
-        return self.inputs.job.execution(self.inputs.derived_execution_id(generation))
+        return self.inputs.job.execution(self._ids(generation))
 
     def read(self, generation: int) -> tuple[JobExecution | None, datetime | None]:
         if generation not in self._read:
             self._read[generation] = self.client.find_execution(self.ref(generation))
         return self._read[generation]
 
-    def is_free(self, generation: int) -> bool:
-        return self.read(generation)[0] is None
+    def locate(self) -> None:
+        """Find the first free generation (reads only)."""
+        self.free = first_free(lambda generation: self.read(generation)[0] is None)
 
-    def active_beyond_a_gap(self) -> tuple[ExecutionRef, ExecutionStart] | None:
-        """An active run of this chain among the job's active runs (one listing; usually none at all)."""
-        try:
-            listed = list(self.client.list_executions(self.inputs.job, is_active=True))
-        except NotFound:
-            return None  # no such job: the PUT that follows says so with ARM's own error
-        active = {str(execution.name).lower(): execution for execution in listed if execution.name}
-        if not active:
-            return None
-        for generation in range(self.GAP_SEARCH_GENERATIONS):
-            execution = active.get(self.inputs.derived_execution_id(generation).lower())
-            if execution is not None:
-                return self.ref(generation), ExecutionStart(execution, started=False)
-        return None
+    def start(self, active: Mapping[str, JobExecution]) -> tuple[ExecutionRef, ExecutionStart]:
+        """Attach to the chain's active run if there is one, else PUT the first free generation.
+
+        ``active``: the job's active runs by lowercased id, listed after :meth:`locate` found generation 0 free
+        and before any run of this deployment started (so a set's own new runs are not in it)."""
+        if self.free > 0:
+            previous = self.read(self.free - 1)[0]
+            if previous is not None and not is_terminal(previous.properties.lifecycle):
+                return self.ref(self.free - 1), ExecutionStart(previous, started=False)
+        elif active:
+            for generation in range(1, self.GAP_SEARCH_GENERATIONS):
+                execution = active.get(self._ids(generation))
+                if execution is not None:  # running beyond a gap that history clean-up left
+                    return self.ref(generation), ExecutionStart(execution, started=False)
+        return self.ref(self.free), self.client.claim(self.ref(self.free), self.read(self.free)[1])
+
+
+def active_runs(client: ElasticJobsClient, job: JobRef) -> dict[str, JobExecution]:
+    """The job's active runs by lowercased execution id (one listing; usually none at all)."""
+    try:
+        listed = client.list_executions(job, is_active=True)
+        return {str(execution.name).lower(): execution for execution in listed if execution.name}
+    except NotFound:
+        return {}  # no such job: the PUT that follows says so with ARM's own error
 
 
 def _inputs_of(inputs: ExecutionInputs) -> dict[str, Any]:
@@ -529,21 +534,38 @@ class JobExecutionSetProvider(JobExecutionProvider):
     # --- helpers ----------------------------------------------------------------------------------------------
 
     def _start_members(self, inputs: SetInputs, keys: list[str]) -> dict[str, Member]:
-        """Start (or attach to) each member's run; a member that cannot start is recorded with its error."""
-        client = self.client(inputs.api_version)
+        """Start (or attach to) each member's run; a member that cannot start is recorded with its error.
 
-        def start(key: str) -> tuple[str, Member]:
-            try:
-                ref, outcome = self._start_or_attach(client, inputs.member(key))
-            except ElasticJobsError as error:
-                log.warning("member %s could not start: %s", key, error)
-                return key, Member(error=error)
-            return key, Member(ref, outcome.execution)
-
+        In phases, each concurrent over the members: read every chain; list the active runs once per job whose
+        members found generation 0 free (before any PUT, so the set's own new runs are not among them); then
+        attach or PUT."""
         if not keys:
             return {}
+        client = self.client(inputs.api_version)
+        chains = {key: ChainReader(client, inputs.member(key)) for key in keys}
+        failed: dict[str, Member] = {}
+
+        def guarded(key: str, step: Callable[[], Any]) -> Any:
+            try:
+                return step()
+            except ElasticJobsError as error:
+                log.warning("member %s could not start: %s", key, error)
+                failed[key] = Member(error=error)
+                return None
+
         with ThreadPoolExecutor(max_workers=min(16, len(keys))) as pool:
-            return dict(pool.map(start, keys))
+            list(pool.map(lambda key: guarded(key, chains[key].locate), keys))
+            at_gen0 = {chains[k].inputs.job for k in keys if k not in failed and chains[k].free == 0}
+            actives = dict(zip(at_gen0, pool.map(lambda job: active_runs(client, job), at_gen0), strict=True))
+
+            def start(key: str) -> tuple[str, Member]:
+                chain = chains[key]
+                started = guarded(key, lambda: chain.start(actives.get(chain.inputs.job, {}) if not chain.free else {}))
+                return key, failed[key] if started is None else Member(started[0], started[1].execution)
+
+            return dict(pool.map(start, [key for key in keys if key not in failed])) | {
+                key: member for key, member in failed.items()
+            }
 
     def _settle_set(self, inputs: SetInputs, members: dict[str, Member]) -> dict[str, Any]:
         """Wait for every member's run (status on the set's row), then read how each finished run's targets did."""
