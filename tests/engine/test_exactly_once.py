@@ -327,3 +327,16 @@ def test_an_active_run_beyond_a_gap_that_history_clean_up_left_is_adopted_not_ru
     engine.up(declare(job_name=job.job_name, execution_key=key))
     assert only_state(engine)["job_execution_id"] == refs[4].job_execution_id
     assert lifecycles(client, job) == ["InProgress"]
+
+
+def test_set_members_on_one_job_each_start_their_own_run_and_a_second_up_starts_none(
+    engine: Engine, client: ElasticJobsClient
+) -> None:
+    job = new_job(client, script=HELD)
+    stack = f"shared-{uuid.uuid4().hex[:8]}"
+    members = {f"m{i}": {"job_name": job.job_name} for i in range(4)}
+    engine.up(declare_set(stack=stack, members=members))
+    ids = {item["job_execution_id"] for item in only_state(engine)["executions"].values()}
+    assert len(ids) == 4 and lifecycles(client, job) == ["InProgress"] * 4  # none adopted another's active run
+    engine.up(declare_set(stack=stack, members=members))
+    assert len(lifecycles(client, job)) == 4
