@@ -195,7 +195,7 @@ def test_import_from_an_arm_id_adopts_the_execution_without_a_new_run(
     assert engine.state[registration.urn].output_props["job_execution_id"] == ref.job_execution_id
     assert mutating(emulator, since) == []
     again = engine.up([registration])
-    assert again.operations[registration.urn] == "same"
+    assert again.operations[registration.urn] == "same", again.diffs
     assert len(executions_of(client, job.job_name)) == 1
 
 

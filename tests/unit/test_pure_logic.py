@@ -158,3 +158,28 @@ def test_emulator_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None
     shown = capsys.readouterr().out
     assert "elastic-jobs-emulator: run the local Elastic Jobs ARM emulator" in shown
     assert "``" not in shown and "listening on <URL>" in shown
+
+
+def test_unchanged_inputs_are_taken_as_recorded_and_anything_else_is_validated() -> None:
+    from pulumi_azure_elastic_jobs.provider import unchanged_inputs
+    from pulumi_azure_elastic_jobs.terms import FIELDS
+
+    agent = {"subscription_id": SUB, "resource_group_name": "g", "server_name": "s", "job_agent_name": "a"}
+    program = {**agent, "job_name": "nightly", "timeout": 600, "triggers": {"release": "1"}}
+    checked, problems = validate(ExecutionInputs, program, SUB)
+    assert problems == {}
+    assert unchanged_inputs(FIELDS, checked, program, SUB) == checked
+    program_without_sub = {key: value for key, value in program.items() if key != "subscription_id"}
+    assert unchanged_inputs(FIELDS, checked, program_without_sub, SUB) == checked
+    for changed in (
+        {"timeout": 601},
+        {"triggers": {"release": "2"}},
+        {"wait_for_completion": True},
+        {"job_name": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"},  # unknown during a preview
+        {"fail_on": ["Failed"]},
+    ):
+        assert unchanged_inputs(FIELDS, checked, {**program, **changed}, SUB) is None, changed
+    assert unchanged_inputs(FIELDS, checked, program_without_sub, "11111111-1111-1111-1111-111111111111") is None
+    assert unchanged_inputs(FIELDS, {}, program, SUB) is None
+    imported = {key: value for key, value in checked.items() if key not in ("timeout", "api_version")}
+    assert unchanged_inputs(FIELDS, imported, program_without_sub, SUB) is None  # not what validation made
