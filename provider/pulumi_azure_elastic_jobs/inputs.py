@@ -27,6 +27,7 @@ from .terms import (
     DEFAULT_FAIL_ON,
     DEFAULT_POLL_INTERVAL_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
+    DEFAULTS,
     FIELDS,
     IDENTITY_FIELDS,
     MAX_TIMEOUT_SECONDS,
@@ -138,6 +139,12 @@ class ExecutionInputs(AgentInputs):
 
 if tuple(ExecutionInputs.model_fields) != FIELDS:  # terms.FIELDS names the model's fields for light importers
     raise RuntimeError(f"terms.FIELDS is out of date: {tuple(ExecutionInputs.model_fields)}")
+if {
+    name: field.get_default(call_default_factory=True)
+    for name, field in ExecutionInputs.model_fields.items()
+    if not field.is_required() and name != "job_execution_id"
+} != DEFAULTS:
+    raise RuntimeError("terms.DEFAULTS is out of date with ExecutionInputs' defaults")
 
 
 def is_unknown(value: Any) -> bool:

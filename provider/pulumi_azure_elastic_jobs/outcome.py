@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .progress import duration
+from .terms import is_terminal
 
 if TYPE_CHECKING:
     from .models import JobExecution
@@ -113,13 +114,10 @@ def status_line(execution: JobExecution, waited_seconds: float) -> str:
 def set_status_line(lifecycles: Iterable[str | None], total: int, waited_seconds: float) -> str:
     """A set's status: how many members ended, how many of those badly, how many still run."""
     seen = [str(lifecycle) for lifecycle in lifecycles if lifecycle]
-    ended = [lifecycle for lifecycle in seen if lifecycle in _TERMINAL]
+    ended = [lifecycle for lifecycle in seen if is_terminal(lifecycle)]
     bad = [lifecycle for lifecycle in ended if lifecycle not in FINE]
     failed = f" ({len(bad)} not succeeded)" if bad else ""
     return f"{len(ended)}/{total} runs ended{failed} · waited {duration(waited_seconds)}"
-
-
-_TERMINAL = frozenset({"Succeeded", "SucceededWithSkipped", "Failed", "TimedOut", "Canceled", "Skipped"})
 
 
 def set_summary_line(lifecycles: Mapping[str, str]) -> str:

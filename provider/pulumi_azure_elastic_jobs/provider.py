@@ -40,9 +40,8 @@ from .outcome import TargetOutcomes, set_status_line, set_summary_line, status_l
 from .progress import Progress
 from .terms import (
     DEFAULT_API_VERSION,
-    DEFAULT_FAIL_ON,
     DEFAULT_POLL_INTERVAL_SECONDS,
-    DEFAULT_TIMEOUT_SECONDS,
+    DEFAULTS,
     FIELDS,
     IDENTITY_FIELDS,
     SET_FIELDS,
@@ -321,19 +320,6 @@ class JobExecutionProvider(ResourceProvider):
             explanation = targets.failures() or str(execution.properties.last_message or "no message").rstrip(".")
             raise ExecutionFailed(ref.arm_id, lifecycle, explanation)
         return execution, targets
-
-
-DEFAULTS: dict[str, Any] = {
-    "api_version": DEFAULT_API_VERSION,
-    "wait_for_completion": False,
-    "timeout": DEFAULT_TIMEOUT_SECONDS,
-    "poll_interval": DEFAULT_POLL_INTERVAL_SECONDS,
-    "fail_on": list(DEFAULT_FAIL_ON),
-    "cancel_on_destroy": True,
-    "execution_key": "",
-    "triggers": {},
-}
-"""What validation fills in for an input the program left out (``inputs.AgentInputs`` and its subclasses)."""
 
 
 def unchanged_inputs(

@@ -66,6 +66,19 @@ SET_FIELDS = (*AGENT_FIELDS, "members")
 """Every input of a JobExecutionSet (the fields of ``inputs.SetInputs``, in order)."""
 
 
+DEFAULTS: dict[str, object] = {
+    "api_version": DEFAULT_API_VERSION,
+    "wait_for_completion": False,
+    "timeout": DEFAULT_TIMEOUT_SECONDS,
+    "poll_interval": DEFAULT_POLL_INTERVAL_SECONDS,
+    "fail_on": list(DEFAULT_FAIL_ON),
+    "cancel_on_destroy": True,
+    "execution_key": "",
+    "triggers": {},
+}
+"""What validation fills in for an input the program left out (the defaults of ``inputs.ExecutionInputs``)."""
+
+
 def is_terminal(lifecycle: str | None) -> bool:
     """Unknown lifecycles from a newer service count as active: waiting longer beats reporting too early."""
     return lifecycle in TERMINAL_LIFECYCLES
