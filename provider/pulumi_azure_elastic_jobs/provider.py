@@ -581,29 +581,39 @@ class JobExecutionSetProvider(JobExecutionProvider):
             return {}
         client = self.client(inputs.api_version)
         chains = {key: ChainReader(client, inputs.member(key)) for key in keys}
-        failed: dict[str, Member] = {}
+        errors: dict[str, ElasticJobsError] = {}
 
-        def guarded(key: str, step: Callable[[], Any]) -> Any:
+        def locate(key: str) -> None:
             try:
-                return step()
+                chains[key].locate()
+            except ElasticJobsError as error:
+                errors[key] = error
+
+        def listed(job: JobRef) -> dict[str, JobExecution] | ElasticJobsError:
+            try:
+                return active_runs(client, job)
+            except ElasticJobsError as error:
+                return error
+
+        def start(key: str) -> tuple[str, Member]:
+            chain = chains[key]
+            try:
+                if key in errors:
+                    raise errors[key]
+                active = actives.get(chain.inputs.job, {}) if chain.free == 0 else {}
+                if isinstance(active, ElasticJobsError):
+                    raise active
+                ref, outcome = chain.start(active)
             except ElasticJobsError as error:
                 log.warning("member %s could not start: %s", key, error)
-                failed[key] = Member(error=error)
-                return None
+                return key, Member(error=error)
+            return key, Member(ref, outcome.execution)
 
         with ThreadPoolExecutor(max_workers=min(16, len(keys))) as pool:
-            list(pool.map(lambda key: guarded(key, chains[key].locate), keys))
-            at_gen0 = {chains[k].inputs.job for k in keys if k not in failed and chains[k].free == 0}
-            actives = dict(zip(at_gen0, pool.map(lambda job: active_runs(client, job), at_gen0), strict=True))
-
-            def start(key: str) -> tuple[str, Member]:
-                chain = chains[key]
-                started = guarded(key, lambda: chain.start(actives.get(chain.inputs.job, {}) if not chain.free else {}))
-                return key, failed[key] if started is None else Member(started[0], started[1].execution)
-
-            return dict(pool.map(start, [key for key in keys if key not in failed])) | {
-                key: member for key, member in failed.items()
-            }
+            list(pool.map(locate, keys))
+            at_gen0 = {chains[key].inputs.job for key in keys if key not in errors and chains[key].free == 0}
+            actives = dict(zip(at_gen0, pool.map(listed, at_gen0), strict=True))
+            return dict(pool.map(start, keys))
 
     def _settle_set(self, inputs: SetInputs, members: dict[str, Member]) -> dict[str, Any]:
         """Wait for every member's run (status on the set's row), then read how each finished run's targets did."""
