@@ -34,6 +34,9 @@ def test_chained_example_runs_the_rebuild_after_the_migration(
     assert "+-2 to replace" in preview  # the migration, and the rebuild whose trigger is the new run's id
     stack.run("up", "--yes")
     assert count(client, "rebuild-indexes") == rebuilds + 2
+    since = last_seq(emulator)
+    stack.run("refresh", "--yes")
+    assert mutating(emulator, since) == []
     stack.run("destroy", "--yes")
 
 
@@ -56,6 +59,8 @@ def test_fleet_example_reruns_only_the_member_whose_script_changed(
     stack.run("up", "--yes")
     assert count(client, "nightly-migration") == migrations + 2
     assert count(client, "rebuild-indexes") == rebuilds + 1
+    stack.run("refresh", "--yes")
+    assert stack.outputs()["failed_members"] == []
     stack.run("destroy", "--yes")
 
 
