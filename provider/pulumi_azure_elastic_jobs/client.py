@@ -52,8 +52,9 @@ from .errors import (
     arm_error_class,
 )
 from .ids import ExecutionRef, JobRef, segment
-from .models import DEFAULT_API_VERSION, ExecutionStart, JobExecution, JobExecutionListResult, is_terminal
+from .models import JobExecution, JobExecutionListResult
 from .outcome import TargetOutcomes
+from .terms import DEFAULT_API_VERSION, ExecutionStart, is_terminal
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -651,9 +651,9 @@ class JobExecutionSetProvider(JobExecutionProvider):
             key, member = item
             if member.ref is None or member.execution is None:
                 return item
-            entry = recorded.get(key) if isinstance(recorded.get(key), dict) else {}
-            targets = _targets_of(client, member.ref, member.execution, (entry or {}).get("target_outcomes"))
-            return key, Member(member.ref, member.execution, member.error, targets)
+            entry = recorded.get(key)
+            outcomes = entry.get("target_outcomes") if isinstance(entry, dict) else None
+            return key, replace(member, targets=_targets_of(client, member.ref, member.execution, outcomes))
 
         with ThreadPoolExecutor(max_workers=max(1, min(16, len(members)))) as pool:
             return dict(pool.map(attach, members.items()))
