@@ -9,11 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from pulumi_azure_elastic_jobs.auth import StaticToken
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
 from pulumi_azure_elastic_jobs.ids import JobRef
+
+# Property tests: CI runs a bounded, derandomized profile (the same examples every run, found failures replayed
+# first from the example database); ``--hypothesis-profile=deep`` runs thousands of cases for a long search.
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
+settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True)
+settings.register_profile("dev", deadline=None, suppress_health_check=_SLOW_OK, print_blob=True)
+settings.register_profile("deep", max_examples=2000, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True)
+settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples" / "seed.yaml"

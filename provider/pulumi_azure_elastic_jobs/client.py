@@ -368,11 +368,14 @@ class ElasticJobsClient:
             return error
 
     def target_outcomes(self, ref: ExecutionRef) -> TargetOutcomes:
-        """Which targets of a run did not succeed, read once (every page); empty and incomplete if unreadable."""
+        """Which targets of a run did not succeed, read once (every page); empty and incomplete if unreadable.
+
+        Best effort, whatever goes wrong (an ARM error, a dropped connection, a ``nextLink`` the token may not
+        follow): the run it describes has happened, and a failed listing must never make a caller forget it."""
         try:
             return TargetOutcomes.of(self.list_target_executions(ref))
-        except ArmError as error:  # best effort: the execution's own lifecycle and message still stand
-            log.debug("could not list target executions of %s: %s", ref.arm_id, error.code)
+        except ElasticJobsError as error:  # the execution's own lifecycle and message still stand
+            log.warning("could not list target executions of %s: %s", ref.arm_id, error)
             return TargetOutcomes()
 
     # --- generic ARM plumbing --------------------------------------------------------------------------------
