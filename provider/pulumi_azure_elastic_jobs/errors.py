@@ -211,3 +211,16 @@ class ExecutionFailed(ElasticJobsError):
             f"then change the resource's triggers to run the job again (the failed run stays in the job's "
             f"history). Execution: {arm_id}"
         )
+
+
+class CancelNotEffective(ElasticJobsError):
+    """Runs were asked to cancel and are still active after the bounded wait: nothing was started beside them."""
+
+    def __init__(self, arm_ids: list[Any]) -> None:
+        self.arm_ids = [str(getattr(ref, "arm_id", ref)) for ref in arm_ids]
+        listed = ", ".join(self.arm_ids)
+        super().__init__(
+            f"{len(self.arm_ids)} job execution(s) were asked to cancel and are still running: {listed}. No run "
+            f"was started in their place; the next `pulumi up` asks again. If they never stop, cancel them from "
+            f"the Azure portal"
+        )

@@ -7,13 +7,12 @@ skipped, never guessed.
 
 from __future__ import annotations
 
-import json
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
+from .chain import ExecutionChain
 from .ids import (
     JobRef,
     api_version_problem,
@@ -53,7 +52,6 @@ __all__ = [
     "SetInputs",
     "validate",
 ]
-EXECUTION_ID_NAMESPACE = uuid.UUID("6f0d5c1e-8a51-4b8e-9a2f-61a1c0e7d7a1")
 
 
 def _rule(problem: Any) -> AfterValidator:
@@ -114,27 +112,18 @@ class ExecutionInputs(AgentInputs):
             self.job_name,
         )
 
+    @property
+    def chain(self) -> ExecutionChain:
+        """This resource's chain of derived execution ids (see :mod:`.chain`)."""
+        return ExecutionChain.of(self.execution_key, self.job.__dict__.values(), self.triggers)
+
     def derived_execution_id(self, generation: int) -> str:
-        """The id of this resource's ``generation``-th run when the user names none (a stable uuid5).
+        """The id of this resource's ``generation``-th run when the user names none.
 
         Derived from the stack-scoped resource key, the job and the triggers, so that a deployment interrupted
         after ARM accepted the PUT finds the same execution again instead of starting another.
         """
-        return self.execution_ids()(generation)
-
-    def execution_ids(self) -> Callable[[int], str]:
-        """``derived_execution_id`` for many generations: the material is serialized once, not per id."""
-        material = json.dumps(
-            [self.execution_key, *(part.lower() for part in self.job.__dict__.values()), self.triggers, 0],
-            sort_keys=True,
-            default=str,
-        )
-        head = material[: -len("0]")]  # the generation is the list's last item
-
-        def derive(generation: int) -> str:
-            return str(uuid.uuid5(EXECUTION_ID_NAMESPACE, f"{head}{generation}]"))
-
-        return derive
+        return self.chain.id(generation)
 
 
 if tuple(ExecutionInputs.model_fields) != FIELDS:  # terms.FIELDS names the model's fields for light importers

@@ -86,6 +86,10 @@ class Progress:
     def note(self, text: str) -> None:
         self._send(text, ephemeral=False)
 
+    def warn(self, text: str) -> None:
+        """A warning on the resource's diagnostics: something the user asked for did not happen as asked."""
+        self._send(text, ephemeral=False, warning=True)
+
     def close(self) -> None:
         if self._shown:
             self.status("")
@@ -96,21 +100,23 @@ class Progress:
     def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.close()
 
-    def _send(self, text: str, ephemeral: bool) -> None:
+    def _send(self, text: str, ephemeral: bool, warning: bool = False) -> None:
+        level = logging.WARNING if warning else logging.INFO
         if self._engine is None:
             if text:
-                log.info("%s", text)
+                log.log(level, "%s", text)
             return
         from pulumi.runtime.proto import engine_pb2
 
-        request = engine_pb2.LogRequest(severity=engine_pb2.INFO, message=text, urn=self.urn or "", ephemeral=ephemeral)
+        severity = engine_pb2.WARNING if warning else engine_pb2.INFO
+        request = engine_pb2.LogRequest(severity=severity, message=text, urn=self.urn or "", ephemeral=ephemeral)
         try:
             self._engine.Log(request, timeout=SEND_TIMEOUT_SECONDS)
         except Exception as error:  # a status line must never fail a deployment
             log.debug("the engine did not take a status message (%s); logging instead", type(error).__name__)
             self._engine = None
             if text:
-                log.info("%s", text)
+                log.log(level, "%s", text)
 
 
 def duration(seconds: float) -> str:

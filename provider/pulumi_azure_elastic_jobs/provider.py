@@ -14,11 +14,10 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pulumi.dynamic import (
@@ -34,13 +33,15 @@ from pulumi.dynamic import (
 
 from . import plugin_errors
 from .config import NAMESPACE, Settings, log_level
-from .errors import ArmError, ElasticJobsError, ExecutionFailed, NotFound, SubscriptionNotFound
-from .ids import ExecutionRef, JobRef
+from .errors import ArmError, CancelNotEffective, ElasticJobsError, ExecutionFailed, NotFound, SubscriptionNotFound
+from .ids import ExecutionRef
 from .outcome import TargetOutcomes, set_status_line, set_summary_line, status_line, summary_line
 from .progress import Progress
+from .runs import Member, attach_note, cancel_all, start_members, start_or_attach
 from .terms import (
     DEFAULT_API_VERSION,
     DEFAULT_POLL_INTERVAL_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
     DEFAULTS,
     FIELDS,
     IDENTITY_FIELDS,
@@ -48,7 +49,6 @@ from .terms import (
     SET_IDENTITY_FIELDS,
     SET_WAITING_FIELDS,
     WAITING_FIELDS,
-    ExecutionStart,
     is_terminal,
 )
 
@@ -60,6 +60,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CANCEL_WAIT_SECONDS = 300.0
+"""The longest a destroy or a replacement waits for a cancelled run to stop (the resource's timeout if shorter)."""
+
+
+def cancel_wait(timeout: float) -> float:
+    return min(float(timeout), CANCEL_WAIT_SECONDS)
+
+
 _CONFIG_KEYS = (
     "endpoint",
     "environment",
@@ -98,6 +105,7 @@ OUTPUT_NAMES = (
     "azure_id",
     "job_execution_id",
     "target_outcomes",
+    "in_history",
 )
 
 
@@ -113,6 +121,7 @@ def execution_outputs(execution: JobExecution, ref: ExecutionRef) -> dict[str, A
     outputs["type"] = execution.type
     outputs["azure_id"] = ref.arm_id
     outputs["job_execution_id"] = ref.job_execution_id
+    outputs["in_history"] = True
     return outputs
 
 
@@ -209,13 +218,20 @@ class JobExecutionProvider(ResourceProvider):
         inputs = _execution_inputs(props)
         client = self.client(inputs.api_version)
         with self._naming_subscription_source(inputs.subscription_id):
-            ref, outcome = self._start_or_attach(client, inputs)
-        log.info("%s %s", "started" if outcome.started else "attached to", ref.arm_id)
-        execution, targets = self._settle(client, ref, inputs, outcome.execution)
-        return CreateResult(ref.arm_id, _resource_outputs(inputs, execution, ref, targets))
+            run = start_or_attach(client, inputs)
+        log.info("%s %s", "started" if run.started else "attached to", run.ref.arm_id)
+        note = attach_note(run)
+        if note:
+            Progress.here().warn(note)
+        execution, targets = self._settle(client, run.ref, inputs, run.execution)
+        return CreateResult(run.ref.arm_id, _resource_outputs(inputs, execution, run.ref, targets))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Refresh, ``.get`` and import: everything comes from the ARM id; a vanished execution reads as gone."""
+        """Refresh, ``.get`` and import: everything comes from the ARM id.
+
+        A refresh of a run the service no longer knows (history retention, its job deleted) keeps the resource
+        with its last recorded outputs and ``in_history`` false: dropping it from state would make the next
+        ``up`` create it, running a one-shot job again. Only ``.get``/import of an unknown id reads as gone."""
         ref = ExecutionRef.parse(id_)
         known = {key: value for key, value in props.items() if key in FIELDS and value is not None}
         known.update(
@@ -230,7 +246,9 @@ class JobExecutionProvider(ResourceProvider):
         try:
             execution = client.get_execution(ref)
         except NotFound:
-            return ReadResult("", {})
+            if "azure_id" not in props:
+                return ReadResult("", {})  # import or get of an id the service does not know: nothing to adopt
+            return ReadResult(ref.arm_id, forgotten(props))  # a run that happened stays happened
         targets = _targets_of(client, ref, execution, props.get("target_outcomes"))
         outputs = _resource_outputs(inputs, execution, ref, targets)
         if "azure_id" in props:
@@ -242,7 +260,11 @@ class JobExecutionProvider(ResourceProvider):
         inputs = _execution_inputs(news)
         ref = ExecutionRef.parse(id_)
         client = self.client(inputs.api_version)
-        execution, targets = self._settle(client, ref, inputs, client.get_execution(ref))
+        try:
+            execution = client.get_execution(ref)
+        except NotFound:  # forgotten by the service: nothing to wait for, the record stands
+            return UpdateResult({**forgotten(olds), **_as_struct_numbers(_inputs_of(inputs))})
+        execution, targets = self._settle(client, ref, inputs, execution)
         return UpdateResult(_resource_outputs(inputs, execution, ref, targets))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
@@ -258,7 +280,7 @@ class JobExecutionProvider(ResourceProvider):
             if is_terminal(client.get_execution(ref).properties.lifecycle):
                 return
             client.cancel_execution(ref)
-            client.wait_for_terminal(ref, timeout=CANCEL_WAIT_SECONDS, poll_interval=inputs.poll_interval)
+            client.wait_for_terminal(ref, timeout=cancel_wait(inputs.timeout), poll_interval=inputs.poll_interval)
         except NotFound:
             return
 
@@ -274,26 +296,6 @@ class JobExecutionProvider(ResourceProvider):
             from_default = subscription_id.lower() == (settings.subscription_id or "").lower()
             error.source = settings.subscription_source if from_default else "the resource's subscription_id input"
             raise
-
-    @staticmethod
-    def _start_or_attach(client: ElasticJobsClient, inputs: ExecutionInputs) -> tuple[ExecutionRef, ExecutionStart]:
-        """The run this resource stands for: a pinned id's run, else a run in its chain of derived ids.
-
-        Generations are used in order, so the chain is read with about 2·log2(k) GETs for its k-th run
-        (:func:`first_free`) instead of k. The last used generation, if still active, is adopted (an
-        interrupted deployment re-attaches, so there is never a second concurrent run from this resource); a
-        finished one belongs to an earlier life of the resource (destroyed, or replaced), so a new run starts
-        at the first free generation, with exactly one PUT of an id a read just found free. When generation 0
-        is free, either this is the chain's first run or history clean-up removed its oldest runs, so the job's
-        active runs are listed once to make sure no later generation is still running beyond that gap.
-        Whether a run is new is decided by the client from the execution itself, never from a status code.
-        """
-        if inputs.job_execution_id:
-            ref = inputs.job.execution(inputs.job_execution_id)
-            return ref, client.ensure_execution(ref)
-        chain = ChainReader(client, inputs)
-        chain.locate()
-        return chain.start(active_runs(client, inputs.job) if chain.free == 0 else {})
 
     @staticmethod
     def _settle(
@@ -359,67 +361,18 @@ def _set_inputs(values: Mapping[str, Any]) -> SetInputs:
     return SetInputs.model_validate(values)
 
 
-def first_free(is_free: Callable[[int], bool]) -> int:
-    """The first free generation of a chain used in order: probes 0, 1, 3, 7, ... then bisects the last step."""
-    if is_free(0):
-        return 0
-    used, probe = 0, 1
-    while not is_free(probe):
-        used, probe = probe, probe * 2 + 1
-    while probe - used > 1:
-        middle = (used + probe) // 2
-        used, probe = (used, middle) if is_free(middle) else (middle, probe)
-    return probe
+def forgotten(recorded: Mapping[str, Any]) -> dict[str, Any]:
+    """The outputs of a run the service no longer knows: as last recorded, with ``in_history`` false."""
+    kept = {key: value for key, value in recorded.items() if key in FIELDS or key in OUTPUT_NAMES}
+    return _as_struct_numbers({**kept, "in_history": False})
 
 
-class ChainReader:
-    """Reads one resource's chain of derived execution ids, each generation at most once, and starts its run."""
-
-    GAP_SEARCH_GENERATIONS = 10_000
-    """How far past a free generation 0 an active run of this chain is looked for (ids are hashed locally)."""
-
-    def __init__(self, client: ElasticJobsClient, inputs: ExecutionInputs) -> None:
-        self.client, self.inputs = client, inputs
-        self._ids = inputs.execution_ids()
-        self._read: dict[int, tuple[JobExecution | None, datetime | None]] = {}
-        self.free = -1
-
-    def ref(self, generation: int) -> ExecutionRef:
-        return self.inputs.job.execution(self._ids(generation))
-
-    def read(self, generation: int) -> tuple[JobExecution | None, datetime | None]:
-        if generation not in self._read:
-            self._read[generation] = self.client.find_execution(self.ref(generation))
-        return self._read[generation]
-
-    def locate(self) -> None:
-        """Find the first free generation (reads only)."""
-        self.free = first_free(lambda generation: self.read(generation)[0] is None)
-
-    def start(self, active: Mapping[str, JobExecution]) -> tuple[ExecutionRef, ExecutionStart]:
-        """Attach to the chain's active run if there is one, else PUT the first free generation.
-
-        ``active``: the job's active runs by lowercased id, listed after :meth:`locate` found generation 0 free
-        and before any run of this deployment started (so a set's own new runs are not in it)."""
-        if self.free > 0:
-            previous = self.read(self.free - 1)[0]
-            if previous is not None and not is_terminal(previous.properties.lifecycle):
-                return self.ref(self.free - 1), ExecutionStart(previous, started=False)
-        elif active:
-            for generation in range(1, self.GAP_SEARCH_GENERATIONS):
-                execution = active.get(self._ids(generation))
-                if execution is not None:  # running beyond a gap that history clean-up left
-                    return self.ref(generation), ExecutionStart(execution, started=False)
-        return self.ref(self.free), self.client.claim(self.ref(self.free), self.read(self.free)[1])
-
-
-def active_runs(client: ElasticJobsClient, job: JobRef) -> dict[str, JobExecution]:
-    """The job's active runs by lowercased execution id (one listing; usually none at all)."""
-    try:
-        listed = client.list_executions(job, is_active=True)
-        return {str(execution.name).lower(): execution for execution in listed if execution.name}
-    except NotFound:
-        return {}  # no such job: the PUT that follows says so with ARM's own error
+def forgotten_member(entry: Mapping[str, Any], gone: ElasticJobsError) -> dict[str, Any]:
+    """A set member's entry when the service forgot its run: a finished run stays as recorded; an active one
+    whose run vanished (its job deleted mid-run) gets the error, since how it ended is unknown."""
+    finished = is_terminal(entry.get("lifecycle"))
+    error = entry.get("error") if finished else error_output(gone)
+    return _as_struct_numbers({**entry, "in_history": False, "error": error})
 
 
 def _inputs_of(inputs: ExecutionInputs) -> dict[str, Any]:
@@ -486,16 +439,6 @@ def _enable_logging(level: int | None) -> None:
     package.setLevel(level)
 
 
-@dataclass(frozen=True)
-class Member:
-    """One member's outcome: the run it stands for (if one was found or started), and what went wrong."""
-
-    ref: ExecutionRef | None = None
-    execution: JobExecution | None = None
-    error: ElasticJobsError | None = None
-    targets: TargetOutcomes = field(default_factory=TargetOutcomes)
-
-
 class JobExecutionSetProvider(JobExecutionProvider):
     """Starts a set of executions together and waits for all of them in one call.
 
@@ -541,79 +484,66 @@ class JobExecutionSetProvider(JobExecutionProvider):
         previous, wanted = _members_of(olds), _members_of(news)
         unchanged = [key for key in inputs.members if key in recorded and previous.get(key) == wanted.get(key)]
         kept = {key: Member(recorded[key]) for key in unchanged}
-        retired = [ref for key, ref in recorded.items() if key not in kept]
+        retired = {key: ref for key, ref in recorded.items() if key not in kept}
+        still_active: list[ExecutionRef] = []
         if retired and inputs.cancel_on_destroy:
-            self._cancel_all(self.client(inputs.api_version), retired, inputs.poll_interval)
-        started = self._start_members(inputs, [key for key in inputs.members if key not in kept])
-        return UpdateResult(self._settle_set(inputs, {**kept, **started}))
+            still_active = cancel_all(
+                self.client(inputs.api_version),
+                list(retired.values()),
+                timeout=cancel_wait(inputs.timeout),
+                poll_interval=inputs.poll_interval,
+            )
+        # A member whose superseded run would not stop starts nothing beside it: it stays at its old identity
+        # and run, with the error, so the next `up` sees the change again and tries the cancel once more.
+        stuck = {
+            key: Member(ref, error=CancelNotEffective([ref])) for key, ref in retired.items() if ref in still_active
+        }
+        started = self._start_members(inputs, [key for key in inputs.members if key not in kept and key not in stuck])
+        members = self._settle_set(inputs, {**kept, **stuck, **started})
+        if stuck:
+            members["members"] = {
+                **members["members"],
+                **{key: olds["members"][key] for key in stuck if key in (olds.get("members") or {})},
+            }
+        return UpdateResult(members)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Refresh every recorded run; one that vanished stays listed with its error, so it is never re-run."""
+        """Refresh every recorded run; one the service forgot stays as recorded (``in_history`` false), so it is
+        never re-run; the set stays in state even when every member's run is forgotten."""
         known = {key: value for key, value in props.items() if key in SET_FIELDS and value is not None}
         inputs = _set_inputs(_coerce_numbers(known))
         client = self.client(inputs.api_version)
         recorded = _recorded_runs(props)
+        if not recorded and "executions" not in props:
+            return ReadResult("", {})  # import or get: a set is not adopted from an id
         members = {key: Member(ref, *_read_member(client, ref)) for key, ref in recorded.items()}
-        if not any(member.execution for member in members.values()):
-            return ReadResult("", {})
         members = self._with_targets(client, members, props.get("executions") or {})
+        entries = props.get("executions") or {}
+        forgotten_entries = {
+            key: forgotten_member(entries[key], member.error)
+            for key, member in members.items()
+            if member.execution is None and isinstance(member.error, NotFound) and isinstance(entries.get(key), dict)
+        }
         unstarted = {key: Member(error=_error_of(props, key)) for key in inputs.members if key not in recorded}
-        return ReadResult(id_, self._outputs(inputs, {**members, **unstarted}))
+        return ReadResult(id_, self._outputs(inputs, {**members, **unstarted}, forgotten_entries))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Cancel every active member run and wait; fail, naming them, when some would not stop (the set stays)."""
         if props.get("cancel_on_destroy") is False:
             return
-        self._cancel_all(
+        still_active = cancel_all(
             self.client(str(props.get("api_version") or DEFAULT_API_VERSION)),
             list(_recorded_runs(props).values()),
-            float(props.get("poll_interval") or DEFAULT_POLL_INTERVAL_SECONDS),
+            timeout=cancel_wait(float(props.get("timeout") or DEFAULT_TIMEOUT_SECONDS)),
+            poll_interval=float(props.get("poll_interval") or DEFAULT_POLL_INTERVAL_SECONDS),
         )
+        if still_active:
+            raise CancelNotEffective(still_active)
 
     # --- helpers ----------------------------------------------------------------------------------------------
 
     def _start_members(self, inputs: SetInputs, keys: list[str]) -> dict[str, Member]:
-        """Start (or attach to) each member's run; a member that cannot start is recorded with its error.
-
-        In phases, each concurrent over the members: read every chain; list the active runs once per job whose
-        members found generation 0 free (before any PUT, so the set's own new runs are not among them); then
-        attach or PUT."""
-        if not keys:
-            return {}
-        client = self.client(inputs.api_version)
-        chains = {key: ChainReader(client, inputs.member(key)) for key in keys}
-        errors: dict[str, ElasticJobsError] = {}
-
-        def locate(key: str) -> None:
-            try:
-                chains[key].locate()
-            except ElasticJobsError as error:
-                errors[key] = error
-
-        def listed(job: JobRef) -> dict[str, JobExecution] | ElasticJobsError:
-            try:
-                return active_runs(client, job)
-            except ElasticJobsError as error:
-                return error
-
-        def start(key: str) -> tuple[str, Member]:
-            chain = chains[key]
-            try:
-                if key in errors:
-                    raise errors[key]
-                active = actives.get(chain.inputs.job, {}) if chain.free == 0 else {}
-                if isinstance(active, ElasticJobsError):
-                    raise active
-                ref, outcome = chain.start(active)
-            except ElasticJobsError as error:
-                log.warning("member %s could not start: %s", key, error)
-                return key, Member(error=error)
-            return key, Member(ref, outcome.execution)
-
-        with ThreadPoolExecutor(max_workers=min(16, len(keys))) as pool:
-            list(pool.map(locate, keys))
-            at_gen0 = {chains[key].inputs.job for key in keys if key not in errors and chains[key].free == 0}
-            actives = dict(zip(at_gen0, pool.map(listed, at_gen0), strict=True))
-            return dict(pool.map(start, keys))
+        return start_members(self.client(inputs.api_version), inputs, keys)
 
     def _settle_set(self, inputs: SetInputs, members: dict[str, Member]) -> dict[str, Any]:
         """Wait for every member's run (status on the set's row), then read how each finished run's targets did."""
@@ -659,11 +589,14 @@ class JobExecutionSetProvider(JobExecutionProvider):
             return dict(pool.map(attach, members.items()))
 
     @staticmethod
-    def _outputs(inputs: SetInputs, members: dict[str, Member]) -> dict[str, Any]:
+    def _outputs(
+        inputs: SetInputs, members: dict[str, Member], forgotten_entries: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         executions = {
             key: {"job_name": inputs.members[key].job_name if key in inputs.members else None, **_member_outputs(m)}
             for key, m in sorted(members.items())
         }
+        executions.update(forgotten_entries or {})
         failed = [key for key, item in executions.items() if item["error"] or item["lifecycle"] in inputs.fail_on]
         return _as_struct_numbers(
             {
@@ -673,26 +606,6 @@ class JobExecutionSetProvider(JobExecutionProvider):
                 "finished": all(item["error"] or is_terminal(item["lifecycle"]) for item in executions.values()),
             }
         )
-
-    @staticmethod
-    def _cancel_all(client: ElasticJobsClient, refs: list[ExecutionRef], poll_interval: float) -> None:
-        """Cancel the active ones among ``refs`` and wait until the service says they stopped."""
-
-        def cancel(ref: ExecutionRef) -> ExecutionRef | None:
-            try:
-                if is_terminal(client.get_execution(ref).properties.lifecycle):
-                    return None
-                client.cancel_execution(ref)
-                return ref
-            except NotFound:
-                return None
-
-        if not refs:
-            return
-        with ThreadPoolExecutor(max_workers=min(16, len(refs))) as pool:
-            cancelled = [ref for ref in pool.map(cancel, refs) if ref is not None]
-        if cancelled:
-            client.wait_for_all(cancelled, timeout=CANCEL_WAIT_SECONDS, poll_interval=poll_interval)
 
 
 def _read_member(client: ElasticJobsClient, ref: ExecutionRef) -> tuple[JobExecution | None, ElasticJobsError | None]:

@@ -213,6 +213,10 @@ class Plugin:
         return self.process.stderr.read().decode(errors="replace")
 
 
+class Interrupted(Exception):
+    """A deployment stopped right after a create's work was done, before its result was saved."""
+
+
 @dataclass
 class ResourceState:
     id: str
@@ -237,6 +241,7 @@ class Engine:
     def __init__(self, plugin: Plugin) -> None:
         self.plugin = plugin
         self.state: dict[str, ResourceState] = {}
+        self.interrupt: set[str] = set()
 
     def _check(self, reg: Registration, result: StepResult) -> struct_pb2.Struct | None:
         olds = self.state[reg.urn].inputs if reg.urn in self.state else struct_pb2.Struct()
@@ -300,8 +305,7 @@ class Engine:
         if reg.urn not in self.state:
             result.operations[reg.urn] = "create"
             if apply:
-                created = self.plugin.Create(provider_pb2.CreateRequest(urn=reg.urn, properties=news))
-                self.state[reg.urn] = ResourceState(created.id, news, created.properties)
+                self._create(reg, news)
             return
         diff = self._diff(reg, news)
         result.diffs[reg.urn] = diff
@@ -309,8 +313,7 @@ class Engine:
             result.operations[reg.urn] = "replace"
             if apply:
                 self._delete(reg.urn)
-                created = self.plugin.Create(provider_pb2.CreateRequest(urn=reg.urn, properties=news))
-                self.state[reg.urn] = ResourceState(created.id, news, created.properties)
+                self._create(reg, news)
         elif diff.changes == provider_pb2.DiffResponse.DIFF_SOME:
             result.operations[reg.urn] = "update"
             if apply:
@@ -325,6 +328,14 @@ class Engine:
             result.operations[reg.urn] = "same"
             if apply:
                 self.state[reg.urn].inputs = news
+
+    def _create(self, reg: Registration, news: struct_pb2.Struct) -> None:
+        """Create, and record the result unless the deployment is interrupted here (``interrupt`` holds the URN
+        or name): the plugin's work is done, but state is never saved, as when ``up`` is killed mid-create."""
+        created = self.plugin.Create(provider_pb2.CreateRequest(urn=reg.urn, properties=news))
+        if reg.urn in self.interrupt or reg.name in self.interrupt:
+            raise Interrupted(reg.urn)
+        self.state[reg.urn] = ResourceState(created.id, news, created.properties)
 
     def refresh(self) -> StepResult:
         result = StepResult()
@@ -360,10 +371,12 @@ class Engine:
         return result
 
     def _delete(self, urn: str) -> None:
-        old = self.state.pop(urn)
+        """A failed Delete keeps the resource in state, as the engine does."""
+        old = self.state[urn]
         self.plugin.Delete(
             provider_pb2.DeleteRequest(id=old.id, urn=urn, properties=old.outputs, old_inputs=old.inputs)
         )
+        del self.state[urn]
 
     def destroy(self) -> StepResult:
         result = StepResult()

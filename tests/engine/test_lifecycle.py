@@ -150,7 +150,7 @@ def test_refresh_of_a_finished_execution_reads_it_once_and_its_targets_once_ever
     assert [r["method"] for r in emulator.requests_log(since)] == ["GET"]  # terminal targets never change
 
 
-def test_refresh_of_a_forgotten_execution_reports_it_gone_without_a_new_run(
+def test_refresh_of_a_forgotten_execution_keeps_it_out_of_history_without_a_new_run(
     engine: Engine, declare: Declare, emulator: Emulator, client: ElasticJobsClient
 ) -> None:
     job = new_job(client)
@@ -159,7 +159,10 @@ def test_refresh_of_a_forgotten_execution_reports_it_gone_without_a_new_run(
     emulator.forget(state.id)
     since = last_seq(emulator)
     result = engine.refresh()
-    assert set(result.operations.values()) == {"deleted"} and engine.state == {}
+    assert set(result.operations.values()) == {"refreshed"}
+    (kept,) = engine.state.values()
+    assert kept.id == state.id and kept.output_props["in_history"] is False
+    assert kept.output_props["lifecycle"] == "Succeeded"
     assert mutating(emulator, since) == []
 
 

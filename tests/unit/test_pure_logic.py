@@ -137,7 +137,7 @@ def test_wire_models_keep_unknown_fields_and_lifecycles() -> None:
 
 @pytest.mark.parametrize("used", [0, 1, 2, 3, 7, 8, 9, 10, 100, 999, 1000, 4097])
 def test_first_free_finds_the_end_of_a_chain_in_logarithmic_reads(used: int) -> None:
-    from pulumi_azure_elastic_jobs.provider import first_free
+    from pulumi_azure_elastic_jobs.runs import first_free
 
     probed: list[int] = []
 

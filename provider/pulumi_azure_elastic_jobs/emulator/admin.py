@@ -41,6 +41,7 @@ class BehaviorSpec(BaseModel):
     duration_seconds: float | None = Field(None, description="emulated seconds each target takes")
     outcome: Literal["Succeeded", "Failed", "TimedOut"] | None = None
     message: str | None = None
+    ignore_cancel: bool = Field(False, description="accept cancels of the job's runs and carry on running")
 
 
 class IdentitySpec(BaseModel):

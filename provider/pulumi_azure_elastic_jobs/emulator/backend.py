@@ -453,7 +453,10 @@ class Backend:
         with self.store.transaction():
             doc = self._execution(arm_id)
             now = self.clock.now()
-            if engine.is_active(doc["_plan"], now):
+            if (
+                engine.is_active(doc["_plan"], now)
+                and not self.behaviors.get(job.lower(), engine.Behavior()).ignore_cancel
+            ):
                 doc["_plan"]["canceled_at"] = now
                 self.store.put(arm_id, agent.job_id(job), EXECUTION_TYPE, doc)
         return 200, None

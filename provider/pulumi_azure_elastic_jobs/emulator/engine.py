@@ -43,6 +43,8 @@ class Behavior:
     duration_seconds: float | None = None
     outcome: str | None = None  # Succeeded | Failed | TimedOut
     message: str | None = None
+    ignore_cancel: bool = False
+    """The service accepts a cancel of the job's runs (200) and carries on: a cancel that does not take effect."""
 
 
 def iso(timestamp: float | None) -> str | None:

@@ -1,0 +1,200 @@
+"""What a run *is*, apart from any Pulumi protocol: start or attach, fleets of members, cancel. Imports no pulumi.
+
+Both provider faces call these functions and only translate property maps around them, so a rule about a run
+is written once. The rules (README, Semantics):
+
+* A resource's run is found before one is started: the job's active runs are listed (one GET, usually empty)
+  and one of this resource's chain is attached to, wherever it sits in the chain. Only when none is active is a
+  generation read as free PUT, exactly once; ARM's PUT is idempotent on the id, so a retried PUT, or two
+  deployments sharing an ``execution_key``, converge on one run.
+* A pinned ``job_execution_id`` is read, and PUT only when free: the run under that id, whatever its state,
+  is the resource's run.
+* A cancel is a request, not a fact: callers get back the runs that are still active after the bounded wait,
+  and must not start a replacement beside them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .errors import ElasticJobsError, NotFound
+from .ids import ExecutionRef, JobRef
+from .outcome import TargetOutcomes
+from .terms import ExecutionStart, is_terminal
+
+if TYPE_CHECKING:
+    from .client import ElasticJobsClient
+    from .inputs import ExecutionInputs, SetInputs
+    from .models import JobExecution
+
+log = logging.getLogger(__name__)
+
+MAX_WORKERS = 16
+"""Concurrent requests a fleet operation keeps in flight (the client's pool holds 64 connections)."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """The run a resource stands for, and whether this call's PUT started it (False: attached to it)."""
+
+    ref: ExecutionRef
+    execution: JobExecution
+    started: bool
+
+
+def first_free(is_free: Callable[[int], bool]) -> int:
+    """A free generation of a chain: probes 0, 1, 3, 7, ... then bisects the last step (about 2·log2(k) reads).
+
+    On a chain used in order this is the first free generation; where history clean-up left gaps it may be one
+    inside a gap, which is just as good: the id is free when read, so its PUT starts a new run."""
+    if is_free(0):
+        return 0
+    used, probe = 0, 1
+    while not is_free(probe):
+        used, probe = probe, probe * 2 + 1
+    while probe - used > 1:
+        middle = (used + probe) // 2
+        used, probe = (used, middle) if is_free(middle) else (middle, probe)
+    return probe
+
+
+def active_runs(client: ElasticJobsClient, job: JobRef) -> dict[str, JobExecution]:
+    """The job's active runs by lowercased execution id (one listing, every page; usually none at all)."""
+    try:
+        listed = client.list_executions(job, is_active=True)
+        return {
+            str(execution.name).lower(): execution
+            for execution in listed
+            if execution.name and not is_terminal(execution.properties.lifecycle)
+        }
+    except NotFound:
+        return {}  # no such job (or subscription): the PUT that follows says so with ARM's own error
+
+
+def start_or_attach(
+    client: ElasticJobsClient, inputs: ExecutionInputs, active: Mapping[str, JobExecution] | None = None
+) -> Run:
+    """The run this resource stands for: its chain's active run if there is one, else one started now.
+
+    ``active``: the job's active runs (:func:`active_runs`), when the caller listed them already; a fleet lists
+    once per job, before any of its PUTs, so its own new runs are never taken for a member's."""
+    if inputs.job_execution_id:
+        ref = inputs.job.execution(inputs.job_execution_id)
+        return _run(ref, client.ensure_execution(ref))
+    chain = inputs.chain
+    running = chain.newest_of(active_runs(client, inputs.job) if active is None else active)
+    if running is not None:
+        execution_id, execution = running
+        return Run(inputs.job.execution(execution_id), execution, started=False)
+    free_reads: dict[int, datetime | None] = {}
+
+    def is_free(generation: int) -> bool:
+        found, asked_at = client.find_execution(inputs.job.execution(chain.id(generation)))
+        if found is None:
+            free_reads[generation] = asked_at
+        return found is None
+
+    generation = first_free(is_free)
+    ref = inputs.job.execution(chain.id(generation))
+    return _run(ref, client.claim(ref, free_reads[generation]))
+
+
+def _run(ref: ExecutionRef, start: ExecutionStart) -> Run:
+    return Run(ref, start.execution, start.started)
+
+
+def attach_note(run: Run) -> str | None:
+    """What a create that attached says in the resource's diagnostics: the user asked for a run and got an
+    existing one, which is right (never two at once) but must not go unsaid."""
+    if run.started:
+        return None
+    lifecycle = run.execution.properties.lifecycle
+    if is_terminal(lifecycle):
+        return f"execution {run.ref.job_execution_id} already existed ({lifecycle}); no new run was started"
+    return (
+        f"attached to execution {run.ref.job_execution_id}, already {lifecycle}, instead of starting a second "
+        "concurrent run: an earlier `pulumi up` was interrupted after starting it, or the run this resource "
+        "replaced is still going (cancel_on_destroy=False). To run the job again once it ends, change triggers"
+    )
+
+
+@dataclass(frozen=True)
+class Member:
+    """One fleet member's outcome: the run it stands for (if one was found or started), and what went wrong."""
+
+    ref: ExecutionRef | None = None
+    execution: JobExecution | None = None
+    error: ElasticJobsError | None = None
+    targets: TargetOutcomes = field(default_factory=TargetOutcomes)
+    started: bool = False
+
+
+def start_members(client: ElasticJobsClient, inputs: SetInputs, keys: list[str]) -> dict[str, Member]:
+    """Start (or attach to) each member's run, concurrently; a member that cannot start is recorded with its error.
+
+    The active runs of every job the members name are listed first, once per job and before any PUT, so that
+    members on one job each get their own run and none adopts another's."""
+    if not keys:
+        return {}
+    members = {key: inputs.member(key) for key in keys}
+    jobs = sorted({member.job for member in members.values() if not member.job_execution_id}, key=str)
+
+    def listed(job: JobRef) -> dict[str, JobExecution] | ElasticJobsError:
+        try:
+            return active_runs(client, job)
+        except ElasticJobsError as error:
+            return error
+
+    def start(key: str) -> tuple[str, Member]:
+        member = members[key]
+        active = actives.get(member.job) if not member.job_execution_id else {}
+        try:
+            if isinstance(active, ElasticJobsError):
+                raise active
+            run = start_or_attach(client, member, active)
+        except ElasticJobsError as error:
+            log.warning("member %s could not start: %s", key, error)
+            return key, Member(error=error)
+        return key, Member(run.ref, run.execution, started=run.started)
+
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(keys))) as pool:
+        actives = dict(zip(jobs, pool.map(listed, jobs), strict=True))
+        return dict(pool.map(start, keys))
+
+
+def cancel_all(
+    client: ElasticJobsClient, refs: list[ExecutionRef], *, timeout: float, poll_interval: float
+) -> list[ExecutionRef]:
+    """Cancel the active ones among ``refs`` and wait (at most ``timeout``) until the service says they stopped.
+
+    Returns the runs still active after that: a cancel the service accepted but did not carry out in time.
+    Runs the service no longer knows are done with."""
+
+    def cancel(ref: ExecutionRef) -> ExecutionRef | None:
+        try:
+            if is_terminal(client.get_execution(ref).properties.lifecycle):
+                return None
+            client.cancel_execution(ref)
+            return ref
+        except NotFound:
+            return None
+
+    if not refs:
+        return []
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(refs))) as pool:
+        cancelled = [ref for ref in pool.map(cancel, refs) if ref is not None]
+    if not cancelled:
+        return []
+    waited = client.wait_for_all(cancelled, timeout=timeout, poll_interval=poll_interval)
+
+    def stopped(ref: ExecutionRef) -> bool:
+        if ref in waited.errors:  # gone is stopped; unreadable is not known to have stopped
+            return isinstance(waited.errors[ref], NotFound)
+        return is_terminal(waited.latest[ref].properties.lifecycle)
+
+    return [ref for ref in cancelled if not stopped(ref)]
