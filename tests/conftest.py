@@ -20,7 +20,7 @@ from pulumi_azure_elastic_jobs.ids import JobRef
 # first from the example database); ``--hypothesis-profile=deep`` runs thousands of cases for a long search.
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
 settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True)
-settings.register_profile("dev", deadline=None, suppress_health_check=_SLOW_OK, print_blob=True)
+settings.register_profile("dev", max_examples=20, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True)
 settings.register_profile("deep", max_examples=2000, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True)
 settings.load_profile("ci")
 
