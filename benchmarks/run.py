@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import statistics
 import subprocess
@@ -502,6 +503,64 @@ def fleets_without_hints(sizes: list[int], seconds: float) -> list[Figure]:
     return figures
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def large_fleet(size: int, seconds: float) -> list[Figure]:
+    """A set of ``size`` members on one job that already has an active run of someone else's (the case that made
+    a member search 10,000 derived ids for a run of its own): wall time against one run, and provider CPU."""
+    figures = []
+    with Emulator(seed=SEED, time_scale=100) as emulator:
+        plugin, engine_class = _plugin_engine(emulator)
+        client = ElasticJobsClient(emulator.url, StaticToken("bench"))
+        try:
+            target = make_job(client, f"SELECT 1; -- emulator:duration={int(seconds * 100)}")
+            from tests.engine.harness import run_program
+
+            single = _single_run(client, target, 5)
+            client.ensure_execution(target.execution(str(uuid.uuid4())))  # active while the set starts
+            stack = f"large-{size}-{uuid.uuid4().hex[:4]}"
+            registrations = run_program(_set_program(size, target.job_name, stack, 5), project="bench", stack=stack)
+            engine = engine_class(plugin)
+            since = _seq(emulator)
+            cpu = _cpu_seconds(plugin.process.pid)
+            wall = timed(lambda: engine.up(registrations))
+            per_member_ms = (_cpu_seconds(plugin.process.pid) - cpu) * 1000 / size
+            counted = _count(emulator, since)
+            (state,) = engine.state.values()
+            ended = sum(1 for m in state.output_props["executions"].values() if m["lifecycle"] == "Succeeded")
+            figures.append(
+                Figure(
+                    f"5c. JobExecutionSet of {size} on one job with an active run (job of {seconds:g} s)",
+                    wall,
+                    single,
+                    "s",
+                    "<= 1.3x one run",
+                    wall <= 1.3 * single and ended == size,
+                    f"baseline: one run waited by the client alone; {ended}/{size} succeeded; {counted}",
+                )
+            )
+            figures.append(
+                Figure(
+                    f"5c. provider CPU per member of that set (start, {seconds:g} s of polls, targets)",
+                    per_member_ms,
+                    None,
+                    "ms",
+                    "<= 2 ms per member",
+                    per_member_ms <= 2.0,
+                    "plugin process user+system CPU over the whole up, divided by members",
+                    "none",
+                )
+            )
+        finally:
+            client.close()
+            plugin.kill()
+    return figures
+
+
 # --- 6. emulator under load ---------------------------------------------------------------------------------
 
 
@@ -686,6 +745,7 @@ def main() -> None:
             *cold_start(2 if args.quick else 10),
             *many_executions([1, 4] if args.quick else [1, 8, 32, 128], 1.0 if args.quick else 3.0),
             *fleets_without_hints([4] if args.quick else [32, 128], 1.0 if args.quick else 10.0),
+            *large_fleet(16 if args.quick else 1000, 1.0 if args.quick else 20.0),
             *emulator_load([1, 4] if args.quick else [1, 16, 64], 0.5 if args.quick else 3.0),
             *cli_figures(1 if args.quick else 7, Path(tmp) / "cli"),
         ]

@@ -319,6 +319,7 @@ class ElasticJobsClient:
         timeout: float,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         on_progress: Callable[[Mapping[ExecutionRef, JobExecution]], None] | None = None,
+        on_terminal: Callable[[ExecutionRef, JobExecution], None] | None = None,
         workers: int = 16,
     ) -> WaitResult:
         """Poll many executions at once until all are terminal or unreadable.
@@ -327,7 +328,8 @@ class ElasticJobsClient:
         ``poll_interval``), due ones concurrently, so N executions of duration T take about T, not N x T. One
         that cannot be read (gone, or failing past the retry budget) stops being polled and is reported in
         ``errors``; it never hides the others' outcomes. ``on_progress`` sees the latest of every execution
-        once per round of polls.
+        once per round of polls; ``on_terminal`` sees each execution once, as soon as it is terminal (so work on
+        finished runs overlaps the wait for the rest).
         """
         deadline = time.monotonic() + timeout
         due = dict.fromkeys(refs, time.monotonic())
@@ -346,6 +348,8 @@ class ElasticJobsClient:
                     result.latest[ref] = execution
                     if is_terminal(execution.properties.lifecycle):
                         del due[ref]
+                        if on_terminal:
+                            on_terminal(ref, execution)
                         continue
                     due[ref] = time.monotonic() + (hint if hint is not None else backoff[ref])
                     backoff[ref] = min(backoff[ref] * 1.5, poll_interval)

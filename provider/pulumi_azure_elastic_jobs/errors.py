@@ -208,8 +208,8 @@ class ExecutionFailed(ElasticJobsError):
         self.arm_id, self.lifecycle, self.explanation = arm_id, lifecycle, explanation
         super().__init__(
             f"the job execution ended {lifecycle}: {explanation.rstrip('.')}. Fix the step's script or its data, "
-            f"then change the resource's triggers to run the job again (the failed run stays in the job's "
-            f"history). Execution: {arm_id}"
+            f"then run `pulumi up` again: a failed run is not recorded, so the next `up` starts the job once "
+            f"more (the failed run stays in the job's history). Execution: {arm_id}"
         )
 
 

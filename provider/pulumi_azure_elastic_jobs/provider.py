@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -546,18 +546,25 @@ class JobExecutionSetProvider(JobExecutionProvider):
         return start_members(self.client(inputs.api_version), inputs, keys)
 
     def _settle_set(self, inputs: SetInputs, members: dict[str, Member]) -> dict[str, Any]:
-        """Wait for every member's run (status on the set's row), then read how each finished run's targets did."""
+        """Wait for every member's run (status on the set's row), reading each finished run's targets as soon as
+        it ends, so those listings overlap the wait for the others."""
         client = self.client(inputs.api_version)
         refs = [member.ref for member in members.values() if member.ref is not None and member.error is None]
-        with Progress.here() as progress:
+        with Progress.here() as progress, ThreadPoolExecutor(max_workers=4) as readers:
             began = time.monotonic()
+            outcomes: dict[ExecutionRef, Future[TargetOutcomes]] = {}
 
             def show(latest: Mapping[ExecutionRef, JobExecution]) -> None:
                 lifecycles = [execution.properties.lifecycle for execution in latest.values()]
                 progress.status(set_status_line(lifecycles, len(members), time.monotonic() - began))
 
+            def ended(ref: ExecutionRef, _: JobExecution) -> None:
+                outcomes[ref] = readers.submit(client.target_outcomes, ref)
+
             timeout = inputs.timeout if inputs.wait_for_completion else 0  # not waiting: one read each
-            waited = client.wait_for_all(refs, timeout=timeout, poll_interval=inputs.poll_interval, on_progress=show)
+            waited = client.wait_for_all(
+                refs, timeout=timeout, poll_interval=inputs.poll_interval, on_progress=show, on_terminal=ended
+            )
             if inputs.wait_for_completion and not waited.finished:
                 log.warning("executions still running after %g s; the next up resumes waiting", inputs.timeout)
             settled = {
@@ -566,21 +573,28 @@ class JobExecutionSetProvider(JobExecutionProvider):
                 else member
                 for key, member in members.items()
             }
-            settled = self._with_targets(client, settled, {})
+            read = {ref: future.result() for ref, future in outcomes.items()}
+            settled = self._with_targets(client, settled, {}, read)
             if inputs.wait_for_completion:
                 progress.note(set_summary_line({key: _lifecycle_of(m) for key, m in settled.items()}))
         return self._outputs(inputs, settled)
 
     @staticmethod
     def _with_targets(
-        client: ElasticJobsClient, members: dict[str, Member], recorded: Mapping[str, Any]
+        client: ElasticJobsClient,
+        members: dict[str, Member],
+        recorded: Mapping[str, Any],
+        read: Mapping[ExecutionRef, TargetOutcomes] | None = None,
     ) -> dict[str, Member]:
-        """Each finished member with its target outcomes: as recorded when complete, else read once, together."""
+        """Each finished member with its target outcomes: already ``read``, or as recorded when complete, else read
+        once, together."""
 
         def attach(item: tuple[str, Member]) -> tuple[str, Member]:
             key, member = item
             if member.ref is None or member.execution is None:
                 return item
+            if read and member.ref in read:
+                return key, replace(member, targets=read[member.ref])
             entry = recorded.get(key)
             outcomes = entry.get("target_outcomes") if isinstance(entry, dict) else None
             return key, replace(member, targets=_targets_of(client, member.ref, member.execution, outcomes))

@@ -63,7 +63,7 @@ def test_a_failed_run_fails_the_up_with_one_line_naming_the_step_the_databases_a
     output = failed.stdout + failed.stderr
     line = next(text for text in output.splitlines() if "error: the job execution ended Failed" in text)
     assert "step 'step1' failed on server1/app-db-1 after 2 attempts" in line
-    assert "change the resource's triggers" in line and ".." not in line
+    assert "run `pulumi up` again" in line and ".." not in line
     assert_no_frames(output)
 
 

@@ -86,7 +86,7 @@ def test_a_failed_run_says_where_it_failed_once(
     shown = min(3, len(failed))
     assert [m.message for m in engine_log.messages if not m.ephemeral] == []  # said once, by the error itself
     assert error.count("failed on server1/") == error.count("the script raised an error") == shown, error
-    assert "after 3 attempts" in error and "change the resource's triggers" in error
+    assert "after 3 attempts" in error and "run `pulumi up` again" in error
     assert ".." not in error
 
 
