@@ -3,9 +3,10 @@
 Both provider faces call these functions and only translate property maps around them, so a rule about a run
 is written once. The rules (README, Semantics):
 
-* A resource's run is found before one is started: the job's active runs are listed (one GET, usually empty)
-  and one of this resource's chain is attached to, wherever it sits in the chain. Only when none is active is a
-  generation read as free PUT, exactly once; ARM's PUT is idempotent on the id, so a retried PUT, or two
+* A resource's run is found before one is started: the job's runs are listed (one GET for a job with a short
+  history; its active runs alone when the history is long) and one of this resource's chain that is active is
+  attached to, wherever it sits in the chain. Only when none is active is a free generation PUT, exactly once:
+  free in the complete listing, or read as free; ARM's PUT is idempotent on the id, so a retried PUT, or two
   deployments sharing an ``execution_key``, converge on one run.
 * A pinned ``job_execution_id`` is read, and PUT only when free: the run under that id, whatever its state,
   is the resource's run.
@@ -63,6 +64,35 @@ def first_free(is_free: Callable[[int], bool]) -> int:
     return probe
 
 
+HISTORY_BUDGET = 1000
+"""Executions of a job listed in full before the listing is given up for the active runs and reads of ids."""
+
+
+@dataclass(frozen=True)
+class JobRuns:
+    """What one listing says about a job: its active runs, and every execution id when the listing was complete
+    (then an id not in it is free without a read)."""
+
+    active: Mapping[str, JobExecution]
+    known: frozenset[str] | None = None
+
+
+def job_runs(client: ElasticJobsClient, job: JobRef) -> JobRuns:
+    """The job's runs: the whole history in one listing when it holds at most :data:`HISTORY_BUDGET` executions
+    (a page or a few), else the active ones only."""
+    listed: list[JobExecution] = []
+    try:
+        for execution in client.list_executions(job, top=HISTORY_BUDGET + 1):
+            listed.append(execution)
+            if len(listed) > HISTORY_BUDGET:
+                return JobRuns(active_runs(client, job))
+    except NotFound:
+        return JobRuns({}, frozenset())  # no such job: the PUT that follows says so with ARM's own error
+    names = {str(execution.name).lower(): execution for execution in listed if execution.name}
+    active = {name: e for name, e in names.items() if not is_terminal(e.properties.lifecycle)}
+    return JobRuns(active, frozenset(names))
+
+
 def active_runs(client: ElasticJobsClient, job: JobRef) -> dict[str, JobExecution]:
     """The job's active runs by lowercased execution id (one listing, every page; usually none at all)."""
     try:
@@ -76,24 +106,27 @@ def active_runs(client: ElasticJobsClient, job: JobRef) -> dict[str, JobExecutio
         return {}  # no such job (or subscription): the PUT that follows says so with ARM's own error
 
 
-def start_or_attach(
-    client: ElasticJobsClient, inputs: ExecutionInputs, active: Mapping[str, JobExecution] | None = None
-) -> Run:
+def start_or_attach(client: ElasticJobsClient, inputs: ExecutionInputs, runs: JobRuns | None = None) -> Run:
     """The run this resource stands for: its chain's active run if there is one, else one started now.
 
-    ``active``: the job's active runs (:func:`active_runs`), when the caller listed them already; a fleet lists
-    once per job, before any of its PUTs, so its own new runs are never taken for a member's."""
+    ``runs``: the job's runs (:func:`job_runs`), when the caller listed them already; a fleet lists once per
+    job, before any of its PUTs, so its own new runs are never taken for a member's, and an id another member
+    claims in the meantime is simply found taken by its PUT (ARM answers with the existing run)."""
     if inputs.job_execution_id:
         ref = inputs.job.execution(inputs.job_execution_id)
         return _run(ref, client.ensure_execution(ref))
     chain = inputs.chain
-    running = chain.newest_of(active_runs(client, inputs.job) if active is None else active)
+    runs = job_runs(client, inputs.job) if runs is None else runs
+    running = chain.newest_of(runs.active)
     if running is not None:
         execution_id, execution = running
         return Run(inputs.job.execution(execution_id), execution, started=False)
     free_reads: dict[int, datetime | None] = {}
 
     def is_free(generation: int) -> bool:
+        if runs.known is not None:
+            free_reads[generation] = None  # the listing stands for the read: no service clock to compare with
+            return chain.id(generation) not in runs.known
         found, asked_at = client.find_execution(inputs.job.execution(chain.id(generation)))
         if found is None:
             free_reads[generation] = asked_at
@@ -144,26 +177,26 @@ def start_members(client: ElasticJobsClient, inputs: SetInputs, keys: list[str])
     members = {key: inputs.member(key) for key in keys}
     jobs = sorted({member.job for member in members.values() if not member.job_execution_id}, key=str)
 
-    def listed(job: JobRef) -> dict[str, JobExecution] | ElasticJobsError:
+    def listed(job: JobRef) -> JobRuns | ElasticJobsError:
         try:
-            return active_runs(client, job)
+            return job_runs(client, job)
         except ElasticJobsError as error:
             return error
 
     def start(key: str) -> tuple[str, Member]:
         member = members[key]
-        active = actives.get(member.job) if not member.job_execution_id else {}
+        runs = listings.get(member.job) if not member.job_execution_id else None
         try:
-            if isinstance(active, ElasticJobsError):
-                raise active
-            run = start_or_attach(client, member, active)
+            if isinstance(runs, ElasticJobsError):
+                raise runs
+            run = start_or_attach(client, member, runs)
         except ElasticJobsError as error:
             log.warning("member %s could not start: %s", key, error)
             return key, Member(error=error)
         return key, Member(run.ref, run.execution, started=run.started)
 
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(keys))) as pool:
-        actives = dict(zip(jobs, pool.map(listed, jobs), strict=True))
+        listings = dict(zip(jobs, pool.map(listed, jobs), strict=True))
         return dict(pool.map(start, keys))
 
 
