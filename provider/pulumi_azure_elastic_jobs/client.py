@@ -396,7 +396,8 @@ class ElasticJobsClient:
         idempotent: bool | None = None,
     ) -> requests.Response:
         """Send one ARM request with retries; returns a 2xx response or raises an :class:`ElasticJobsError`."""
-        url = path_or_url if path_or_url.startswith("http") else f"{self.endpoint}{path_or_url}"
+        absolute = path_or_url[:8].lower().startswith(("http://", "https://"))  # a scheme is case-insensitive
+        url = path_or_url if absolute else f"{self.endpoint}{path_or_url}"
         self._check_destination(method, url)
         query = dict(params or {})
         if "api-version=" not in url:

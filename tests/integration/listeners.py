@@ -1,7 +1,7 @@
 """Local listeners that count the Authorization headers they receive, for the token-routing tests.
 
 Each one stands for a place a token may or may not reach (another host, a proxy, a TLS endpoint with a name of
-its own) and answers every GET with an empty ARM list page (with a ``nextLink`` when one is set), so the
+its own) and answers every GET with an empty ARM list page (the first with a ``nextLink`` when one is set), so the
 client's listing call runs to its end. A listener in proxy mode also accepts CONNECT, tunnelling to the address
 its ``tunnels`` map gives, and counts what the proxy itself sees. ``fake_dns`` makes names resolve to listeners
 (and nothing else resolve at all), so no test ever asks a real resolver or leaves this machine.
@@ -77,8 +77,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._record()
         page: dict[str, Any] = {"value": []}
-        if self.server.listener.next_link and "skip" not in self.path:
-            page["nextLink"] = self.server.listener.next_link
+        if self.server.listener.next_link:  # once: the page it leads to is the last
+            page["nextLink"], self.server.listener.next_link = self.server.listener.next_link, None
         self._answer(200, page)
 
     def do_PUT(self) -> None:
@@ -90,7 +90,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_CONNECT(self) -> None:
         self._record()
-        where = self.server.listener.tunnels.get(self.path)
+        host = self.path.rpartition(":")[0]
+        tunnels = self.server.listener.tunnels
+        where = tunnels.get(self.path) or tunnels.get(host.lower().rstrip("."))  # "name": any port
         if where is None:
             self._answer(403, {"error": "no tunnel to there"})
             return

@@ -235,3 +235,12 @@ def test_a_next_link_spelling_the_azure_origin_differently_is_followed(
         ) as client:
             assert list(client.list_executions(job_ref())) == []
     assert azure.tokens == [f"Bearer {AZURE_AD_TOKEN}"] * 2
+
+
+def test_a_next_link_with_an_upper_case_scheme_on_the_same_origin_is_followed() -> None:
+    """Found by the routing fuzz test: ``HTTP://`` was taken for a path and the page refused as foreign."""
+    with listening("127.0.0.1") as home:
+        home.next_link = f"HTTP://{home.host}:{home.port}{job_ref().path}/executions?$skip=1"
+        with ElasticJobsClient(home.url, StaticToken("dev"), sleep=lambda _: None) as client:
+            assert list(client.list_executions(job_ref())) == []
+    assert home.tokens == ["Bearer dev"] * 2
