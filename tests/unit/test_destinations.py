@@ -97,3 +97,14 @@ def test_loopback_and_plain_http_endpoints_never_use_a_proxy(monkeypatch: pytest
     assert proxies_for(AZURE, "https://management.azure.com") == {"https": "http://proxy.example:3128"}
     monkeypatch.setenv("NO_PROXY", ".azure.com")
     assert proxies_for(AZURE, "https://management.azure.com") == {}
+
+
+def test_the_readme_routing_examples_are_refused() -> None:
+    azure, static = AzureIdentityToken(CLOUDS["public"]), StaticToken("dev")
+    assert azure.refusal("https://management.azure.com:8443/x") is not None
+    assert azure.refusal("https://my-proxy.example/x") is not None
+    for url in ("http://build-agent:8443", "http://localhost.:8443", "http://127.1", "http://local%68ost"):
+        assert static.refusal(url) is not None
+    for url in ("http://user@localhost:8443", "http://127.0.0.2:80\\@localhost"):
+        assert static.refusal(url) is not None
+    assert azure.refusal("https://attacker.example\\@management.azure.com") is not None
