@@ -466,6 +466,10 @@ class ElasticJobsClient:
                 f"{self.endpoint} (config azure-elastic-jobs:endpoint); the token goes nowhere else"
             )
             raise UnsafeDestination(method, url.split("?")[0], reason)
+        if self._origin is not None and target.connects_to != self._origin.connects_to:
+            refusal = self._token_source.refusal(url)  # the same origin by another name: `localhost.` is no loopback
+            if refusal:
+                raise UnsafeDestination(method, url.split("?")[0], refusal)
 
     def _send(
         self, method: str, url: str, query: dict[str, Any], body: Any, client_request_id: str, safe: bool

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 import idna
@@ -110,12 +110,8 @@ def destination(url: str) -> Origin:
         raise UnreadableDestination(
             f"{_shown(url)} reads as more than one destination ({seen}), depending on the URL parser"
         )
-    _, _, sent_host, _ = readings[1][1]
-    return Origin(*_unpack(origins.pop()), connects_to=sent_host.strip("[]").lower())
-
-
-def _unpack(origin: Origin) -> tuple[str, str, int]:
-    return origin.scheme, origin.host, origin.port
+    connects_to = readings[2][1][2]  # the host the connection pool opens, as the resolver will be asked it
+    return replace(origins.pop(), connects_to=connects_to)
 
 
 _Reading = tuple[str, str | None, str, int | None]  # scheme, userinfo, host, port

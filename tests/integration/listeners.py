@@ -193,14 +193,15 @@ Resolver = Callable[..., list[Any]]
 
 
 def fake_dns(monkeypatch: pytest.MonkeyPatch, names: dict[str, Listener]) -> None:
-    """Resolve each of ``names`` (case-insensitive, with or without a trailing dot) to its listener, whatever
-    port is asked for; IP literals resolve as themselves; every other name fails, so nothing asks real DNS."""
+    """Resolve each of ``names`` (case-insensitive; a name without a trailing dot also with one) to its listener,
+    whatever port is asked for; ``localhost`` to 127.0.0.1, IP literals as themselves; every other name fails,
+    so nothing asks real DNS."""
     real: Resolver = socket.getaddrinfo
-    table = {name.lower().rstrip("."): listener for name, listener in names.items()}
+    table = {name.lower(): listener for name, listener in names.items()}
 
     def getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0) -> Any:
         name = host.decode() if isinstance(host, bytes) else str(host)
-        listener = table.get(name.lower().rstrip("."))
+        listener = table.get(name.lower()) or table.get(name.lower().rstrip("."))
         if listener is not None:
             return real(listener.host, listener.port, family, type, proto, flags | socket.AI_NUMERICHOST)
         if name.lower() == "localhost":

@@ -244,3 +244,18 @@ def test_a_next_link_with_an_upper_case_scheme_on_the_same_origin_is_followed() 
         with ElasticJobsClient(home.url, StaticToken("dev"), sleep=lambda _: None) as client:
             assert list(client.list_executions(job_ref())) == []
     assert home.tokens == ["Bearer dev"] * 2
+
+
+def test_a_next_link_to_the_absolute_name_localhost_dot_gets_no_plain_http_token(
+    monkeypatch: pytest.MonkeyPatch, other_host: Listener
+) -> None:
+    """``localhost.`` is the endpoint's origin by name, but a resolver may ask DNS for it, which may answer
+    anything (here: another host)."""
+    with listening("127.0.0.1") as home:
+        fake_dns(monkeypatch, {"localhost.": other_host})
+        home.next_link = f"http://localhost.:{home.port}{job_ref().path}/executions?$skip=1"
+        with ElasticJobsClient(f"http://localhost:{home.port}", StaticToken("dev"), sleep=lambda _: None) as client:
+            with pytest.raises(UnsafeDestination, match="loopback"):
+                list(client.list_executions(job_ref()))
+    assert home.tokens == ["Bearer dev"]
+    assert other_host.seen == []
