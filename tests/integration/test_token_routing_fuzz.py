@@ -96,7 +96,7 @@ class Place:
     def port_of(self, shape: Shape) -> int:
         """The port of the listener ``shape`` names for its port ("own": the one at its host's address)."""
         if shape.port_of != "own":
-            return self.listeners[shape.port_of].port
+            return self.listeners.get(shape.port_of, self.listeners["home"]).port
         address = SPELLINGS[shape.host]
         return next((x.port for x in self.listeners.values() if x.host == address), self.listeners["home"].port)
 
@@ -148,15 +148,16 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Place]:
     attacker_tls, attacker_cert = certificate_for(directory, "attacker.example", "127.0.0.5")
     bundle = directory / "bundle.pem"
     bundle.write_bytes(azure_cert.read_bytes() + attacker_cert.read_bytes())
-    with (
-        listening("127.0.0.1") as home,
-        listening("127.0.0.2") as other,
-        listening("::1") as v6,
-        listening("127.0.0.3", tls=azure_tls) as azure,
-        listening("127.0.0.5", tls=attacker_tls) as attacker,
-        listening("127.0.0.4") as proxy,
-    ):
-        listeners = {"home": home, "other": other, "v6": v6, "azure": azure, "attacker": attacker}
+    with contextlib.ExitStack() as stack:
+        listeners = {
+            "home": stack.enter_context(listening("127.0.0.1")),
+            "other": stack.enter_context(listening("127.0.0.2")),
+            "azure": stack.enter_context(listening("127.0.0.3", tls=azure_tls)),
+            "attacker": stack.enter_context(listening("127.0.0.5", tls=attacker_tls)),
+        }
+        with contextlib.suppress(OSError):  # a machine without IPv6 loopback: its spellings reach nothing
+            listeners["v6"] = stack.enter_context(listening("::1"))
+        proxy = stack.enter_context(listening("127.0.0.4"))
         yield Place(listeners, proxy, bundle)
 
 
