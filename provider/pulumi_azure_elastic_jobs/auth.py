@@ -6,22 +6,23 @@ before they lapse, so a wait of hours keeps working; ``invalidate`` drops a toke
 next request fetches a fresh one.
 
 Each source also says where its token may go (``refusal``), and the client asks before every request:
-an Azure AD token only over HTTPS and only to the configured cloud's ARM host, unless the user opted in to a
+an Azure AD token only over HTTPS and only to the configured cloud's ARM origin, unless the user opted in to a
 custom HTTPS endpoint (``allowCustomEndpoint``); a static (emulator) token over plain HTTP only to a loopback
-address, else over HTTPS.
+address, else over HTTPS. Both judge the URL as the connection will use it (:mod:`.destinations`), and refuse
+one with userinfo or with more than one reading outright.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
+from .destinations import Origin, UnreadableDestination, destination
+from .destinations import is_loopback as is_loopback  # its home is destinations; kept here for older imports
 from .errors import CredentialUnavailable
 
 REFRESH_MARGIN_SECONDS = 300.0
@@ -54,13 +55,12 @@ class TokenSource(Protocol):
         """Why this token must not be sent to ``url``, naming the setting that would allow it; None if it may."""
 
 
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+ENDPOINT_SETTING = "config azure-elastic-jobs:endpoint"
+
+
+def unreadable_endpoint(error: UnreadableDestination) -> str:
+    """The refusal for an endpoint with no single destination, naming the setting that gave it."""
+    return f"{error} ({ENDPOINT_SETTING}): write it as scheme://host[:port] with nothing before the host"
 
 
 class StaticToken:
@@ -76,13 +76,16 @@ class StaticToken:
         """A static token cannot be refreshed; the next request sends it again."""
 
     def refusal(self, url: str) -> str | None:
-        parts = urlsplit(url)
-        if parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname or "")):
+        try:
+            target = destination(url)
+        except UnreadableDestination as error:
+            return unreadable_endpoint(error)
+        if target.scheme == "https" or target.is_loopback:
             return None
         return (
             f"the static token (config azure-elastic-jobs:token) goes over plain HTTP only to a loopback address, "
-            f"and {parts.scheme}://{parts.netloc} is not one: serve the emulator with --tls and use an https "
-            f"endpoint (config azure-elastic-jobs:endpoint, with azure-elastic-jobs:caBundle for its certificate)"
+            f"and {target} is not one: serve the emulator with --tls and use an https "
+            f"endpoint ({ENDPOINT_SETTING}, with azure-elastic-jobs:caBundle for its certificate)"
         )
 
     def __repr__(self) -> str:
@@ -142,18 +145,21 @@ class AzureIdentityToken:
             self._cached = None
 
     def refusal(self, url: str) -> str | None:
-        parts = urlsplit(url)
-        if parts.scheme != "https":
+        try:
+            target = destination(url)
+        except UnreadableDestination as error:
+            return unreadable_endpoint(error)
+        if target.scheme != "https":
             return (
-                f"Azure AD tokens are sent only over HTTPS, and {parts.scheme}://{parts.netloc} is plain HTTP "
-                f"(config azure-elastic-jobs:endpoint); for the local emulator, set azure-elastic-jobs:token"
+                f"Azure AD tokens are sent only over HTTPS, and {target} is plain HTTP "
+                f"({ENDPOINT_SETTING}); for the local emulator, set azure-elastic-jobs:token"
             )
-        arm_host = urlsplit(self._cloud.resource_manager).hostname
-        if (parts.hostname or "").lower() == arm_host or self._allow_custom_endpoint:
+        arm: Origin = destination(self._cloud.resource_manager)
+        if target == arm or self._allow_custom_endpoint:
             return None
         return (
-            f"Azure AD tokens go only to {arm_host} (the {self._cloud.name} cloud, config "
-            f"azure-elastic-jobs:environment), not to {parts.netloc}; if that endpoint is yours and trusted, set "
+            f"Azure AD tokens go only to {arm.host} (the {self._cloud.name} cloud, config "
+            f"azure-elastic-jobs:environment), not to {target}; if that endpoint is yours and trusted, set "
             f"config azure-elastic-jobs:allowCustomEndpoint to true"
         )
 

@@ -15,6 +15,9 @@ Usable on its own (it never imports pulumi). Rules about ARM live here:
   that already exists.
 * Waiting for an execution polls at the pace the service asks for (``Retry-After``), else backs off to
   ``poll_interval``.
+* Tokens go only to the configured endpoint's origin, judged as the connection will use it
+  (:mod:`.destinations`), and through a proxy only inside a CONNECT tunnel: a loopback or plain-HTTP endpoint
+  never uses a proxy; an HTTPS one honours ``HTTPS_PROXY``/``ALL_PROXY`` and ``NO_PROXY``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -40,7 +42,8 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 
 from ._version import __version__
-from .auth import TokenSource
+from .auth import TokenSource, unreadable_endpoint
+from .destinations import Origin, UnreadableDestination, destination
 from .errors import (
     ArmError,
     ElasticJobsError,
@@ -193,19 +196,22 @@ class ElasticJobsClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
-        home = urlsplit(self.endpoint)
-        self._origin = (home.scheme, home.netloc.lower())
+        self._origin: Origin | None = None
+        try:
+            self._origin = destination(self.endpoint)
+            self._endpoint_refusal = token_source.refusal(self.endpoint)  # the same for every URL of its origin
+        except UnreadableDestination as error:
+            self._endpoint_refusal = unreadable_endpoint(error)
         self.api_version = api_version
         self.retry_budget_seconds = retry_budget_seconds
         self._token_source = token_source
-        self._endpoint_refusal = token_source.refusal(self.endpoint)  # the same for every URL of its origin
         self._timeouts = (connect_timeout, read_timeout)
         self._sleep = sleep
         self._session = requests.Session()
         # The environment's proxies and CA bundle are read once, here: with trust_env on, requests would scan
         # the whole environment on every request (a fifth of a request's client-side time).
         self._session.trust_env = False
-        self._session.proxies.update(requests.utils.get_environ_proxies(self.endpoint))  # honours NO_PROXY
+        self._proxies = proxies_for(self._origin, self.endpoint) if self._origin else {}
         if verify is True:
             verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self._verify = verify
@@ -394,7 +400,8 @@ class ElasticJobsClient:
         idempotent: bool | None = None,
     ) -> requests.Response:
         """Send one ARM request with retries; returns a 2xx response or raises an :class:`ElasticJobsError`."""
-        url = path_or_url if path_or_url.startswith("http") else f"{self.endpoint}{path_or_url}"
+        absolute = path_or_url[:8].lower().startswith(("http://", "https://"))  # a scheme is case-insensitive
+        url = path_or_url if absolute else f"{self.endpoint}{path_or_url}"
         self._check_destination(method, url)
         query = dict(params or {})
         if "api-version=" not in url:
@@ -448,16 +455,25 @@ class ElasticJobsClient:
 
     def _check_destination(self, method: str, url: str) -> None:
         """Refuse, before any connection, a URL the token may not reach: one the token source forbids, or one the
-        service pointed at (``Location``, ``nextLink``, ``Azure-AsyncOperation``) on another origin."""
-        target = urlsplit(url)
-        if (target.scheme, target.netloc.lower()) != self._origin:
+        service pointed at (``Location``, ``nextLink``, ``Azure-AsyncOperation``) on another origin, or one
+        with no single destination. Origins compare normalized, so ``:443`` or a trailing dot is the same."""
+        if self._endpoint_refusal:
+            raise UnsafeDestination(method, url.split("?")[0], self._endpoint_refusal)
+        try:
+            target = destination(url)
+        except UnreadableDestination as error:
+            reason = f"the service pointed at {error}; the token stays with {self.endpoint}"
+            raise UnsafeDestination(method, url.split("?")[0], reason) from None
+        if target != self._origin:
             reason = (
-                f"the service pointed at {target.scheme}://{target.netloc}, which is not the configured endpoint "
+                f"the service pointed at {target}, which is not the configured endpoint "
                 f"{self.endpoint} (config azure-elastic-jobs:endpoint); the token goes nowhere else"
             )
             raise UnsafeDestination(method, url.split("?")[0], reason)
-        if self._endpoint_refusal:
-            raise UnsafeDestination(method, url.split("?")[0], self._endpoint_refusal)
+        if self._origin is not None and target.connects_to != self._origin.connects_to:
+            refusal = self._token_source.refusal(url)  # the same origin by another name: `localhost.` is no loopback
+            if refusal:
+                raise UnsafeDestination(method, url.split("?")[0], refusal)
 
     def _send(
         self, method: str, url: str, query: dict[str, Any], body: Any, client_request_id: str, safe: bool
@@ -467,16 +483,17 @@ class ElasticJobsClient:
             "x-ms-client-request-id": client_request_id,
             "Accept": "application/json",
         }
+        prepared = self._session.prepare_request(
+            requests.Request(method, url, params=query, json=body, headers=headers)
+        )
+        self._check_destination(method, prepared.url or "")  # exactly what the connection will use
         started = time.monotonic()
         try:
-            response = self._session.request(
-                method,
-                url,
-                params=query,
-                json=body,
-                headers=headers,
+            response = self._session.send(
+                prepared,
                 timeout=self._timeouts,
                 verify=self._verify,
+                proxies=self._proxies,
                 allow_redirects=False,  # ARM does not redirect; a redirect must not carry the token anywhere
             )
         except requests.exceptions.SSLError as error:
@@ -597,6 +614,18 @@ class ElasticJobsClient:
             attempts=attempts,
             server_time=server_time(response.headers),
         )
+
+
+def proxies_for(origin: Origin, endpoint: str) -> dict[str, str]:
+    """The environment's proxy for the endpoint, as requests' ``proxies``: a loopback or plain-HTTP endpoint
+    never uses one (a proxy would see a plain-HTTP token, and loopback means this machine); an HTTPS endpoint
+    uses ``HTTPS_PROXY`` (else ``ALL_PROXY``) unless ``NO_PROXY`` covers it, reached through a CONNECT tunnel,
+    so TLS runs end to end with the endpoint and the proxy never sees the token."""
+    if origin.scheme != "https" or origin.is_loopback:
+        return {}
+    environment = requests.utils.get_environ_proxies(endpoint)  # {} when NO_PROXY covers the endpoint
+    proxy = environment.get("https") or environment.get("all")
+    return {"https": proxy} if proxy else {}
 
 
 def _filter_name(key: str) -> str:

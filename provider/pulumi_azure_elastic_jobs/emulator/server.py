@@ -23,7 +23,7 @@ from typing import Any, cast, get_args
 
 import requests
 
-from ..auth import is_loopback
+from ..destinations import is_loopback
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
