@@ -224,3 +224,13 @@ class CancelNotEffective(ElasticJobsError):
             f"was started in their place; the next `pulumi up` asks again. If they never stop, cancel them from "
             f"the Azure portal"
         )
+
+
+class Cancelled(ElasticJobsError):
+    """The engine cancelled the deployment (Ctrl-C, or a failure elsewhere) while this call waited."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the deployment was cancelled while waiting for the job execution; the run itself was left as it was "
+            "(not cancelled). The next `pulumi up` attaches to it if it is still running"
+        )

@@ -1,24 +1,15 @@
-"""The dynamic resource provider: check/diff/create/read/update/delete around the execution PUT. Thin.
+"""The dynamic-provider face: ``pulumi.dynamic.ResourceProvider`` hooks over :mod:`.operations`. Translation only.
 
-It translates between Pulumi property maps and the client's typed calls; rules about ARM live in the client.
 The engine pickles this object (dill) into every resource's state and revives it in the plugin process: it
 pickles by reference to this installed class with no state at all (see ``__reduce__``), so ``__provider`` is a
 few dozen bytes, carries no secret, and does not change between releases. Settings, credentials and the HTTP
-client are built lazily in the plugin process, once, and shared by its four worker threads.
+client are built lazily in the plugin process, once, and shared by its four worker threads. The SDK's plugin
+hands a hook neither the resource's URN nor the engine's address: :meth:`.Progress.here` finds both.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import threading
-import time
-import uuid
-from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pulumi.dynamic import (
     CheckFailure,
@@ -32,110 +23,29 @@ from pulumi.dynamic import (
 )
 
 from . import plugin_errors
-from .config import NAMESPACE, Settings, log_level
-from .errors import ArmError, CancelNotEffective, ElasticJobsError, ExecutionFailed, NotFound, SubscriptionNotFound
-from .ids import ExecutionRef
-from .outcome import TargetOutcomes, set_status_line, set_summary_line, status_line, summary_line
+from .operations import (
+    CONFIG_KEYS,
+    OUTPUT_NAMES,
+    Connection,
+    Executions,
+    ExecutionSets,
+    unchanged_inputs,
+)
 from .progress import Progress
-from .runs import Member, attach_note, cancel_all, start_members, start_or_attach
-from .terms import (
-    DEFAULT_API_VERSION,
-    DEFAULT_POLL_INTERVAL_SECONDS,
-    DEFAULT_TIMEOUT_SECONDS,
-    DEFAULTS,
-    FIELDS,
-    IDENTITY_FIELDS,
-    SET_FIELDS,
-    SET_IDENTITY_FIELDS,
-    SET_WAITING_FIELDS,
-    WAITING_FIELDS,
-    is_terminal,
-)
 
-if TYPE_CHECKING:
-    from .client import ElasticJobsClient
-    from .inputs import ExecutionInputs, SetInputs
-    from .models import JobExecution
-
-log = logging.getLogger(__name__)
-
-CANCEL_WAIT_SECONDS = 300.0
-"""The longest a destroy or a replacement waits for a cancelled run to stop (the resource's timeout if shorter)."""
-
-
-def cancel_wait(timeout: float) -> float:
-    return min(float(timeout), CANCEL_WAIT_SECONDS)
-
-
-_CONFIG_KEYS = (
-    "endpoint",
-    "environment",
-    "subscriptionId",
-    "token",
-    "caBundle",
-    "tenantId",
-    "clientId",
-    "clientSecret",
-    "retryBudget",
-    "allowCustomEndpoint",
-    "authorityHost",
-)
-
-
-# Outputs copied straight from the ARM execution's properties, then the ones shaped or added here.
-PROPERTY_OUTPUTS = (
-    "lifecycle",
-    "last_message",
-    "provisioning_state",
-    "create_time",
-    "start_time",
-    "end_time",
-    "current_attempts",
-    "current_attempt_start_time",
-    "job_version",
-    "step_id",
-    "step_name",
-)
-OUTPUT_NAMES = (
-    *PROPERTY_OUTPUTS,
-    "target",
-    "system_data",
-    "name",
-    "type",
-    "azure_id",
-    "job_execution_id",
-    "target_outcomes",
-    "in_history",
-)
-
-
-def execution_outputs(execution: JobExecution, ref: ExecutionRef) -> dict[str, Any]:
-    """Every property of the execution in snake_case, plus ``azure_id`` and ``job_execution_id``."""
-    props = execution.properties
-    wire = props.model_dump(mode="json", exclude_none=False)
-    outputs = {key: wire.get(key) for key in PROPERTY_OUTPUTS}
-    # {} rather than null for a job-level run: a null output reads as unknown in every preview
-    outputs["target"] = props.target.model_dump(mode="json") if props.target else {}
-    outputs["system_data"] = execution.system_data.model_dump(mode="json") if execution.system_data else None
-    outputs["name"] = execution.name or ref.job_execution_id
-    outputs["type"] = execution.type
-    outputs["azure_id"] = ref.arm_id
-    outputs["job_execution_id"] = ref.job_execution_id
-    outputs["in_history"] = True
-    return outputs
+__all__ = ["OUTPUT_NAMES", "JobExecutionProvider", "JobExecutionSetProvider", "unchanged_inputs"]
 
 
 class JobExecutionProvider(ResourceProvider):
     """Runs one Elastic Job execution per resource; see the README for the identity and waiting semantics."""
 
     serialize_as_secret_always = False
+    operations_class: type[Executions] = Executions
 
     def __init__(self) -> None:
         super().__init__()
-        self._config: dict[str, Any] = {}
-        self._settings: Settings | None = None
-        self._clients: dict[str, ElasticJobsClient] = {}
-        self._lock = threading.Lock()
+        self.connection = Connection()
+        self.operations = self.operations_class(self.connection)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickle by reference with no state: nothing configured in this process travels to state.
@@ -144,551 +54,40 @@ class JobExecutionProvider(ResourceProvider):
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
-    # --- plumbing ----------------------------------------------------------------------------------------------
-
     def configure(self, req: ConfigureRequest) -> None:
         plugin_errors.install()
-        self._config = {f"{NAMESPACE}:{key}": req.config.get(f"{NAMESPACE}:{key}") for key in _CONFIG_KEYS}
-        with self._lock:
-            self._settings = None
-
-    def settings(self) -> Settings:
-        """The resolved settings; a bad value raises :class:`ConfigError` naming its key, at the first use."""
-        with self._lock:
-            if self._settings is None:
-                _enable_logging(log_level(os.environ.get("AZURE_ELASTIC_JOBS_LOG_LEVEL")))
-                self._settings = Settings.resolve(self._config)
-            return self._settings
-
-    def client(self, api_version: str) -> ElasticJobsClient:
-        settings = self.settings()
-        with self._lock:
-            client = self._clients.get(api_version)
-            if client is None:
-                from .client import ElasticJobsClient  # requests and tenacity load on first use only
-
-                client = ElasticJobsClient(
-                    settings.endpoint,
-                    settings.token_source(),
-                    api_version=api_version,
-                    retry_budget_seconds=settings.retry_budget_seconds,
-                    verify=settings.ca_bundle or True,
-                )
-                self._clients[api_version] = client
-            return client
-
-    # --- lifecycle hooks ---------------------------------------------------------------------------------------
-
-    @staticmethod
-    def inputs_model() -> type[ExecutionInputs | SetInputs]:
-        from .inputs import ExecutionInputs  # pydantic loads when inputs are first validated, not on import
-
-        return ExecutionInputs
-
-    field_names: tuple[str, ...] = FIELDS
+        self.connection.configure({key: req.config.get(key) for key in _namespaced(CONFIG_KEYS)})
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        """Validate every input before any request: one failure per bad field, naming it.
-
-        Inputs equal to the ones recorded at the last deployment (defaults filled the same way) were validated
-        then: they are returned as recorded, without loading the validator (most of a no-change preview's
-        time in this provider)."""
-        default_subscription = self.settings().subscription_id
-        recorded = unchanged_inputs(self.field_names, olds, news, default_subscription)
-        if recorded is not None:
-            return CheckResult(recorded, [])
-        from .inputs import validate
-
-        checked, problems = validate(self.inputs_model(), news, default_subscription)
-        return CheckResult(checked, [CheckFailure(field, reason) for field, reason in problems.items()])
+        checked = self.operations.check(olds, news)
+        return CheckResult(checked.inputs, [CheckFailure(name, reason) for name, reason in checked.failures.items()])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """Identity changes replace (a new run); waiting options update in place; nothing else is a change."""
-        changed = [name for name in FIELDS if name != "execution_key" and _differs(name, olds, news)]
-        replaces = [name for name in changed if name in IDENTITY_FIELDS]
-        updates = [name for name in changed if name in WAITING_FIELDS]
-        return DiffResult(
-            changes=bool(replaces or updates),
-            replaces=replaces,
-            stables=[],
-            delete_before_replace=True,
-        )
+        diffed = self.operations.diff(olds, news)
+        return DiffResult(changes=diffed.changes, replaces=diffed.replaces, stables=[], delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = _execution_inputs(props)
-        client = self.client(inputs.api_version)
-        with self._naming_subscription_source(inputs.subscription_id):
-            run = start_or_attach(client, inputs)
-        log.info("%s %s", "started" if run.started else "attached to", run.ref.arm_id)
-        note = attach_note(run)
-        if note:
-            Progress.here().warn(note)
-        execution, targets = self._settle(client, run.ref, inputs, run.execution)
-        return CreateResult(run.ref.arm_id, _resource_outputs(inputs, execution, run.ref, targets))
+        created = self.operations.create(props, Progress.here())
+        return CreateResult(created.id, created.outputs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Refresh, ``.get`` and import: everything comes from the ARM id.
-
-        A refresh of a run the service no longer knows (history retention, its job deleted) keeps the resource
-        with its last recorded outputs and ``in_history`` false: dropping it from state would make the next
-        ``up`` create it, running a one-shot job again. Only ``.get``/import of an unknown id reads as gone."""
-        ref = ExecutionRef.parse(id_)
-        known = {key: value for key, value in props.items() if key in FIELDS and value is not None}
-        known.update(
-            subscription_id=ref.job.subscription_id,
-            resource_group_name=ref.job.resource_group_name,
-            server_name=ref.job.server_name,
-            job_agent_name=ref.job.job_agent_name,
-            job_name=ref.job.job_name,
-        )
-        inputs = _execution_inputs(_coerce_numbers(known))
-        client = self.client(inputs.api_version)
-        try:
-            execution = client.get_execution(ref)
-        except NotFound:
-            if "azure_id" not in props:
-                return ReadResult("", {})  # import or get of an id the service does not know: nothing to adopt
-            return ReadResult(ref.arm_id, forgotten(props))  # a run that happened stays happened
-        targets = _targets_of(client, ref, execution, props.get("target_outcomes"))
-        outputs = _resource_outputs(inputs, execution, ref, targets)
-        if "azure_id" in props:
-            return ReadResult(ref.arm_id, outputs)  # refresh: the declared inputs stay as they were
-        return ReadResult(ref.arm_id, outputs, known)  # import or get: inputs as the id and program give them
+        found = self.operations.read(id_, props)
+        return ReadResult(found.id, found.outputs, found.inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Never a new run: apply the waiting options to the existing execution and read it again."""
-        inputs = _execution_inputs(news)
-        ref = ExecutionRef.parse(id_)
-        client = self.client(inputs.api_version)
-        try:
-            execution = client.get_execution(ref)
-        except NotFound:  # forgotten by the service: nothing to wait for, the record stands
-            return UpdateResult({**forgotten(olds), **_as_struct_numbers(_inputs_of(inputs))})
-        execution, targets = self._settle(client, ref, inputs, execution)
-        return UpdateResult(_resource_outputs(inputs, execution, ref, targets))
+        return UpdateResult(self.operations.update(id_, olds, news, Progress.here()))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        """ARM has no DELETE for executions: cancel an active one (unless cancel_on_destroy=False), then forget."""
-        ref = ExecutionRef.parse(id_)
-        inputs = _execution_inputs(
-            _coerce_numbers({key: value for key, value in props.items() if key in FIELDS and value is not None})
-        )
-        if not inputs.cancel_on_destroy:
-            return
-        client = self.client(inputs.api_version)
-        try:
-            if is_terminal(client.get_execution(ref).properties.lifecycle):
-                return
-            client.cancel_execution(ref)
-            client.wait_for_terminal(ref, timeout=cancel_wait(inputs.timeout), poll_interval=inputs.poll_interval)
-        except NotFound:
-            return
-
-    # --- helpers ----------------------------------------------------------------------------------------------
-
-    @contextmanager
-    def _naming_subscription_source(self, subscription_id: str) -> Iterator[None]:
-        """An unknown subscription is reported with where its value came from: the input, or config/env."""
-        try:
-            yield
-        except SubscriptionNotFound as error:
-            settings = self.settings()
-            from_default = subscription_id.lower() == (settings.subscription_id or "").lower()
-            error.source = settings.subscription_source if from_default else "the resource's subscription_id input"
-            raise
-
-    @staticmethod
-    def _settle(
-        client: ElasticJobsClient, ref: ExecutionRef, inputs: ExecutionInputs, execution: JobExecution
-    ) -> tuple[JobExecution, TargetOutcomes]:
-        """Wait for the run if asked, showing its status on the resource's row; then read how its targets did."""
-        if not inputs.wait_for_completion:
-            return execution, _targets_of(client, ref, execution, None)
-        with Progress.here() as progress:
-            if not is_terminal(execution.properties.lifecycle):
-                began = time.monotonic()
-
-                def show(latest: Mapping[ExecutionRef, JobExecution]) -> None:
-                    progress.status(status_line(latest[ref], time.monotonic() - began))
-
-                execution = client.wait_for_terminal(
-                    ref, timeout=inputs.timeout, poll_interval=inputs.poll_interval, on_progress=show
-                )
-            targets = client.target_outcomes(ref)
-            lifecycle = str(execution.properties.lifecycle)
-            if lifecycle not in inputs.fail_on:  # a failure is said once, by the error itself
-                progress.note(summary_line(execution, targets))
-        if lifecycle in inputs.fail_on:
-            explanation = targets.failures() or str(execution.properties.last_message or "no message").rstrip(".")
-            raise ExecutionFailed(ref.arm_id, lifecycle, explanation)
-        return execution, targets
-
-
-def unchanged_inputs(
-    names: tuple[str, ...], olds: Mapping[str, Any], news: Mapping[str, Any], default_subscription: str | None
-) -> dict[str, Any] | None:
-    """The recorded inputs when ``news`` would validate to exactly them, else None (validate ``news``)."""
-    if not olds:
-        return None
-    given = {key: value for key, value in news.items() if key in names and value is not None}
-    if "subscription_id" not in given and default_subscription:
-        given["subscription_id"] = default_subscription
-    recorded = {key: value for key, value in olds.items() if key in names}
-    if any(key not in recorded for key in DEFAULTS if key in names):
-        return None  # not inputs validation produced (say, the partial inputs of an import): validate
-    same_given = all(key in recorded and _same(recorded[key], value) for key, value in given.items())
-    defaulted = all(
-        key in given or (key in DEFAULTS and _same(value, DEFAULTS[key])) for key, value in recorded.items()
-    )
-    return recorded if same_given and defaulted else None
-
-
-def _same(old: Any, new: Any) -> bool:
-    if isinstance(old, int | float) and isinstance(new, int | float) and not isinstance(old, bool):
-        return not isinstance(new, bool) and float(old) == float(new)
-    return type(old) is type(new) and bool(old == new)
-
-
-def _execution_inputs(values: Mapping[str, Any]) -> ExecutionInputs:
-    from .inputs import ExecutionInputs
-
-    return ExecutionInputs.model_validate(values)
-
-
-def _set_inputs(values: Mapping[str, Any]) -> SetInputs:
-    from .inputs import SetInputs
-
-    return SetInputs.model_validate(values)
-
-
-def forgotten(recorded: Mapping[str, Any]) -> dict[str, Any]:
-    """The outputs of a run the service no longer knows: as last recorded, with ``in_history`` false."""
-    kept = {key: value for key, value in recorded.items() if key in FIELDS or key in OUTPUT_NAMES}
-    return _as_struct_numbers({**kept, "in_history": False})
-
-
-def forgotten_member(entry: Mapping[str, Any], gone: ElasticJobsError) -> dict[str, Any]:
-    """A set member's entry when the service forgot its run: a finished run stays as recorded; an active one
-    whose run vanished (its job deleted mid-run) gets the error, since how it ended is unknown."""
-    finished = is_terminal(entry.get("lifecycle"))
-    error = entry.get("error") if finished else error_output(gone)
-    return _as_struct_numbers({**entry, "in_history": False, "error": error})
-
-
-def _inputs_of(inputs: ExecutionInputs) -> dict[str, Any]:
-    return inputs.model_dump(exclude={"job_execution_id"})
-
-
-def _resource_outputs(
-    inputs: ExecutionInputs, execution: JobExecution, ref: ExecutionRef, targets: TargetOutcomes
-) -> dict[str, Any]:
-    return _as_struct_numbers(
-        {**_inputs_of(inputs), **execution_outputs(execution, ref), "target_outcomes": targets.output()}
-    )
-
-
-def _targets_of(client: ElasticJobsClient, ref: ExecutionRef, execution: JobExecution, recorded: Any) -> TargetOutcomes:
-    """A terminal run's target outcomes: as recorded when complete (they never change), else read once."""
-    if not is_terminal(execution.properties.lifecycle):
-        return TargetOutcomes()
-    return TargetOutcomes.from_output(recorded) or client.target_outcomes(ref)
-
-
-def _as_struct_numbers(values: dict[str, Any]) -> dict[str, Any]:
-    """Every number as a float, as a protobuf Struct carries it, so outputs read the same before and after the
-    engine's round trip (a direct ``read`` and a ``pulumi refresh`` agree to the type)."""
-    return {key: _as_struct_number(value) for key, value in values.items()}
-
-
-def _as_struct_number(value: Any) -> Any:
-    if isinstance(value, dict):
-        return _as_struct_numbers(value)
-    if isinstance(value, list):
-        return [_as_struct_number(item) for item in value]
-    if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
-def _differs(name: str, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-    if name == "job_execution_id" and news.get(name) is None:
-        return False  # chosen by the provider: whatever it chose stands
-    old, new = olds.get(name), news.get(name)
-    if name == "triggers":
-        return (old or {}) != (new or {})
-    if isinstance(old, int | float) and isinstance(new, int | float):
-        return float(old) != float(new)
-    return bool(old != new)
-
-
-def _coerce_numbers(values: dict[str, Any]) -> dict[str, Any]:
-    for name in ("timeout", "poll_interval"):
-        if isinstance(values.get(name), int):
-            values[name] = float(values[name])
-    return values
-
-
-def _enable_logging(level: int | None) -> None:
-    """The plugin's stderr reaches the CLI's verbose log (``pulumi up -v=9 --logtostderr``); opt in by level."""
-    package = logging.getLogger("pulumi_azure_elastic_jobs")
-    if level is None or package.handlers:
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    package.addHandler(handler)
-    package.setLevel(level)
+        self.operations.delete(id_, props)
 
 
 class JobExecutionSetProvider(JobExecutionProvider):
-    """Starts a set of executions together and waits for all of them in one call.
+    """Starts a set of executions together and waits for all of them in one call (see ``ExecutionSets``)."""
 
-    The plugin serves four calls at a time, so 32 waited ``JobExecution`` resources take about 8 x T; one set
-    of 32 takes about T. Each member keeps its own identity (job, triggers, derived id chain), so changing
-    one member's triggers re-runs only that member. Member outcomes never fail the deployment by themselves:
-    they are outputs (``executions``, ``failed_members``, ``finished``). A member that cannot start, or whose
-    run vanishes, is recorded with its error next to the others' runs, never raised past them; a timeout
-    leaves the set recorded with its members still running, so the next ``up`` resumes waiting instead of
-    losing track of them.
-    """
-
-    field_names = SET_FIELDS
-
-    @staticmethod
-    def inputs_model() -> type[ExecutionInputs | SetInputs]:
-        from .inputs import SetInputs
-
-        return SetInputs
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [name for name in SET_IDENTITY_FIELDS if _differs(name, olds, news)]
-        updates = [name for name in SET_WAITING_FIELDS if _differs(name, olds, news)]
-        if _members_of(olds) != _members_of(news):
-            updates.append("members")
-        recorded = olds.get("executions") or {}
-        if news.get("wait_for_completion") and not olds.get("finished", True):
-            updates.append("executions")  # members still running after a timeout: resume waiting
-        elif any(not (item or {}).get("azure_id") for item in recorded.values()):
-            updates.append("executions")  # members that could not start: try them again
-        return DiffResult(changes=bool(replaces or updates), replaces=replaces, stables=[], delete_before_replace=True)
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = _set_inputs(props)
-        members = self._start_members(inputs, list(inputs.members))
-        set_id = f"jobexecutionset/{uuid.uuid5(uuid.NAMESPACE_URL, inputs.execution_key + inputs.job_agent_name)}"
-        return CreateResult(set_id, self._settle_set(inputs, members))
-
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Keep unchanged members' runs; cancel superseded and removed ones first, then start the rest."""
-        inputs = _set_inputs(news)
-        recorded = _recorded_runs(olds)
-        previous, wanted = _members_of(olds), _members_of(news)
-        unchanged = [key for key in inputs.members if key in recorded and previous.get(key) == wanted.get(key)]
-        kept = {key: Member(recorded[key]) for key in unchanged}
-        retired = {key: ref for key, ref in recorded.items() if key not in kept}
-        still_active: list[ExecutionRef] = []
-        if retired and inputs.cancel_on_destroy:
-            still_active = cancel_all(
-                self.client(inputs.api_version),
-                list(retired.values()),
-                timeout=cancel_wait(inputs.timeout),
-                poll_interval=inputs.poll_interval,
-            )
-        # A member whose superseded run would not stop starts nothing beside it: it stays at its old identity
-        # and run, with the error, so the next `up` sees the change again and tries the cancel once more.
-        stuck = {
-            key: Member(ref, error=CancelNotEffective([ref])) for key, ref in retired.items() if ref in still_active
-        }
-        started = self._start_members(inputs, [key for key in inputs.members if key not in kept and key not in stuck])
-        members = self._settle_set(inputs, {**kept, **stuck, **started})
-        if stuck:
-            members["members"] = {
-                **members["members"],
-                **{key: olds["members"][key] for key in stuck if key in (olds.get("members") or {})},
-            }
-        return UpdateResult(members)
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Refresh every recorded run; one the service forgot stays as recorded (``in_history`` false), so it is
-        never re-run; the set stays in state even when every member's run is forgotten."""
-        known = {key: value for key, value in props.items() if key in SET_FIELDS and value is not None}
-        inputs = _set_inputs(_coerce_numbers(known))
-        client = self.client(inputs.api_version)
-        recorded = _recorded_runs(props)
-        if not recorded and "executions" not in props:
-            return ReadResult("", {})  # import or get: a set is not adopted from an id
-        members = {key: Member(ref, *_read_member(client, ref)) for key, ref in recorded.items()}
-        members = self._with_targets(client, members, props.get("executions") or {})
-        entries = props.get("executions") or {}
-        forgotten_entries = {
-            key: forgotten_member(entries[key], member.error)
-            for key, member in members.items()
-            if member.execution is None and isinstance(member.error, NotFound) and isinstance(entries.get(key), dict)
-        }
-        unstarted = {key: Member(error=_error_of(props, key)) for key in inputs.members if key not in recorded}
-        return ReadResult(id_, self._outputs(inputs, {**members, **unstarted}, forgotten_entries))
-
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        """Cancel every active member run and wait; fail, naming them, when some would not stop (the set stays)."""
-        if props.get("cancel_on_destroy") is False:
-            return
-        still_active = cancel_all(
-            self.client(str(props.get("api_version") or DEFAULT_API_VERSION)),
-            list(_recorded_runs(props).values()),
-            timeout=cancel_wait(float(props.get("timeout") or DEFAULT_TIMEOUT_SECONDS)),
-            poll_interval=float(props.get("poll_interval") or DEFAULT_POLL_INTERVAL_SECONDS),
-        )
-        if still_active:
-            raise CancelNotEffective(still_active)
-
-    # --- helpers ----------------------------------------------------------------------------------------------
-
-    def _start_members(self, inputs: SetInputs, keys: list[str]) -> dict[str, Member]:
-        return start_members(self.client(inputs.api_version), inputs, keys)
-
-    def _settle_set(self, inputs: SetInputs, members: dict[str, Member]) -> dict[str, Any]:
-        """Wait for every member's run (status on the set's row), reading each finished run's targets as soon as
-        it ends, so those listings overlap the wait for the others."""
-        client = self.client(inputs.api_version)
-        refs = [member.ref for member in members.values() if member.ref is not None and member.error is None]
-        with Progress.here() as progress, ThreadPoolExecutor(max_workers=4) as readers:
-            began = time.monotonic()
-            outcomes: dict[ExecutionRef, Future[TargetOutcomes]] = {}
-
-            def show(latest: Mapping[ExecutionRef, JobExecution]) -> None:
-                lifecycles = [execution.properties.lifecycle for execution in latest.values()]
-                progress.status(set_status_line(lifecycles, len(members), time.monotonic() - began))
-
-            def ended(ref: ExecutionRef, _: JobExecution) -> None:
-                outcomes[ref] = readers.submit(client.target_outcomes, ref)
-
-            timeout = inputs.timeout if inputs.wait_for_completion else 0  # not waiting: one read each
-            waited = client.wait_for_all(
-                refs, timeout=timeout, poll_interval=inputs.poll_interval, on_progress=show, on_terminal=ended
-            )
-            if inputs.wait_for_completion and not waited.finished:
-                log.warning("executions still running after %g s; the next up resumes waiting", inputs.timeout)
-            settled = {
-                key: Member(member.ref, waited.latest.get(member.ref), waited.errors.get(member.ref))
-                if member.ref is not None and member.error is None
-                else member
-                for key, member in members.items()
-            }
-            read = {ref: future.result() for ref, future in outcomes.items()}
-            settled = self._with_targets(client, settled, {}, read)
-            if inputs.wait_for_completion:
-                progress.note(set_summary_line({key: _lifecycle_of(m) for key, m in settled.items()}))
-        return self._outputs(inputs, settled)
-
-    @staticmethod
-    def _with_targets(
-        client: ElasticJobsClient,
-        members: dict[str, Member],
-        recorded: Mapping[str, Any],
-        read: Mapping[ExecutionRef, TargetOutcomes] | None = None,
-    ) -> dict[str, Member]:
-        """Each finished member with its target outcomes: already ``read``, or as recorded when complete, else read
-        once, together."""
-
-        def attach(item: tuple[str, Member]) -> tuple[str, Member]:
-            key, member = item
-            if member.ref is None or member.execution is None:
-                return item
-            if read and member.ref in read:
-                return key, replace(member, targets=read[member.ref])
-            entry = recorded.get(key)
-            outcomes = entry.get("target_outcomes") if isinstance(entry, dict) else None
-            return key, replace(member, targets=_targets_of(client, member.ref, member.execution, outcomes))
-
-        with ThreadPoolExecutor(max_workers=max(1, min(16, len(members)))) as pool:
-            return dict(pool.map(attach, members.items()))
-
-    @staticmethod
-    def _outputs(
-        inputs: SetInputs, members: dict[str, Member], forgotten_entries: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
-        executions = {
-            key: {"job_name": inputs.members[key].job_name if key in inputs.members else None, **_member_outputs(m)}
-            for key, m in sorted(members.items())
-        }
-        executions.update(forgotten_entries or {})
-        failed = [key for key, item in executions.items() if item["error"] or item["lifecycle"] in inputs.fail_on]
-        return _as_struct_numbers(
-            {
-                **inputs.model_dump(),
-                "executions": executions,
-                "failed_members": sorted(failed),
-                "finished": all(item["error"] or is_terminal(item["lifecycle"]) for item in executions.values()),
-            }
-        )
+    operations_class = ExecutionSets
 
 
-def _read_member(client: ElasticJobsClient, ref: ExecutionRef) -> tuple[JobExecution | None, ElasticJobsError | None]:
-    try:
-        return client.get_execution(ref), None
-    except NotFound as gone:
-        return None, gone
+def _namespaced(keys: tuple[str, ...]) -> list[str]:
+    from .config import NAMESPACE
 
-
-def _member_outputs(member: Member) -> dict[str, Any]:
-    """A member's entry in ``executions``: the run's outputs, or as much as is known, plus its ``error``."""
-    outputs: dict[str, Any] = dict.fromkeys(OUTPUT_NAMES)
-    if member.ref is not None and member.execution is not None:
-        outputs.update(execution_outputs(member.execution, member.ref))
-    elif member.ref is not None:
-        outputs.update(azure_id=member.ref.arm_id, job_execution_id=member.ref.job_execution_id)
-    outputs["error"] = error_output(member.error) if member.error else None
-    outputs["target_outcomes"] = member.targets.output()
-    return outputs
-
-
-def _lifecycle_of(member: Member) -> str:
-    if member.error is not None:
-        return f"error {error_output(member.error)['code']}"
-    return str(member.execution.properties.lifecycle) if member.execution else "unknown"
-
-
-class RecordedError(ElasticJobsError):
-    """A member's error as state recorded it, read back on refresh and written out again unchanged."""
-
-    def __init__(self, recorded: dict[str, Any]) -> None:
-        self.recorded = dict(recorded)
-        super().__init__(str(recorded.get("message") or ""))
-
-
-def error_output(error: ElasticJobsError) -> dict[str, Any]:
-    """An error as data a program can read: the ARM code and status when there was an answer, and the text."""
-    if isinstance(error, RecordedError):
-        return dict(error.recorded)
-    if isinstance(error, ArmError):
-        return {"code": error.code, "status": error.status, "message": error.message, "request_id": error.request_id}
-    return {"code": type(error).__name__, "status": None, "message": str(error), "request_id": None}
-
-
-def _recorded_runs(props: dict[str, Any]) -> dict[str, ExecutionRef]:
-    """The runs a set's state remembers, by member key: every member that ever got an execution id."""
-    recorded = props.get("executions") or {}
-    return {
-        key: ExecutionRef.parse(item["azure_id"])
-        for key, item in recorded.items()
-        if isinstance(item, dict) and item.get("azure_id")
-    }
-
-
-def _error_of(props: dict[str, Any], key: str) -> ElasticJobsError | None:
-    item = (props.get("executions") or {}).get(key) or {}
-    error = item.get("error")
-    return RecordedError(error) if isinstance(error, dict) and error else None
-
-
-def _members_of(props: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Member identities, normalized so that an omitted field and its default compare equal."""
-    members = props.get("members") or {}
-    return {
-        key: {
-            "job_name": value.get("job_name"),
-            "triggers": value.get("triggers") or {},
-            "job_execution_id": value.get("job_execution_id"),
-        }
-        for key, value in members.items()
-        if isinstance(value, dict)
-    }
+    return [f"{NAMESPACE}:{key}" for key in keys]

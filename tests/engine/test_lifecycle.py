@@ -301,11 +301,13 @@ def test_outputs_are_the_same_read_directly_or_through_the_plugin(
     )
     through_plugin.pop("__provider")
     provider = JobExecutionProvider()
-    provider._config = {
-        "azure-elastic-jobs:endpoint": client.endpoint,
-        "azure-elastic-jobs:token": "t",
-        "azure-elastic-jobs:subscriptionId": job.subscription_id,
-    }
+    provider.connection.configure(
+        {
+            "azure-elastic-jobs:endpoint": client.endpoint,
+            "azure-elastic-jobs:token": "t",
+            "azure-elastic-jobs:subscriptionId": job.subscription_id,
+        }
+    )
     direct = provider.read(state.id, dict(state.output_props)).outs or {}
     direct = {key: value for key, value in direct.items() if value is not None}  # a Struct omits nulls
     differing = {

@@ -171,7 +171,7 @@ def test_the_provider_pickles_by_reference_with_nothing_configured_in_it() -> No
     from pulumi_azure_elastic_jobs.provider import JobExecutionProvider
 
     provider = JobExecutionProvider()
-    provider._config = {"azure-elastic-jobs:clientSecret": SECRET_CLIENT_SECRET}
+    provider.connection.configure({"azure-elastic-jobs:clientSecret": SECRET_CLIENT_SECRET})
     provider.client  # noqa: B018 (attribute exists; nothing constructed yet)
     blob = dill.dumps(provider, recurse=True)
     assert SECRET_CLIENT_SECRET.encode() not in blob and len(blob) < 200

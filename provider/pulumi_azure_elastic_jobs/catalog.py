@@ -1,0 +1,254 @@
+"""What each property of each resource is, in the user's words: the one source of every schema. No I/O.
+
+The native plugin's Pulumi schema (``native/schema.py``) is generated from these tables, and a test holds them
+equal to the validated inputs (``inputs.ExecutionInputs``/``SetInputs``) and to the outputs the operations
+produce (``operations.OUTPUT_NAMES``), so a property added in one place and not the other fails CI. Names are
+the snake_case names the dynamic resource uses; the schema spells them in camelCase.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .terms import (
+    DEFAULT_API_VERSION,
+    DEFAULT_FAIL_ON,
+    DEFAULT_POLL_INTERVAL_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
+    TERMINAL_LIFECYCLES,
+)
+
+
+@dataclass(frozen=True)
+class Prop:
+    """One property: its name, schema type (string, number, integer, boolean, array, map, or a ``#/types/``
+    reference), what it means, and whether it is required, replaces the resource when changed, or is secret."""
+
+    name: str
+    type: str
+    description: str
+    required: bool = False
+    replaces: bool = False
+    secret: bool = False
+    items: str | None = None
+    """For ``array``/``map``: the type of each item (``any`` for a free-form map)."""
+
+
+LIFECYCLES = ", ".join(sorted(TERMINAL_LIFECYCLES))
+
+AGENT_INPUTS = (
+    Prop(
+        "subscription_id",
+        "string",
+        "The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the "
+        "`AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.",
+        replaces=True,
+    ),
+    Prop("resource_group_name", "string", "The resource group of the SQL server.", required=True, replaces=True),
+    Prop("server_name", "string", "The SQL server that hosts the job agent.", required=True, replaces=True),
+    Prop("job_agent_name", "string", "The Elastic Job agent.", required=True, replaces=True),
+    Prop(
+        "api_version",
+        "string",
+        f"The ARM api-version of the Microsoft.Sql calls (default `{DEFAULT_API_VERSION}`). Updated in place.",
+    ),
+    Prop(
+        "wait_for_completion",
+        "boolean",
+        "`false` (default): done once ARM accepted the run. `true`: wait until its lifecycle is terminal and "
+        "fail the deployment on a lifecycle listed in `failOn`. Updated in place.",
+    ),
+    Prop(
+        "timeout",
+        "number",
+        f"Seconds to wait when waiting (default {DEFAULT_TIMEOUT_SECONDS:g}, at most 7 days); on timeout the run "
+        "is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds "
+        "how long a destroy waits for a cancelled run to stop (at most 5 minutes).",
+    ),
+    Prop(
+        "poll_interval",
+        "number",
+        f"The longest pause between polls, in seconds (default {DEFAULT_POLL_INTERVAL_SECONDS:g}); the "
+        "service's `Retry-After` wins.",
+    ),
+    Prop(
+        "fail_on",
+        "array",
+        f"Terminal lifecycles that fail the deployment when waiting (default {', '.join(DEFAULT_FAIL_ON)}; any "
+        f"of {LIFECYCLES}).",
+        items="string",
+    ),
+    Prop(
+        "cancel_on_destroy",
+        "boolean",
+        "Cancel an active run when the resource is destroyed or replaced (default `true`). With `false` the run "
+        "is left going, and a replacement attaches to it while it runs instead of starting a second one.",
+    ),
+    Prop(
+        "execution_key",
+        "string",
+        "The key the run ids derive from (default: the resource's URN). Resources that share a key share one "
+        "chain of ids, so whichever deploys second attaches to the first one's active run.",
+    ),
+)
+
+EXECUTION_INPUTS = (
+    *AGENT_INPUTS,
+    Prop("job_name", "string", "The job to run.", required=True, replaces=True),
+    Prop(
+        "job_execution_id",
+        "string",
+        "A UUID to pin the run to. By default one is derived from the execution key, the job and `triggers`, so "
+        "an interrupted `up` attaches to its run instead of starting another.",
+        replaces=True,
+    ),
+    Prop(
+        "triggers",
+        "map",
+        "Any values; a change starts exactly one new run (like `triggers` of the Command provider).",
+        replaces=True,
+        items="any",
+    ),
+)
+
+EXECUTION_OUTPUTS = (
+    Prop(
+        "lifecycle",
+        "string",
+        "The run's lifecycle: Created, InProgress, WaitingForChildJobExecutions, "
+        f"WaitingForRetry, or a terminal one ({LIFECYCLES}).",
+        required=True,
+    ),
+    Prop("last_message", "string", "The service's last message about the run."),
+    Prop("provisioning_state", "string", "The ARM provisioning state of the execution."),
+    Prop("create_time", "string", "When the run was created (RFC 3339)."),
+    Prop("start_time", "string", "When the run started (RFC 3339)."),
+    Prop("end_time", "string", "When the run ended (RFC 3339), once it has."),
+    Prop("current_attempts", "integer", "How many attempts the run has made."),
+    Prop("current_attempt_start_time", "string", "When the current attempt started (RFC 3339)."),
+    Prop("job_version", "integer", "The version of the job the run executes."),
+    Prop("step_id", "integer", "The step, for a step-level execution."),
+    Prop("step_name", "string", "The step's name, for a step-level execution."),
+    Prop(
+        "target",
+        "map",
+        "Where a target-level execution ran (`type`, `serverName`, `databaseName`); empty for the job-level run.",
+        required=True,
+        items="any",
+    ),
+    Prop("system_data", "map", "ARM's system data of the execution.", items="any"),
+    Prop("name", "string", "The execution's ARM name (its id).", required=True),
+    Prop("type", "string", "The execution's ARM resource type.", required=True),
+    Prop("azure_id", "string", "The execution's full ARM id; also the resource's id.", required=True),
+    Prop("job_execution_id", "string", "The execution's id (a UUID).", required=True),
+    Prop(
+        "target_outcomes",
+        "#/types/azure-elastic-jobs:index:TargetOutcomes",
+        "How the run's target executions ended, read once when the run is terminal.",
+        required=True,
+    ),
+    Prop(
+        "in_history",
+        "boolean",
+        "`true` while the service still knows the run; `false` once a refresh found it "
+        "gone (history retention, or its job deleted): the outputs are then as last recorded, and the run is "
+        "never started again behind your back.",
+        required=True,
+    ),
+)
+
+TARGET_OUTCOMES = (
+    Prop("counts", "map", "How many target executions ended in each lifecycle.", items="number"),
+    Prop("steps", "integer", "How many steps ran."),
+    Prop("databases", "integer", "How many databases the run touched."),
+    Prop(
+        "complete",
+        "boolean",
+        "Whether every target execution was read (false until the run is terminal, or when the listing failed).",
+    ),
+    Prop(
+        "problems",
+        "array",
+        "The first 20 target executions that did not succeed: server, database, step, lifecycle, attempts, message.",
+        items="any",
+    ),
+    Prop("problems_omitted", "integer", "How many more did not succeed."),
+)
+
+MEMBER_PROPS = (
+    Prop("job_name", "string", "The job this member runs.", required=True),
+    Prop("triggers", "map", "Any values; a change re-runs just this member.", items="any"),
+    Prop("job_execution_id", "string", "A UUID to pin this member's run to."),
+)
+
+SET_INPUTS = (
+    *AGENT_INPUTS,
+    Prop(
+        "members",
+        "map",
+        "The executions to run, by member key (1 to 1000; letters, digits, `.`, `_`, `-`): each a job, its "
+        "triggers and optionally a pinned execution id. Adding, removing or changing a member updates the set "
+        "in place and runs only that member.",
+        required=True,
+        items="#/types/azure-elastic-jobs:index:Member",
+    ),
+)
+
+SET_OUTPUTS = (
+    Prop(
+        "executions",
+        "map",
+        "Per member key: every output of a JobExecution, `jobName`, and `error` "
+        "(`code`, `status`, `message`, `requestId`) when the member could not start or its run vanished.",
+        required=True,
+        items="any",
+    ),
+    Prop(
+        "failed_members",
+        "array",
+        "Member keys whose lifecycle is in `failOn` or that have an `error`; members "
+        "never fail the deployment by themselves.",
+        required=True,
+        items="string",
+    ),
+    Prop("finished", "boolean", "Whether every member's lifecycle is terminal (or it has an error).", required=True),
+)
+
+CONFIG = (
+    Prop(
+        "endpoint",
+        "string",
+        "The ARM endpoint (default: the cloud's Resource Manager, "
+        "`https://management.azure.com`); the local emulator's URL to use it.",
+    ),
+    Prop("environment", "string", "The Azure cloud: `public` (default), `usgovernment` or `china`."),
+    Prop("subscription_id", "string", "The default subscription of every resource."),
+    Prop(
+        "token",
+        "string",
+        "A static bearer token, for the local emulator only (sent over plain HTTP only to loopback).",
+        secret=True,
+    ),
+    Prop("ca_bundle", "string", "A PEM file of CA certificates to trust (the emulator's certificate)."),
+    Prop("tenant_id", "string", "The tenant of a service principal."),
+    Prop("client_id", "string", "The application (client) id of a service principal."),
+    Prop("client_secret", "string", "The secret of a service principal.", secret=True),
+    Prop("retry_budget", "number", "Seconds each request may spend on retries (default 120)."),
+    Prop(
+        "allow_custom_endpoint",
+        "boolean",
+        "Allow Azure AD tokens to go to an HTTPS endpoint other than the cloud's Resource Manager.",
+    ),
+    Prop("authority_host", "string", "The Microsoft Entra authority (default: the cloud's)."),
+)
+
+
+def camel(name: str) -> str:
+    """``job_execution_id`` -> ``jobExecutionId``: Pulumi schemas name properties in camelCase."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def snake(name: str) -> str:
+    """``jobExecutionId`` -> ``job_execution_id``: the inverse of :func:`camel` for this catalog's names."""
+    return "".join(f"_{char.lower()}" if char.isupper() else char for char in name)

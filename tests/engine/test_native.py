@@ -1,0 +1,313 @@
+"""The native plugin (``pulumi-resource-azure-elastic-jobs``) over gRPC, as the engine speaks to it.
+
+The plugin runs as its console script, started like the engine starts providers (the engine's address as its
+argument), against the session's emulator. Properties are the schema's camelCase; runs are counted on the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import empty_pb2
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+from pulumi_azure_elastic_jobs.catalog import (
+    CONFIG,
+    EXECUTION_INPUTS,
+    EXECUTION_OUTPUTS,
+    MEMBER_PROPS,
+    SET_INPUTS,
+    SET_OUTPUTS,
+    camel,
+)
+from pulumi_azure_elastic_jobs.client import ElasticJobsClient
+from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
+from pulumi_azure_elastic_jobs.inputs import ExecutionInputs, MemberInputs, SetInputs
+from pulumi_azure_elastic_jobs.operations import CONFIG_KEYS, OUTPUT_NAMES
+from tests.conftest import HELD, HOUR_AHEAD, new_job
+from tests.engine.harness import EngineLog, from_struct, to_struct
+
+EXECUTION = "azure-elastic-jobs:index:JobExecution"
+EXECUTION_SET = "azure-elastic-jobs:index:JobExecutionSet"
+AGENT = {"resourceGroupName": "group1", "serverName": "server1", "jobAgentName": "agent1"}
+QUICK = "SELECT 1; -- emulator:duration=0"
+
+
+def urn(name: str, type_: str = EXECUTION, stack: str = "dev") -> str:
+    return f"urn:pulumi:{stack}::native-tests::{type_}::{name}"
+
+
+class NativePlugin:
+    """The console script in a subprocess, reached over gRPC; configured as the engine does for a provider."""
+
+    def __init__(self, engine_address: str, emulator: Emulator | None = None) -> None:
+        executable = Path(sys.executable).with_name("pulumi-resource-azure-elastic-jobs")
+        command = (
+            [str(executable)] if executable.exists() else [sys.executable, "-m", "pulumi_azure_elastic_jobs.native"]
+        )
+        self.process = subprocess.Popen([*command, engine_address], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert self.process.stdout is not None
+        port = int(self.process.stdout.readline().decode().strip())
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
+        if emulator is not None:
+            self.configure(emulator)
+
+    def configure(self, emulator: Emulator, **extra: str) -> None:
+        args = {"endpoint": emulator.url, "token": emulator.token, "subscriptionId": DEFAULT_SUBSCRIPTION, **extra}
+        self.stub.Configure(provider_pb2.ConfigureRequest(args=to_struct(args), acceptSecrets=True))
+
+    def check(self, name: str, news: dict[str, Any], olds: dict[str, Any] | None = None, type_: str = EXECUTION) -> Any:
+        request = provider_pb2.CheckRequest(urn=urn(name, type_), olds=to_struct(olds or {}), news=to_struct(news))
+        return self.stub.Check(request)
+
+    def create(
+        self, name: str, inputs: dict[str, Any], type_: str = EXECUTION, timeout: float = 0
+    ) -> tuple[str, dict[str, Any]]:
+        checked = self.check(name, inputs, type_=type_)
+        assert not checked.failures, checked.failures
+        created = self.stub.Create(
+            provider_pb2.CreateRequest(urn=urn(name, type_), properties=checked.inputs, timeout=timeout), timeout=300
+        )
+        return created.id, from_struct(created.properties)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.channel.close()
+
+
+@pytest.fixture
+def engine_log() -> Iterator[EngineLog]:
+    log = EngineLog()
+    yield log
+    log.stop()
+
+
+@pytest.fixture
+def native(emulator: Emulator, engine_log: EngineLog) -> Iterator[NativePlugin]:
+    plugin = NativePlugin(engine_log.address, emulator)
+    yield plugin
+    plugin.kill()
+
+
+def runs(client: ElasticJobsClient, job: Any) -> list[str]:
+    return [str(e.properties.lifecycle) for e in reversed(list(client.list_executions(job)))]
+
+
+# --- the schema: one source of truth ----------------------------------------------------------------------------
+
+
+def test_the_catalog_names_exactly_what_the_inputs_and_outputs_are() -> None:
+    assert {p.name for p in EXECUTION_INPUTS} == set(ExecutionInputs.model_fields)
+    assert {p.name for p in SET_INPUTS} == set(SetInputs.model_fields)
+    assert {p.name for p in MEMBER_PROPS} == set(MemberInputs.model_fields)
+    assert {p.name for p in EXECUTION_OUTPUTS} == set(OUTPUT_NAMES)
+    assert {p.name for p in SET_OUTPUTS} == {"executions", "failed_members", "finished"}
+    assert {camel(p.name) for p in CONFIG} == set(CONFIG_KEYS)
+
+
+def test_get_schema_describes_both_resources_in_camel_case_with_secret_config(native: NativePlugin) -> None:
+    schema = json.loads(native.stub.GetSchema(provider_pb2.GetSchemaRequest(version=2)).schema)
+    execution = schema["resources"][EXECUTION]
+    assert set(execution["inputProperties"]) == {camel(p.name) for p in EXECUTION_INPUTS}
+    assert {"lifecycle", "targetOutcomes", "inHistory", "azureId"} <= set(execution["properties"])
+    assert execution["requiredInputs"] == ["jobAgentName", "jobName", "resourceGroupName", "serverName"]
+    assert all(spec.get("description") for spec in execution["inputProperties"].values())
+    assert schema["config"]["variables"]["token"]["secret"] is True
+    assert schema["config"]["variables"]["clientSecret"]["secret"] is True
+    assert set(schema["resources"][EXECUTION_SET]["inputProperties"]) >= {"members", "jobAgentName"}
+
+
+# --- check, diff: before any request -------------------------------------------------------------------------------
+
+
+def test_check_names_each_bad_field_in_camel_case_and_sends_nothing(native: NativePlugin, emulator: Emulator) -> None:
+    before = len(emulator.requests_log())
+    checked = native.check("bad", {**AGENT, "jobName": "a/b", "timeout": -1})
+    reasons = {failure.property: failure.reason for failure in checked.failures}
+    assert set(reasons) == {"jobName", "timeout"}
+    assert reasons["jobName"].startswith("jobName ") and reasons["timeout"].startswith("timeout ")
+    assert len(emulator.requests_log()) == before
+
+
+def test_a_trigger_change_is_a_detailed_replace_and_a_wait_option_an_update(
+    native: NativePlugin, client: ElasticJobsClient
+) -> None:
+    job = new_job(client, script=HELD)
+    resource_id, outputs = native.create("run", {**AGENT, "jobName": job.job_name, "triggers": {"v": 1}})
+    news = native.check("run", {**AGENT, "jobName": job.job_name, "triggers": {"v": 2}, "timeout": 60}).inputs
+    diff = native.stub.Diff(
+        provider_pb2.DiffRequest(id=resource_id, urn=urn("run"), olds=to_struct(outputs), news=news)
+    )
+    assert list(diff.replaces) == ["triggers"] and diff.deleteBeforeReplace
+    assert diff.detailedDiff["triggers"].kind == provider_pb2.PropertyDiff.UPDATE_REPLACE
+    assert diff.detailedDiff["timeout"].kind == provider_pb2.PropertyDiff.UPDATE
+    native.stub.Delete(provider_pb2.DeleteRequest(id=resource_id, urn=urn("run"), properties=to_struct(outputs)))
+    assert runs(client, job) == ["Canceled"]
+
+
+# --- create, read, import, delete --------------------------------------------------------------------------------
+
+
+def test_create_starts_one_run_with_camel_case_outputs_and_a_second_create_attaches(
+    native: NativePlugin, client: ElasticJobsClient
+) -> None:
+    job = new_job(client, script=HELD)
+    resource_id, outputs = native.create("run", {**AGENT, "jobName": job.job_name})
+    assert outputs["lifecycle"] in ("Created", "InProgress") and outputs["inHistory"] is True
+    assert outputs["azureId"] == resource_id and outputs["executionKey"] == urn("run")
+    assert outputs["targetOutcomes"]["complete"] is False and "problemsOmitted" in outputs["targetOutcomes"]
+    again_id, _ = native.create("run", {**AGENT, "jobName": job.job_name})  # an interrupted up, run again
+    assert again_id == resource_id and len(runs(client, job)) == 1
+    native.stub.Delete(provider_pb2.DeleteRequest(id=resource_id, urn=urn("run"), properties=to_struct(outputs)))
+
+
+def test_import_reads_a_run_from_its_id_alone(native: NativePlugin, client: ElasticJobsClient) -> None:
+    job = new_job(client, script=QUICK)
+    ref = job.execution(str(uuid.uuid4()))
+    client.ensure_execution(ref)
+    client.wait_for_terminal(ref, timeout=60, poll_interval=0.2)
+    read = native.stub.Read(provider_pb2.ReadRequest(id=ref.arm_id, urn=urn("adopted")))
+    inputs, outputs = from_struct(read.inputs), from_struct(read.properties)
+    assert read.id == ref.arm_id and outputs["lifecycle"] == "Succeeded"
+    assert inputs["jobName"] == job.job_name and inputs["resourceGroupName"] == "group1"
+    assert len(runs(client, job)) == 1
+
+
+def test_refresh_of_a_forgotten_run_keeps_it_with_in_history_false(
+    native: NativePlugin, client: ElasticJobsClient, emulator: Emulator
+) -> None:
+    job = new_job(client, script=QUICK)
+    resource_id, outputs = native.create(
+        "run", {**AGENT, "jobName": job.job_name, "waitForCompletion": True, "pollInterval": 0.2}
+    )
+    emulator.forget(resource_id)
+    read = native.stub.Read(
+        provider_pb2.ReadRequest(id=resource_id, urn=urn("run"), properties=to_struct(outputs), inputs=to_struct({}))
+    )
+    assert read.id == resource_id and from_struct(read.properties)["inHistory"] is False
+
+
+# --- what the native protocol adds ---------------------------------------------------------------------------------
+
+
+def test_custom_timeouts_bound_the_wait_and_leave_the_run_running(
+    native: NativePlugin, client: ElasticJobsClient
+) -> None:
+    job = new_job(client, script=HELD)
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as raised:
+        native.create(
+            "run", {**AGENT, "jobName": job.job_name, "waitForCompletion": True, "pollInterval": 0.2}, timeout=1
+        )
+    assert time.monotonic() - started < 30
+    assert "still running" in (raised.value.details() or "") and "Traceback" not in (raised.value.details() or "")
+    assert runs(client, job) == ["InProgress"]
+
+
+def test_cancel_ends_a_wait_at_once_without_touching_the_run(native: NativePlugin, client: ElasticJobsClient) -> None:
+    job = new_job(client, script=HELD)
+    errors: list[str] = []
+
+    def waited_create() -> None:
+        try:
+            native.create("run", {**AGENT, "jobName": job.job_name, "waitForCompletion": True, "pollInterval": 5})
+        except grpc.RpcError as error:
+            errors.append(error.details() or "")
+
+    thread = threading.Thread(target=waited_create)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not list(client.list_executions(job)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    native.stub.Cancel(empty_pb2.Empty())
+    thread.join(timeout=30)
+    assert not thread.is_alive() and errors and "cancelled" in errors[0]
+    assert runs(client, job) == ["InProgress"]  # a Cancel stops our waiting, not the job
+
+
+def test_a_waited_run_shows_its_status_on_its_own_row(
+    own_emulator: Emulator, own_client: ElasticJobsClient, engine_log: EngineLog
+) -> None:
+    job = new_job(own_client, script=HELD)
+    plugin = NativePlugin(engine_log.address, own_emulator)
+    try:
+
+        def release() -> None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not any("InProgress" in m.message for m in engine_log.messages):
+                time.sleep(0.02)
+            own_emulator.settings(clock_offset_seconds=HOUR_AHEAD)
+
+        releaser = threading.Thread(target=release)
+        releaser.start()
+        _, outputs = plugin.create(
+            "row", {**AGENT, "jobName": job.job_name, "waitForCompletion": True, "pollInterval": 0.2}
+        )
+        releaser.join()
+    finally:
+        plugin.kill()
+    assert outputs["lifecycle"] == "Succeeded"
+    shown = [m for m in engine_log.messages if m.urn == urn("row")]
+    assert any(m.ephemeral and "InProgress" in m.message for m in shown)
+    assert any(not m.ephemeral and m.message.startswith("Succeeded") for m in shown)
+
+
+def test_waited_creates_run_concurrently_beyond_four(
+    own_emulator: Emulator, own_client: ElasticJobsClient, engine_log: EngineLog
+) -> None:
+    """The dynamic plugin serves four calls at once; this one waits for every create together."""
+    jobs = [new_job(own_client, script="SELECT 1; -- emulator:duration=100") for _ in range(12)]  # 1 s each
+    plugin = NativePlugin(engine_log.address, own_emulator)
+    try:
+        results: list[dict[str, Any]] = []
+        started = time.monotonic()
+        threads = [
+            threading.Thread(
+                target=lambda j=j: results.append(
+                    plugin.create(
+                        f"r-{j.job_name}",
+                        {**AGENT, "jobName": j.job_name, "waitForCompletion": True, "pollInterval": 0.2},
+                    )[1]
+                )
+            )
+            for j in jobs
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        took = time.monotonic() - started
+    finally:
+        plugin.kill()
+    assert [r["lifecycle"] for r in results] == ["Succeeded"] * 12
+    assert took < 3 * 1.0 + 5, took  # four at a time would take three rounds of the 1 s run, plus start-up
+
+
+def test_a_missing_job_is_one_line_with_arms_words(native: NativePlugin) -> None:
+    missing = f"missing-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(grpc.RpcError) as raised:
+        native.create("run", {**AGENT, "jobName": missing})
+    details = raised.value.details() or ""
+    assert "Traceback" not in details and 'File "' not in details and "\n" not in details.strip()
+    assert "ParentResourceNotFound" in details and missing in details
+
+
+def test_the_plugin_needs_the_engine_address(tmp_path: Path) -> None:
+    executable = shutil.which("pulumi-resource-azure-elastic-jobs", path=os.path.dirname(sys.executable))
+    assert executable, "the console script is installed with the package"
+    done = subprocess.run([executable], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2 and "engine" in done.stderr
