@@ -160,6 +160,18 @@ def test_emulator_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None
     assert "``" not in shown and "listening on <URL>" in shown
 
 
+def test_allow_subscription_is_a_deprecated_alias_of_strict_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    from pulumi_azure_elastic_jobs.emulator.cli import parse_args
+
+    assert parse_args([]).subscriptions is None  # default: every well-formed subscription exists
+    both = parse_args(["--subscription", SUB, "--allow-subscription", "11111111-1111-1111-1111-111111111111"])
+    assert both.subscriptions == [SUB, "11111111-1111-1111-1111-111111111111"]
+    assert "--allow-subscription is deprecated, use --subscription" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["--subscription", "prod"])
+    assert "--subscription must be a UUID" in capsys.readouterr().err
+
+
 def test_unchanged_inputs_are_taken_as_recorded_and_anything_else_is_validated() -> None:
     from pulumi_azure_elastic_jobs.provider import unchanged_inputs
     from pulumi_azure_elastic_jobs.terms import FIELDS

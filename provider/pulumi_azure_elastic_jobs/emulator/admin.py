@@ -151,9 +151,11 @@ def admin_router(emulation: Emulation) -> APIRouter:
 
     @router.post("/seed")
     def seed(fixture: dict[str, Any]) -> dict[str, Any]:
-        from .seed import apply_seed
-
-        return {"created": apply_seed(backend, fixture)}
+        """Apply a fixture; its ``strictSubscriptions`` turn strict mode on (see the seed format)."""
+        try:
+            return {"created": emulation.apply_seed(fixture)}
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
 
     @router.post("/reset", status_code=204)
     def reset() -> None:

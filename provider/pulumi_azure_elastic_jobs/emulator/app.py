@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, unquote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from ..ids import uuid_problem
 from .backend import (
     AGENT_TYPE,
     CREDENTIAL_TYPE,
@@ -40,7 +41,7 @@ from .backend import (
 )
 from .faults import FaultRule, Faults
 from .identity import Directory, identity_router
-from .server import DEFAULT_SUBSCRIPTION
+from .seed import apply_seed, subscriptions_of
 
 log = logging.getLogger("pulumi_azure_elastic_jobs.emulator")
 
@@ -109,7 +110,11 @@ class Emulation:
     token: str | None = None
     admin_token: str | None = None
     """When set, the admin API (``/_emulator``) answers only requests bearing it."""
-    allowed_subscriptions: frozenset[str] | None = None
+    subscriptions: set[str] | None = None
+    """Strict mode: the only subscriptions that exist (lowercased); any other answers 404 ``SubscriptionNotFound``.
+
+    ``None`` (the default) accepts every well-formed subscription id, as moto and LocalStack accept any account:
+    each exists from its first use and never goes away, whatever is deleted in it."""
     directory: Directory = field(init=False)
     """The emulated Entra ID: its tokens expire on the backend's service clock."""
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200_000))
@@ -120,11 +125,17 @@ class Emulation:
         self.directory = Directory(self.backend.clock)
 
     def knows_subscription(self, subscription: str) -> bool:
-        """A subscription exists here if it is the default one, an allowed one, or holds any resource."""
-        wanted = subscription.lower()
-        if wanted == DEFAULT_SUBSCRIPTION or wanted in (self.allowed_subscriptions or ()):
-            return True
-        return self.backend.store.holds_anything_under(f"/subscriptions/{wanted}")
+        return self.subscriptions is None or subscription.lower() in self.subscriptions
+
+    def apply_seed(self, fixture: dict[str, Any]) -> int:
+        """Create what a fixture names; its ``strictSubscriptions`` turn strict mode on (or extend it), and in
+        strict mode every subscription it creates resources in exists from then on. Returns how many resources."""
+        strict, used = subscriptions_of(fixture)
+        if strict is not None:
+            self.subscriptions = (self.subscriptions or set()) | strict
+        if self.subscriptions is not None:
+            self.subscriptions |= used
+        return apply_seed(self.backend, fixture)
 
     def record(self, entry: dict[str, Any]) -> None:
         with self._log_lock:
@@ -358,22 +369,23 @@ def _check_auth(emulation: Emulation, authorization: str | None, path: str) -> A
         )
     if issued == "unknown" and emulation.token is not None and token.strip() != emulation.token:
         return _arm_error(401, "InvalidAuthenticationToken", "The access token is invalid.", headers=challenge)
+    return _check_subscription(emulation, path)
+
+
+def _check_subscription(emulation: Emulation, path: str) -> Answer | None:
+    """A malformed subscription id is 400 ``InvalidSubscriptionId``; in strict mode an unlisted one is 404."""
     match = re.match(r"^/subscriptions/([^/]+)", path, re.IGNORECASE)
-    if (
-        emulation.allowed_subscriptions is not None
-        and match
-        and unquote(match.group(1)).lower() not in emulation.allowed_subscriptions
-    ):
+    if not match:
+        return None
+    subscription = unquote(match.group(1))
+    if uuid_problem(subscription):
         return _arm_error(
-            403,
-            "AuthorizationFailed",
-            f"The client does not have authorization to perform action over scope "
-            f"'/subscriptions/{unquote(match.group(1))}'.",
+            400,
+            "InvalidSubscriptionId",
+            f"The provided subscription identifier '{subscription}' is malformed or invalid.",
         )
-    if match and not emulation.knows_subscription(unquote(match.group(1))):
-        return _arm_error(
-            404, "SubscriptionNotFound", f"The subscription '{unquote(match.group(1))}' could not be found."
-        )
+    if not emulation.knows_subscription(subscription):
+        return _arm_error(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
     return None
 
 

@@ -17,7 +17,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .server import DEFAULT_TOKEN, EmulatorOptions, _bind, build, describe, exposure_problem, make_certificate
+from .server import (
+    DEFAULT_TOKEN,
+    EmulatorOptions,
+    _bind,
+    build,
+    describe,
+    exposure_problem,
+    make_certificate,
+    subscription_problem,
+)
 
 
 def plain(docstring: str) -> str:
@@ -53,10 +62,19 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
         help="require this bearer token on the admin API /_emulator (default: --token when bound beyond loopback)",
     )
     parser.add_argument(
+        "--subscription",
+        action="append",
+        dest="subscriptions",
+        metavar="S",
+        help="strict mode: only these subscriptions (and a seed's) exist, others answer 404 SubscriptionNotFound "
+        "(repeatable; default: every well-formed subscription id exists from its first use)",
+    )
+    parser.add_argument(
         "--allow-subscription",
         action="append",
-        dest="allowed_subscriptions",
-        help="answer 403 AuthorizationFailed for other subscriptions (repeatable)",
+        dest="deprecated_subscriptions",
+        metavar="S",
+        help="deprecated alias of --subscription (it no longer answers 403 for other subscriptions)",
     )
     parser.add_argument("--seed", type=Path, help="JSON/YAML fixture of agents, jobs, steps, target groups")
     parser.add_argument(
@@ -78,6 +96,13 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
     args = parser.parse_args(argv)
     if args.time_scale <= 0:
         parser.error("--time-scale must be positive")
+    if args.deprecated_subscriptions:
+        print(
+            "elastic-jobs-emulator: --allow-subscription is deprecated, use --subscription: strict mode, other "
+            "subscriptions answer 404 SubscriptionNotFound (no longer 403 AuthorizationFailed)",
+            file=sys.stderr,
+        )
+        args.subscriptions = [*(args.subscriptions or []), *args.deprecated_subscriptions]
     options = EmulatorOptions(
         host=args.host,
         port=args.port,
@@ -86,13 +111,13 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
         time_scale=args.time_scale,
         token=args.token,
         admin_token=args.admin_token,
-        allowed_subscriptions=args.allowed_subscriptions,
+        subscriptions=args.subscriptions,
         seed=args.seed,
         async_put=args.async_put,
         poll_hints=args.poll_hints,
         log_level=args.log_level,
     )
-    problem = exposure_problem(options)
+    problem = exposure_problem(options) or subscription_problem(options.subscriptions)
     if problem:
         parser.error(problem)
     return options

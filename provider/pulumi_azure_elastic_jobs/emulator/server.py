@@ -24,6 +24,7 @@ from typing import Any, cast, get_args
 import requests
 
 from ..auth import is_loopback
+from ..ids import uuid_problem
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
@@ -39,7 +40,9 @@ class EmulatorOptions:
     time_scale: float = 1.0
     token: str | None = None
     admin_token: str | None = None
-    allowed_subscriptions: list[str] | None = None
+    subscriptions: list[str] | None = None
+    """Strict mode: only these subscriptions (and a seed's) exist, others answer 404 SubscriptionNotFound.
+    None (the default): every well-formed subscription id exists from its first use."""
     seed: Path | None = None
     async_put: str = "never"  # never | new | always
     poll_hints: bool = True
@@ -98,6 +101,15 @@ def exposure_problem(options: EmulatorOptions) -> str | None:
     )
 
 
+def subscription_problem(subscriptions: list[str] | None) -> str | None:
+    """Why a strict-mode list cannot be used: an id that is not a UUID."""
+    for subscription in subscriptions or []:
+        problem = uuid_problem(subscription)
+        if problem:
+            return f"--subscription {problem}"
+    return None
+
+
 def admin_token_of(options: EmulatorOptions) -> str | None:
     """The admin API's guard: ``admin_token``, else the ARM token whenever bound beyond loopback."""
     if options.admin_token:
@@ -117,7 +129,7 @@ def build(options: EmulatorOptions) -> Any:
     """The ASGI app for ``options``, seeded."""
     from .app import Emulation, create_app
     from .backend import AsyncPut, Backend, Clock
-    from .seed import apply_seed, load_fixture
+    from .seed import load_fixture
     from .store import Store
 
     if options.async_put not in get_args(AsyncPut):
@@ -128,15 +140,13 @@ def build(options: EmulatorOptions) -> Any:
         async_put=cast(AsyncPut, options.async_put),
         poll_hints=options.poll_hints,
     )
-    allowed = frozenset(s.lower() for s in options.allowed_subscriptions) if options.allowed_subscriptions else None
-    problem = exposure_problem(options)
+    problem = exposure_problem(options) or subscription_problem(options.subscriptions)
     if problem:
         raise ValueError(problem)
-    emulation = Emulation(
-        backend, token=options.token, admin_token=admin_token_of(options), allowed_subscriptions=allowed
-    )
+    strict = None if options.subscriptions is None else {s.lower() for s in options.subscriptions}
+    emulation = Emulation(backend, token=options.token, admin_token=admin_token_of(options), subscriptions=strict)
     if options.seed:
-        apply_seed(backend, load_fixture(options.seed))
+        emulation.apply_seed(load_fixture(options.seed))
     return create_app(emulation)
 
 
@@ -161,6 +171,8 @@ class Emulator:
     def __init__(self, options: EmulatorOptions | None = None, *, in_process: bool = True, **overrides: Any) -> None:
         self.options = options or EmulatorOptions()
         for key, value in overrides.items():
+            if not hasattr(self.options, key):  # a misspelt or retired option must not pass in silence
+                raise TypeError(f"Emulator() got an unknown option {key!r}")
             setattr(self.options, key, value)
         self.in_process = in_process
         self.url = ""
@@ -264,8 +276,8 @@ class Emulator:
             args += ["--no-poll-hints"]
         if self.options.async_put != "never":
             args += ["--async-put", self.options.async_put]
-        for subscription in self.options.allowed_subscriptions or []:
-            args += ["--allow-subscription", subscription]
+        for subscription in self.options.subscriptions or []:
+            args += ["--subscription", subscription]
         # This interpreter, this package's module, arguments built above from typed options: no shell, no user text.
         self._process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # noqa: S603
         if self._process.stdout is None:
