@@ -1,16 +1,20 @@
 """The emulator's admin API under ``/_emulator``: request log, faults, job behaviors, settings, seeding, reset.
 
-Outside the ARM namespace, so no Azure client ever calls it by accident. Open on loopback; guarded by the admin
-token (``Authorization: Bearer``) whenever one is set, which the server does when bound beyond loopback.
+Outside the ARM namespace, so no Azure client ever calls it by accident. Open on loopback to requests that pass
+``guard`` (they name the bound address, come from no other origin, and send JSON bodies only); guarded by the admin
+token (``Authorization: Bearer``) whenever one is set, which the server does when bound beyond loopback. Its
+OpenAPI schema and docs page (``/_emulator/openapi.json``, ``/_emulator/docs``) sit behind the same guard.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException
-from fastapi.responses import PlainTextResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from .backend import AsyncPut
@@ -58,7 +62,9 @@ class SettingsSpec(BaseModel):
     )
 
 
-def admin_router(emulation: Emulation) -> APIRouter:
+def admin_router(emulation: Emulation, openapi: Callable[[], dict[str, Any]]) -> APIRouter:
+    """The admin routes, ``openapi`` (the app's schema) and its docs page included, all behind one guard."""
+
     def guard(authorization: str | None = Header(None)) -> None:
         expected = emulation.admin_token
         if expected is None:
@@ -69,6 +75,14 @@ def admin_router(emulation: Emulation) -> APIRouter:
 
     router = APIRouter(dependencies=[Depends(guard)])
     backend = emulation.backend
+
+    @router.get("/openapi.json", include_in_schema=False)
+    def openapi_schema() -> dict[str, Any]:
+        return openapi()
+
+    @router.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/_emulator/openapi.json", title="Elastic Jobs emulator: admin API")
 
     @router.get("/health")
     def health() -> dict[str, Any]:

@@ -3,7 +3,9 @@
 ARM paths are matched case-insensitively on the raw (still percent-encoded) path, one segment per name, so
 an encoded ``/`` stays inside its name and is refused by the name rules rather than addressing another
 resource. Admin endpoints live under ``/_emulator`` (outside the ARM namespace), need the admin token when one
-is set (always, when bound beyond loopback) and are not logged as ARM requests. A minimal Microsoft Entra ID
+is set (always, when bound beyond loopback) and are not logged as ARM requests. In front of every route,
+``guard`` refuses what a web page could send: on loopback a foreign ``Host`` (DNS rebinding), anywhere a
+cross-origin ``Origin``, and non-JSON bodies to the admin API. A minimal Microsoft Entra ID
 token endpoint (``identity``) issues tokens that ARM routes accept until they lapse.
 """
 
@@ -40,6 +42,7 @@ from .backend import (
     Backend,
 )
 from .faults import FaultRule, Faults
+from .guard import RequestGuard
 from .identity import Directory, identity_router
 from .seed import apply_seed, subscriptions_of
 
@@ -110,6 +113,9 @@ class Emulation:
     token: str | None = None
     admin_token: str | None = None
     """When set, the admin API (``/_emulator``) answers only requests bearing it."""
+    loopback_host: str | None = None
+    """The loopback address it is bound to: then only requests whose Host names it (or localhost, 127.0.0.1,
+    [::1]) are served (see ``guard``). None when bound beyond loopback, where the mandatory token guards it."""
     subscriptions: set[str] | None = None
     """Strict mode: the only subscriptions that exist (lowercased); any other answers 404 ``SubscriptionNotFound``.
 
@@ -392,10 +398,11 @@ def _check_subscription(emulation: Emulation, path: str) -> Answer | None:
 def create_app(emulation: Emulation) -> FastAPI:
     app = FastAPI(
         title="Azure SQL Elastic Jobs ARM emulator",
-        docs_url="/_emulator/docs",
-        openapi_url="/_emulator/openapi.json",
+        docs_url=None,  # served by the admin router, behind its guard
+        openapi_url=None,
         redoc_url=None,
     )
+    app.add_middleware(RequestGuard, loopback_host=emulation.loopback_host)
     routes = _routes(emulation.backend)
     routes_by_method: dict[str, list[tuple[re.Pattern[str], Callable[..., Answer]]]] = {}
     for route_method, route_pattern, route_handler in routes:
@@ -404,10 +411,10 @@ def create_app(emulation: Emulation) -> FastAPI:
 
     from .admin import admin_router
 
-    app.include_router(admin_router(emulation), prefix="/_emulator")
+    app.include_router(admin_router(emulation, app.openapi), prefix="/_emulator")
     app.include_router(identity_router(emulation.directory))
 
-    @app.api_route("/{full_path:path}", methods=["GET", "PUT", "POST", "PATCH", "DELETE"])
+    @app.api_route("/{full_path:path}", methods=["GET", "PUT", "POST", "PATCH", "DELETE"], include_in_schema=False)
     async def arm(request: Request) -> Response:
         started = time.monotonic()
         raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1").split("?")[0]

@@ -144,7 +144,13 @@ def build(options: EmulatorOptions) -> Any:
     if problem:
         raise ValueError(problem)
     strict = None if options.subscriptions is None else {s.lower() for s in options.subscriptions}
-    emulation = Emulation(backend, token=options.token, admin_token=admin_token_of(options), subscriptions=strict)
+    emulation = Emulation(
+        backend,
+        token=options.token,
+        admin_token=admin_token_of(options),
+        loopback_host=options.host if is_loopback(options.host) else None,
+        subscriptions=strict,
+    )
     if options.seed:
         emulation.apply_seed(load_fixture(options.seed))
     return create_app(emulation)
