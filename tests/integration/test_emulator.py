@@ -274,6 +274,19 @@ def test_state_survives_a_kill_and_restart_with_a_data_dir(tmp_path: Path) -> No
             assert len(list(client.list_executions(job_ref()))) == 1
 
 
+def test_a_subprocess_emulator_gets_its_tokens_through_the_environment_not_the_command_line() -> None:
+    token, admin_token = f"arm-{uuid.uuid4().hex}", f"admin-{uuid.uuid4().hex}"
+    with Emulator(in_process=False, token=token, admin_token=admin_token) as child:
+        assert child.pid is not None
+        command_line = Path(f"/proc/{child.pid}/cmdline").read_bytes().decode()  # what every local user can read
+        assert token not in command_line and admin_token not in command_line
+        assert "--token" not in command_line.split("\0")
+        assert arm(child, "GET", job_ref().path, token="guess").status_code == 401
+        assert arm(child, "GET", job_ref().path, token=token).status_code == 404  # let in: the token arrived
+        assert child.requests_log()  # the helper sends the admin token: it arrived too
+        assert requests.get(f"{child.url}/_emulator/requests", timeout=5).status_code == 401
+
+
 def test_tls_serves_https_with_a_certificate_clients_can_trust(tmp_path: Path) -> None:
     with Emulator(tls=True, data_dir=tmp_path, seed=SEED) as secure:
         assert secure.url.startswith("https://") and secure.ca_bundle

@@ -2,7 +2,9 @@
 
 Prints one line saying where it binds, whether TLS and auth are on, then ``listening on <URL>`` when ready
 (scripts wait for it), then a log line per request at ``--log-level info``. Bound beyond loopback it refuses to
-start without ``--token``, and guards its admin API with that token (or ``--admin-token``). Files it writes (the
+start without a token, and guards its admin API with that token (or the admin token). Tokens are best given
+in the environment (ELASTIC_JOBS_EMULATOR_TOKEN, ELASTIC_JOBS_EMULATOR_ADMIN_TOKEN), which only their owner can
+read, rather than as ``--token``/``--admin-token``, which every local user sees in ``ps``. Files it writes (the
 TLS key and certificate, SQLite) go to ``--data-dir``, or to a private temporary directory removed at exit.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -18,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from .server import (
+    ADMIN_TOKEN_ENV,
     DEFAULT_TOKEN,
+    TOKEN_ENV,
     EmulatorOptions,
     _bind,
     build,
@@ -55,11 +60,14 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
         help="emulated seconds per real second: 60 makes a one-minute job take one second",
     )
     parser.add_argument(
-        "--token", help=f"require exactly this bearer token (default: any; tools use {DEFAULT_TOKEN!r})"
+        "--token",
+        help=f"require exactly this bearer token (default: ${TOKEN_ENV}, else any; tools use {DEFAULT_TOKEN!r}); "
+        f"prefer ${TOKEN_ENV}: a command line is visible to every local user",
     )
     parser.add_argument(
         "--admin-token",
-        help="require this bearer token on the admin API /_emulator (default: --token when bound beyond loopback)",
+        help=f"require this bearer token on the admin API /_emulator (default: ${ADMIN_TOKEN_ENV}, else --token "
+        "when bound beyond loopback)",
     )
     parser.add_argument(
         "--subscription",
@@ -103,14 +111,16 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
             file=sys.stderr,
         )
         args.subscriptions = [*(args.subscriptions or []), *args.deprecated_subscriptions]
+    token = args.token or os.environ.pop(TOKEN_ENV, None) or None
+    admin_token = args.admin_token or os.environ.pop(ADMIN_TOKEN_ENV, None) or None
     options = EmulatorOptions(
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
         tls=args.tls,
         time_scale=args.time_scale,
-        token=args.token,
-        admin_token=args.admin_token,
+        token=token,
+        admin_token=admin_token,
         subscriptions=args.subscriptions,
         seed=args.seed,
         async_put=args.async_put,

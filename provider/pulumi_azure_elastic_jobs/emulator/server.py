@@ -30,6 +30,11 @@ DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 DEFAULT_TOKEN = "emulator-dev-token"  # noqa: S105 - the emulator's published development token, not a credential
 
+TOKEN_ENV = "ELASTIC_JOBS_EMULATOR_TOKEN"  # noqa: S105 - a variable's name, not a credential
+ADMIN_TOKEN_ENV = "ELASTIC_JOBS_EMULATOR_ADMIN_TOKEN"  # noqa: S105 - a variable's name, not a credential
+"""Where the CLI also takes ``--token`` and ``--admin-token`` from: a command line is readable by every local
+user (``ps``, ``/proc/<pid>/cmdline``), a process's environment only by its owner."""
+
 
 @dataclass
 class EmulatorOptions:
@@ -97,7 +102,7 @@ def exposure_problem(options: EmulatorOptions) -> str | None:
         return None
     return (
         f"--host {options.host} is reachable beyond this machine, and without --token anyone there could use, "
-        "wipe or rig the emulator: pass --token (and --tls), or bind 127.0.0.1"
+        f"wipe or rig the emulator: set {TOKEN_ENV} (or pass --token) and --tls, or bind 127.0.0.1"
     )
 
 
@@ -193,6 +198,11 @@ class Emulator:
             self.admin.headers["Authorization"] = f"Bearer {admin_token}"
 
     @property
+    def pid(self) -> int | None:
+        """The subprocess's id (``in_process=False``), for a look at its command line or memory; else None."""
+        return self._process.pid if self._process else None
+
+    @property
     def token(self) -> str:
         return self.options.token or DEFAULT_TOKEN
 
@@ -272,10 +282,11 @@ class Emulator:
             args += ["--tls"]
             if not self.options.data_dir:
                 args += ["--data-dir", str(self._cert_dir())]
-        if self.options.token:
-            args += ["--token", self.options.token]
+        env = {key: value for key, value in os.environ.items() if key not in (TOKEN_ENV, ADMIN_TOKEN_ENV)}
+        if self.options.token:  # through the environment: the command line is visible to every local user
+            env[TOKEN_ENV] = self.options.token
         if self.options.admin_token:
-            args += ["--admin-token", self.options.admin_token]
+            env[ADMIN_TOKEN_ENV] = self.options.admin_token
         if self.options.seed:
             args += ["--seed", str(self.options.seed)]
         if not self.options.poll_hints:
@@ -285,7 +296,9 @@ class Emulator:
         for subscription in self.options.subscriptions or []:
             args += ["--subscription", subscription]
         # This interpreter, this package's module, arguments built above from typed options: no shell, no user text.
-        self._process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # noqa: S603
+        self._process = subprocess.Popen(  # noqa: S603
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
         if self._process.stdout is None:
             raise RuntimeError("the emulator subprocess has no stdout")
         deadline = time.monotonic() + 30
