@@ -195,3 +195,33 @@ def test_unchanged_inputs_are_taken_as_recorded_and_anything_else_is_validated()
     assert unchanged_inputs(FIELDS, {}, program, SUB) is None
     imported = {key: value for key, value in checked.items() if key not in ("timeout", "api_version")}
     assert unchanged_inputs(FIELDS, imported, program_without_sub, SUB) is None  # not what validation made
+
+
+def test_bookkeeping_keeps_the_newest_records_and_forgets_lapsed_ones() -> None:
+    from pulumi_azure_elastic_jobs.emulator.backend import Bounded, History
+
+    now = [0.0]
+    records = Bounded(History(size=3, seconds=60), now=lambda: now[0])
+    for number in range(5):
+        records.add(f"op-{number}", number)
+    assert list(records) == ["op-2", "op-3", "op-4"]  # bounded in count: the oldest went first
+    now[0] = 61.0
+    records.add("op-5", 5, lapses=lambda value: value != 3)  # op-3 may not lapse yet (a token still valid)
+    assert list(records) == ["op-3", "op-4", "op-5"]  # op-2 lapsed; op-3 holds the line
+    now[0] = 200.0
+    records.add("op-6", 6)
+    assert list(records) == ["op-6"]  # bounded in age
+
+
+def test_a_forgotten_token_of_the_emulated_entra_id_is_expired_never_unknown() -> None:
+    from pulumi_azure_elastic_jobs.emulator.backend import Clock, History
+    from pulumi_azure_elastic_jobs.emulator.identity import Directory
+
+    directory = Directory(Clock(), History(size=2))
+    directory.register("tenant", "client", "secret")
+    issued = [directory.issue("tenant", "client", "secret") for _ in range(3)]
+    tokens = [token for token, _ in filter(None, issued)]
+    assert directory.issued_tokens() == tokens[1:]
+    assert directory.state_of(tokens[0]) == "expired"  # an emulator without --token must not let it in
+    assert directory.state_of(tokens[2]) == "valid"
+    assert directory.state_of("any-bearer-token") == "unknown"

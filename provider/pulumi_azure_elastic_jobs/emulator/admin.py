@@ -103,7 +103,8 @@ def admin_router(emulation: Emulation, openapi: Callable[[], dict[str, Any]]) ->
 
     @router.get("/requests")
     def requests(since: int = 0) -> list[dict[str, Any]]:
-        return [entry for entry in list(emulation.requests) if entry["seq"] > since]
+        """The ARM requests after ``since`` that the log still holds: the newest ``history`` entries."""
+        return emulation.requests_since(since)
 
     @router.delete("/requests", status_code=204)
     def clear_requests() -> None:

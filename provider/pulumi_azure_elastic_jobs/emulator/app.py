@@ -123,12 +123,14 @@ class Emulation:
     each exists from its first use and never goes away, whatever is deleted in it."""
     directory: Directory = field(init=False)
     """The emulated Entra ID: its tokens expire on the backend's service clock."""
-    requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200_000))
+    requests: deque[dict[str, Any]] = field(init=False)
+    """The ARM request log, oldest first: bounded like every record kept beside the resources (``History``)."""
     _sequence: int = 0
     _log_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.directory = Directory(self.backend.clock)
+        self.directory = Directory(self.backend.clock, self.backend.history)
+        self.requests = deque(maxlen=self.backend.history.size)
 
     def knows_subscription(self, subscription: str) -> bool:
         return self.subscriptions is None or subscription.lower() in self.subscriptions
@@ -144,10 +146,22 @@ class Emulation:
         return apply_seed(self.backend, fixture)
 
     def record(self, entry: dict[str, Any]) -> None:
+        """Log an ARM request (its ``time`` a wall-clock second); entries older than the history's seconds go."""
         with self._log_lock:
             self._sequence += 1
             entry["seq"] = self._sequence
             self.requests.append(entry)
+            self._forget_lapsed(entry["time"])
+
+    def requests_since(self, since: int) -> list[dict[str, Any]]:
+        with self._log_lock:
+            self._forget_lapsed(time.time())
+            return [entry for entry in self.requests if entry["seq"] > since]
+
+    def _forget_lapsed(self, now: float) -> None:
+        oldest_kept = now - self.backend.history.seconds
+        while self.requests and self.requests[0]["time"] < oldest_kept:
+            self.requests.popleft()
 
 
 def _arm_error(

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .backend import HISTORY_SECONDS, HISTORY_SIZE
 from .server import (
     ADMIN_TOKEN_ENV,
     DEFAULT_TOKEN,
@@ -100,10 +101,20 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
         action="store_false",
         help="send no Retry-After on active executions (real ARM promises none); clients poll at their own pace",
     )
+    parser.add_argument(
+        "--history-size",
+        type=int,
+        default=HISTORY_SIZE,
+        metavar="N",
+        help=f"request-log entries, operation records and issued tokens kept, each (default {HISTORY_SIZE}); "
+        f"each also lapses after {HISTORY_SECONDS / 3600:g} hour: memory stays bounded however long it runs",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = parser.parse_args(argv)
     if args.time_scale <= 0:
         parser.error("--time-scale must be positive")
+    if args.history_size < 1:
+        parser.error("--history-size must be positive")
     if args.deprecated_subscriptions:
         print(
             "elastic-jobs-emulator: --allow-subscription is deprecated, use --subscription: strict mode, other "
@@ -126,6 +137,7 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
         async_put=args.async_put,
         poll_hints=args.poll_hints,
         log_level=args.log_level,
+        history_size=args.history_size,
     )
     problem = exposure_problem(options) or subscription_problem(options.subscriptions)
     if problem:

@@ -25,6 +25,7 @@ import requests
 
 from ..auth import is_loopback
 from ..ids import uuid_problem
+from .backend import HISTORY_SIZE
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
@@ -52,6 +53,8 @@ class EmulatorOptions:
     async_put: str = "never"  # never | new | always
     poll_hints: bool = True
     log_level: str = "warning"
+    history_size: int = HISTORY_SIZE
+    """Request-log entries, operation records and issued tokens kept, each (they also lapse after an hour)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -133,7 +136,7 @@ def describe(options: EmulatorOptions, cert: Path | None) -> str:
 def build(options: EmulatorOptions) -> Any:
     """The ASGI app for ``options``, seeded."""
     from .app import Emulation, create_app
-    from .backend import AsyncPut, Backend, Clock
+    from .backend import AsyncPut, Backend, Clock, History
     from .seed import load_fixture
     from .store import Store
 
@@ -142,6 +145,7 @@ def build(options: EmulatorOptions) -> Any:
     backend = Backend(
         Store(options.data_dir),
         Clock(time_scale=options.time_scale),
+        history=History(size=options.history_size),
         async_put=cast(AsyncPut, options.async_put),
         poll_hints=options.poll_hints,
     )
@@ -291,6 +295,8 @@ class Emulator:
             args += ["--seed", str(self.options.seed)]
         if not self.options.poll_hints:
             args += ["--no-poll-hints"]
+        if self.options.history_size != HISTORY_SIZE:
+            args += ["--history-size", str(self.options.history_size)]
         if self.options.async_put != "never":
             args += ["--async-put", self.options.async_put]
         for subscription in self.options.subscriptions or []:
