@@ -254,6 +254,19 @@ def test_strict_mode_knows_only_the_listed_and_seeded_subscriptions(strict_emula
     assert arm(strict_emulator, "GET", agent).json()["error"]["code"] == "ResourceNotFound"  # still exists
 
 
+def test_a_seeds_strict_subscriptions_turn_strict_mode_on(tmp_path: Path) -> None:
+    listed, other = "33333333-3333-3333-3333-333333333333", "44444444-4444-4444-4444-444444444444"
+    fixture = tmp_path / "strict.yaml"
+    fixture.write_text(f"strictSubscriptions: [{listed}]\n")
+    with Emulator(seed=fixture) as strict:
+        agents = "/resourceGroups/g/providers/Microsoft.Sql/servers/s/jobAgents"
+        assert arm(strict, "GET", f"/subscriptions/{listed}{agents}").status_code == 200
+        assert arm(strict, "GET", f"/subscriptions/{other}{agents}").json()["error"]["code"] == "SubscriptionNotFound"
+        assert arm(strict, "GET", f"/subscriptions/{DEFAULT_SUBSCRIPTION}{agents}").status_code == 404  # unlisted
+        refused = strict.admin.post(f"{strict.url}/_emulator/seed", json={"strictSubscriptions": ["prod"]}, timeout=5)
+        assert refused.status_code == 400 and "must be a UUID" in refused.json()["detail"]
+
+
 def test_retired_and_misspelt_emulator_options_are_refused() -> None:
     with pytest.raises(TypeError, match="allowed_subscriptions"):
         Emulator(allowed_subscriptions=[DEFAULT_SUBSCRIPTION])
