@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -225,3 +229,38 @@ def test_a_forgotten_token_of_the_emulated_entra_id_is_expired_never_unknown() -
     assert directory.state_of(tokens[0]) == "expired"  # an emulator without --token must not let it in
     assert directory.state_of(tokens[2]) == "valid"
     assert directory.state_of("any-bearer-token") == "unknown"
+
+
+def test_every_emulator_flag_is_explained_in_the_readmes_option_table() -> None:
+    from pulumi_azure_elastic_jobs.emulator.cli import parse_args
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## The local emulator", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `--")]
+    with pytest.raises(SystemExit), contextlib.redirect_stdout(io.StringIO()) as shown:
+        parse_args(["--help"])
+    flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", shown.getvalue())) - {"--help"}
+    explained = {flag for row in rows for flag in re.findall(r"`(--[a-z][a-z-]+)", row.split("|")[1])}
+    assert flags == explained, (flags - explained, explained - flags)
+
+
+@pytest.mark.parametrize(
+    ("bound", "host", "accepted"),
+    [
+        ("127.0.0.1", "127.0.0.1:8443", True),
+        ("127.0.0.1", "LocalHost:8443", True),
+        ("127.0.0.1", "[::1]:8443", True),
+        ("::1", "[::1]:8443", True),
+        ("127.0.0.2", "127.0.0.2:8443", True),
+        ("127.0.0.1", "localhost", False),  # the bare name only on the scheme's default port
+        ("127.0.0.1", "localhost.:8443", False),
+        ("127.0.0.1", "127.0.0.1:8444", False),
+        ("127.0.0.1", "attacker.example:8443", False),
+        ("127.0.0.1", None, False),
+    ],
+)
+def test_a_loopback_emulator_answers_only_to_its_own_names(bound: str, host: str | None, accepted: bool) -> None:
+    from pulumi_azure_elastic_jobs.emulator.guard import host_problem
+
+    assert (host_problem(host, bound, "http", 8443) is None) is accepted
+    assert host_problem("localhost", bound, "http", 80) is None
