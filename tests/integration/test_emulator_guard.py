@@ -71,13 +71,15 @@ def test_json_from_the_emulators_own_origin_and_bodiless_posts_pass(local: Emula
     assert not job_exists(local)
 
 
-@pytest.mark.parametrize("host", ["attacker.example:{port}", "localhost:{other}", "127.0.0.2:{port}", "localhost"])
+@pytest.mark.parametrize(
+    "host", ["attacker.example:{port}", "attacker.example", "127.0.0.2:{port}", "localhost.:{port}"]
+)
 def test_a_request_naming_another_host_is_refused_on_loopback_against_dns_rebinding(local: Emulator, host: str) -> None:
     port = port_of(local)
-    named = {"Host": host.format(port=port, other=port + 1)}
+    named = {"Host": host.format(port=port)}
     admin = requests.get(f"{local.url}/_emulator/requests", headers=named, timeout=5)
     assert admin.status_code == 403
-    assert "does not name this emulator" in admin.json()["detail"] and f"localhost:{port}" in admin.json()["detail"]
+    assert "does not name this emulator" in admin.json()["detail"] and "localhost" in admin.json()["detail"]
     arm = requests.get(
         f"{local.url}{job_ref().path}", params=API, headers={**named, "Authorization": "Bearer t"}, timeout=5
     )
@@ -87,9 +89,11 @@ def test_a_request_naming_another_host_is_refused_on_loopback_against_dns_rebind
     assert entra.status_code == 403
 
 
-@pytest.mark.parametrize("name", ["127.0.0.1", "localhost", "LOCALHOST", "[::1]"])
-def test_the_loopback_names_with_the_bound_port_are_served(local: Emulator, name: str) -> None:
-    named = {"Host": f"{name}:{port_of(local)}", "Authorization": "Bearer t"}
+@pytest.mark.parametrize(
+    "name", ["127.0.0.1:{port}", "localhost:{port}", "LOCALHOST:{port}", "[::1]:{port}", "localhost:9000"]
+)
+def test_the_loopback_names_are_served_on_the_bound_port_or_a_forwarded_one(local: Emulator, name: str) -> None:
+    named = {"Host": name.format(port=port_of(local)), "Authorization": "Bearer t"}
     assert requests.get(f"{local.url}{job_ref().path}", params=API, headers=named, timeout=5).status_code == 200
     assert requests.get(f"{local.url}/_emulator/health", headers=named, timeout=5).status_code == 200
 

@@ -249,18 +249,21 @@ def test_every_emulator_flag_is_explained_in_the_readmes_option_table() -> None:
     [
         ("127.0.0.1", "127.0.0.1:8443", True),
         ("127.0.0.1", "LocalHost:8443", True),
+        ("127.0.0.1", "localhost", True),
+        ("127.0.0.1", "localhost:9000", True),  # a forwarded port (ssh -L 9000:127.0.0.1:8443)
         ("127.0.0.1", "[::1]:8443", True),
-        ("::1", "[::1]:8443", True),
+        ("::1", "[::1]", True),
         ("127.0.0.2", "127.0.0.2:8443", True),
-        ("127.0.0.1", "localhost", False),  # the bare name only on the scheme's default port
         ("127.0.0.1", "localhost.:8443", False),
-        ("127.0.0.1", "127.0.0.1:8444", False),
+        ("127.0.0.1", "localhost:", False),
+        ("127.0.0.1", "::1", False),
+        ("127.0.0.1", "127.0.0.2:8443", False),
         ("127.0.0.1", "attacker.example:8443", False),
+        ("127.0.0.1", "", False),
         ("127.0.0.1", None, False),
     ],
 )
 def test_a_loopback_emulator_answers_only_to_its_own_names(bound: str, host: str | None, accepted: bool) -> None:
     from pulumi_azure_elastic_jobs.emulator.guard import host_problem
 
-    assert (host_problem(host, bound, "http", 8443) is None) is accepted
-    assert host_problem("localhost", bound, "http", 80) is None
+    assert (host_problem(host, bound) is None) is accepted

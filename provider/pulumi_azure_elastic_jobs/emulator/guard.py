@@ -6,11 +6,13 @@ resolving to 127.0.0.1), same-origin requests with any header and a readable ans
 guard against both the way this module does, as an ASGI middleware in front of every route:
 
 - **Host** (loopback binds only): the request must name the bound address, or ``localhost``, ``127.0.0.1`` or
-  ``[::1]``, with the port it arrived on (the bare name only on the scheme's default port). This applies to the
-  ARM and Entra ID routes too, not only the admin API: on loopback ARM auth is off by default (any bearer token
-  is accepted), so a rebound page could otherwise read every job and credential name and start runs. Bound
-  beyond loopback the emulator always has a token, which no page knows, and clients may reach it under any
-  name (``build-agent:8443``), so the Host is not checked there.
+  ``[::1]``. The port is not checked: in a rebinding attack the attacker controls the name, never the port (it
+  must be the emulator's own to reach it), and a forwarded port (``ssh -L 9000:127.0.0.1:8443``, an editor's
+  port forwarding) names another one legitimately. This applies to the ARM and Entra ID routes too, not only
+  the admin API: on loopback ARM auth is off by default (any bearer token is accepted), so a rebound page could
+  otherwise read every job and credential name and start runs. Bound beyond loopback the emulator always has a
+  token, which no page knows, and clients may reach it under any name (``build-agent:8443``), so the Host is
+  not checked there.
 - **Origin**: a request that carries one must come from the emulator's own origin (``scheme://Host``);
   ``Origin: null`` (sandboxed frames, files) is cross-origin too. Azure clients send no Origin.
 - **Content-Type** (admin API, mutating methods): a body must be ``application/json``. Browsers can only send
@@ -32,7 +34,6 @@ log = logging.getLogger("pulumi_azure_elastic_jobs.emulator")
 ADMIN_PREFIX = "/_emulator"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -42,25 +43,29 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def host_names(bound_host: str) -> frozenset[str]:
-    """The names a loopback-bound emulator answers to (without port), lowercased; IPv6 in brackets."""
+    """The names a loopback-bound emulator answers to, lowercased; IPv6 in brackets, as in a Host header."""
     shown = f"[{bound_host}]" if ":" in bound_host and not bound_host.startswith("[") else bound_host
     return frozenset({shown.lower(), *LOOPBACK_NAMES})
 
 
-def accepted_hosts(bound_host: str, scheme: str, port: int) -> frozenset[str]:
-    """Every ``Host`` header value a loopback-bound emulator accepts on ``port``."""
-    names = host_names(bound_host)
-    with_port = {f"{name}:{port}" for name in names}
-    return frozenset(with_port | names) if DEFAULT_PORTS.get(scheme) == port else frozenset(with_port)
+def name_in(host: str) -> str | None:
+    """The name of a Host header value (``name`` or ``name:port``, IPv6 in brackets), or None if malformed."""
+    if host.endswith("]"):
+        return host.lower()
+    name, colon, port = host.rpartition(":")
+    if not colon:
+        return host.lower() or None
+    return name.lower() if name and port.isdigit() else None
 
 
-def host_problem(host: str | None, bound_host: str, scheme: str, port: int) -> str | None:
-    if host is not None and host.lower() in accepted_hosts(bound_host, scheme, port):
+def host_problem(host: str | None, bound_host: str) -> str | None:
+    name = name_in(host) if host is not None else None
+    if name is not None and name in host_names(bound_host):
         return None
-    shown = ", ".join(sorted(f"{name}:{port}" for name in host_names(bound_host)))
+    shown = ", ".join(sorted(host_names(bound_host)))
     return (
-        f"the Host header {host!r} does not name this emulator (it accepts {shown}); a request that names "
-        "another host is refused, so that a web page cannot reach the emulator through DNS rebinding"
+        f"the Host header {host!r} does not name this emulator (it answers to {shown}, on any port); a request "
+        "that names another host is refused, so that a web page cannot reach the emulator through DNS rebinding"
     )
 
 
@@ -113,9 +118,8 @@ class RequestGuard:
         """(status, ARM error code, what was refused and why), or None when the request may pass."""
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         scheme, host = scope.get("scheme", "http"), headers.get("host")
-        server = scope.get("server")
-        if self.loopback_host is not None and server is not None:
-            found = host_problem(host, self.loopback_host, scheme, int(server[1]))
+        if self.loopback_host is not None:
+            found = host_problem(host, self.loopback_host)
             if found:
                 return 403, "HostNotAllowed", found
         found = origin_problem(headers.get("origin"), host, scheme)
