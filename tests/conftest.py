@@ -35,6 +35,14 @@ def emulator() -> Iterator[Emulator]:
         yield running
 
 
+@pytest.fixture(scope="session")
+def strict_emulator() -> Iterator[Emulator]:
+    """An emulator in strict mode: only the default subscription exists, any other answers 404
+    SubscriptionNotFound (the session's emulator accepts every well-formed subscription, as its default)."""
+    with Emulator(time_scale=TIME_SCALE, seed=SEED, subscriptions=[DEFAULT_SUBSCRIPTION]) as running:
+        yield running
+
+
 @pytest.fixture
 def own_emulator() -> Iterator[Emulator]:
     """An emulator of this test's own: it may move the service clock (skew, or a jump that ends held runs).

@@ -82,7 +82,9 @@ def without_azure_environment(stack) -> None:
     "case",
     ["no credentials", "untrusted TLS", "refused", "unknown subscription", "bad subscription", "bad retry budget"],
 )
-def test_each_understood_failure_is_one_line_with_its_fix(stack_for, tls_emulator: Emulator, case: str) -> None:
+def test_each_understood_failure_is_one_line_with_its_fix(
+    stack_for, tls_emulator: Emulator, strict_emulator: Emulator, case: str
+) -> None:
     stack = stack_for("examples/quickstart")
     without_azure_environment(stack)
     unknown = str(uuid.uuid4())
@@ -101,7 +103,8 @@ def test_each_understood_failure_is_one_line_with_its_fix(stack_for, tls_emulato
         stack.config("azure-elastic-jobs:endpoint", tls_emulator.url)
     elif case == "refused":
         stack.config("azure-elastic-jobs:endpoint", "http://127.0.0.1:9")  # the discard port: nothing listens
-    elif case == "unknown subscription":
+    elif case == "unknown subscription":  # strict mode: only the default subscription exists there
+        stack.config("azure-elastic-jobs:endpoint", strict_emulator.url)
         stack.config("azure-elastic-jobs:subscriptionId", unknown)
     elif case == "bad subscription":
         stack.config("azure-elastic-jobs:subscriptionId", "prod-subscription")

@@ -98,10 +98,10 @@ def test_a_refused_connection_fails_after_three_tries_and_says_how_to_start_the_
     [("config azure-elastic-jobs:subscriptionId", {}), ("environment variable AZURE_SUBSCRIPTION_ID", None)],
 )
 def test_an_unknown_subscription_is_named_with_where_it_came_from(
-    emulator: Emulator, declare: Declare, where: str, env: dict[str, str] | None
+    strict_emulator: Emulator, declare: Declare, where: str, env: dict[str, str] | None
 ) -> None:
     unknown = str(uuid.uuid4())
-    config = {"azure-elastic-jobs:endpoint": emulator.url, "azure-elastic-jobs:token": emulator.token}
+    config = {"azure-elastic-jobs:endpoint": strict_emulator.url, "azure-elastic-jobs:token": strict_emulator.token}
     if env is None:
         env = {"AZURE_SUBSCRIPTION_ID": unknown}
     else:

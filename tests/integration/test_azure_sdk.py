@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from azure.core.credentials import AccessToken
 
-from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
+from pulumi_azure_elastic_jobs.emulator import Emulator
 
 
 class DevCredential:
@@ -28,13 +28,16 @@ def secure_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulat
         yield running
 
 
-def test_the_official_sdk_creates_polls_cancels_and_lists(secure_emulator: Emulator) -> None:
+def test_the_official_sdk_creates_polls_cancels_and_lists_in_a_subscription_of_its_own(
+    secure_emulator: Emulator,
+) -> None:
     from azure.mgmt.sql import SqlManagementClient
     from azure.mgmt.sql import models as m
 
+    subscription = str(uuid.uuid4())  # as a new user's own: no flag, no seed, nothing created before
     sdk = SqlManagementClient(
         DevCredential(),
-        DEFAULT_SUBSCRIPTION,
+        subscription,
         base_url=secure_emulator.url,
         connection_verify=secure_emulator.ca_bundle,
         polling_interval=0.05,
@@ -46,7 +49,7 @@ def test_the_official_sdk_creates_polls_cancels_and_lists(secure_emulator: Emula
         agent,
         m.JobAgent(
             location="westeurope",
-            database_id=f"/subscriptions/{DEFAULT_SUBSCRIPTION}/resourceGroups/{group}"
+            database_id=f"/subscriptions/{subscription}/resourceGroups/{group}"
             f"/providers/Microsoft.Sql/servers/{server}/databases/jobs",
         ),
     ).result()

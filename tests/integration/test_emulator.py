@@ -12,7 +12,7 @@ import requests
 
 from pulumi_azure_elastic_jobs.auth import StaticToken
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
+from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
 from pulumi_azure_elastic_jobs.errors import ArmError, BadRequest, NotFound
 from pulumi_azure_elastic_jobs.ids import JobRef
 from tests.conftest import SEED, job_ref, new_job
@@ -215,15 +215,63 @@ def test_read_only_properties_sent_by_a_client_are_ignored(emulator: Emulator, c
     assert response.json()["properties"]["version"] == 1
 
 
-def test_token_and_subscription_rules() -> None:
-    with Emulator(token="exact", allowed_subscriptions=["00000000-0000-0000-0000-000000000000"]) as strict:
+def test_token_rules() -> None:
+    with Emulator(token="exact") as exact:
         path = job_ref().path
-        assert arm(strict, "GET", path, token="").json()["error"]["code"] == "AuthenticationFailed"
-        assert arm(strict, "GET", path, token="wrong").json()["error"]["code"] == "InvalidAuthenticationToken"
-        other = path.replace("00000000-0000-0000-0000-000000000000", "11111111-1111-1111-1111-111111111111")
-        denied = arm(strict, "GET", other, token="exact")
-        assert denied.status_code == 403 and denied.json()["error"]["code"] == "AuthorizationFailed"
-        assert arm(strict, "GET", path, token="exact").status_code == 404  # allowed, just not seeded
+        assert arm(exact, "GET", path, token="").json()["error"]["code"] == "AuthenticationFailed"
+        assert arm(exact, "GET", path, token="wrong").json()["error"]["code"] == "InvalidAuthenticationToken"
+        assert arm(exact, "GET", path, token="exact").status_code == 404  # let in, just not seeded
+
+
+def test_any_well_formed_subscription_exists_from_its_first_use_and_stays(emulator: Emulator) -> None:
+    subscription = str(uuid.uuid4())
+    agent = f"/subscriptions/{subscription}/resourceGroups/g/providers/Microsoft.Sql/servers/s/jobAgents/a"
+    assert arm(emulator, "GET", agent).json()["error"]["code"] == "ResourceNotFound"  # it exists, the agent not
+    body = {"location": "westeurope", "properties": {"databaseId": f"{agent.split('/jobAgents/')[0]}/databases/d"}}
+    assert arm(emulator, "PUT", agent, json=body).status_code == 201
+    assert arm(emulator, "DELETE", agent).status_code == 200
+    again = arm(emulator, "GET", f"{agent.split('/jobAgents/')[0]}/jobAgents")
+    assert again.status_code == 200 and again.json() == {"value": []}  # its last resource gone, it stays
+    malformed = arm(emulator, "GET", agent.replace(subscription, "prod-subscription"))
+    assert malformed.status_code == 400 and malformed.json()["error"]["code"] == "InvalidSubscriptionId"
+
+
+def test_strict_mode_knows_only_the_listed_and_seeded_subscriptions(strict_emulator: Emulator) -> None:
+    path = job_ref().path
+    assert arm(strict_emulator, "GET", path).status_code == 200  # listed and seeded
+    other = path.replace(DEFAULT_SUBSCRIPTION, "11111111-1111-1111-1111-111111111111")
+    unknown = arm(strict_emulator, "GET", other)
+    assert unknown.status_code == 404 and unknown.json()["error"] == {
+        "code": "SubscriptionNotFound",
+        "message": "The subscription '11111111-1111-1111-1111-111111111111' could not be found.",
+    }
+    seeded = "22222222-2222-2222-2222-222222222222"
+    strict_emulator.seed(
+        {"subscriptions": {seeded: {"resourceGroups": {"g": {"servers": {"s": {"jobAgents": {"a": {}}}}}}}}}
+    )
+    agent = f"/subscriptions/{seeded}/resourceGroups/g/providers/Microsoft.Sql/servers/s/jobAgents/a"
+    assert arm(strict_emulator, "DELETE", agent).status_code == 200
+    assert arm(strict_emulator, "GET", agent).json()["error"]["code"] == "ResourceNotFound"  # still exists
+
+
+def test_a_seeds_strict_subscriptions_turn_strict_mode_on(tmp_path: Path) -> None:
+    listed, other = "33333333-3333-3333-3333-333333333333", "44444444-4444-4444-4444-444444444444"
+    fixture = tmp_path / "strict.yaml"
+    fixture.write_text(f"strictSubscriptions: [{listed}]\n")
+    with Emulator(seed=fixture) as strict:
+        agents = "/resourceGroups/g/providers/Microsoft.Sql/servers/s/jobAgents"
+        assert arm(strict, "GET", f"/subscriptions/{listed}{agents}").status_code == 200
+        assert arm(strict, "GET", f"/subscriptions/{other}{agents}").json()["error"]["code"] == "SubscriptionNotFound"
+        assert arm(strict, "GET", f"/subscriptions/{DEFAULT_SUBSCRIPTION}{agents}").status_code == 404  # unlisted
+        refused = strict.admin.post(f"{strict.url}/_emulator/seed", json={"strictSubscriptions": ["prod"]}, timeout=5)
+        assert refused.status_code == 400 and "must be a UUID" in refused.json()["detail"]
+
+
+def test_retired_and_misspelt_emulator_options_are_refused() -> None:
+    with pytest.raises(TypeError, match="allowed_subscriptions"):
+        Emulator(allowed_subscriptions=[DEFAULT_SUBSCRIPTION])
+    with pytest.raises(ValueError, match="--subscription must be a UUID"):
+        Emulator(subscriptions=["prod"]).start()
 
 
 def test_state_survives_a_kill_and_restart_with_a_data_dir(tmp_path: Path) -> None:
@@ -237,6 +285,19 @@ def test_state_survives_a_kill_and_restart_with_a_data_dir(tmp_path: Path) -> No
             again = client.put_execution(job_ref().execution(execution_id))
             assert again.status == 200
             assert len(list(client.list_executions(job_ref()))) == 1
+
+
+def test_a_subprocess_emulator_gets_its_tokens_through_the_environment_not_the_command_line() -> None:
+    token, admin_token = f"arm-{uuid.uuid4().hex}", f"admin-{uuid.uuid4().hex}"
+    with Emulator(in_process=False, token=token, admin_token=admin_token) as child:
+        assert child.pid is not None
+        command_line = Path(f"/proc/{child.pid}/cmdline").read_bytes().decode()  # what every local user can read
+        assert token not in command_line and admin_token not in command_line
+        assert "--token" not in command_line.split("\0")
+        assert arm(child, "GET", job_ref().path, token="guess").status_code == 401
+        assert arm(child, "GET", job_ref().path, token=token).status_code == 404  # let in: the token arrived
+        assert child.requests_log()  # the helper sends the admin token: it arrived too
+        assert requests.get(f"{child.url}/_emulator/requests", timeout=5).status_code == 401
 
 
 def test_tls_serves_https_with_a_certificate_clients_can_trust(tmp_path: Path) -> None:

@@ -1,16 +1,20 @@
 """The emulator's admin API under ``/_emulator``: request log, faults, job behaviors, settings, seeding, reset.
 
-Outside the ARM namespace, so no Azure client ever calls it by accident. Open on loopback; guarded by the admin
-token (``Authorization: Bearer``) whenever one is set, which the server does when bound beyond loopback.
+Outside the ARM namespace, so no Azure client ever calls it by accident. Open on loopback to requests that pass
+``guard`` (they name the bound address, come from no other origin, and send JSON bodies only); guarded by the admin
+token (``Authorization: Bearer``) whenever one is set, which the server does when bound beyond loopback. Its
+OpenAPI schema and docs page (``/_emulator/openapi.json``, ``/_emulator/docs``) sit behind the same guard.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException
-from fastapi.responses import PlainTextResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from .backend import AsyncPut
@@ -59,7 +63,9 @@ class SettingsSpec(BaseModel):
     )
 
 
-def admin_router(emulation: Emulation) -> APIRouter:
+def admin_router(emulation: Emulation, openapi: Callable[[], dict[str, Any]]) -> APIRouter:
+    """The admin routes, ``openapi`` (the app's schema) and its docs page included, all behind one guard."""
+
     def guard(authorization: str | None = Header(None)) -> None:
         expected = emulation.admin_token
         if expected is None:
@@ -70,6 +76,14 @@ def admin_router(emulation: Emulation) -> APIRouter:
 
     router = APIRouter(dependencies=[Depends(guard)])
     backend = emulation.backend
+
+    @router.get("/openapi.json", include_in_schema=False)
+    def openapi_schema() -> dict[str, Any]:
+        return openapi()
+
+    @router.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/_emulator/openapi.json", title="Elastic Jobs emulator: admin API")
 
     @router.get("/health")
     def health() -> dict[str, Any]:
@@ -90,7 +104,8 @@ def admin_router(emulation: Emulation) -> APIRouter:
 
     @router.get("/requests")
     def requests(since: int = 0) -> list[dict[str, Any]]:
-        return [entry for entry in list(emulation.requests) if entry["seq"] > since]
+        """The ARM requests after ``since`` that the log still holds: the newest ``history`` entries."""
+        return emulation.requests_since(since)
 
     @router.delete("/requests", status_code=204)
     def clear_requests() -> None:
@@ -152,9 +167,11 @@ def admin_router(emulation: Emulation) -> APIRouter:
 
     @router.post("/seed")
     def seed(fixture: dict[str, Any]) -> dict[str, Any]:
-        from .seed import apply_seed
-
-        return {"created": apply_seed(backend, fixture)}
+        """Apply a fixture; its ``strictSubscriptions`` turn strict mode on (see the seed format)."""
+        try:
+            return {"created": emulation.apply_seed(fixture)}
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
 
     @router.post("/reset", status_code=204)
     def reset() -> None:

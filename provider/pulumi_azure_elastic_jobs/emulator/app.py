@@ -3,7 +3,9 @@
 ARM paths are matched case-insensitively on the raw (still percent-encoded) path, one segment per name, so
 an encoded ``/`` stays inside its name and is refused by the name rules rather than addressing another
 resource. Admin endpoints live under ``/_emulator`` (outside the ARM namespace), need the admin token when one
-is set (always, when bound beyond loopback) and are not logged as ARM requests. A minimal Microsoft Entra ID
+is set (always, when bound beyond loopback) and are not logged as ARM requests. In front of every route,
+``guard`` refuses what a web page could send: on loopback a foreign ``Host`` (DNS rebinding), anywhere a
+cross-origin ``Origin``, and non-JSON bodies to the admin API. A minimal Microsoft Entra ID
 token endpoint (``identity``) issues tokens that ARM routes accept until they lapse.
 """
 
@@ -27,6 +29,7 @@ from urllib.parse import parse_qsl, unquote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from ..ids import uuid_problem
 from .backend import (
     AGENT_TYPE,
     CREDENTIAL_TYPE,
@@ -39,8 +42,9 @@ from .backend import (
     Backend,
 )
 from .faults import FaultRule, Faults
+from .guard import RequestGuard
 from .identity import Directory, identity_router
-from .server import DEFAULT_SUBSCRIPTION
+from .seed import apply_seed, subscriptions_of
 
 log = logging.getLogger("pulumi_azure_elastic_jobs.emulator")
 
@@ -109,28 +113,55 @@ class Emulation:
     token: str | None = None
     admin_token: str | None = None
     """When set, the admin API (``/_emulator``) answers only requests bearing it."""
-    allowed_subscriptions: frozenset[str] | None = None
+    loopback_host: str | None = None
+    """The loopback address it is bound to: then only requests whose Host names it (or localhost, 127.0.0.1,
+    [::1]) are served (see ``guard``). None when bound beyond loopback, where the mandatory token guards it."""
+    subscriptions: set[str] | None = None
+    """Strict mode: the only subscriptions that exist (lowercased); any other answers 404 ``SubscriptionNotFound``.
+
+    ``None`` (the default) accepts every well-formed subscription id, as moto and LocalStack accept any account:
+    each exists from its first use and never goes away, whatever is deleted in it."""
     directory: Directory = field(init=False)
     """The emulated Entra ID: its tokens expire on the backend's service clock."""
-    requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200_000))
+    requests: deque[dict[str, Any]] = field(init=False)
+    """The ARM request log, oldest first: bounded like every record kept beside the resources (``History``)."""
     _sequence: int = 0
     _log_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.directory = Directory(self.backend.clock)
+        self.directory = Directory(self.backend.clock, self.backend.history)
+        self.requests = deque(maxlen=self.backend.history.size)
 
     def knows_subscription(self, subscription: str) -> bool:
-        """A subscription exists here if it is the default one, an allowed one, or holds any resource."""
-        wanted = subscription.lower()
-        if wanted == DEFAULT_SUBSCRIPTION or wanted in (self.allowed_subscriptions or ()):
-            return True
-        return self.backend.store.holds_anything_under(f"/subscriptions/{wanted}")
+        return self.subscriptions is None or subscription.lower() in self.subscriptions
+
+    def apply_seed(self, fixture: dict[str, Any]) -> int:
+        """Create what a fixture names; its ``strictSubscriptions`` turn strict mode on (or extend it), and in
+        strict mode every subscription it creates resources in exists from then on. Returns how many resources."""
+        strict, used = subscriptions_of(fixture)
+        if strict is not None:
+            self.subscriptions = (self.subscriptions or set()) | strict
+        if self.subscriptions is not None:
+            self.subscriptions |= used
+        return apply_seed(self.backend, fixture)
 
     def record(self, entry: dict[str, Any]) -> None:
+        """Log an ARM request (its ``time`` a wall-clock second); entries older than the history's seconds go."""
         with self._log_lock:
             self._sequence += 1
             entry["seq"] = self._sequence
             self.requests.append(entry)
+            self._forget_lapsed(entry["time"])
+
+    def requests_since(self, since: int) -> list[dict[str, Any]]:
+        with self._log_lock:
+            self._forget_lapsed(time.time())
+            return [entry for entry in self.requests if entry["seq"] > since]
+
+    def _forget_lapsed(self, now: float) -> None:
+        oldest_kept = now - self.backend.history.seconds
+        while self.requests and self.requests[0]["time"] < oldest_kept:
+            self.requests.popleft()
 
 
 def _arm_error(
@@ -358,32 +389,34 @@ def _check_auth(emulation: Emulation, authorization: str | None, path: str) -> A
         )
     if issued == "unknown" and emulation.token is not None and token.strip() != emulation.token:
         return _arm_error(401, "InvalidAuthenticationToken", "The access token is invalid.", headers=challenge)
+    return _check_subscription(emulation, path)
+
+
+def _check_subscription(emulation: Emulation, path: str) -> Answer | None:
+    """A malformed subscription id is 400 ``InvalidSubscriptionId``; in strict mode an unlisted one is 404."""
     match = re.match(r"^/subscriptions/([^/]+)", path, re.IGNORECASE)
-    if (
-        emulation.allowed_subscriptions is not None
-        and match
-        and unquote(match.group(1)).lower() not in emulation.allowed_subscriptions
-    ):
+    if not match:
+        return None
+    subscription = unquote(match.group(1))
+    if uuid_problem(subscription):
         return _arm_error(
-            403,
-            "AuthorizationFailed",
-            f"The client does not have authorization to perform action over scope "
-            f"'/subscriptions/{unquote(match.group(1))}'.",
+            400,
+            "InvalidSubscriptionId",
+            f"The provided subscription identifier '{subscription}' is malformed or invalid.",
         )
-    if match and not emulation.knows_subscription(unquote(match.group(1))):
-        return _arm_error(
-            404, "SubscriptionNotFound", f"The subscription '{unquote(match.group(1))}' could not be found."
-        )
+    if not emulation.knows_subscription(subscription):
+        return _arm_error(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
     return None
 
 
 def create_app(emulation: Emulation) -> FastAPI:
     app = FastAPI(
         title="Azure SQL Elastic Jobs ARM emulator",
-        docs_url="/_emulator/docs",
-        openapi_url="/_emulator/openapi.json",
+        docs_url=None,  # served by the admin router, behind its guard
+        openapi_url=None,
         redoc_url=None,
     )
+    app.add_middleware(RequestGuard, loopback_host=emulation.loopback_host)
     routes = _routes(emulation.backend)
     routes_by_method: dict[str, list[tuple[re.Pattern[str], Callable[..., Answer]]]] = {}
     for route_method, route_pattern, route_handler in routes:
@@ -392,10 +425,10 @@ def create_app(emulation: Emulation) -> FastAPI:
 
     from .admin import admin_router
 
-    app.include_router(admin_router(emulation), prefix="/_emulator")
+    app.include_router(admin_router(emulation, app.openapi), prefix="/_emulator")
     app.include_router(identity_router(emulation.directory))
 
-    @app.api_route("/{full_path:path}", methods=["GET", "PUT", "POST", "PATCH", "DELETE"])
+    @app.api_route("/{full_path:path}", methods=["GET", "PUT", "POST", "PATCH", "DELETE"], include_in_schema=False)
     async def arm(request: Request) -> Response:
         started = time.monotonic()
         raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1").split("?")[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -130,16 +131,71 @@ class Clock:
         return self.source() + self.offset_seconds
 
 
+HISTORY_SIZE = 10_000
+HISTORY_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class History:
+    """How much bookkeeping the emulator keeps beside its resources: the request log, the operation records of
+    202 answers and the tokens its Entra ID issued each hold at most ``size`` entries, and each entry lapses
+    ``seconds`` (real time) after it was made, so a soak runs in constant memory. Resources are state, not
+    bookkeeping: they stay until deleted."""
+
+    size: int = HISTORY_SIZE
+    seconds: float = HISTORY_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.size < 1 or self.seconds <= 0:
+            raise ValueError("history size and seconds must be positive")
+
+
+class Bounded(OrderedDict[str, Any]):
+    """Records by key, oldest first, at most ``history.size`` of them, each kept ``history.seconds``
+    (``lapses`` says whether an old one may go: a token still valid stays until its count comes)."""
+
+    def __init__(self, history: History, now: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.history, self.now = history, now
+        self._made: dict[str, float] = {}
+
+    def add(self, key: str, value: Any, lapses: Callable[[Any], bool] = lambda _: True) -> None:
+        now = self.now()
+        self[key] = value
+        self._made[key] = now
+        while len(self) > self.history.size:
+            self._forget(next(iter(self)))
+        while self:
+            oldest = next(iter(self))
+            if now - self._made[oldest] <= self.history.seconds or not lapses(self[oldest]):
+                break
+            self._forget(oldest)
+
+    def _forget(self, key: str) -> None:
+        del self[key]
+        del self._made[key]
+
+    def clear(self) -> None:
+        super().clear()
+        self._made.clear()
+
+
 @dataclass
 class Backend:
     store: Store
     clock: Clock = field(default_factory=Clock)
+    history: History = field(default_factory=History)
     behaviors: dict[str, engine.Behavior] = field(default_factory=dict)
     async_put: AsyncPut = "never"
     poll_hints: bool = True
     """Tell pollers when an active execution next changes (Retry-After). Real ARM promises no such hint."""
-    _operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _operations: Bounded = field(init=False)
+    """Operation records of 202 answers (polled through their URLs), bounded by ``history``; a lapsed one is
+    404 ``ResourceNotFound``, as ARM forgets operations too."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._operations = Bounded(self.history)
 
     # --- common ----------------------------------------------------------------------------------------------
 
@@ -548,7 +604,7 @@ class Backend:
     def new_operation(self, resource_id: str, polls: int) -> str:
         operation_id = str(uuid.uuid4())
         with self._lock:
-            self._operations[operation_id] = {"resource": resource_id, "polls_left": polls}
+            self._operations.add(operation_id, {"resource": resource_id, "polls_left": polls})
         return operation_id
 
     def poll_operation(self, operation_id: str) -> tuple[bool, str]:

@@ -2,7 +2,9 @@
 
 Prints one line saying where it binds, whether TLS and auth are on, then ``listening on <URL>`` when ready
 (scripts wait for it), then a log line per request at ``--log-level info``. Bound beyond loopback it refuses to
-start without ``--token``, and guards its admin API with that token (or ``--admin-token``). Files it writes (the
+start without a token, and guards its admin API with that token (or the admin token). Tokens are best given
+in the environment (ELASTIC_JOBS_EMULATOR_TOKEN, ELASTIC_JOBS_EMULATOR_ADMIN_TOKEN), which only their owner can
+read, rather than as ``--token``/``--admin-token``, which every local user sees in ``ps``. Files it writes (the
 TLS key and certificate, SQLite) go to ``--data-dir``, or to a private temporary directory removed at exit.
 """
 
@@ -11,13 +13,26 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from .server import DEFAULT_TOKEN, EmulatorOptions, _bind, build, describe, exposure_problem, make_certificate
+from .backend import HISTORY_SECONDS, HISTORY_SIZE
+from .server import (
+    ADMIN_TOKEN_ENV,
+    DEFAULT_TOKEN,
+    TOKEN_ENV,
+    EmulatorOptions,
+    _bind,
+    build,
+    describe,
+    exposure_problem,
+    make_certificate,
+    subscription_problem,
+)
 
 
 def plain(docstring: str) -> str:
@@ -46,17 +61,29 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
         help="emulated seconds per real second: 60 makes a one-minute job take one second",
     )
     parser.add_argument(
-        "--token", help=f"require exactly this bearer token (default: any; tools use {DEFAULT_TOKEN!r})"
+        "--token",
+        help=f"require exactly this bearer token (default: ${TOKEN_ENV}, else any; tools use {DEFAULT_TOKEN!r}); "
+        f"prefer ${TOKEN_ENV}: a command line is visible to every local user",
     )
     parser.add_argument(
         "--admin-token",
-        help="require this bearer token on the admin API /_emulator (default: --token when bound beyond loopback)",
+        help=f"require this bearer token on the admin API /_emulator (default: ${ADMIN_TOKEN_ENV}, else --token "
+        "when bound beyond loopback)",
+    )
+    parser.add_argument(
+        "--subscription",
+        action="append",
+        dest="subscriptions",
+        metavar="S",
+        help="strict mode: only these subscriptions (and a seed's) exist, others answer 404 SubscriptionNotFound "
+        "(repeatable; default: every well-formed subscription id exists from its first use)",
     )
     parser.add_argument(
         "--allow-subscription",
         action="append",
-        dest="allowed_subscriptions",
-        help="answer 403 AuthorizationFailed for other subscriptions (repeatable)",
+        dest="deprecated_subscriptions",
+        metavar="S",
+        help="deprecated alias of --subscription (it no longer answers 403 for other subscriptions)",
     )
     parser.add_argument("--seed", type=Path, help="JSON/YAML fixture of agents, jobs, steps, target groups")
     parser.add_argument(
@@ -74,25 +101,45 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
         action="store_false",
         help="send no Retry-After on active executions (real ARM promises none); clients poll at their own pace",
     )
+    parser.add_argument(
+        "--history-size",
+        type=int,
+        default=HISTORY_SIZE,
+        metavar="N",
+        help=f"request-log entries, operation records and issued tokens kept, each (default {HISTORY_SIZE}); "
+        f"each also lapses after {HISTORY_SECONDS / 3600:g} hour: memory stays bounded however long it runs",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = parser.parse_args(argv)
     if args.time_scale <= 0:
         parser.error("--time-scale must be positive")
+    if args.history_size < 1:
+        parser.error("--history-size must be positive")
+    if args.deprecated_subscriptions:
+        print(
+            "elastic-jobs-emulator: --allow-subscription is deprecated, use --subscription: strict mode, other "
+            "subscriptions answer 404 SubscriptionNotFound (no longer 403 AuthorizationFailed)",
+            file=sys.stderr,
+        )
+        args.subscriptions = [*(args.subscriptions or []), *args.deprecated_subscriptions]
+    token = args.token or os.environ.pop(TOKEN_ENV, None) or None
+    admin_token = args.admin_token or os.environ.pop(ADMIN_TOKEN_ENV, None) or None
     options = EmulatorOptions(
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
         tls=args.tls,
         time_scale=args.time_scale,
-        token=args.token,
-        admin_token=args.admin_token,
-        allowed_subscriptions=args.allowed_subscriptions,
+        token=token,
+        admin_token=admin_token,
+        subscriptions=args.subscriptions,
         seed=args.seed,
         async_put=args.async_put,
         poll_hints=args.poll_hints,
         log_level=args.log_level,
+        history_size=args.history_size,
     )
-    problem = exposure_problem(options)
+    problem = exposure_problem(options) or subscription_problem(options.subscriptions)
     if problem:
         parser.error(problem)
     return options

@@ -18,20 +18,29 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from .backend import Clock
+from .backend import Bounded, Clock, History
 
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600.0
+TOKEN_PREFIX = "emulated-entra."  # noqa: S105 - the format of the tokens it issues, not a credential
 
 
 @dataclass
 class Directory:
-    """Registered service principals and the tokens issued to them (token -> expiry on the service clock)."""
+    """Registered service principals and the tokens issued to them (token -> expiry on the service clock).
+
+    Issued tokens are bookkeeping bounded by ``history``: an expired one is forgotten once it is older than the
+    history's seconds, and the oldest go when there are more than its size. A forgotten token of this format
+    still answers ``expired``, never ``unknown`` (which an emulator without ``--token`` would let in)."""
 
     clock: Clock
+    history: History = field(default_factory=History)
     token_lifetime_seconds: float = DEFAULT_TOKEN_LIFETIME_SECONDS
     _principals: dict[str, tuple[str, str]] = field(default_factory=dict)  # client id -> (tenant, secret)
-    _issued: dict[str, float] = field(default_factory=dict)
+    _issued: Bounded = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._issued = Bounded(self.history)
 
     def register(self, tenant_id: str, client_id: str, client_secret: str) -> None:
         with self._lock:
@@ -43,8 +52,9 @@ class Directory:
             known = self._principals.get(client_id.lower())
             if known is None or known[0] != tenant_id.lower() or not secrets.compare_digest(known[1], client_secret):
                 return None
-            token = f"emulated-entra.{secrets.token_urlsafe(24)}"
-            self._issued[token] = self.clock.now() + self.token_lifetime_seconds
+            token = f"{TOKEN_PREFIX}{secrets.token_urlsafe(24)}"
+            now = self.clock.now()
+            self._issued.add(token, now + self.token_lifetime_seconds, lapses=lambda expiry: expiry <= now)
             return token, self.token_lifetime_seconds
 
     def state_of(self, token: str) -> str:
@@ -52,10 +62,11 @@ class Directory:
         with self._lock:
             expiry = self._issued.get(token)
         if expiry is None:
-            return "unknown"
+            return "expired" if token.startswith(TOKEN_PREFIX) else "unknown"
         return "valid" if self.clock.now() < expiry else "expired"
 
     def issued_tokens(self) -> list[str]:
+        """The tokens it still holds (see ``history``)."""
         with self._lock:
             return list(self._issued)
 

@@ -2,6 +2,8 @@
 
 Fixture shape (names as in ARM; bodies are ARM ``properties``)::
 
+    strictSubscriptions: [00000000-0000-0000-0000-000000000000]    # optional: strict mode, only these (and the
+                                                                  # ones below) exist; others answer 404
     subscriptions:
       00000000-0000-0000-0000-000000000000:
         resourceGroups:
@@ -23,6 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..ids import uuid_problem
 from .backend import Agent, Backend
 
 
@@ -39,6 +42,20 @@ def load_fixture(path: Path) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise ValueError(f"{path}: a seed fixture is a mapping with a 'subscriptions' key")
     return loaded
+
+
+def subscriptions_of(fixture: dict[str, Any]) -> tuple[set[str] | None, set[str]]:
+    """The fixture's ``strictSubscriptions`` (None when it names none) and the subscriptions it creates resources in,
+    lowercased. Raises ValueError for an id that is not a UUID."""
+    strict = fixture.get("strictSubscriptions")
+    if strict is not None and not isinstance(strict, list):
+        raise ValueError("strictSubscriptions is a list of subscription ids")
+    used = [str(key) for key in (fixture.get("subscriptions") or {})]
+    for subscription in [*(strict or []), *used]:
+        problem = uuid_problem(str(subscription))
+        if problem:
+            raise ValueError(f"a seed's subscription id {problem}")
+    return (None if strict is None else {str(s).lower() for s in strict}), {s.lower() for s in used}
 
 
 def apply_seed(backend: Backend, fixture: dict[str, Any]) -> int:

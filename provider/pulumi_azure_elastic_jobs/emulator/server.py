@@ -24,10 +24,17 @@ from typing import Any, cast, get_args
 import requests
 
 from ..destinations import is_loopback
+from ..ids import uuid_problem
+from .backend import HISTORY_SIZE
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 DEFAULT_TOKEN = "emulator-dev-token"  # noqa: S105 - the emulator's published development token, not a credential
+
+TOKEN_ENV = "ELASTIC_JOBS_EMULATOR_TOKEN"  # noqa: S105 - a variable's name, not a credential
+ADMIN_TOKEN_ENV = "ELASTIC_JOBS_EMULATOR_ADMIN_TOKEN"  # noqa: S105 - a variable's name, not a credential
+"""Where the CLI also takes ``--token`` and ``--admin-token`` from: a command line is readable by every local
+user (``ps``, ``/proc/<pid>/cmdline``), a process's environment only by its owner."""
 
 
 @dataclass
@@ -39,11 +46,15 @@ class EmulatorOptions:
     time_scale: float = 1.0
     token: str | None = None
     admin_token: str | None = None
-    allowed_subscriptions: list[str] | None = None
+    subscriptions: list[str] | None = None
+    """Strict mode: only these subscriptions (and a seed's) exist, others answer 404 SubscriptionNotFound.
+    None (the default): every well-formed subscription id exists from its first use."""
     seed: Path | None = None
     async_put: str = "never"  # never | new | always
     poll_hints: bool = True
     log_level: str = "warning"
+    history_size: int = HISTORY_SIZE
+    """Request-log entries, operation records and issued tokens kept, each (they also lapse after an hour)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -94,8 +105,17 @@ def exposure_problem(options: EmulatorOptions) -> str | None:
         return None
     return (
         f"--host {options.host} is reachable beyond this machine, and without --token anyone there could use, "
-        "wipe or rig the emulator: pass --token (and --tls), or bind 127.0.0.1"
+        f"wipe or rig the emulator: set {TOKEN_ENV} (or pass --token) and --tls, or bind 127.0.0.1"
     )
+
+
+def subscription_problem(subscriptions: list[str] | None) -> str | None:
+    """Why a strict-mode list cannot be used: an id that is not a UUID."""
+    for subscription in subscriptions or []:
+        problem = uuid_problem(subscription)
+        if problem:
+            return f"--subscription {problem}"
+    return None
 
 
 def admin_token_of(options: EmulatorOptions) -> str | None:
@@ -116,8 +136,8 @@ def describe(options: EmulatorOptions, cert: Path | None) -> str:
 def build(options: EmulatorOptions) -> Any:
     """The ASGI app for ``options``, seeded."""
     from .app import Emulation, create_app
-    from .backend import AsyncPut, Backend, Clock
-    from .seed import apply_seed, load_fixture
+    from .backend import AsyncPut, Backend, Clock, History
+    from .seed import load_fixture
     from .store import Store
 
     if options.async_put not in get_args(AsyncPut):
@@ -125,18 +145,23 @@ def build(options: EmulatorOptions) -> Any:
     backend = Backend(
         Store(options.data_dir),
         Clock(time_scale=options.time_scale),
+        history=History(size=options.history_size),
         async_put=cast(AsyncPut, options.async_put),
         poll_hints=options.poll_hints,
     )
-    allowed = frozenset(s.lower() for s in options.allowed_subscriptions) if options.allowed_subscriptions else None
-    problem = exposure_problem(options)
+    problem = exposure_problem(options) or subscription_problem(options.subscriptions)
     if problem:
         raise ValueError(problem)
+    strict = None if options.subscriptions is None else {s.lower() for s in options.subscriptions}
     emulation = Emulation(
-        backend, token=options.token, admin_token=admin_token_of(options), allowed_subscriptions=allowed
+        backend,
+        token=options.token,
+        admin_token=admin_token_of(options),
+        loopback_host=options.host if is_loopback(options.host) else None,
+        subscriptions=strict,
     )
     if options.seed:
-        apply_seed(backend, load_fixture(options.seed))
+        emulation.apply_seed(load_fixture(options.seed))
     return create_app(emulation)
 
 
@@ -161,6 +186,8 @@ class Emulator:
     def __init__(self, options: EmulatorOptions | None = None, *, in_process: bool = True, **overrides: Any) -> None:
         self.options = options or EmulatorOptions()
         for key, value in overrides.items():
+            if not hasattr(self.options, key):  # a misspelt or retired option must not pass in silence
+                raise TypeError(f"Emulator() got an unknown option {key!r}")
             setattr(self.options, key, value)
         self.in_process = in_process
         self.url = ""
@@ -173,6 +200,11 @@ class Emulator:
         admin_token = admin_token_of(self.options)
         if admin_token:
             self.admin.headers["Authorization"] = f"Bearer {admin_token}"
+
+    @property
+    def pid(self) -> int | None:
+        """The subprocess's id (``in_process=False``), for a look at its command line or memory; else None."""
+        return self._process.pid if self._process else None
 
     @property
     def token(self) -> str:
@@ -254,20 +286,25 @@ class Emulator:
             args += ["--tls"]
             if not self.options.data_dir:
                 args += ["--data-dir", str(self._cert_dir())]
-        if self.options.token:
-            args += ["--token", self.options.token]
+        env = {key: value for key, value in os.environ.items() if key not in (TOKEN_ENV, ADMIN_TOKEN_ENV)}
+        if self.options.token:  # through the environment: the command line is visible to every local user
+            env[TOKEN_ENV] = self.options.token
         if self.options.admin_token:
-            args += ["--admin-token", self.options.admin_token]
+            env[ADMIN_TOKEN_ENV] = self.options.admin_token
         if self.options.seed:
             args += ["--seed", str(self.options.seed)]
         if not self.options.poll_hints:
             args += ["--no-poll-hints"]
+        if self.options.history_size != HISTORY_SIZE:
+            args += ["--history-size", str(self.options.history_size)]
         if self.options.async_put != "never":
             args += ["--async-put", self.options.async_put]
-        for subscription in self.options.allowed_subscriptions or []:
-            args += ["--allow-subscription", subscription]
+        for subscription in self.options.subscriptions or []:
+            args += ["--subscription", subscription]
         # This interpreter, this package's module, arguments built above from typed options: no shell, no user text.
-        self._process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # noqa: S603
+        self._process = subprocess.Popen(  # noqa: S603
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
         if self._process.stdout is None:
             raise RuntimeError("the emulator subprocess has no stdout")
         deadline = time.monotonic() + 30

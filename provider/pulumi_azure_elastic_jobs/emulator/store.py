@@ -111,13 +111,6 @@ class Store:
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
 
-    def holds_anything_under(self, ancestor_id: str) -> bool:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM resources WHERE key LIKE ? ESCAPE '\\' LIMIT 1", (_below(ancestor_id),)
-            ).fetchone()
-        return row is not None
-
     def count(self, kind: str) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM resources WHERE kind = ?", (kind,)).fetchone()[0])
