@@ -636,9 +636,18 @@ def _cli_env(home: Path) -> dict[str, str]:
     }
 
 
+class CliStepFailed(RuntimeError):
+    """A CLI step of a benchmark failed: the command, its exit code and what it printed, not a bare exit status."""
+
+
 def _pulumi(directory: Path, env: dict[str, str], *args: str) -> float:
     started = time.perf_counter()
-    subprocess.run([str(CLI), *args, "--non-interactive"], cwd=directory, env=env, check=True, capture_output=True)
+    done = subprocess.run(
+        [str(CLI), *args, "--non-interactive"], cwd=directory, env=env, capture_output=True, check=False
+    )
+    if done.returncode != 0:
+        printed = (done.stderr or b"").decode(errors="replace") + (done.stdout or b"").decode(errors="replace")
+        raise CliStepFailed(f"`pulumi {' '.join(args)}` in {directory} exited {done.returncode}:\n{printed[-4000:]}")
     return time.perf_counter() - started
 
 

@@ -172,7 +172,7 @@ def test_the_provider_pickles_by_reference_with_nothing_configured_in_it() -> No
 
     provider = JobExecutionProvider()
     provider.connection.configure({"azure-elastic-jobs:clientSecret": SECRET_CLIENT_SECRET})
-    provider.client  # noqa: B018 (attribute exists; nothing constructed yet)
+    provider.connection.settings  # noqa: B018 (attribute exists; nothing constructed yet)
     blob = dill.dumps(provider, recurse=True)
     assert SECRET_CLIENT_SECRET.encode() not in blob and len(blob) < 200
     assert b"pulumi_azure_elastic_jobs.provider" in blob and b"JobExecutionProvider" in blob
