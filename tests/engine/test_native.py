@@ -53,7 +53,7 @@ class NativePlugin:
     """The console script in a subprocess, reached over gRPC; configured as the engine does for a provider."""
 
     def __init__(self, engine_address: str, emulator: Emulator | None = None) -> None:
-        executable = Path(sys.executable).with_name("pulumi-resource-azure-elastic-jobs")
+        executable = Path(sys.executable).with_name("elastic-jobs-provider")
         command = (
             [str(executable)] if executable.exists() else [sys.executable, "-m", "pulumi_azure_elastic_jobs.native"]
         )
@@ -307,7 +307,7 @@ def test_a_missing_job_is_one_line_with_arms_words(native: NativePlugin) -> None
 
 
 def test_the_plugin_needs_the_engine_address(tmp_path: Path) -> None:
-    executable = shutil.which("pulumi-resource-azure-elastic-jobs", path=os.path.dirname(sys.executable))
+    executable = shutil.which("elastic-jobs-provider", path=os.path.dirname(sys.executable))
     assert executable, "the console script is installed with the package"
     done = subprocess.run([executable], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and "engine" in done.stderr

@@ -45,6 +45,8 @@ from tests.conftest import HOUR_AHEAD, SEED, TIME_SCALE, job_ref
 from tests.engine.conftest import AGENT, configured_plugin
 from tests.engine.harness import Engine, Interrupted, run_program
 
+pytestmark = pytest.mark.timeout(1800)  # 100 sequences take about 2 minutes on two quiet cores; leave room
+
 MEMBERS = ("m0", "m1", "m2")
 PINS = (None, "1c4f2b0e-7d35-4a8e-9a55-0f6b3f0d2a11", "2e9a7d41-0b6c-4f5e-8c3a-5d1e9b7c6a22")
 HELD_SECONDS = 360000.0
