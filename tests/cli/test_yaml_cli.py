@@ -19,7 +19,7 @@ from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.native.install import PLUGIN_EXECUTABLE
 from pulumi_azure_elastic_jobs.terms import TERMINAL_LIFECYCLES
 from tests.cli.conftest import MARKER, Stack, YamlStackFor
-from tests.cli.yaml_support import install_native_plugin, plugin_warnings
+from tests.cli.yaml_support import install_native_plugin, warnings_in
 from tests.conftest import new_job
 
 PROGRAM = "tests/cli/programs/yaml-quickstart"
@@ -53,13 +53,13 @@ def test_yaml_program_finds_the_plugin_by_name_without_warning_or_download(
 
     preview = stack.run("preview", "--diff")
     assert "+ azure-elastic-jobs:index:JobExecution: (create)" in preview.stdout
-    assert plugin_warnings(preview.stdout + preview.stderr) == []
+    assert warnings_in(preview.stdout + preview.stderr) == []
 
     up = stack.run("up", "--yes")
-    assert plugin_warnings(up.stdout + up.stderr) == []
+    assert warnings_in(up.stdout + up.stderr) == []
     assert stack.outputs()["lifecycle"] in TERMINAL_LIFECYCLES
 
     schema = stack.run_plain("package", "get-schema", "azure-elastic-jobs")
     assert '"name": "azure-elastic-jobs"' in schema.stdout
-    assert plugin_warnings(schema.stdout + schema.stderr) == []
+    assert warnings_in(schema.stdout + schema.stderr) == []
     # No download is attempted: yaml_stack_for fails the test on any request to its plugin-download recorder.
