@@ -122,5 +122,5 @@ trap 'kill "$ticker" 2>/dev/null || true' EXIT
 kill "$ticker" 2>/dev/null || true
 install_helpers
 touch "$STAMP"
-install_yaml_host
 echo "built pulumi $PULUMI_VERSION in $(( $(date +%s) - started ))s: $(du -h "$BIN/pulumi" | cut -f1) at $BIN/pulumi"
+install_yaml_host
