@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
+from tests.cli.yaml_support import copy_project, find_yaml_language_host, install_native_plugin
 from tests.conftest import ROOT
 
 # Where scripts/build-pulumi-cli.sh puts the CLI; point ELASTIC_JOBS_PULUMI_BIN at another folder (for example one
@@ -202,3 +203,30 @@ def stack_for(pulumi_cli: str, emulator: Emulator, tmp_path: Path, plugin_downlo
         kill_everything_of(stack)
     attempted = plugin_downloads.requested[downloads_before:]
     assert attempted == [], f"the CLI tried to download plugins: {attempted}"
+
+
+@pytest.fixture(scope="session")
+def yaml_language_host(pulumi_cli: str) -> str:
+    host = find_yaml_language_host(TOOLS_BIN)
+    if host is None:
+        error_log = ROOT / ".tools" / "build-error.log"
+        detail = error_log.read_text()[-1500:] if error_log.exists() else "it was never built"
+        pytest.skip(f"pulumi-language-yaml is not available (run bash scripts/build-pulumi-cli.sh): {detail}")
+    return host
+
+
+YamlStackFor = Callable[..., Stack]
+
+
+@pytest.fixture
+def yaml_stack_for(stack_for: Any, yaml_language_host: str, tmp_path: Path) -> YamlStackFor:
+    """`make(folder, provider_command=None)`: a stack of a copy of a YAML program, configured for the emulator
+    like every CLI test's stack, with the native plugin installed in its plugin cache (the real provider server,
+    or `provider_command`). Destroyed at the end; any plugin download attempt fails the test."""
+
+    def make(example: str | Path, provider_command: Sequence[str] | None = None) -> Stack:
+        stack: Stack = stack_for(copy_project(example, tmp_path))
+        install_native_plugin(stack.cli, stack.env, provider_command)
+        return stack
+
+    return make
