@@ -1,9 +1,8 @@
 """A YAML program (runtime: yaml) with the real CLI, the official YAML host and the native plugin.
 
-THE LEAD EXTENDS THIS: it was proved end to end with a throwaway stand-in server in place of
-`pulumi_azure_elastic_jobs.native.main` (schema: JobExecution with a `lifecycle` output; create returns an id),
-and is skipped until the real module exists. Add the real provider's assertions (runs in the emulator, a trigger
-change replaces, refresh, destroy cancels) next to the ones on how the CLI finds the plugin.
+The plugin is installed into the test's own plugin cache, as users install it; every command is checked for
+warnings, and any plugin download fails the test. Runs are counted on the emulator, and what a command sent it
+is read from its request log.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
+from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.native.install import PLUGIN_EXECUTABLE
 from pulumi_azure_elastic_jobs.terms import TERMINAL_LIFECYCLES
 from tests.cli.conftest import MARKER, Stack, YamlStackFor
@@ -23,6 +23,22 @@ from tests.cli.yaml_support import install_native_plugin, warnings_in
 from tests.conftest import new_job
 
 PROGRAM = "tests/cli/programs/yaml-quickstart"
+EXAMPLE = "examples/yaml"
+
+
+def sent(emulator: Emulator, since: int) -> list[str]:
+    """What reached the emulator since ``since``, as ``METHOD path`` lines."""
+    return [f"{e['method']} {e['path']}" for e in emulator.requests_log(since)]
+
+
+def mutating(emulator: Emulator, since: int) -> list[str]:
+    return [line for line in sent(emulator, since) if not line.startswith("GET ")]
+
+
+def last_seq(emulator: Emulator) -> int:
+    log = emulator.requests_log()
+    return log[-1]["seq"] if log else 0
+
 
 needs_native_provider = pytest.mark.skipif(
     importlib.util.find_spec("pulumi_azure_elastic_jobs.native.main") is None,
@@ -63,3 +79,55 @@ def test_yaml_program_finds_the_plugin_by_name_without_warning_or_download(
     assert '"name": "azure-elastic-jobs"' in schema.stdout
     assert warnings_in(schema.stdout + schema.stderr) == []
     # No download is attempted: yaml_stack_for fails the test on any request to its plugin-download recorder.
+
+
+@needs_native_provider
+def test_the_yaml_example_lives_its_whole_life_with_one_run_per_intent(
+    yaml_stack_for: YamlStackFor, client: ElasticJobsClient, emulator: Emulator
+) -> None:
+    job = new_job(client, script="SELECT 1; -- emulator:duration=0")
+    stack = yaml_stack_for(EXAMPLE)
+    stack.config("job", job.job_name)
+
+    since = last_seq(emulator)
+    preview = stack.run("preview", "--diff")
+    assert "+ azure-elastic-jobs:index:JobExecution: (create)" in preview.stdout
+    assert sent(emulator, since) == [], "a preview sends nothing"
+
+    up = stack.run("up", "--yes", "--skip-preview")
+    outputs = stack.outputs()
+    assert outputs["lifecycle"] == "Succeeded" and outputs["targetOutcomes"]["complete"] is True
+    assert outputs["targetOutcomes"]["databases"] >= 1
+    assert warnings_in(up.stdout + up.stderr) == []
+    assert len(list(client.list_executions(job))) == 1
+
+    since = last_seq(emulator)
+    unchanged = stack.run("up", "--yes", "--skip-preview")
+    assert mutating(emulator, since) == [] and "2 unchanged" in unchanged.stdout  # the stack and the run
+
+    stack.config("script", "v2")
+    replaced = stack.run("preview", "--diff")
+    assert "+-azure-elastic-jobs:index:JobExecution: (replace)" in replaced.stdout and "triggers" in replaced.stdout
+    stack.run("up", "--yes", "--skip-preview")
+    assert len(list(client.list_executions(job))) == 2  # exactly one new run
+    assert stack.outputs()["executionId"] != outputs["executionId"]
+
+    since = last_seq(emulator)
+    refreshed = stack.run("refresh", "--yes", "--skip-preview")
+    assert mutating(emulator, since) == [] and warnings_in(refreshed.stdout + refreshed.stderr) == []
+
+    other = job.execution(str(uuid.uuid4()))
+    client.ensure_execution(other)
+    imported = stack.run("import", "azure-elastic-jobs:index:JobExecution", "adopted", other.arm_id, "--yes")
+    assert "1 imported" in imported.stdout and "jobName: " in imported.stdout
+    assert len(list(client.list_executions(job))) == 3  # adopted, not run again
+    stack.run("state", "unprotect", "--all", "--yes")  # import protects; the program does not declare it: let it go
+
+    emulator.set_behavior(job.job_name, duration_seconds=360000.0)  # the next run stays active
+    stack.config("wait", "false")
+    stack.config("script", "v3")
+    stack.run("up", "--yes", "--skip-preview")
+    held = stack.outputs()["executionId"]
+    assert client.get_execution(job.execution(held)).properties.lifecycle in ("Created", "InProgress")
+    stack.run("destroy", "--yes", "--skip-preview")
+    assert client.get_execution(job.execution(held)).properties.lifecycle == "Canceled"
