@@ -427,9 +427,9 @@ def many_executions(sizes: list[int], seconds: float) -> list[Figure]:
                     wait_for_completion=True,
                     poll_interval=5,
                 )
-            engine = engine_class(plugin)
             with ThreadPoolExecutor(max_workers=size) as pool:  # the engine issues them in parallel
-                wall = timed(lambda: list(pool.map(lambda reg: engine.up([reg]), registrations)))
+                # each on an engine of its own: one engine's `up([reg])` would delete the others as undeclared
+                wall = timed(lambda: list(pool.map(lambda reg: engine_class(plugin).up([reg]), registrations)))
             figures.append(
                 Figure(
                     f"5. {size} separate JobExecution resources (the alternative)",
@@ -738,6 +738,107 @@ def cli_figures(runs: int, tmp: Path) -> list[Figure]:
     return figures
 
 
+YAML_HOST = ROOT / ".tools" / "bin" / "pulumi-language-yaml"
+
+
+def _yaml_project(directory: Path, name: str, resources: dict[str, dict[str, Any]]) -> Path:
+    """A YAML program of ``resources`` (name -> properties of a JobExecution), written as JSON (valid YAML)."""
+    directory.mkdir(parents=True)
+    program = {
+        "name": name,
+        "runtime": "yaml",
+        "resources": {
+            key: {"type": "azure-elastic-jobs:JobExecution", "properties": props} for key, props in resources.items()
+        },
+        "outputs": {"count": len(resources)},
+    }
+    (directory / "Pulumi.yaml").write_text(json.dumps(program, indent=2))
+    return directory
+
+
+def _configured(directory: Path, env: dict[str, str], emulator: Emulator) -> None:
+    _pulumi(directory, env, "stack", "init", "bench")
+    _pulumi(directory, env, "config", "set", "azure-elastic-jobs:endpoint", emulator.url)
+    _pulumi(directory, env, "config", "set", "azure-elastic-jobs:subscriptionId", DEFAULT_SUBSCRIPTION)
+    _pulumi(directory, env, "config", "set", "--secret", "azure-elastic-jobs:token", emulator.token)
+
+
+def native_figures(size: int, seconds: float, runs: int, tmp: Path) -> list[Figure]:
+    """The native plugin from YAML with the real CLI and the official YAML host: ``size`` separate waited
+    JobExecution resources against one run of the same job (the dynamic plugin serves four calls at once: 5.),
+    and a no-change ``up`` of the YAML example against an empty YAML program, side by side."""
+    if not (CLI.exists() and YAML_HOST.exists()):
+        print("8. skipped: the Pulumi CLI or pulumi-language-yaml is not built (bash scripts/build-pulumi-cli.sh)")
+        return []
+    from pulumi_azure_elastic_jobs.native.install import default_server, install_plugin
+
+    env = _cli_env(tmp)
+    install_plugin(str(CLI), [str(default_server())], env=env)
+    figures = []
+    with Emulator(seed=SEED, time_scale=100) as emulator:
+        client = ElasticJobsClient(emulator.url, StaticToken(emulator.token))
+        try:
+            script = f"SELECT 1; -- emulator:duration={int(seconds * 100)}"
+            single = _single_run(client, make_job(client, script), 1)
+            agent = {"resourceGroupName": "group1", "serverName": "server1", "jobAgentName": "agent1"}
+            waited: dict[str, Any] = {"waitForCompletion": True, "pollInterval": 1, **agent}
+            for parallel in (size, None):  # as many at once as there are resources, then the engine's default
+                target = make_job(client, script)
+                name = f"native-fleet-{parallel or 'default'}"
+                resources = {f"run{i}": {**waited, "jobName": target.job_name} for i in range(size)}
+                fleet = _yaml_project(tmp / name, name, resources)
+                _configured(fleet, env, emulator)
+                flags = ("--parallel", str(parallel)) if parallel else ()
+                wall = _pulumi(fleet, env, "up", "--yes", "--skip-preview", *flags)
+                ended = sum(1 for e in client.list_executions(target) if e.properties.lifecycle == "Succeeded")
+                _pulumi(fleet, env, "destroy", "--yes", "--skip-preview")
+                how = (
+                    f"--parallel {parallel}"
+                    if parallel
+                    else f"the engine's default ({4 * (os.cpu_count() or 1)} at once)"
+                )
+                figures.append(
+                    Figure(
+                        f"8a. {size} separate waited JobExecution resources in one YAML program, {how}",
+                        wall,
+                        single,
+                        "s",
+                        "<= 1.3x one run" if parallel else None,
+                        (wall <= 1.3 * single and ended == size) if parallel else None,
+                        f"baseline: one run of the {seconds:g} s job waited by the client alone; native plugin, "
+                        f"real CLI, official YAML host; {ended}/{size} runs succeeded",
+                    )
+                )
+            target = make_job(client, script)
+            waited = {**waited, "jobName": target.job_name}
+            example = _yaml_project(tmp / "native-one", "native-one", {"migration": waited})
+            empty = _yaml_project(tmp / "native-empty", "native-empty", {})
+            for directory in (example, empty):
+                _configured(directory, env, emulator)
+                _pulumi(directory, env, "up", "--yes", "--skip-preview")
+            ours, theirs = [], []
+            for _ in range(runs):
+                ours.append(_pulumi(example, env, "up", "--yes", "--skip-preview"))
+                theirs.append(_pulumi(empty, env, "up", "--yes", "--skip-preview"))
+            value, baseline = statistics.median(ours), statistics.median(theirs)
+            figures.append(
+                Figure(
+                    "8b. pulumi up (no change), a YAML program of one waited JobExecution",
+                    value,
+                    baseline,
+                    "s",
+                    "<= 1.3x an empty YAML program",
+                    value <= 1.3 * baseline,
+                    f"N={runs}, interleaved; baseline: the same Pulumi.yaml without resources",
+                )
+            )
+            for directory in (example, empty):
+                _pulumi(directory, env, "destroy", "--yes", "--skip-preview")
+        finally:
+            client.close()
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run that proves it still works")
@@ -757,6 +858,9 @@ def main() -> None:
             *large_fleet(16 if args.quick else 1000, 1.0 if args.quick else 20.0),
             *emulator_load([1, 4] if args.quick else [1, 16, 64], 0.5 if args.quick else 3.0),
             *cli_figures(1 if args.quick else 7, Path(tmp) / "cli"),
+            *native_figures(
+                4 if args.quick else 32, 2.0 if args.quick else 10.0, 1 if args.quick else 7, Path(tmp) / "native"
+            ),
         ]
     print_table(figures)
     report = {

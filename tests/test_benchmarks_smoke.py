@@ -23,8 +23,10 @@ def test_quick_benchmark_run_writes_every_figure(tmp_path: Path) -> None:
     assert finished.returncode == 0, finished.stdout + finished.stderr
     report = json.loads(output.read_text(), parse_constant=reject_non_json)
     groups = {figure["name"].split(".")[0] for figure in report["figures"]}
-    cli = {"7a", "7b", "7c"} if (ROOT / ".tools" / "bin" / "pulumi").exists() else set()
-    assert groups == {"1", "2a", "2b", "2c", "2d", "2e", "3a", "3b", "4", "5", "5b", "6", *cli}
+    tools = ROOT / ".tools" / "bin"
+    cli = {"7a", "7b", "7c"} if (tools / "pulumi").exists() else set()
+    native = {"8a", "8b"} if (tools / "pulumi").exists() and (tools / "pulumi-language-yaml").exists() else set()
+    assert groups == {"1", "2a", "2b", "2c", "2d", "2e", "3a", "3b", "4", "5", "5b", "5c", "6", *cli, *native}
     for figure in report["figures"]:
         assert {"value", "baseline", "baseline_kind", "ratio", "goal", "met"} <= figure.keys()
         assert (figure["goal"] is None) == (figure["met"] is None), figure  # no verdict without a goal
