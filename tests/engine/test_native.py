@@ -20,7 +20,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import empty_pb2
+from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from pulumi_azure_elastic_jobs.catalog import (
@@ -311,3 +311,23 @@ def test_the_plugin_needs_the_engine_address(tmp_path: Path) -> None:
     assert executable, "the console script is installed with the package"
     done = subprocess.run([executable], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and "engine" in done.stderr
+
+
+def test_a_secret_input_stays_secret_in_the_checked_inputs_and_the_outputs(
+    native: NativePlugin, client: ElasticJobsClient
+) -> None:
+    signature, secret = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+
+    def is_secret_map(value: struct_pb2.Value) -> bool:
+        fields = value.struct_value.fields
+        return (
+            fields[signature].string_value == secret and fields["value"].struct_value.fields["v"].string_value == "s3"
+        )
+
+    job = new_job(client, script=QUICK)
+    news = struct_pb2.Struct()
+    news.update({**AGENT, "jobName": job.job_name, "triggers": {signature: secret, "value": {"v": "s3"}}})
+    checked = native.stub.Check(provider_pb2.CheckRequest(urn=urn("secretive"), olds=to_struct({}), news=news))
+    assert not checked.failures and is_secret_map(checked.inputs.fields["triggers"])
+    created = native.stub.Create(provider_pb2.CreateRequest(urn=urn("secretive"), properties=checked.inputs))
+    assert is_secret_map(created.properties.fields["triggers"])
