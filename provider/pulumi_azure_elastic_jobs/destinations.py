@@ -17,12 +17,6 @@ import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
-import idna
-from requests.exceptions import RequestException
-from requests.models import PreparedRequest
-from urllib3.exceptions import LocationParseError
-from urllib3.util import parse_url
-
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -60,6 +54,8 @@ def normalize_host(host: str) -> str:
     if bare.endswith(".") and not bare.endswith(".."):
         bare = bare[:-1]
     if not bare.isascii():
+        import idna  # only for international names
+
         try:
             bare = idna.encode(bare, uts46=True).decode("ascii")
         except idna.IDNAError as error:
@@ -85,7 +81,13 @@ def is_loopback(host: str) -> bool:
 def destination(url: str) -> Origin:
     """The one origin a request to ``url`` connects to; raises :class:`UnreadableDestination` if it has none.
 
-    The message says what is wrong with the URL; callers add which setting (or which service answer) gave it."""
+    The message says what is wrong with the URL; callers add which setting (or which service answer) gave it.
+    requests and urllib3 load here, at the first URL judged, not when settings are imported: the plugin imports
+    the provider on every call it serves, most of which (check, diff) judge no URL."""
+    from requests.exceptions import RequestException
+    from requests.models import PreparedRequest
+    from urllib3.exceptions import LocationParseError
+
     prepared = PreparedRequest()
     try:
         prepared.prepare_url(url, None)
@@ -128,6 +130,9 @@ def _stdlib_reading(url: str) -> _Reading:
 
 
 def _urllib3_reading(url: str) -> _Reading:
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
     try:
         parts = parse_url(url)
     except LocationParseError as error:
