@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { echo "go is not installed (not on PATH nor in /usr/local/go/bin): cannot generate the SDKs" >&2; exit 1; }
-export GOFLAGS=-mod=mod GOTOOLCHAIN=local
+export GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN=local
 check=false
 case "${1:-}" in
   --check) check=true ;;
@@ -30,9 +30,11 @@ $check && out="$work/sdk"
 (cd "$out/go" && go mod tidy)
 
 if $check; then
-  if ! diff -ru sdk/nodejs "$out/nodejs" -x node_modules -x bin > "$work/diff" \
-     || ! diff -ru sdk/go "$out/go" > "$work/diff.go"; then
-    cat "$work/diff" "$work/diff.go" 2>/dev/null
+  drift=0
+  # node_modules and bin are what npm and tsc leave in sdk/nodejs (git-ignored), not generated files.
+  diff -ru -x node_modules -x bin sdk/nodejs "$out/nodejs" || drift=1
+  diff -ru sdk/go "$out/go" || drift=1
+  if [ "$drift" = 1 ]; then
     echo "the committed SDKs differ from what the schema generates (above): run scripts/gen-sdk.sh and commit sdk/" >&2
     exit 1
   fi
