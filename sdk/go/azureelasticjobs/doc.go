@@ -1,0 +1,2 @@
+// Azure SQL Elastic Job executions as declarative resources: one intent, one run.
+package azureelasticjobs
