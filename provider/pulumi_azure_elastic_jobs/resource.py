@@ -83,6 +83,9 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
     azure_id: pulumi.Output[str]
     """The ARM id of the execution; also this resource's Pulumi id."""
     job_execution_id: pulumi.Output[str]
+    in_history: pulumi.Output[bool]
+    """True while the service still knows the run; false once a refresh found it gone (history retention, or its
+    job deleted): the outputs are then as last recorded, and the run is never started again behind your back."""
 
     def __init__(
         self,
