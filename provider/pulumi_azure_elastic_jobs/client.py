@@ -55,9 +55,9 @@ from .errors import (
     arm_error_class,
 )
 from .ids import ExecutionRef, JobRef, segment
-from .models import JobExecution, JobExecutionListResult
+from .models import ExecutionStart, JobExecution, JobExecutionListResult
 from .outcome import TargetOutcomes
-from .terms import DEFAULT_API_VERSION, ExecutionStart, is_terminal
+from .terms import DEFAULT_API_VERSION, is_terminal
 
 log = logging.getLogger(__name__)
 

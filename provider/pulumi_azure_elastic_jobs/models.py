@@ -7,6 +7,7 @@ any string, so a client built today does not crash on tomorrow's answer. No I/O 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from .terms import DEFAULT_API_VERSION, DEFAULT_FAIL_ON, TERMINAL_LIFECYCLES, ExecutionStart, is_terminal
+from .terms import DEFAULT_API_VERSION, DEFAULT_FAIL_ON, TERMINAL_LIFECYCLES, is_terminal
 
 __all__ = ["DEFAULT_API_VERSION", "DEFAULT_FAIL_ON", "TERMINAL_LIFECYCLES", "ExecutionStart", "is_terminal"]
 
@@ -270,3 +271,12 @@ class ErrorDetail(WireModel):
 
 class ErrorResponse(WireModel):
     error: ErrorDetail | None = None
+
+
+@dataclass(frozen=True)
+class ExecutionStart:
+    """What the client found or made at one execution id (``ensure_execution``, ``claim``)."""
+
+    execution: JobExecution
+    started: bool
+    """True when this call's PUT created the run; False when the id already held one (active or finished)."""

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING
 from .errors import ElasticJobsError, NotFound
 from .ids import ExecutionRef, JobRef
 from .outcome import TargetOutcomes
-from .terms import ExecutionStart, is_terminal
+from .terms import is_terminal
 
 if TYPE_CHECKING:
     from .client import ElasticJobsClient
     from .inputs import ExecutionInputs, SetInputs
-    from .models import JobExecution
+    from .models import ExecutionStart, JobExecution
 
 log = logging.getLogger(__name__)
 

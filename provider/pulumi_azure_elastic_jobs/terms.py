@@ -7,12 +7,6 @@ parsed) keeps both processes' start-up short.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .models import JobExecution
-
 DEFAULT_API_VERSION = "2025-01-01"
 TERMINAL_LIFECYCLES: frozenset[str] = frozenset(
     {"Succeeded", "SucceededWithSkipped", "Failed", "TimedOut", "Canceled", "Skipped"}
@@ -82,12 +76,3 @@ DEFAULTS: dict[str, object] = {
 def is_terminal(lifecycle: str | None) -> bool:
     """Unknown lifecycles from a newer service count as active: waiting longer beats reporting too early."""
     return lifecycle in TERMINAL_LIFECYCLES
-
-
-@dataclass(frozen=True)
-class ExecutionStart:
-    """What the client found or made at one execution id (``ensure_execution``, ``claim``)."""
-
-    execution: JobExecution
-    started: bool
-    """True when this call's PUT created the run; False when the id already held one (active or finished)."""

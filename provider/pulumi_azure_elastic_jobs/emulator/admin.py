@@ -22,7 +22,7 @@ from .engine import Behavior
 from .faults import FaultKind
 
 if TYPE_CHECKING:
-    from .app import Emulation
+    from .emulation import Emulation
 
 
 class FaultSpec(BaseModel):

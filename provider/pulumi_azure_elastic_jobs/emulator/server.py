@@ -135,8 +135,9 @@ def describe(options: EmulatorOptions, cert: Path | None) -> str:
 
 def build(options: EmulatorOptions) -> Any:
     """The ASGI app for ``options``, seeded."""
-    from .app import Emulation, create_app
+    from .app import create_app
     from .backend import AsyncPut, Backend, Clock, History
+    from .emulation import Emulation
     from .seed import load_fixture
     from .store import Store
 
