@@ -677,14 +677,7 @@ def cli_figures(runs: int, tmp: Path) -> list[Figure]:
         client = ElasticJobsClient(emulator.url, StaticToken(emulator.token))
         target = make_job(client, "SELECT 1; -- emulator:duration=300")
         for directory in (quickstart, plain):
-            _pulumi(directory, env, "stack", "init", "bench")
-            for key, value in {
-                "azure-elastic-jobs:endpoint": emulator.url,
-                "azure-elastic-jobs:subscriptionId": DEFAULT_SUBSCRIPTION,
-                "job": target.job_name,
-            }.items():
-                _pulumi(directory, env, "config", "set", key, value)
-            _pulumi(directory, env, "config", "set", "--secret", "azure-elastic-jobs:token", emulator.token)
+            _configured(directory, env, emulator, job=target.job_name)
 
         # 7c first, on the first up: from the moment the run ends (watched from here) to `up` returning
         finished_at: list[float] = []
@@ -756,10 +749,16 @@ def _yaml_project(directory: Path, name: str, resources: dict[str, dict[str, Any
     return directory
 
 
-def _configured(directory: Path, env: dict[str, str], emulator: Emulator) -> None:
+def _configured(directory: Path, env: dict[str, str], emulator: Emulator, **project_config: str) -> None:
+    """A stack ``bench`` of the project in ``directory``, pointed at ``emulator``, with the project's own config."""
     _pulumi(directory, env, "stack", "init", "bench")
-    _pulumi(directory, env, "config", "set", "azure-elastic-jobs:endpoint", emulator.url)
-    _pulumi(directory, env, "config", "set", "azure-elastic-jobs:subscriptionId", DEFAULT_SUBSCRIPTION)
+    settings = {
+        "azure-elastic-jobs:endpoint": emulator.url,
+        "azure-elastic-jobs:subscriptionId": DEFAULT_SUBSCRIPTION,
+        **project_config,
+    }
+    for key, value in settings.items():
+        _pulumi(directory, env, "config", "set", key, value)
     _pulumi(directory, env, "config", "set", "--secret", "azure-elastic-jobs:token", emulator.token)
 
 
