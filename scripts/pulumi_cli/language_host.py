@@ -22,21 +22,26 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc
-from google.protobuf import empty_pb2
-from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
+from hostkit import (
+    StandInHost,
+    config_environment,
+    engine_address_of,
+    flag_arguments,
+    install_responses,
+    options_of,
+    run_program,
+    serve,
+    stream,
+)
+from pulumi.runtime.proto import language_pb2, plugin_pb2
 
-VERSION = "3.274.1"
-BAIL_EXIT_CODE = 32  # the program already showed the user an actionable message
 NO_PLUGIN_PACKAGES = {"pulumi", "pulumi-policy", "pulumi-esc-sdk"}
 
 # Same question the upstream host asks the virtualenv: where is each package's pulumi-plugin.json, if any?
@@ -62,7 +67,7 @@ class PythonProject:
 
     @classmethod
     def of(cls, info: Any) -> PythonProject:
-        options = dict(info.options.items()) if info.HasField("options") else {}
+        options = options_of(info)
         toolchain = options.get("toolchain", "pip") or "pip"
         if toolchain != "pip":
             raise ValueError(f"toolchain {toolchain!r} is not supported by this stand-in host (only pip)")
@@ -149,20 +154,10 @@ def required_packages(project: PythonProject) -> list[Any]:
     return required
 
 
-class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
+class LanguageHost(StandInHost):
     def __init__(self, engine_address: str, executor: str) -> None:
-        self.engine_address = engine_address
+        super().__init__(engine_address)
         self.executor = executor
-
-    def Handshake(self, request: Any, context: Any) -> Any:
-        self.engine_address = request.engine_address or self.engine_address
-        return language_pb2.LanguageHandshakeResponse()
-
-    def GetPluginInfo(self, request: Any, context: Any) -> Any:
-        return plugin_pb2.PluginInfo(version=VERSION)
-
-    def GetRequiredPlugins(self, request: Any, context: Any) -> Any:
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, "method GetRequiredPlugins not implemented")
 
     def GetRequiredPackages(self, request: Any, context: Any) -> Any:
         project = PythonProject.of(request.info)
@@ -173,13 +168,7 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
 
     def InstallDependencies(self, request: Any, context: Any) -> Iterator[Any]:
         project = PythonProject.of(request.info)
-        yield language_pb2.InstallDependenciesResponse(stdout=b"Installing dependencies...\n\n")
-        for line in install_steps(project, request.info.program_directory):
-            yield language_pb2.InstallDependenciesResponse(stdout=line.encode())
-        yield language_pb2.InstallDependenciesResponse(stdout=b"Finished installing dependencies\n\n")
-
-    def RuntimeOptionsPrompts(self, request: Any, context: Any) -> Any:
-        return language_pb2.RuntimeOptionsResponse()
+        yield from install_responses(install_steps(project, request.info.program_directory))
 
     def About(self, request: Any, context: Any) -> Any:
         project = PythonProject.of(request.info) if request.HasField("info") else PythonProject(None)
@@ -200,24 +189,12 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             ]
         )
 
-    def Cancel(self, request: Any, context: Any) -> Any:
-        return empty_pb2.Empty()
-
     def Run(self, request: Any, context: Any) -> Any:
         project = PythonProject.of(request.info)
         if not project.is_ready():
             return language_pb2.RunResponse(error=project.missing_virtualenv())
-        env = project.environment()
-        env["PULUMI_CONFIG"] = json.dumps(dict(request.config))
-        env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(request.configSecretKeys))
-        program = subprocess.Popen([project.python, "-u", self.executor, *self.arguments(request)], env=env)
-        context.add_callback(lambda: program.poll() is None and program.send_signal(signal.SIGINT))
-        code = program.wait()
-        if code == 0:
-            return language_pb2.RunResponse()
-        if code == BAIL_EXIT_CODE:
-            return language_pb2.RunResponse(bail=True)
-        return language_pb2.RunResponse(error=f"program exited with non-zero exit code: {code}")
+        env = {**project.environment(), **config_environment(request)}
+        return run_program([project.python, "-u", self.executor, *self.arguments(request)], env, context)
 
     def arguments(self, request: Any) -> list[str]:
         flags = {
@@ -231,8 +208,7 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             "parallel": str(request.parallel),
             "organization": request.organization,
         }
-        given = [item for key, value in flags.items() if value for item in (f"--{key}", value)]
-        return [*given, request.info.entry_point or ".", *request.args]
+        return [*flag_arguments(flags), request.info.entry_point or ".", *request.args]
 
 
 def install_steps(project: PythonProject, program_directory: str) -> Iterator[str]:
@@ -253,28 +229,11 @@ def install_steps(project: PythonProject, program_directory: str) -> Iterator[st
         yield "Finished installing dependencies\n"
 
 
-def stream(command: list[str], cwd: str, env: dict[str, str]) -> Iterator[str]:
-    with subprocess.Popen(
-        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as process:
-        assert process.stdout is not None
-        yield from process.stdout
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed with exit code {process.returncode}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--executor", required=True)
     known, rest = parser.parse_known_args()
-    engine_address = next((arg for arg in reversed(rest) if not arg.startswith("-")), "")
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(LanguageHost(engine_address, known.executor), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    print(port, flush=True)
-    signal.signal(signal.SIGINT, lambda *_: server.stop(0))  # the engine stops its plugins with SIGINT
-    server.wait_for_termination()
+    serve(LanguageHost(engine_address_of(rest), known.executor))
 
 
 if __name__ == "__main__":

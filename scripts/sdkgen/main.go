@@ -60,7 +60,10 @@ func run(schemaPath, out string) error {
 	if err != nil {
 		return err
 	}
-	nodeFiles, err := nodejs.GeneratePackage(tool, nodePkg, nil, nil, false, noDependencies{})
+	// A local SDK, as `pulumi package add` writes one for a package that is not on the npm registry: its
+	// package.json's main is bin/index.js and its postinstall step compiles it with tsc, so a program
+	// installs it straight from sdk/nodejs (examples/typescript).
+	nodeFiles, err := nodejs.GeneratePackage(tool, nodePkg, nil, nil, true /* localSDK */, noDependencies{})
 	if err != nil {
 		return fmt.Errorf("nodejs: %w", err)
 	}
