@@ -313,3 +313,16 @@ def test_the_python_examples_arguments_are_the_dynamic_resources() -> None:
             accepted = inspect.signature(getattr(package, class_name).__init__).parameters
             for argument in re.findall(r"^    (\w+)=", arguments, re.MULTILINE):
                 assert argument in accepted, (class_name, argument)
+
+
+# --- the performance table -------------------------------------------------------------------------------------
+
+
+def test_the_performance_pages_table_is_the_latest_benchmark_results() -> None:
+    import json
+
+    from benchmarks.table import PAGE, RESULTS, generated_block, markdown
+
+    report = json.loads(RESULTS.read_text())
+    assert not report["quick"], "results.json holds a full run, not the smoke run"
+    assert generated_block(PAGE.read_text()) == markdown(report), "run `python -m benchmarks.table`"
