@@ -1,7 +1,8 @@
 """The benchmark suite: every figure next to a baseline measured side by side in the same run, as a ratio.
 
 ``python -m benchmarks`` (full, several minutes) or ``python -m benchmarks --quick`` (tiny sizes, the CI smoke
-run). Prints a table and writes ``benchmarks/results.json`` (figure, value, baseline, ratio, goal, met).
+run). Prints a table and writes ``benchmarks/results.json`` (figure, value, baseline, ratio, goal, met); a full run
+with the default output also rewrites the table of docs/performance.md (``benchmarks/table.py``).
 
 Honesty rules: a ``baseline`` is measured in this run (``baseline_kind: measured``); a fixed bound the value
 is compared with is a ``floor`` (request counts) or a ``limit`` (sizes), never called a baseline; a row
@@ -871,6 +872,11 @@ def main() -> None:
     }
     args.output.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     print(f"wrote {args.output} in {report['seconds']} s")
+    if not args.quick and args.output.resolve() == RESULTS.resolve():
+        from benchmarks.table import PAGE, update
+
+        update(PAGE, RESULTS)
+        print(f"wrote the table of {PAGE}")
 
 
 def print_table(figures: list[Figure]) -> None:

@@ -30,7 +30,7 @@ if command -v pulumi >/dev/null 2>&1; then
     pulumi stack output --stack "$stack"
   )
 else
-  echo "The Pulumi CLI is not installed: build it with 'bash scripts/build-pulumi-cli.sh' (see README)."
+  echo "The Pulumi CLI is not installed: build it with 'bash scripts/build-pulumi-cli.sh' (see docs/development.md)."
   echo "Running the quickstart through the SDK's dynamic-provider plugin instead:"
   .venv/bin/python -m tests.engine.run_example examples/quickstart
 fi

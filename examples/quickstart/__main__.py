@@ -1,7 +1,8 @@
 """Quickstart: run the nightly migration job once and export how it went.
 
-Against the local emulator (the default of `scripts/quickstart.sh`) or real Azure (set the config keys in the
-README). The run starts on the first `pulumi up`; later `up`s leave it alone until `triggers` change.
+Against the local emulator (the default of `scripts/quickstart.sh`) or real Azure (set the config keys of
+docs/installation-configuration.md). The run starts on the first `pulumi up`; later `up`s leave it alone until
+`triggers` change.
 """
 
 import pulumi

@@ -1,6 +1,6 @@
 """The quickstart against real Azure. Credentials come from DefaultAzureCredential (az login, a managed or
 workload identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET), or from a service principal in
-config (see README). Set, for example:
+config (see docs/installation-configuration.md). Set, for example:
 
     pulumi config set azure-elastic-jobs:subscriptionId <subscription>
     pulumi config set resourceGroup my-group

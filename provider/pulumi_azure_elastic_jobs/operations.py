@@ -200,7 +200,7 @@ class Connection:
 
 
 class Executions:
-    """One Elastic Job execution per resource; see the README for the identity and waiting semantics."""
+    """One Elastic Job execution per resource; see docs/resources.md for the identity and waiting semantics."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection

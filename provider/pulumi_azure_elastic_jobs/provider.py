@@ -37,7 +37,7 @@ __all__ = ["OUTPUT_NAMES", "JobExecutionProvider", "JobExecutionSetProvider", "u
 
 
 class JobExecutionProvider(ResourceProvider):
-    """Runs one Elastic Job execution per resource; see the README for the identity and waiting semantics."""
+    """Runs one Elastic Job execution per resource; see docs/resources.md for the identity and waiting semantics."""
 
     serialize_as_secret_always = False
     operations_class: type[Executions] = Executions

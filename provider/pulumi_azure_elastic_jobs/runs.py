@@ -1,7 +1,7 @@
 """What a run *is*, apart from any Pulumi protocol: start or attach, fleets of members, cancel. Imports no pulumi.
 
 Both provider faces call these functions and only translate property maps around them, so a rule about a run
-is written once. The rules (README, Semantics):
+is written once. The rules (docs/resources.md, Semantics):
 
 * A resource's run is found before one is started: the job's runs are listed (one GET for a job with a short
   history; its active runs alone when the history is long) and one of this resource's chain that is active is

@@ -1,4 +1,5 @@
-"""The README's by-hand CLI section, pasted into bash as it stands, at the repository root."""
+"""The by-hand CLI section of docs/development.md (linked from the README), pasted into bash as it stands, at the
+repository root."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from tests.conftest import ROOT
 
 
 def by_hand_block() -> str:
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("### By hand, from a fresh clone") :]
+    page = (ROOT / "docs" / "development.md").read_text()
+    section = page[page.index("## By hand, from a fresh clone") :]
     found = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
     assert found is not None, "the by-hand section has no bash block"
     return found.group(1)

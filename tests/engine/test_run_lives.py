@@ -19,7 +19,7 @@ step. After every step:
 * what the model believes active is exactly what the server says is active.
 
 Time is the emulator's: held runs end only when a rule moves its service clock. CI runs the derandomized
-profile (``ci``); ``--hypothesis-profile=deep`` searches thousands of sequences (README, Reliability).
+profile (``ci``); ``--hypothesis-profile=deep`` searches thousands of sequences (docs/reliability.md).
 """
 
 from __future__ import annotations

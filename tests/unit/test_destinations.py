@@ -99,7 +99,8 @@ def test_loopback_and_plain_http_endpoints_never_use_a_proxy(monkeypatch: pytest
     assert proxies_for(AZURE, "https://management.azure.com") == {}
 
 
-def test_the_readme_routing_examples_are_refused() -> None:
+def test_the_routing_examples_of_the_configuration_page_are_refused() -> None:
+    """The "refused, for example" column of docs/installation-configuration.md, Where tokens go."""
     azure, static = AzureIdentityToken(CLOUDS["public"]), StaticToken("dev")
     assert azure.refusal("https://management.azure.com:8443/x") is not None
     assert azure.refusal("https://my-proxy.example/x") is not None

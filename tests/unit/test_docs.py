@@ -313,3 +313,71 @@ def test_the_python_examples_arguments_are_the_dynamic_resources() -> None:
             accepted = inspect.signature(getattr(package, class_name).__init__).parameters
             for argument in re.findall(r"^    (\w+)=", arguments, re.MULTILINE):
                 assert argument in accepted, (class_name, argument)
+
+
+# --- links -----------------------------------------------------------------------------------------------------
+
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"^```.*?^```$", "", page.read_text(), flags=re.DOTALL | re.MULTILINE)
+    headings = re.findall(r"^#+ (.+)$", text, re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
+def link_target(page: Path, link: str) -> tuple[Path, str]:
+    """(the file, the anchor) a relative link points at. A registry page's ``./page/`` is that page's URL on the
+    registry site, which docs/page.md becomes."""
+    path, _, anchor = link.partition("#")
+    if not path:
+        return page, anchor
+    if page.parent.name == "docs" and re.fullmatch(r"\./[\w-]+/", path):
+        return page.parent / f"{path[2:-1]}.md", anchor
+    return (page.parent / path).resolve(), anchor
+
+
+def relative_links(page: Path) -> list[str]:
+    text = re.sub(r"^```.*?^```$", "", page.read_text(), flags=re.DOTALL | re.MULTILINE)
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    return [link for link in links if not re.match(r"[a-z]+:", link)]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_relative_link_points_at_a_file_and_heading_that_exist(page: Path) -> None:
+    for link in relative_links(page):
+        target, anchor = link_target(page, link)
+        assert target.exists(), (link, target)
+        if anchor and target.suffix == ".md":
+            assert anchor in anchors(target), (link, sorted(anchors(target)))
+
+
+def test_the_link_check_sees_a_broken_link_and_a_broken_anchor() -> None:
+    readme = ROOT / "README.md"
+    assert link_target(readme, "docs/missing.md")[0].exists() is False
+    target, anchor = link_target(readme, "docs/emulator.md#no-such-heading")
+    assert target.exists() and anchor not in anchors(target)
+    assert "the-local-emulator" in anchors(target)
+    assert link_target(INDEX, "./installation-configuration/")[0] == INSTALL
+
+
+def test_the_registry_pages_link_only_to_each_other() -> None:
+    """The registry publishes _index.md and installation-configuration.md alone: a link from them to another
+    page of docs/ or to the repository would be broken there."""
+    for page in (INDEX, INSTALL):
+        for link in relative_links(page):
+            assert link_target(page, link)[0] in (INDEX, INSTALL), (page.name, link)
+
+
+# --- the performance table -------------------------------------------------------------------------------------
+
+
+def test_the_performance_pages_table_is_the_latest_benchmark_results() -> None:
+    import json
+
+    from benchmarks.table import PAGE, RESULTS, generated_block, markdown
+
+    report = json.loads(RESULTS.read_text())
+    assert not report["quick"], "results.json holds a full run, not the smoke run"
+    assert generated_block(PAGE.read_text()) == markdown(report), "run `python -m benchmarks.table`"

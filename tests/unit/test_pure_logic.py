@@ -231,11 +231,11 @@ def test_a_forgotten_token_of_the_emulated_entra_id_is_expired_never_unknown() -
     assert directory.state_of("any-bearer-token") == "unknown"
 
 
-def test_every_emulator_flag_is_explained_in_the_readmes_option_table() -> None:
+def test_every_emulator_flag_is_explained_in_the_emulator_pages_option_table() -> None:
     from pulumi_azure_elastic_jobs.emulator.cli import parse_args
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("## The local emulator", 1)[1].split("\n## ", 1)[0]
+    page = (Path(__file__).resolve().parents[2] / "docs" / "emulator.md").read_text()
+    section = page.split("\n## Options\n", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `--")]
     with pytest.raises(SystemExit), contextlib.redirect_stdout(io.StringIO()) as shown:
         parse_args(["--help"])
