@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Generate the TypeScript and Go SDKs (sdk/nodejs, sdk/go) from the native plugin's schema, with the Pulumi code
-# generators at the CLI's version (scripts/sdkgen, a small Go tool). The SDKs are committed and never edited.
-#   scripts/gen-sdk.sh           regenerate sdk/nodejs and sdk/go in place
+# Generate the TypeScript, Go and Python SDKs (sdk/nodejs, sdk/go, sdk/python) from the native plugin's schema,
+# with the Pulumi code generators at the CLI's version (scripts/sdkgen, a small Go tool). The SDKs are committed
+# and never edited.
+#   scripts/gen-sdk.sh           regenerate sdk/ in place
 #   scripts/gen-sdk.sh --check   regenerate into a temporary folder and fail, with a diff, if the committed SDKs differ
 # Needs .venv (scripts/setup.sh) and Go; the Go modules are those scripts/build-pulumi-cli.sh downloads, so with
 # warm Go caches it takes a second or two (a cold build of the tool: about 2 minutes).
@@ -34,11 +35,12 @@ if $check; then
   # node_modules and bin are what npm and tsc leave in sdk/nodejs (git-ignored), not generated files.
   diff -ru -x node_modules -x bin sdk/nodejs "$out/nodejs" || drift=1
   diff -ru sdk/go "$out/go" || drift=1
+  diff -ru -x __pycache__ -x '*.egg-info' -x build sdk/python "$out/python" || drift=1
   if [ "$drift" = 1 ]; then
     echo "the committed SDKs differ from what the schema generates (above): run scripts/gen-sdk.sh and commit sdk/" >&2
     exit 1
   fi
-  echo "sdk/nodejs and sdk/go match the schema"
+  echo "sdk/nodejs, sdk/go and sdk/python match the schema"
 else
-  echo "wrote sdk/nodejs and sdk/go"
+  echo "wrote sdk/nodejs, sdk/go and sdk/python"
 fi

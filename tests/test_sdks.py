@@ -10,6 +10,7 @@ build fills.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -112,3 +113,27 @@ def test_go_example_builds_and_vets_against_the_sdk() -> None:
     assert GO is not None
     run([GO, "build", "-o", os.devnull, "."], GO_EXAMPLE, timeout=COLD_GO_BUILD)
     run([GO, "vet", "."], GO_EXAMPLE, timeout=COLD_GO_BUILD)
+
+
+PYTHON_SDK_INPUTS = """
+import inspect, json, sys
+sys.path.insert(0, sys.argv[1])
+import pulumi_azure_elastic_jobs_sdk as sdk
+print(json.dumps({
+    name: sorted(p for p in inspect.signature(getattr(sdk, name).__init__).parameters if p != "__self__")
+    for name in ("JobExecutionArgs", "JobExecutionSetArgs", "ProviderArgs")
+}))
+"""
+
+
+def test_python_sdk_imports_and_takes_every_input_of_the_catalog_in_snake_case() -> None:
+    """The generated Python SDK, imported with this project's Pulumi SDK, declares what the plugin validates."""
+    from pulumi_azure_elastic_jobs import catalog
+
+    printed = run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", PYTHON_SDK_INPUTS, str(ROOT / "sdk" / "python")], ROOT, 60
+    )
+    declared = json.loads(printed)
+    assert declared["JobExecutionArgs"] == sorted(p.name for p in catalog.EXECUTION_INPUTS)
+    assert declared["JobExecutionSetArgs"] == sorted(p.name for p in catalog.SET_INPUTS)
+    assert declared["ProviderArgs"] == sorted(p.name for p in catalog.CONFIG)

@@ -1,11 +1,11 @@
-// Command sdkgen writes the TypeScript and Go SDKs of the azure-elastic-jobs package from its schema, with the
-// code generators the Pulumi CLI's own `package gen-sdk` uses (pkg/codegen/nodejs and pkg/codegen/go, at the
+// Command sdkgen writes the TypeScript, Go and Python SDKs of the azure-elastic-jobs package from its schema,
+// with the code generators the Pulumi CLI's own `package gen-sdk` uses (pkg/codegen/{nodejs,go,python}, at the
 // version scripts/build-pulumi-cli.sh builds). It is run by scripts/gen-sdk.sh, never by hand:
 //
 //	sdkgen -schema schema.json -out sdk
 //
-// writes sdk/nodejs and sdk/go, replacing whatever was there. The output is a pure function of the schema
-// and the generators' version, so regenerating and comparing (gen-sdk.sh --check) catches drift.
+// writes sdk/nodejs, sdk/go and sdk/python, replacing whatever was there. The output is a pure function of the
+// schema and the generators' version, so regenerating and comparing (gen-sdk.sh --check) catches drift.
 package main
 
 import (
@@ -22,6 +22,7 @@ import (
 	"github.com/blang/semver"
 	gogen "github.com/pulumi/pulumi/pkg/v3/codegen/go"
 	"github.com/pulumi/pulumi/pkg/v3/codegen/nodejs"
+	"github.com/pulumi/pulumi/pkg/v3/codegen/python"
 	"github.com/pulumi/pulumi/pkg/v3/codegen/schema"
 )
 
@@ -34,7 +35,7 @@ const pulumiGoSDK = "v3.274.1"
 
 func main() {
 	schemaPath := flag.String("schema", "", "the package schema (JSON), as `pulumi package get-schema` prints it")
-	out := flag.String("out", "", "the folder to write nodejs/ and go/ into (each is replaced)")
+	out := flag.String("out", "", "the folder to write nodejs/, go/ and python/ into (each is replaced)")
 	flag.Parse()
 	if *schemaPath == "" || *out == "" {
 		flag.Usage()
@@ -80,10 +81,20 @@ func run(schemaPath, out string) error {
 		return err
 	}
 	goFiles["go.mod"] = goMod
-	if err := write(filepath.Join(out, "nodejs"), nodeFiles); err != nil {
+	pyPkg, err := bind(spec)
+	if err != nil {
 		return err
 	}
-	return write(filepath.Join(out, "go"), goFiles)
+	pyFiles, err := python.GeneratePackage(tool, pyPkg, nil, noDependencies{})
+	if err != nil {
+		return fmt.Errorf("python: %w", err)
+	}
+	for dir, files := range map[string]map[string][]byte{"nodejs": nodeFiles, "go": goFiles, "python": pyFiles} {
+		if err := write(filepath.Join(out, dir), files); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // bind validates the schema against Pulumi's metaschema and binds it, as `pulumi package gen-sdk` does.

@@ -121,6 +121,10 @@ def schema() -> dict[str, Any]:
                 "generateResourceContainerTypes": True,
                 "respectSchemaVersion": True,
             },
-            "python": {"packageName": "pulumi_azure_elastic_jobs_sdk", "respectSchemaVersion": True},
+            "python": {
+                "packageName": "pulumi_azure_elastic_jobs_sdk",
+                "respectSchemaVersion": True,
+                "pyproject": {"enabled": True},
+            },
         },
     }
