@@ -68,6 +68,9 @@ func run(schemaPath, out string) error {
 	if err != nil {
 		return fmt.Errorf("nodejs: %w", err)
 	}
+	// What npm leaves out when it installs the folder as a copy: the generator writes only a .gitignore, which
+	// npm falls back to with a warning on every install.
+	nodeFiles[".npmignore"] = []byte("node_modules/\nbin/\n")
 	goPkg, err := bind(spec)
 	if err != nil {
 		return err

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.emulator import Emulator
-from tests.cli.test_quickstart_cli import last_seq, mutating
+from tests.cli.native_life import last_seq, mutating
 from tests.conftest import ROOT, job_ref, new_job
 
 

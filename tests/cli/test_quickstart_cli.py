@@ -8,16 +8,8 @@ import time
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.emulator import Emulator
 from tests.cli.conftest import kill_everything_of, processes_of
+from tests.cli.native_life import last_seq, mutating
 from tests.conftest import new_job
-
-
-def last_seq(emulator: Emulator) -> int:
-    log = emulator.requests_log()
-    return log[-1]["seq"] if log else 0
-
-
-def mutating(emulator: Emulator, since: int) -> list[str]:
-    return [f"{r['method']} {r['path']}" for r in emulator.requests_log(since) if r["method"] != "GET"]
 
 
 def test_quickstart_preview_up_again_trigger_refresh_destroy(

@@ -25,11 +25,17 @@ import pytest
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.emulator import Emulator
 from tests.cli.conftest import TOOLS_BIN, Stack
-from tests.cli.test_yaml_cli import last_seq, mutating, sent
-from tests.cli.yaml_support import install_native_plugin, warnings_in
+from tests.cli.native_life import (
+    destroy_cancels_the_run_still_going,
+    first_up_runs_once,
+    last_seq,
+    mutating,
+    trigger_change_starts_exactly_one_new_run,
+    unchanged_up_sends_nothing,
+)
+from tests.cli.yaml_support import install_native_plugin
 from tests.conftest import ROOT, new_job
 
-CREATE = "+ azure-elastic-jobs:index:JobExecution: (create)"
 INSTALL_TIMEOUT = 600  # seconds: npm or pip from a cold cache, then building the SDK
 
 
@@ -124,40 +130,10 @@ def test_the_example_deploys_waits_and_destroys_with_one_run_per_intent(
     job = new_job(client, script="SELECT 1; -- emulator:duration=0")
     stack.config("job", job.job_name)
 
-    since = last_seq(emulator)
-    preview = stack.run("preview", "--diff")
-    assert CREATE in preview.stdout and "triggers" in preview.stdout
-    assert sent(emulator, since) == [], "a preview sends nothing"
-    assert warnings_in(preview.stdout + preview.stderr) == []
-
-    up = stack.run("up", "--yes", "--skip-preview")
-    outputs = stack.outputs()
-    assert outputs["lifecycle"] == "Succeeded", up.stdout
-    assert outputs["targetOutcomes"]["complete"] is True and outputs["targetOutcomes"]["databases"] >= 1
-    assert warnings_in(up.stdout + up.stderr) == []
-    assert [e.name for e in client.list_executions(job)] == [outputs["executionId"]]
-
-    since = last_seq(emulator)
-    unchanged = stack.run("up", "--yes", "--skip-preview")
-    assert mutating(emulator, since) == [] and "2 unchanged" in unchanged.stdout  # the stack and the run
-
-    stack.config("script", "v2")
-    replaced = stack.run("preview", "--diff")
-    assert "+-azure-elastic-jobs:index:JobExecution: (replace)" in replaced.stdout and "triggers" in replaced.stdout
-    stack.run("up", "--yes", "--skip-preview")
-    assert len(list(client.list_executions(job))) == 2  # exactly one new run
-    assert stack.outputs()["executionId"] != outputs["executionId"]
-
-    emulator.set_behavior(job.job_name, duration_seconds=360000.0)  # the next run stays active
-    stack.config("wait", "false")
-    stack.config("script", "v3")
-    stack.run("up", "--yes", "--skip-preview")
-    held = stack.outputs()["executionId"]
-    assert client.get_execution(job.execution(held)).properties.lifecycle in ("Created", "InProgress")
-    destroyed = stack.run("destroy", "--yes", "--skip-preview")
-    assert "deleted" in destroyed.stdout, destroyed.stdout
-    assert client.get_execution(job.execution(held)).properties.lifecycle == "Canceled"
-    assert len(list(client.list_executions(job))) == 3  # destroy started nothing
+    first_up_runs_once(stack, client, emulator, job)
+    unchanged_up_sends_nothing(stack, emulator)
+    trigger_change_starts_exactly_one_new_run(stack, client, job)
+    destroy_cancels_the_run_still_going(stack, client, emulator, job)
     assert json.loads(stack.run("stack", "export").stdout)["deployment"].get("resources") in (None, [])
 
 

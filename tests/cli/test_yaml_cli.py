@@ -19,25 +19,21 @@ from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.native.install import PLUGIN_EXECUTABLE
 from pulumi_azure_elastic_jobs.terms import TERMINAL_LIFECYCLES
 from tests.cli.conftest import MARKER, Stack, YamlStackFor
+from tests.cli.native_life import (
+    CREATE,
+    destroy_cancels_the_run_still_going,
+    first_up_runs_once,
+    last_seq,
+    mutating,
+    runs_of,
+    trigger_change_starts_exactly_one_new_run,
+    unchanged_up_sends_nothing,
+)
 from tests.cli.yaml_support import install_native_plugin, warnings_in
 from tests.conftest import new_job
 
 PROGRAM = "tests/cli/programs/yaml-quickstart"
 EXAMPLE = "examples/yaml"
-
-
-def sent(emulator: Emulator, since: int) -> list[str]:
-    """What reached the emulator since ``since``, as ``METHOD path`` lines."""
-    return [f"{e['method']} {e['path']}" for e in emulator.requests_log(since)]
-
-
-def mutating(emulator: Emulator, since: int) -> list[str]:
-    return [line for line in sent(emulator, since) if not line.startswith("GET ")]
-
-
-def last_seq(emulator: Emulator) -> int:
-    log = emulator.requests_log()
-    return log[-1]["seq"] if log else 0
 
 
 needs_native_provider = pytest.mark.skipif(
@@ -68,7 +64,7 @@ def test_yaml_program_finds_the_plugin_by_name_without_warning_or_download(
     stack.config("job", new_job(client).job_name)
 
     preview = stack.run("preview", "--diff")
-    assert "+ azure-elastic-jobs:index:JobExecution: (create)" in preview.stdout
+    assert CREATE in preview.stdout
     assert warnings_in(preview.stdout + preview.stderr) == []
 
     up = stack.run("up", "--yes")
@@ -89,28 +85,9 @@ def test_the_yaml_example_lives_its_whole_life_with_one_run_per_intent(
     stack = yaml_stack_for(EXAMPLE)
     stack.config("job", job.job_name)
 
-    since = last_seq(emulator)
-    preview = stack.run("preview", "--diff")
-    assert "+ azure-elastic-jobs:index:JobExecution: (create)" in preview.stdout
-    assert sent(emulator, since) == [], "a preview sends nothing"
-
-    up = stack.run("up", "--yes", "--skip-preview")
-    outputs = stack.outputs()
-    assert outputs["lifecycle"] == "Succeeded" and outputs["targetOutcomes"]["complete"] is True
-    assert outputs["targetOutcomes"]["databases"] >= 1
-    assert warnings_in(up.stdout + up.stderr) == []
-    assert len(list(client.list_executions(job))) == 1
-
-    since = last_seq(emulator)
-    unchanged = stack.run("up", "--yes", "--skip-preview")
-    assert mutating(emulator, since) == [] and "2 unchanged" in unchanged.stdout  # the stack and the run
-
-    stack.config("script", "v2")
-    replaced = stack.run("preview", "--diff")
-    assert "+-azure-elastic-jobs:index:JobExecution: (replace)" in replaced.stdout and "triggers" in replaced.stdout
-    stack.run("up", "--yes", "--skip-preview")
-    assert len(list(client.list_executions(job))) == 2  # exactly one new run
-    assert stack.outputs()["executionId"] != outputs["executionId"]
+    first_up_runs_once(stack, client, emulator, job)
+    unchanged_up_sends_nothing(stack, emulator)
+    trigger_change_starts_exactly_one_new_run(stack, client, job)
 
     since = last_seq(emulator)
     refreshed = stack.run("refresh", "--yes", "--skip-preview")
@@ -120,14 +97,7 @@ def test_the_yaml_example_lives_its_whole_life_with_one_run_per_intent(
     client.ensure_execution(other)
     imported = stack.run("import", "azure-elastic-jobs:index:JobExecution", "adopted", other.arm_id, "--yes")
     assert "1 imported" in imported.stdout and "jobName: " in imported.stdout
-    assert len(list(client.list_executions(job))) == 3  # adopted, not run again
+    assert len(runs_of(client, job)) == 3  # adopted, not run again
     stack.run("state", "unprotect", "--all", "--yes")  # import protects; the program does not declare it: let it go
 
-    emulator.set_behavior(job.job_name, duration_seconds=360000.0)  # the next run stays active
-    stack.config("wait", "false")
-    stack.config("script", "v3")
-    stack.run("up", "--yes", "--skip-preview")
-    held = stack.outputs()["executionId"]
-    assert client.get_execution(job.execution(held)).properties.lifecycle in ("Created", "InProgress")
-    stack.run("destroy", "--yes", "--skip-preview")
-    assert client.get_execution(job.execution(held)).properties.lifecycle == "Canceled"
+    destroy_cancels_the_run_still_going(stack, client, emulator, job)
