@@ -126,14 +126,31 @@ print(json.dumps({
 """
 
 
-def test_python_sdk_imports_and_takes_every_input_of_the_catalog_in_snake_case() -> None:
-    """The generated Python SDK, imported with this project's Pulumi SDK, declares what the plugin validates."""
+def test_python_sdk_installs_imports_and_takes_every_input_of_the_catalog_in_snake_case(tmp_path: Path) -> None:
+    """The generated Python SDK, installed by pip (from a copy: pip builds in the source folder) and imported
+    with this project's Pulumi SDK, declares what the plugin validates."""
     from pulumi_azure_elastic_jobs import catalog
 
-    printed = run(
-        [str(ROOT / ".venv" / "bin" / "python"), "-c", PYTHON_SDK_INPUTS, str(ROOT / "sdk" / "python")], ROOT, 60
+    source, target = tmp_path / "source", tmp_path / "site"
+    shutil.copytree(ROOT / "sdk" / "python", source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    python = str(ROOT / ".venv" / "bin" / "python")
+    run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        ROOT,
+        300,
     )
-    declared = json.loads(printed)
+    declared = json.loads(run([python, "-c", PYTHON_SDK_INPUTS, str(target)], ROOT, 60))
     assert declared["JobExecutionArgs"] == sorted(p.name for p in catalog.EXECUTION_INPUTS)
     assert declared["JobExecutionSetArgs"] == sorted(p.name for p in catalog.SET_INPUTS)
     assert declared["ProviderArgs"] == sorted(p.name for p in catalog.CONFIG)
