@@ -9,6 +9,8 @@
 #   pulumi-language-nodejs         this project's own Node.js language host (scripts/pulumi_cli/), because the
 #                                  upstream host's module is not served either; programs run in @pulumi/pulumi's
 #                                  own runner, from the program's node_modules
+#   pulumi-language-go             this project's own Go language host (scripts/pulumi_cli/), for the same reason;
+#                                  it compiles the program with go build and runs it
 #   pulumi-language-yaml           the official YAML language host (`go install` of pulumi/pulumi-yaml at
 #                                  $YAML_VERSION, its own stamp), for YAML programs using the native plugin
 #   node                           Node.js $NODE_VERSION (official binaries, republished on the npm registry as
@@ -55,6 +57,12 @@ SH
 exec "$ROOT/.venv/bin/python" -u "$ROOT/scripts/pulumi_cli/nodejs_host.py" "\$@"
 SH
   chmod +x "$BIN/pulumi-language-nodejs"
+  cat > "$BIN/pulumi-language-go" <<SH
+#!/bin/sh
+# This project's stand-in for the upstream Go language host; it compiles the program with go build and runs it.
+exec "$ROOT/.venv/bin/python" -u "$ROOT/scripts/pulumi_cli/go_host.py" "\$@"
+SH
+  chmod +x "$BIN/pulumi-language-go"
   # actionlint lints the GitHub workflow the examples ship; a few seconds from the Go module proxy.
   [ -x "$BIN/actionlint" ] || (cd "$TOOLS" && GOFLAGS= GOTOOLCHAIN=local GOBIN="$BIN" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION")
 }

@@ -20,12 +20,16 @@ func main() {
 		if script == "" {
 			script = "v1"
 		}
+		wait := true
+		if value, err := cfg.TryBool("wait"); err == nil {
+			wait = value
+		}
 		migration, err := azureelasticjobs.NewJobExecution(ctx, "migration", &azureelasticjobs.JobExecutionArgs{
 			ResourceGroupName: pulumi.String("group1"),
 			ServerName:        pulumi.String("server1"),
 			JobAgentName:      pulumi.String("agent1"),
 			JobName:           pulumi.String(job),
-			WaitForCompletion: pulumi.Bool(true),
+			WaitForCompletion: pulumi.Bool(wait),
 			PollInterval:      pulumi.Float64(1),
 			Triggers:          pulumi.Map{"script": pulumi.String(script)},
 		})

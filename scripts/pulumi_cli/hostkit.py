@@ -11,10 +11,12 @@ code; when the engine cancels the call, the program gets SIGINT, as upstream doe
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent import futures
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -95,6 +97,20 @@ def install_responses(lines: Iterator[str]) -> Iterator[Any]:
     for line in lines:
         yield language_pb2.InstallDependenciesResponse(stdout=line.encode())
     yield language_pb2.InstallDependenciesResponse(stdout=b"Finished installing dependencies\n\n")
+
+
+def tool(name: str) -> str:
+    """An executable on $PATH; raises LookupError with upstream's words when there is none."""
+    found = shutil.which(name)
+    if found is None:
+        raise LookupError(f"could not find {name} on the $PATH")
+    return found
+
+
+def output(command: list[str], cwd: Path) -> str:
+    """What a command printed, stripped; empty if it failed (``pulumi about`` leaves that line out)."""
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def engine_address_of(arguments: Sequence[str]) -> str:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -42,9 +41,11 @@ from hostkit import (
     flag_arguments,
     install_responses,
     options_of,
+    output,
     run_program,
     serve,
     stream,
+    tool,
 )
 from pulumi.runtime.proto import language_pb2, plugin_pb2
 
@@ -100,19 +101,6 @@ class NodeProject:
         if found.returncode != 0:
             raise LookupError(found.stderr.strip())
         return found.stdout.strip()
-
-
-def tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        raise LookupError(f"could not find {name} on the $PATH")
-    return found
-
-
-def output(command: list[str], cwd: Path) -> str:
-    """What a command printed, stripped; empty if it failed (``pulumi about`` leaves that line out)."""
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
-    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def required_packages(directory: Path) -> list[Any]:

@@ -1,11 +1,12 @@
 """The generated SDKs' examples with the real CLI, a language host and the native plugin: a whole life each.
 
 examples/typescript (sdk/nodejs) runs through a Node.js language host, examples/python-sdk (sdk/python) through
-the Python one. Each host is the one next to the CLI: this project's stand-ins (scripts/pulumi_cli/) as
-scripts/build-pulumi-cli.sh installs them, or the official hosts built from a pulumi/pulumi snapshot when
-``ELASTIC_JOBS_PULUMI_BIN`` points at a folder holding them; both must pass these tests. The program's
-dependencies are installed by ``pulumi install`` through the host, as users install them, from the SDK folder in
-sdk/. Runs are counted on the emulator, and what each command sent it is read from its request log.
+the Python one and examples/go (sdk/go) through the Go one. Each host is the one next to the CLI: this project's
+stand-ins (scripts/pulumi_cli/) as scripts/build-pulumi-cli.sh installs them, or the official hosts built from a
+pulumi/pulumi snapshot when ``ELASTIC_JOBS_PULUMI_BIN`` points at a folder holding them; both must pass these
+tests. The program's dependencies are installed by ``pulumi install`` through the host, as users install them,
+from the SDK folder in sdk/. Runs are counted on the emulator, and what each command sent it is read from its
+request log.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class SdkExample:
     """One generated SDK's example and what proves, in its language, that the SDK was installed and used."""
 
     folder: str
+    program: str  # the file that declares the resources
     host: str
     tool: str  # what the host needs on PATH besides itself
     installed: Callable[[Path], list[Path]]  # files `pulumi install` must have made, given the program folder
@@ -72,6 +74,7 @@ def python_about(about: dict[str, Any], program: Path) -> None:
 
 TYPESCRIPT = SdkExample(
     folder="typescript",
+    program="index.ts",
     host="pulumi-language-nodejs",
     tool="node",
     installed=lambda p: [
@@ -85,13 +88,43 @@ TYPESCRIPT = SdkExample(
 )
 PYTHON = SdkExample(
     folder="python-sdk",
+    program="__main__.py",
     host="pulumi-language-python",
     tool="python3",
     installed=lambda p: [p / "venv" / "bin" / "python"],
     throw=lambda text, message: text.replace("migration = ", f"raise RuntimeError({message!r})\nmigration = ", 1),
     about=python_about,
 )
-EXAMPLES = [pytest.param(TYPESCRIPT, id="typescript"), pytest.param(PYTHON, id="python")]
+
+
+def go_about(about: dict[str, Any], program: Path) -> None:
+    go = about["runtime"]["executable"]
+    printed = subprocess.run([go, "version"], capture_output=True, text=True, check=True).stdout.strip()
+    assert about["runtime"]["version"] == printed
+    dependencies = {d["name"]: d["version"] for d in about["dependencies"]}
+    assert dependencies["github.com/pulumi-azure-elastic-jobs/sdk/go"] == ""  # replaced by the clone's sdk/go
+    assert dependencies["github.com/pulumi/pulumi/sdk/v3"].startswith("v3.")
+
+
+GO = SdkExample(
+    folder="go",
+    program="main.go",
+    host="pulumi-language-go",
+    tool="go",
+    installed=lambda p: [p / "go.sum"],
+    throw=lambda text, message: text.replace("import (\n", 'import (\n\t"errors"\n', 1).replace(
+        "\t\tmigration, err :=",
+        f'\t\tif job != "" {{\n\t\t\treturn errors.New("{message}")\n\t\t}}\n\t\tmigration, err :=',
+        1,
+    ),
+    about=go_about,
+)
+EXAMPLES = [
+    pytest.param(TYPESCRIPT, id="typescript"),
+    pytest.param(PYTHON, id="python"),
+    pytest.param(GO, id="go"),
+]
+LANGUAGES = {"typescript": "nodejs", "python-sdk": "python", "go": "go"}
 
 
 def copy_example(example: SdkExample, into: Path) -> Path:
@@ -141,7 +174,7 @@ def test_a_program_error_fails_the_update_with_the_programs_message(
     sdk_stack: tuple[SdkExample, Stack], emulator: Emulator
 ) -> None:
     example, stack = sdk_stack
-    program = next(p for p in (stack.directory / "index.ts", stack.directory / "__main__.py") if p.exists())
+    program = stack.directory / example.program
     program.write_text(example.throw(program.read_text(), "release notes are missing"))
     since = last_seq(emulator)
     failed = stack.run("up", "--yes", "--skip-preview", check=False)
@@ -153,7 +186,7 @@ def test_a_program_error_fails_the_update_with_the_programs_message(
 def test_about_names_the_runtime_the_programs_dependencies_and_the_plugin(sdk_stack: tuple[SdkExample, Stack]) -> None:
     example, stack = sdk_stack
     about = json.loads(stack.run("about", "--json").stdout)
-    assert about["runtime"]["language"] == ("nodejs" if example is TYPESCRIPT else "python")
+    assert about["runtime"]["language"] == LANGUAGES[example.folder]
     example.about(about, stack.directory)
     plugins = {(p["name"], p["kind"], p["version"]) for p in about["plugins"]}
     assert ("azure-elastic-jobs", "resource", "0.1.0") in plugins

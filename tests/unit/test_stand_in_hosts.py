@@ -1,7 +1,7 @@
-"""The stand-in Node.js language host's own rules: which plugins a program needs, its options, its config keys.
+"""The stand-in Node.js and Go language hosts' own rules: which plugins a program needs, its options, its config.
 
-The whole host is held to the official one by tests/cli/test_typescript_cli.py; these pin the rules it reads
-off a program's folder, where a wrong answer would make the engine download a plugin or miss one.
+The whole hosts are held to the official ones by tests/cli/test_sdk_examples_cli.py; these pin the rules they
+read off a program's folder, where a wrong answer would make the engine download a plugin or miss one.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts" / "pulumi_cli"))
+import go_host
 import nodejs_host
 
 
@@ -136,3 +137,60 @@ def test_program_dependencies_come_from_the_lock_file(tmp_path: Path) -> None:
     ]
     assert ("semver", "6.3.1") in nodejs_host.locked_dependencies(tmp_path, transitive=True)
     assert nodejs_host.locked_dependencies(tmp_path / "missing", transitive=True) == []
+
+
+def module(
+    folder: Path | None, path: str = "github.com/acme/pulumi-jobs/sdk", version: str = "v1.2.3"
+) -> dict[str, Any]:
+    return {"Path": path, "Version": version, **({"Dir": str(folder)} if folder else {})}
+
+
+def test_a_go_module_declares_its_plugin_in_a_pulumi_plugin_json_in_any_of_upstreams_places(tmp_path: Path) -> None:
+    for place in (
+        "pulumi-plugin.json",
+        "go/pulumi-plugin.json",
+        "go/jobs/pulumi-plugin.json",
+        "jobs/pulumi-plugin.json",
+    ):
+        folder = tmp_path / place.replace("/", "_")
+        target = folder / place
+        target.parent.mkdir(parents=True)
+        target.write_text(json.dumps({"resource": True, "name": "jobs", "version": "0.1.0"}))
+        plugin = go_host.plugin_of(module(folder))
+        assert (plugin.name, plugin.version, plugin.kind) == ("jobs", "0.1.0", "resource"), place
+
+
+def test_a_go_plugin_without_a_name_or_version_takes_the_modules(tmp_path: Path) -> None:
+    (tmp_path / "pulumi-plugin.json").write_text(json.dumps({"resource": True}))
+    plugin = go_host.plugin_of(module(tmp_path, "github.com/pulumi/pulumi-aws/sdk/v6", "v6.1.0"))
+    assert (plugin.name, plugin.version) == ("aws", "v6.1.0")
+
+
+def test_go_modules_that_are_not_resource_plugins_need_nothing(tmp_path: Path) -> None:
+    assert go_host.plugin_of(module(None)) is None  # not downloaded: no folder
+    assert go_host.plugin_of(module(tmp_path)) is None  # no pulumi-plugin.json
+    (tmp_path / "pulumi-plugin.json").write_text(json.dumps({"resource": False, "name": "x"}))
+    assert go_host.plugin_of(module(tmp_path)) is None
+    (tmp_path / "pulumi-plugin.json").write_text("{broken")
+    assert go_host.plugin_of(module(tmp_path)) is None
+
+
+def test_go_list_prints_objects_one_after_another() -> None:
+    printed = '{"Path": "a", "Version": "v1"}\n{\n  "Path": "b",\n  "Dir": "/x"\n}\n'
+    assert list(go_host.json_stream(printed)) == [{"Path": "a", "Version": "v1"}, {"Path": "b", "Dir": "/x"}]
+    assert list(go_host.json_stream("  \n")) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"binary": 3}, r"runtime\.options\.binary must be a string"),
+        ({"buildTarget": ["x"]}, r"runtime\.options\.buildTarget must be a string"),
+        ({"binary": "prog", "buildTarget": "out"}, "cannot both be set"),
+    ],
+)
+def test_go_options_the_host_cannot_honour_are_refused_by_name(
+    tmp_path: Path, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        go_host.GoProject.of(info(tmp_path, **options))
