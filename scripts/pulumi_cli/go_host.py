@@ -89,12 +89,19 @@ class GoProject:
 
     def compile(self) -> Path:
         """The program, compiled as upstream compiles it; raises with go's own message when it does not build."""
-        target = Path(self.build_target) if self.build_target else Path(tempfile.mkstemp(prefix="pulumi-go.")[1])
+        target = Path(self.build_target) if self.build_target else temporary_file()
         command = [tool("go"), "build", "-buildvcs=false", "-o", str(target), "-trimpath", "-ldflags", "-w -s"]
         built = subprocess.run(command, cwd=self.directory, capture_output=True, text=True, check=False)
         if built.returncode != 0:
             raise RuntimeError(f"error in compiling Go: unable to run `go build`: {built.stderr.strip()}")
         return target
+
+
+def temporary_file() -> Path:
+    """A new empty file for the compiled program (its descriptor closed: go build writes it by name)."""
+    descriptor, name = tempfile.mkstemp(prefix="pulumi-go.")
+    os.close(descriptor)
+    return Path(name)
 
 
 def json_stream(text: str) -> Iterator[dict[str, Any]]:
