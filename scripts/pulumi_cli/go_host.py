@@ -37,12 +37,13 @@ from hostkit import (
     install_responses,
     options_of,
     output,
+    resource_package,
     run_program,
     serve,
     stream,
     tool,
 )
-from pulumi.runtime.proto import language_pb2, plugin_pb2
+from pulumi.runtime.proto import language_pb2
 
 PLUGIN_JSON_PLACES = ("pulumi-plugin.json", "go/pulumi-plugin.json", "go/*/pulumi-plugin.json", "*/pulumi-plugin.json")
 
@@ -128,13 +129,8 @@ def plugin_of(module: dict[str, Any]) -> Any | None:
         plugin = json.loads(found.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(plugin, dict) or not plugin.get("resource"):
-        return None
-    name = plugin.get("name") or name_from_path(str(module.get("Path", "")))
-    version = str(plugin.get("version") or module.get("Version") or "")
-    if not name or not version:
-        return None
-    return plugin_pb2.PackageDependency(name=name, kind="resource", version=version, server=plugin.get("server", ""))
+    module_version = str(module.get("Version") or "")
+    return resource_package(plugin, name_from_path(str(module.get("Path", ""))), module_version, v_prefix=False)
 
 
 def name_from_path(path: str) -> str:

@@ -50,6 +50,23 @@ class StandInHost(language_pb2_grpc.LanguageRuntimeServicer):
         return empty_pb2.Empty()
 
 
+def resource_package(declared: Any, name: str, version: str, v_prefix: bool = True) -> Any | None:
+    """The resource plugin a package declares (a ``pulumi-plugin.json``, or npm's ``pulumi`` section): its own
+    ``name`` and ``version``, else the language's ``name`` and ``version`` for the package. None when it is not a
+    resource plugin, or has no name or version (upstream skips those too). Node.js and Python hosts give the
+    version a ``v``; the Go host passes the module's as it is."""
+    if not isinstance(declared, dict) or not declared.get("resource"):
+        return None
+    name, version = str(declared.get("name") or name), str(declared.get("version") or version)
+    if not name or not version:
+        return None
+    if v_prefix and not version.startswith("v"):
+        version = f"v{version}"
+    return plugin_pb2.PackageDependency(
+        name=name, kind="resource", version=version, server=str(declared.get("server", ""))
+    )
+
+
 def options_of(info: Any) -> dict[str, Any]:
     """The project's ``runtime.options`` (an empty dict when it has none)."""
     return dict(info.options.items()) if info.HasField("options") else {}

@@ -36,11 +36,12 @@ from hostkit import (
     flag_arguments,
     install_responses,
     options_of,
+    resource_package,
     run_program,
     serve,
     stream,
 )
-from pulumi.runtime.proto import language_pb2, plugin_pb2
+from pulumi.runtime.proto import language_pb2
 
 NO_PLUGIN_PACKAGES = {"pulumi", "pulumi-policy", "pulumi-esc-sdk"}
 
@@ -134,23 +135,13 @@ def required_packages(project: PythonProject) -> list[Any]:
     required = []
     for package in candidates:
         path = paths.get(package["name"], "")
-        plugin = json.loads(Path(path).read_text()) if path else None
-        if plugin is None and not package["name"].startswith("pulumi-"):
-            continue
-        if plugin is not None and not plugin.get("resource", False):
-            continue
-        plugin = plugin or {}
-        version = plugin.get("version") or plugin_version(package["version"])
-        if version is None:
-            continue
-        required.append(
-            plugin_pb2.PackageDependency(
-                name=plugin.get("name") or package["name"].removeprefix("pulumi-"),
-                version=version if version.startswith("v") else f"v{version}",
-                kind="resource",
-                server=plugin.get("server", ""),
-            )
-        )
+        declared = json.loads(Path(path).read_text()) if path else None
+        if declared is None and package["name"].startswith("pulumi-"):
+            declared = {"resource": True}  # a pulumi-* package without pulumi-plugin.json is a resource plugin
+        name = package["name"].removeprefix("pulumi-")
+        found = resource_package(declared, name, plugin_version(package["version"]) or "")
+        if found is not None:
+            required.append(found)
     return required
 
 

@@ -42,12 +42,13 @@ from hostkit import (
     install_responses,
     options_of,
     output,
+    resource_package,
     run_program,
     serve,
     stream,
     tool,
 )
-from pulumi.runtime.proto import language_pb2, plugin_pb2
+from pulumi.runtime.proto import language_pb2
 
 RUNNER = "@pulumi/pulumi/cmd/run"
 OTHER_LOCK_FILES = {"yarn.lock": "yarn", "pnpm-lock.yaml": "pnpm", "bun.lockb": "bun", "bun.lock": "bun"}
@@ -111,21 +112,12 @@ def required_packages(directory: Path) -> list[Any]:
             package = json.loads(manifest.read_text())
         except (OSError, ValueError):
             continue
-        plugin = package.get("pulumi") if isinstance(package, dict) else None
-        if not isinstance(plugin, dict) or not plugin.get("resource"):
+        if not isinstance(package, dict):
             continue
-        name = str(plugin.get("name") or official_name(str(package.get("name", ""))))
-        version = str(plugin.get("version") or package.get("version") or "")
-        if not name or not version:
-            continue  # upstream reports these packages as errors in its log and skips them too
-        found.append(
-            plugin_pb2.PackageDependency(
-                name=name,
-                kind="resource",
-                version=version if version.startswith("v") else f"v{version}",
-                server=str(plugin.get("server", "")),
-            )
-        )
+        name, version = official_name(str(package.get("name", ""))), str(package.get("version") or "")
+        plugin = resource_package(package.get("pulumi"), name, version)
+        if plugin is not None:
+            found.append(plugin)
     return found
 
 
