@@ -196,20 +196,26 @@ class WaitTimeout(ElasticJobsError):
         self.arm_id, self.lifecycle, self.timeout = arm_id, lifecycle, timeout
         super().__init__(
             f"the job execution is still running (lifecycle {lifecycle}) after waiting {timeout:g} s; it was "
-            f"not cancelled. The next `pulumi up` attaches to it again instead of starting another run. "
-            f"Execution: {arm_id}"
+            f"not cancelled. The resource records this run: the next `pulumi up` waits for it again, and never "
+            f"starts another. Execution: {arm_id}"
         )
 
 
 class ExecutionFailed(ElasticJobsError):
     """A waited execution ended in one of the lifecycles the resource's ``fail_on`` names."""
 
-    def __init__(self, arm_id: str, lifecycle: str, explanation: str) -> None:
+    def __init__(self, arm_id: str, lifecycle: str, explanation: str, recorded: bool = False) -> None:
         self.arm_id, self.lifecycle, self.explanation = arm_id, lifecycle, explanation
+        again = (
+            "this run is the resource's recorded run, so to run the job again change `triggers` (or "
+            "`pulumi up --replace` the resource)"
+            if recorded
+            else "a failed run is not recorded, so the next `up` starts the job once more (the failed run stays in "
+            "the job's history)"
+        )
         super().__init__(
             f"the job execution ended {lifecycle}: {explanation.rstrip('.')}. Fix the step's script or its data, "
-            f"then run `pulumi up` again: a failed run is not recorded, so the next `up` starts the job once "
-            f"more (the failed run stays in the job's history). Execution: {arm_id}"
+            f"then run `pulumi up` again: {again}. Execution: {arm_id}"
         )
 
 
@@ -232,5 +238,20 @@ class Cancelled(ElasticJobsError):
     def __init__(self) -> None:
         super().__init__(
             "the deployment was cancelled while waiting for the job execution; the run itself was left as it was "
-            "(not cancelled). The next `pulumi up` attaches to it if it is still running"
+            "(not cancelled). The resource records this run: the next `pulumi up` waits for it again, and never "
+            "starts another"
         )
+
+
+class StartedButUnsettled(ElasticJobsError):
+    """A create started (or attached to) its run, then failed before it could report it: a wait that timed out,
+    a Cancel, an answer lost past the retry budget.
+
+    The run exists, so the resource must be recorded with it (Pulumi's "created but failed to initialize"):
+    otherwise the next ``up`` would not know it, and once the run ended would start the job a second time. Faces
+    turn this into a partial create with ``arm_id`` and ``outputs`` (the core's snake_case outputs); the next
+    ``up`` updates the resource, which waits for this same run and never starts another."""
+
+    def __init__(self, arm_id: str, outputs: dict[str, Any], cause: ElasticJobsError) -> None:
+        self.arm_id, self.outputs, self.cause = arm_id, outputs, cause
+        super().__init__(str(cause))

@@ -20,7 +20,15 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import NAMESPACE, Settings, log_level
-from .errors import ArmError, CancelNotEffective, ElasticJobsError, ExecutionFailed, NotFound, SubscriptionNotFound
+from .errors import (
+    ArmError,
+    CancelNotEffective,
+    ElasticJobsError,
+    ExecutionFailed,
+    NotFound,
+    StartedButUnsettled,
+    SubscriptionNotFound,
+)
 from .ids import ExecutionRef
 from .outcome import TargetOutcomes, set_status_line, set_summary_line, status_line, summary_line
 from .progress import Progress
@@ -110,6 +118,9 @@ def execution_outputs(execution: JobExecution, ref: ExecutionRef) -> dict[str, A
     outputs["job_execution_id"] = ref.job_execution_id
     outputs["in_history"] = True
     return outputs
+
+
+SET_OUTPUT_NAMES = ("executions", "failed_members", "finished")
 
 
 @dataclass(frozen=True)
@@ -220,6 +231,8 @@ class Executions:
         return ExecutionInputs
 
     field_names: tuple[str, ...] = FIELDS
+    output_names: tuple[str, ...] = OUTPUT_NAMES
+    """What only a run can tell (a preview shows these unknown)."""
 
     def check(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> Checked:
         """Validate every input before any request: one failure per bad field, naming it.
@@ -246,16 +259,22 @@ class Executions:
     def create(self, props: Mapping[str, Any], progress: Progress, time_limit: float | None = None) -> Created:
         """Start or attach to this resource's run, and wait for it if asked (at most ``time_limit`` seconds, the
         engine's custom timeout, when one is given)."""
-        inputs = _limited(_execution_inputs(props), time_limit)
-        client = self.client(inputs.api_version)
-        with self._naming_subscription_source(inputs.subscription_id):
-            run = start_or_attach(client, inputs)
+        declared = _execution_inputs(props)
+        client = self.client(declared.api_version)
+        with self._naming_subscription_source(declared.subscription_id):
+            run = start_or_attach(client, declared)
         log.info("%s %s", "started" if run.started else "attached to", run.ref.arm_id)
         note = attach_note(run)
         if note:
             progress.warn(note)
-        execution, targets = self._settle(client, run.ref, inputs, run.execution, progress)
-        return Created(run.ref.arm_id, _resource_outputs(inputs, execution, run.ref, targets))
+        try:
+            execution, targets = self._settle(client, run.ref, _limited(declared, time_limit), run.execution, progress)
+        except ExecutionFailed:
+            raise  # the run ended as the program said it must not: not recorded, so a fixed job runs again
+        except ElasticJobsError as unsettled:
+            outputs = _resource_outputs(declared, run.execution, run.ref, TargetOutcomes())
+            raise StartedButUnsettled(run.ref.arm_id, outputs, unsettled) from unsettled
+        return Created(run.ref.arm_id, _resource_outputs(declared, execution, run.ref, targets))
 
     def read(self, id_: str, props: Mapping[str, Any]) -> Found:
         """Refresh, ``.get`` and import: everything comes from the ARM id.
@@ -295,15 +314,17 @@ class Executions:
         time_limit: float | None = None,
     ) -> dict[str, Any]:
         """Never a new run: apply the waiting options to the existing execution and read it again."""
-        inputs = _limited(_execution_inputs(news), time_limit)
+        declared = _execution_inputs(news)
         ref = ExecutionRef.parse(id_)
-        client = self.client(inputs.api_version)
+        client = self.client(declared.api_version)
         try:
             execution = client.get_execution(ref)
         except NotFound:  # forgotten by the service: nothing to wait for, the record stands
-            return {**forgotten(olds), **_as_struct_numbers(_inputs_of(inputs))}
-        execution, targets = self._settle(client, ref, inputs, execution, progress)
-        return _resource_outputs(inputs, execution, ref, targets)
+            return {**forgotten(olds), **_as_struct_numbers(_inputs_of(declared))}
+        execution, targets = self._settle(
+            client, ref, _limited(declared, time_limit), execution, progress, recorded=True
+        )
+        return _resource_outputs(declared, execution, ref, targets)
 
     def delete(self, id_: str, props: Mapping[str, Any]) -> None:
         """ARM has no DELETE for executions: cancel an active one (unless cancel_on_destroy=False), then forget."""
@@ -342,6 +363,7 @@ class Executions:
         inputs: ExecutionInputs,
         execution: JobExecution,
         progress: Progress,
+        recorded: bool = False,
     ) -> tuple[JobExecution, TargetOutcomes]:
         """Wait for the run if asked, showing its status on the resource's row; then read how its targets did."""
         if not inputs.wait_for_completion:
@@ -362,7 +384,7 @@ class Executions:
                 progress.note(summary_line(execution, targets))
         if lifecycle in inputs.fail_on:
             explanation = targets.failures() or str(execution.properties.last_message or "no message").rstrip(".")
-            raise ExecutionFailed(ref.arm_id, lifecycle, explanation)
+            raise ExecutionFailed(ref.arm_id, lifecycle, explanation, recorded)
         return execution, targets
 
 
@@ -504,6 +526,7 @@ class ExecutionSets(Executions):
     """
 
     field_names = SET_FIELDS
+    output_names = SET_OUTPUT_NAMES
 
     @staticmethod
     def inputs_model() -> type[ExecutionInputs | SetInputs]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
-from tests.engine.harness import Engine, Plugin, Registration, run_program
+from tests.engine.harness import Engine, EngineLog, NativePlugin, Plugin, Registration, run_program
 
 SECRET_CLIENT_SECRET = "planted-client-secret-6f1e9c"
 AGENT = {"resource_group_name": "group1", "server_name": "server1", "job_agent_name": "agent1"}
@@ -67,3 +67,17 @@ def declare() -> Declare:
         return run_program(program, project="tests", stack=stack)
 
     return run
+
+
+@pytest.fixture
+def engine_log() -> Iterator[EngineLog]:
+    log = EngineLog()
+    yield log
+    log.stop()
+
+
+@pytest.fixture
+def native(emulator: Emulator, engine_log: EngineLog) -> Iterator[NativePlugin]:
+    plugin = NativePlugin(engine_log.address, emulator)
+    yield plugin
+    plugin.kill()

@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -31,6 +32,8 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor, Mocks
 from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc, provider_pb2, provider_pb2_grpc
+
+from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION
 
 Props = dict[str, Any]
 
@@ -222,10 +225,27 @@ class ResourceState:
     id: str
     inputs: struct_pb2.Struct
     outputs: struct_pb2.Struct
+    init_errors: list[str] = field(default_factory=list)
+    """Set by a create that failed after making the resource: the next deployment updates it, changed or not."""
 
     @property
     def output_props(self) -> Props:
         return from_struct(self.outputs)
+
+
+def init_failure(error: grpc.RpcError) -> Any:
+    """The ``ErrorResourceInitFailed`` detail of a failed call (the resource was made), or None, read as the
+    engine reads it: from the status details in the trailing metadata, whatever the status code."""
+    from pulumi.runtime.proto import status_pb2
+
+    for key, value in error.trailing_metadata() or ():  # type: ignore[attr-defined]
+        if key == "grpc-status-details-bin":
+            status = status_pb2.Status.FromString(value)
+            for detail in status.details:
+                failed = provider_pb2.ErrorResourceInitFailed()
+                if detail.Unpack(failed):
+                    return failed
+    return None
 
 
 @dataclass
@@ -314,7 +334,7 @@ class Engine:
             if apply:
                 self._delete(reg.urn)
                 self._create(reg, news)
-        elif diff.changes == provider_pb2.DiffResponse.DIFF_SOME:
+        elif diff.changes == provider_pb2.DiffResponse.DIFF_SOME or self.state[reg.urn].init_errors:
             result.operations[reg.urn] = "update"
             if apply:
                 old = self.state[reg.urn]
@@ -332,7 +352,13 @@ class Engine:
     def _create(self, reg: Registration, news: struct_pb2.Struct) -> None:
         """Create, and record the result unless the deployment is interrupted here (``interrupt`` holds the URN
         or name): the plugin's work is done, but state is never saved, as when ``up`` is killed mid-create."""
-        created = self.plugin.Create(provider_pb2.CreateRequest(urn=reg.urn, properties=news))
+        try:
+            created = self.plugin.Create(provider_pb2.CreateRequest(urn=reg.urn, properties=news))
+        except grpc.RpcError as error:
+            failed = init_failure(error)
+            if failed is not None:  # made, but not settled: recorded with its init errors, as the engine does
+                self.state[reg.urn] = ResourceState(failed.id, news, failed.properties, list(failed.reasons))
+            raise
         if reg.urn in self.interrupt or reg.name in self.interrupt:
             raise Interrupted(reg.urn)
         self.state[reg.urn] = ResourceState(created.id, news, created.properties)
@@ -384,3 +410,55 @@ class Engine:
             result.operations[urn] = "delete"
             self._delete(urn)
         return result
+
+
+# --- the native plugin ---------------------------------------------------------------------------------------
+
+EXECUTION = "azure-elastic-jobs:index:JobExecution"
+EXECUTION_SET = "azure-elastic-jobs:index:JobExecutionSet"
+AGENT_CAMEL = {"resourceGroupName": "group1", "serverName": "server1", "jobAgentName": "agent1"}
+QUICK = "SELECT 1; -- emulator:duration=0"
+
+
+def urn(name: str, type_: str = EXECUTION, stack: str = "dev") -> str:
+    return f"urn:pulumi:{stack}::native-tests::{type_}::{name}"
+
+
+class NativePlugin:
+    """The console script in a subprocess, reached over gRPC; configured as the engine does for a provider."""
+
+    def __init__(self, engine_address: str, emulator: Any | None = None) -> None:
+        executable = Path(sys.executable).with_name("elastic-jobs-provider")
+        command = (
+            [str(executable)] if executable.exists() else [sys.executable, "-m", "pulumi_azure_elastic_jobs.native"]
+        )
+        self.process = subprocess.Popen([*command, engine_address], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert self.process.stdout is not None
+        port = int(self.process.stdout.readline().decode().strip())
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
+        if emulator is not None:
+            self.configure(emulator)
+
+    def configure(self, emulator: Any, **extra: str) -> None:
+        args = {"endpoint": emulator.url, "token": emulator.token, "subscriptionId": DEFAULT_SUBSCRIPTION, **extra}
+        self.stub.Configure(provider_pb2.ConfigureRequest(args=to_struct(args), acceptSecrets=True))
+
+    def check(self, name: str, news: dict[str, Any], olds: dict[str, Any] | None = None, type_: str = EXECUTION) -> Any:
+        request = provider_pb2.CheckRequest(urn=urn(name, type_), olds=to_struct(olds or {}), news=to_struct(news))
+        return self.stub.Check(request)
+
+    def create(
+        self, name: str, inputs: dict[str, Any], type_: str = EXECUTION, timeout: float = 0
+    ) -> tuple[str, dict[str, Any]]:
+        checked = self.check(name, inputs, type_=type_)
+        assert not checked.failures, checked.failures
+        created = self.stub.Create(
+            provider_pb2.CreateRequest(urn=urn(name, type_), properties=checked.inputs, timeout=timeout), timeout=300
+        )
+        return created.id, from_struct(created.properties)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.channel.close()

@@ -229,9 +229,10 @@ def test_a_wait_timeout_fails_with_the_id_and_the_next_up_reattaches_to_the_held
     with pytest.raises(grpc.RpcError) as raised:
         engine.up(declare(job_name=job.job_name, wait_for_completion=True, poll_interval=0.2, timeout=0.2))
     text = raised.value.details()
-    assert "still running" in text and "next `pulumi up` attaches" in text
+    assert "still running" in text and "next `pulumi up` waits for it again" in text
     (execution,) = own_client.list_executions(job)
     assert execution.properties.job_execution_id in text
+    assert only_state(engine)["lifecycle"] in ("Created", "InProgress", "WaitingForChildJobExecutions")
     since = own_emulator.requests_log()[-1]["seq"]
     threading.Thread(target=end_held_runs_when_polled, args=(own_emulator, since), daemon=True).start()
     engine.up(declare(job_name=job.job_name, wait_for_completion=True, poll_interval=0.2, timeout=60))

@@ -14,14 +14,13 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 from google.protobuf import empty_pb2, struct_pb2
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import provider_pb2
 
 from pulumi_azure_elastic_jobs.catalog import (
     CONFIG,
@@ -33,74 +32,23 @@ from pulumi_azure_elastic_jobs.catalog import (
     camel,
 )
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
+from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.inputs import ExecutionInputs, MemberInputs, SetInputs
 from pulumi_azure_elastic_jobs.operations import CONFIG_KEYS, OUTPUT_NAMES
 from tests.conftest import HELD, HOUR_AHEAD, new_job
-from tests.engine.harness import EngineLog, from_struct, to_struct
-
-EXECUTION = "azure-elastic-jobs:index:JobExecution"
-EXECUTION_SET = "azure-elastic-jobs:index:JobExecutionSet"
-AGENT = {"resourceGroupName": "group1", "serverName": "server1", "jobAgentName": "agent1"}
-QUICK = "SELECT 1; -- emulator:duration=0"
-
-
-def urn(name: str, type_: str = EXECUTION, stack: str = "dev") -> str:
-    return f"urn:pulumi:{stack}::native-tests::{type_}::{name}"
-
-
-class NativePlugin:
-    """The console script in a subprocess, reached over gRPC; configured as the engine does for a provider."""
-
-    def __init__(self, engine_address: str, emulator: Emulator | None = None) -> None:
-        executable = Path(sys.executable).with_name("elastic-jobs-provider")
-        command = (
-            [str(executable)] if executable.exists() else [sys.executable, "-m", "pulumi_azure_elastic_jobs.native"]
-        )
-        self.process = subprocess.Popen([*command, engine_address], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert self.process.stdout is not None
-        port = int(self.process.stdout.readline().decode().strip())
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
-        if emulator is not None:
-            self.configure(emulator)
-
-    def configure(self, emulator: Emulator, **extra: str) -> None:
-        args = {"endpoint": emulator.url, "token": emulator.token, "subscriptionId": DEFAULT_SUBSCRIPTION, **extra}
-        self.stub.Configure(provider_pb2.ConfigureRequest(args=to_struct(args), acceptSecrets=True))
-
-    def check(self, name: str, news: dict[str, Any], olds: dict[str, Any] | None = None, type_: str = EXECUTION) -> Any:
-        request = provider_pb2.CheckRequest(urn=urn(name, type_), olds=to_struct(olds or {}), news=to_struct(news))
-        return self.stub.Check(request)
-
-    def create(
-        self, name: str, inputs: dict[str, Any], type_: str = EXECUTION, timeout: float = 0
-    ) -> tuple[str, dict[str, Any]]:
-        checked = self.check(name, inputs, type_=type_)
-        assert not checked.failures, checked.failures
-        created = self.stub.Create(
-            provider_pb2.CreateRequest(urn=urn(name, type_), properties=checked.inputs, timeout=timeout), timeout=300
-        )
-        return created.id, from_struct(created.properties)
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait()
-        self.channel.close()
-
-
-@pytest.fixture
-def engine_log() -> Iterator[EngineLog]:
-    log = EngineLog()
-    yield log
-    log.stop()
-
-
-@pytest.fixture
-def native(emulator: Emulator, engine_log: EngineLog) -> Iterator[NativePlugin]:
-    plugin = NativePlugin(engine_log.address, emulator)
-    yield plugin
-    plugin.kill()
+from tests.engine.harness import (
+    AGENT_CAMEL as AGENT,
+)
+from tests.engine.harness import (
+    EXECUTION,
+    EXECUTION_SET,
+    QUICK,
+    EngineLog,
+    NativePlugin,
+    from_struct,
+    to_struct,
+    urn,
+)
 
 
 def runs(client: ElasticJobsClient, job: Any) -> list[str]:

@@ -34,6 +34,20 @@ def our_error(error: BaseException) -> ElasticJobsError | None:
     return None
 
 
+def details_of(error: ElasticJobsError) -> tuple[tuple[str, bytes], ...]:
+    """What the engine must know beyond the message: the resource a partly failed create made."""
+    from .provider import PartlyCreated
+
+    if not isinstance(error, PartlyCreated):
+        return ()
+    from pulumi.provider.experimental.property_value import PropertyValue
+
+    from ..plugin_errors import init_failed
+
+    properties = PropertyValue.marshal_map(error.properties)
+    return init_failed(error.resource_id, properties, str(error))
+
+
 def one_line_servicer(base: type[Any]) -> type[Any]:
     """The SDK's servicer, with each served call reporting this package's errors as their message alone."""
 
@@ -49,7 +63,7 @@ def one_line_servicer(base: type[Any]) -> type[Any]:
                     raise
                 import grpc
 
-                await context.abort(grpc.StatusCode.UNKNOWN, str(ours))
+                await context.abort(grpc.StatusCode.UNKNOWN, str(ours), trailing_metadata=details_of(ours))
 
         call.__name__ = name
         return call

@@ -43,7 +43,7 @@ from pulumi.provider.experimental.provider import (
 
 from ..catalog import camel, snake
 from ..config import NAMESPACE
-from ..errors import Cancelled
+from ..errors import Cancelled, ElasticJobsError, StartedButUnsettled
 from ..operations import CONFIG_KEYS, Connection, Executions, ExecutionSets
 from ..progress import Progress
 from ..terms import UNKNOWN
@@ -97,9 +97,10 @@ def plain(value: PropertyValue) -> Any:
 
 
 def wrapped(value: Any, secret: bool = False) -> PropertyValue:
-    """Plain data as a property value (numbers as floats, as the wire carries them)."""
-    if value == UNKNOWN:
-        return PropertyValue.computed()
+    """Plain data as a property value (numbers as floats, as the wire carries them).
+
+    An unknown stays the UNKNOWN string, which is the engine's own wire form of an unknown: the SDK cannot
+    marshal ``PropertyValue.computed()`` (at any depth), so that is never built here."""
     if isinstance(value, Mapping):
         return PropertyValue({key: wrapped(item) for key, item in value.items()}, is_secret=secret)
     if isinstance(value, list | tuple):
@@ -196,8 +197,14 @@ class ElasticJobsProvider(Provider):
     async def create(self, request: CreateRequest) -> CreateResponse:
         ops = self._ops(request.type)
         props = from_engine(request.properties)
-        created = await self._run(ops.create, props, self._progress(request.urn), request.timeout or None)
-        return CreateResponse(created.id, for_engine(created.outputs, secret_names(request.properties)))
+        secrets = secret_names(request.properties)
+        if request.preview:  # never a request: what a run will produce is unknown until it runs
+            return CreateResponse("", for_engine(preview_outputs(ops, props), secrets))
+        try:
+            created = await self._run(ops.create, props, self._progress(request.urn), request.timeout or None)
+        except StartedButUnsettled as unsettled:
+            raise PartlyCreated(unsettled.arm_id, for_engine(unsettled.outputs, secrets), unsettled) from unsettled
+        return CreateResponse(created.id, for_engine(created.outputs, secrets))
 
     async def read(self, request: ReadRequest) -> ReadResponse:
         ops = self._ops(request.type)
@@ -211,6 +218,9 @@ class ElasticJobsProvider(Provider):
 
     async def update(self, request: UpdateRequest) -> UpdateResponse:
         ops = self._ops(request.type)
+        if request.preview:  # never a request: the recorded outputs may change once it waits
+            news = from_engine(request.news)
+            return UpdateResponse(for_engine(preview_outputs(ops, news), secret_names(request.news)))
         outputs = await self._run(
             ops.update,
             request.resource_id,
@@ -227,6 +237,20 @@ class ElasticJobsProvider(Provider):
     async def cancel(self) -> None:
         """The engine is shutting the deployment down: every wait ends now, and no run is touched."""
         self._cancelled.set()
+
+
+def preview_outputs(ops: Executions, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A preview's outputs: the inputs as given, every output only a run can tell unknown."""
+    return {**dict.fromkeys(ops.output_names, UNKNOWN), **inputs}
+
+
+class PartlyCreated(ElasticJobsError):
+    """A create whose run exists but did not settle, with the outputs the engine records for it (its
+    "created but failed to initialize"): the next ``up`` updates the resource and waits for that same run."""
+
+    def __init__(self, resource_id: str, properties: dict[str, PropertyValue], cause: ElasticJobsError) -> None:
+        self.resource_id, self.properties = resource_id, properties
+        super().__init__(str(cause))
 
 
 def _config_value(value: Any) -> Any:

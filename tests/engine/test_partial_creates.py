@@ -1,0 +1,142 @@
+"""A create whose run started but did not settle is recorded with that run, on both faces, so no later ``up``
+runs the job a second time (issue 25, defect 1; and defect 7, customTimeouts never recorded as ``timeout``).
+
+The ordinary case: a CI job gives up waiting, the migration ends twenty minutes later, someone runs ``up`` the
+next morning. The engine records a "created but failed to initialize" resource from the ``ErrorResourceInitFailed``
+detail and updates it on the next ``up``; the update waits for that same run. Runs are held by a long step and
+ended by moving the emulator's clock, never by racing a timer.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import empty_pb2
+from pulumi.runtime.proto import provider_pb2
+
+from pulumi_azure_elastic_jobs.client import ElasticJobsClient
+from pulumi_azure_elastic_jobs.emulator import Emulator
+from pulumi_azure_elastic_jobs.terms import UNKNOWN
+from tests.conftest import HELD, HOUR_AHEAD, new_job
+from tests.engine.conftest import Declare
+from tests.engine.harness import AGENT_CAMEL as AGENT
+from tests.engine.harness import Engine, NativePlugin, Plugin, from_struct, init_failure, to_struct, urn
+from tests.engine.test_exactly_once import lifecycles, only_state
+from tests.engine.test_reliability import wait_for
+
+WAITED = {"waitForCompletion": True, "pollInterval": 0.2}
+
+
+def test_a_timed_out_create_whose_run_then_ends_is_never_run_again_by_the_next_up(
+    own_emulator: Emulator, own_plugin: Plugin, own_client: ElasticJobsClient, declare: Declare
+) -> None:
+    job = new_job(own_client, script=HELD)
+    engine = Engine(own_plugin)
+    registrations = declare(job_name=job.job_name, wait_for_completion=True, poll_interval=0.2, timeout=0.3)
+    with pytest.raises(grpc.RpcError) as raised:
+        engine.up(registrations)
+    failed = init_failure(raised.value)
+    assert failed is not None and "still running" in failed.reasons[0]
+    (run,) = own_client.list_executions(job)
+    assert failed.id.endswith(f"/executions/{run.name}")
+    own_emulator.settings(clock_offset_seconds=HOUR_AHEAD)  # the run ends while nobody is looking
+    assert lifecycles(own_client, job) == ["Succeeded"]
+
+    result = engine.up(registrations)  # the next morning
+    assert list(result.operations.values()) == ["update"]
+    assert lifecycles(own_client, job) == ["Succeeded"]
+    assert only_state(engine)["lifecycle"] == "Succeeded" and only_state(engine)["job_execution_id"] == run.name
+    assert engine.up(registrations).operations == dict.fromkeys(result.operations, "same")
+
+
+def native_up(native: NativePlugin, name: str, inputs: dict[str, Any], timeout: float = 0) -> Any:
+    """What the engine does for a new resource: Check, then Create (with the step's custom timeout)."""
+    checked = native.check(name, inputs)
+    assert not checked.failures, checked.failures
+    request = provider_pb2.CreateRequest(urn=urn(name), properties=checked.inputs, timeout=timeout)
+    return checked.inputs, native.stub.Create(request, timeout=120)
+
+
+def test_a_native_create_cut_by_custom_timeouts_is_recorded_and_the_next_up_waits_for_the_same_run(
+    own_emulator: Emulator, own_client: ElasticJobsClient, engine_log: Any
+) -> None:
+    native = NativePlugin(engine_log.address, own_emulator)
+    try:
+        job = new_job(own_client, script=HELD)
+        inputs = {**AGENT, "jobName": job.job_name, **WAITED, "timeout": 600}
+        with pytest.raises(grpc.RpcError) as raised:
+            native_up(native, "cut", inputs, timeout=0.5)
+        failed = init_failure(raised.value)
+        assert failed is not None and "still running" in failed.reasons[0]
+        recorded = from_struct(failed.properties)
+        assert recorded["timeout"] == 600 and recorded["azureId"] == failed.id  # the declared timeout, not 0.5
+        own_emulator.settings(clock_offset_seconds=HOUR_AHEAD)
+
+        checked = native.check("cut", inputs, olds=recorded).inputs  # the next up: init errors mean an update
+        diff = native.stub.Diff(
+            provider_pb2.DiffRequest(id=failed.id, urn=urn("cut"), olds=failed.properties, news=checked)
+        )
+        assert diff.changes == provider_pb2.DiffResponse.DIFF_NONE
+        updated = native.stub.Update(
+            provider_pb2.UpdateRequest(id=failed.id, urn=urn("cut"), olds=failed.properties, news=checked),
+            timeout=120,
+        )
+        assert from_struct(updated.properties)["lifecycle"] == "Succeeded"
+        assert lifecycles(own_client, job) == ["Succeeded"]
+    finally:
+        native.kill()
+
+
+def test_a_native_create_whose_wait_is_cancelled_is_recorded_with_its_run(
+    own_emulator: Emulator, own_client: ElasticJobsClient, engine_log: Any
+) -> None:
+    native = NativePlugin(engine_log.address, own_emulator)
+    try:
+        job = new_job(own_client, script=HELD)
+        since = own_emulator.requests_log()[-1]["seq"] if own_emulator.requests_log() else 0
+
+        def cancel_once_polled() -> None:
+            wait_for(lambda: any(e["method"] == "GET" for e in own_emulator.requests_log(since)))
+            native.stub.Cancel(empty_pb2.Empty())
+
+        threading.Thread(target=cancel_once_polled, daemon=True).start()
+        with pytest.raises(grpc.RpcError) as raised:
+            native_up(native, "cancelled", {**AGENT, "jobName": job.job_name, **WAITED})
+        failed = init_failure(raised.value)
+        assert failed is not None and "cancelled" in failed.reasons[0]
+        (run,) = own_client.list_executions(job)
+        assert from_struct(failed.properties)["jobExecutionId"] == run.name
+        assert lifecycles(own_client, job) == ["InProgress"]  # a Cancel ends waits, never runs
+    finally:
+        native.kill()
+
+
+def test_a_create_that_did_not_wait_reports_no_partial_failure(native: NativePlugin, client: ElasticJobsClient) -> None:
+    """The detail is for runs that exist: a plain successful create answers normally, with the declared timeout."""
+    job = new_job(client, script=HELD)
+    _, created = native_up(native, "quick", {**AGENT, "jobName": job.job_name, "timeout": 900}, timeout=0.5)
+    outputs = from_struct(created.properties)
+    assert outputs["timeout"] == 900 and outputs["lifecycle"] in ("Created", "InProgress")
+    native.stub.Delete(provider_pb2.DeleteRequest(id=created.id, urn=urn("quick"), properties=created.properties))
+
+
+def test_native_preview_create_and_update_send_no_request(
+    native: NativePlugin, emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    job = new_job(client, script=HELD)
+    before = len(emulator.requests_log())
+    checked = native.check("previewed", {**AGENT, "jobName": job.job_name, **WAITED})
+    created = native.stub.Create(
+        provider_pb2.CreateRequest(urn=urn("previewed"), properties=checked.inputs, preview=True)
+    )
+    fields = created.properties.fields
+    assert fields["jobName"].string_value == job.job_name and fields["lifecycle"].string_value == UNKNOWN
+    assert fields["azureId"].string_value == UNKNOWN and created.id == ""
+    updated = native.stub.Update(
+        provider_pb2.UpdateRequest(id="x", urn=urn("previewed"), olds=to_struct({}), news=checked.inputs, preview=True)
+    )
+    assert updated.properties.fields["jobName"].string_value == job.job_name
+    assert len(emulator.requests_log()) == before
