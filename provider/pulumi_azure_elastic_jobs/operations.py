@@ -762,15 +762,22 @@ def _error_of(props: Mapping[str, Any], key: str) -> ElasticJobsError | None:
     return RecordedError(error) if isinstance(error, dict) and error else None
 
 
-def _members_of(props: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Member identities, normalized so that an omitted field and its default compare equal."""
+def _members_of(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Member identities, normalized so that an omitted field and its default compare equal.
+
+    A preview may send the members, or one member, unknown (another resource's output): it is kept as the
+    UNKNOWN marker, which never equals a recorded member, so the diff says the members change."""
     members = props.get("members") or {}
+    if not isinstance(members, Mapping):
+        return {"": members}
+    return {key: _member_identity(value) for key, value in members.items()}
+
+
+def _member_identity(member: Any) -> Any:
+    if not isinstance(member, Mapping):
+        return member
     return {
-        key: {
-            "job_name": value.get("job_name"),
-            "triggers": value.get("triggers") or {},
-            "job_execution_id": value.get("job_execution_id"),
-        }
-        for key, value in members.items()
-        if isinstance(value, dict)
+        "job_name": member.get("job_name"),
+        "triggers": member.get("triggers") or {},
+        "job_execution_id": member.get("job_execution_id"),
     }

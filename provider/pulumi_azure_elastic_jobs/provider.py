@@ -21,6 +21,7 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.output import Unknown
 
 from . import plugin_errors
 from .operations import (
@@ -32,6 +33,7 @@ from .operations import (
     unchanged_inputs,
 )
 from .progress import Progress
+from .terms import UNKNOWN
 
 __all__ = ["OUTPUT_NAMES", "JobExecutionProvider", "JobExecutionSetProvider", "unchanged_inputs"]
 
@@ -59,11 +61,11 @@ class JobExecutionProvider(ResourceProvider):
         self.connection.configure({key: req.config.get(key) for key in _namespaced(CONFIG_KEYS)})
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        checked = self.operations.check(olds, news)
+        checked = self.operations.check(from_engine(olds), from_engine(news))
         return CheckResult(checked.inputs, [CheckFailure(name, reason) for name, reason in checked.failures.items()])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        diffed = self.operations.diff(olds, news)
+        diffed = self.operations.diff(from_engine(olds), from_engine(news))
         return DiffResult(changes=diffed.changes, replaces=diffed.replaces, stables=[], delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -85,6 +87,18 @@ class JobExecutionSetProvider(JobExecutionProvider):
     """Starts a set of executions together and waits for all of them in one call (see ``ExecutionSets``)."""
 
     operations_class = ExecutionSets
+
+
+def from_engine(value: Any) -> Any:
+    """The plugin hands Check and Diff a preview's unknowns as ``pulumi.output.Unknown`` objects, at any depth; the
+    core knows them as the UNKNOWN marker (the engine's own wire string, which the plugin sends back as unknown)."""
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    if isinstance(value, dict):
+        return {key: from_engine(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [from_engine(item) for item in value]
+    return value
 
 
 def _namespaced(keys: tuple[str, ...]) -> list[str]:
