@@ -23,6 +23,7 @@ Usable on its own (it never imports pulumi). Rules about ARM live here:
 from __future__ import annotations
 
 import email.utils
+import itertools
 import logging
 import math
 import os
@@ -33,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -47,12 +49,14 @@ from .destinations import Origin, UnreadableDestination, destination
 from .errors import (
     ArmError,
     ElasticJobsError,
+    EndlessListing,
     InvalidResponse,
     NotFound,
     TransportError,
     UnsafeDestination,
     WaitTimeout,
     arm_error_class,
+    redact,
 )
 from .ids import ExecutionRef, JobRef, segment
 from .models import ExecutionStart, JobExecution, JobExecutionListResult
@@ -64,7 +68,11 @@ log = logging.getLogger(__name__)
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 REJECTED_STATUSES = frozenset({429, 503})  # the service did not act on the request
 DEFAULT_POLL_INTERVAL = 30.0
+MAX_PAGES = 10_000
+"""Pages one listing follows before it is taken for endless: 100 items a page, a million runs, far past any job's
+history, so only a service that pages wrongly ever reaches it."""
 ModelT = TypeVar("ModelT", bound=BaseModel)
+_PageKey = tuple[str, str, str, frozenset[tuple[str, str]]]
 _BACKOFF = wait_exponential_jitter(multiplier=0.5, max=30.0, jitter=0.5)  # 0.5 s, 1 s, 2 s, ... plus jitter
 
 
@@ -194,6 +202,7 @@ class ElasticJobsClient:
         read_timeout: float = 60.0,
         verify: bool | str = True,
         sleep: Callable[[float], None] = time.sleep,
+        max_pages: int = MAX_PAGES,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self._origin: Origin | None = None
@@ -204,6 +213,7 @@ class ElasticJobsClient:
             self._endpoint_refusal = unreadable_endpoint(error)
         self.api_version = api_version
         self.retry_budget_seconds = retry_budget_seconds
+        self.max_pages = max_pages
         self._token_source = token_source
         self._timeouts = (connect_timeout, read_timeout)
         self._sleep = sleep
@@ -220,7 +230,7 @@ class ElasticJobsClient:
         self._session.mount("http://", HTTPAdapter(pool_maxsize=64))
 
     def __repr__(self) -> str:
-        return f"ElasticJobsClient(endpoint={self.endpoint!r}, api_version={self.api_version!r})"
+        return f"ElasticJobsClient(endpoint={redact(self.endpoint)!r}, api_version={self.api_version!r})"
 
     def __reduce__(self) -> Any:
         raise TypeError("ElasticJobsClient holds a session and a token source and is never serialized")
@@ -500,14 +510,14 @@ class ElasticJobsClient:
             raise TransportError(method, url.split("?")[0], error, 1, "tls") from None  # retrying cannot fix trust
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
             never_sent = isinstance(error, requests.ConnectTimeout) or "NewConnectionError" in repr(error)
-            log.debug("%s %s failed: %s", method, url.split("?")[0], type(error).__name__)
+            log.debug("%s %s failed: %s", method, redact(url.split("?")[0]), type(error).__name__)
             if safe or never_sent:
                 raise _Retryable(None, error, None, refused=never_sent and is_refused(error)) from None
             raise TransportError(method, url.split("?")[0], error, 1) from None
         log.debug(
             "%s %s -> %s x-ms-request-id=%s %.0f ms",
             method,
-            url.split("?")[0],
+            redact(url.split("?")[0]),
             response.status_code,
             response.headers.get("x-ms-request-id", "-"),
             (time.monotonic() - started) * 1000,
@@ -554,12 +564,31 @@ class ElasticJobsClient:
             previous = response
 
     def _list(self, path: str, filters: dict[str, Any]) -> Iterator[JobExecution]:
+        """Every item of a listing, page after page; raises :class:`EndlessListing` rather than follow a
+        ``nextLink`` back to a page this listing has read, or past ``max_pages`` pages."""
         params = {_filter_name(key): _filter_value(value) for key, value in filters.items() if value is not None}
-        url: str | None = path
-        while url:
+        url = path
+        followed = {self._page_key(url, params)}
+        for pages in itertools.count(1):
             page = self._parse(self.request("GET", url, params=params), JobExecutionListResult)
             yield from page.value
+            if not page.next_link:
+                return
             url, params = page.next_link, {}
+            key = self._page_key(url, params)
+            if key in followed or pages >= self.max_pages:
+                raise EndlessListing(path, url, pages, repeated=key in followed)
+            followed.add(key)
+
+    def _page_key(self, path_or_url: str, params: Mapping[str, str]) -> _PageKey:
+        """Which page a GET reads, however it is spelled: origin, path, and the query as :meth:`request` sends it
+        (its parameters, and the api-version it adds) taken as a set, so ``?a=1&b=2`` and ``?b=2&a=1`` are one."""
+        absolute = path_or_url[:8].lower().startswith(("http://", "https://"))
+        parts = urlsplit(path_or_url if absolute else f"{self.endpoint}{path_or_url}")
+        query = {*parse_qsl(parts.query, keep_blank_values=True), *params.items()}
+        if not any(name == "api-version" for name, _ in query):
+            query.add(("api-version", self.api_version))
+        return parts.scheme.lower(), parts.netloc.lower(), parts.path, frozenset(query)
 
     def _parse(self, response: requests.Response, model: type[ModelT]) -> ModelT:
         try:

@@ -13,9 +13,10 @@ origin the service may point at) both decide on it; the emulator asks :func:`is_
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
+
+from .errors import redact
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -148,4 +149,4 @@ def _origin(scheme: str, host: str, port: int | None, url: str) -> Origin:
 
 def _shown(url: str) -> str:
     """The URL for an error message: without its query (which may hold anything) or a password."""
-    return repr(re.sub(r"^([^/]*//[^/?#@\\]*?:)[^/?#@\\]*@", r"\1***@", url.split("?")[0])[:200])
+    return repr(redact(url.split("?")[0])[:200])

@@ -4,7 +4,8 @@ Catch at the level you care about: :class:`ElasticJobsError` for anything from t
 for an answer from the service (with :class:`NotFound`, :class:`Conflict`, :class:`Throttled`,
 :class:`AuthError`, :class:`BadRequest`, :class:`ServiceError` below it), :class:`TransportError` when no answer
 came, :class:`ExecutionFailed` / :class:`WaitTimeout` for an execution that ended badly or took too long.
-No secret is ever part of an error: tokens never enter these objects.
+No secret is ever part of an error: tokens never enter these objects, and the URLs and answers they quote pass
+through :func:`redact` as they are built.
 """
 
 from __future__ import annotations
@@ -14,6 +15,36 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
+
+MASK = "***"
+_USERINFO = re.compile(r"//(?P<userinfo>[^/?#\s'\"<>]*)@")  # up to the netloc's last '@', as urlsplit reads it
+_BEARER_TOKEN = re.compile(r"(?i)\b(?P<scheme>bearer\s+)(?![\w-]+=\")[\w\-.~+/]+=*")  # not an auth-param (realm="")
+
+
+def redact(text: str) -> str:
+    """``text`` fit for an error message or a log: every URL's userinfo password and every ``Bearer`` token masked.
+
+    The one place secrets are taken out of what this package shows: each error runs the URLs and the answer
+    text it quotes through it when built, so neither its message, its ``repr`` nor its attributes hold them.
+    A userinfo without a password is masked whole (a token is often written there); the user name before a
+    password is kept, so the message still says which URL it was. Masking twice changes nothing."""
+
+    def userinfo(found: re.Match[str]) -> str:
+        name, colon, _ = found["userinfo"].partition(":")
+        return f"//{name}:{MASK}@" if colon else f"//{MASK}@"
+
+    return _BEARER_TOKEN.sub(rf"\g<scheme>{MASK}", _USERINFO.sub(userinfo, text))
+
+
+def _redacted(value: Any) -> Any:
+    """``value`` with :func:`redact` applied to every string in it (an ARM error's nested ``details``)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return value
 
 
 class ElasticJobsError(Exception):
@@ -45,6 +76,9 @@ class ArmError(ElasticJobsError):
     server_time: datetime | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self.url = redact(self.url)
+        self.message, self.target = _redacted(self.message), _redacted(self.target)
+        self.details = _redacted(self.details)
         super().__init__(str(self))
 
     def hint(self) -> str:
@@ -153,8 +187,8 @@ class TransportError(ElasticJobsError):
     ``kind`` is ``refused`` (nothing listening), ``tls`` (the certificate is not trusted) or ``no-answer``."""
 
     def __init__(self, method: str, url: str, cause: BaseException, attempts: int, kind: str = "no-answer") -> None:
-        self.method, self.url, self.cause, self.attempts, self.kind = method, url, cause, attempts, kind
-        super().__init__(self._describe())
+        self.method, self.url, self.cause, self.attempts, self.kind = method, redact(url), cause, attempts, kind
+        super().__init__(redact(self._describe()))
 
     def _describe(self) -> str:
         parts = urlsplit(self.url)
@@ -185,8 +219,23 @@ class UnsafeDestination(ElasticJobsError):
     """A request was not sent: its token may not go to that URL (plain HTTP, another host, or a redirect)."""
 
     def __init__(self, method: str, url: str, reason: str) -> None:
-        self.method, self.url, self.reason = method, url, reason
-        super().__init__(f"{reason[:1].upper()}{reason[1:]} (not sent: {method} {url})")
+        self.method, self.url, self.reason = method, redact(url), redact(reason)
+        super().__init__(f"{self.reason[:1].upper()}{self.reason[1:]} (not sent: {method} {self.url})")
+
+
+class EndlessListing(ElasticJobsError):
+    """A listing would never end: a ``nextLink`` led back to a page it had read, or it ran past its page bound.
+
+    Following such a service on would send GETs forever (an ``up`` that hangs), so the listing stops with this
+    error, naming the link it did not follow (``pages`` is how many it read)."""
+
+    def __init__(self, listing: str, next_link: str, pages: int, repeated: bool) -> None:
+        self.listing, self.next_link, self.pages, self.repeated = redact(listing), redact(next_link), pages, repeated
+        why = "leads back to a page already read" if repeated else f"asks for more than {pages} pages"
+        super().__init__(
+            f"the service's listing of {self.listing} does not end: after {pages} page(s), its nextLink "
+            f"{self.next_link} {why}; it was not followed. The service is answering wrongly; try again later"
+        )
 
 
 class WaitTimeout(ElasticJobsError):

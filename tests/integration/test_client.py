@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import time
 import uuid
 
@@ -12,6 +14,7 @@ from pulumi_azure_elastic_jobs.client import ElasticJobsClient, retry_after_seco
 from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.errors import (
     AuthError,
+    EndlessListing,
     InvalidResponse,
     NotFound,
     ServiceError,
@@ -272,6 +275,52 @@ def test_unknown_lifecycles_and_fields_from_a_newer_service_are_tolerated(
     )
     execution = client.get_execution(ref)
     assert execution.properties.lifecycle == "Hibernating"
+
+
+@pytest.mark.parametrize("loop", ["back-to-the-first-page", "to-itself"])
+def test_a_next_link_that_leads_back_to_a_page_already_read_ends_the_listing_with_an_error(
+    emulator: Emulator, client: ElasticJobsClient, loop: str
+) -> None:
+    job = new_job(client)
+    ref = job.execution(str(uuid.uuid4()))
+    client.put_execution(ref)
+    one_run = client.request("GET", ref.path).json()
+    first_page = f"{emulator.url}{job.path}/executions?api-version={client.api_version}"
+    next_link = first_page if loop == "back-to-the-first-page" else f"{first_page}&$skiptoken=page-2"
+    page = {"value": [one_run], "nextLink": next_link}
+    emulator.add_fault(
+        "status",
+        path=f"{job.job_name}/executions$",
+        method="GET",
+        status=200,
+        body=json.dumps(page),
+        content_type="application/json",
+        count=-1,
+    )
+    since = last_seq(emulator)
+    with pytest.raises(EndlessListing) as raised:
+        list(itertools.islice(client.list_executions(job), 1000))  # unfixed, it would page forever
+    assert put_count(emulator, since, "GET") <= 2
+    assert next_link.split("://", 1)[1] in str(raised.value) and "already read" in str(raised.value)
+
+
+def test_a_listing_longer_than_the_page_bound_ends_with_an_error(
+    emulator: Emulator, client: ElasticJobsClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pulumi_azure_elastic_jobs.emulator import backend
+
+    job = new_job(client)
+    for _ in range(3):
+        client.put_execution(job.execution(str(uuid.uuid4())))
+    monkeypatch.setattr(backend, "PAGE_SIZE", 1)
+    with ElasticJobsClient(emulator.url, StaticToken(emulator.token), max_pages=3) as enough:
+        assert len(list(enough.list_executions(job))) == 3
+    with ElasticJobsClient(emulator.url, StaticToken(emulator.token), max_pages=2) as bounded:
+        since = last_seq(emulator)
+        with pytest.raises(EndlessListing) as raised:
+            list(bounded.list_executions(job))
+    assert put_count(emulator, since, "GET") == 2
+    assert "2 pages" in str(raised.value)
 
 
 def test_waiting_follows_retry_after_and_stops_when_terminal(emulator: Emulator, client: ElasticJobsClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,56 @@ def test_lists_filter_by_activity_and_time_and_page_with_next_link(
         backend.PAGE_SIZE = original
     bad = arm(emulator, "GET", f"{job.path}/executions", params={**API, "isActive": "maybe"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "InvalidParameter"
+
+
+def finished_run(client: ElasticJobsClient) -> tuple[JobRef, str, datetime, datetime]:
+    """A job with one run that has ended: its id, create time and end time (so every time filter compares)."""
+    job = new_job(client, script="SELECT 1; -- emulator:duration=0")
+    ref = job.execution(str(uuid.uuid4()))
+    client.put_execution(ref)
+    done = client.wait_for_terminal(ref, timeout=30, poll_interval=0.1).properties
+    assert done.create_time and done.end_time
+    return job, ref.job_execution_id, done.create_time, done.end_time
+
+
+def listed(answer: requests.Response) -> list[str]:
+    assert answer.status_code == 200, answer.text
+    return [item["name"] for item in answer.json()["value"]]
+
+
+@pytest.mark.parametrize("name", ["createTimeMin", "createTimeMax", "endTimeMin", "endTimeMax"])
+def test_a_time_filter_without_a_utc_offset_is_read_as_utc(
+    emulator: Emulator, client: ElasticJobsClient, name: str
+) -> None:
+    job, run, created, ended = finished_run(client)
+    moment = (created if name.startswith("create") else ended).astimezone(UTC)
+    for shift in (-1, 1):
+        bound = moment + timedelta(seconds=shift)
+        offsetless = arm(emulator, "GET", f"{job.path}/executions", params={**API, name: f"{bound:%Y-%m-%dT%H:%M:%S}"})
+        in_utc = arm(emulator, "GET", f"{job.path}/executions", params={**API, name: f"{bound:%Y-%m-%dT%H:%M:%SZ}"})
+        assert listed(offsetless) == listed(in_utc) == ([run] if (shift < 0) == name.endswith("Min") else [])
+    agent_wide = arm(emulator, "GET", f"{job.agent_path}/executions", params={**API, name: "2000-01-01T00:00:00"})
+    assert agent_wide.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        *[(name, value) for name in ("createTimeMin", "endTimeMax") for value in ("2026-01-01", "soon", "")],
+        ("isActive", "yes"),
+        ("$skip", "-1"),
+        ("$top", "ten"),
+        ("$top", "9" * 5000),
+    ],
+)
+def test_execution_listing_parameters_answer_arm_json_never_a_500(
+    emulator: Emulator, client: ElasticJobsClient, name: str, value: str
+) -> None:
+    job, _, _, _ = finished_run(client)
+    answer = arm(emulator, "GET", f"{job.path}/executions", params={**API, name: value})
+    assert answer.status_code in (200, 400) and answer.headers["Content-Type"].startswith("application/json")
+    if answer.status_code == 400:
+        assert answer.json()["error"]["code"] == "InvalidParameter" and answer.json()["error"]["target"] == name
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -628,21 +629,27 @@ def _int(value: str | None, name: str) -> int | None:
     return number
 
 
-def _filtered(items: list[Document], query: dict[str, str]) -> list[Document]:
-    from datetime import datetime
+def _utc_moment(value: str) -> datetime:
+    """A date-time filter as the emulator reads it: at its offset, or, written without one, as UTC (every time the
+    service stores and answers is UTC). A naive time is never compared with an aware one (a 500 before this).
+    Raises ``ValueError`` for text that is no ISO 8601 date-time, which callers answer as a 400."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
+
+def _filtered(items: list[Document], query: dict[str, str]) -> list[Document]:
     def moment(name: str) -> datetime | None:
         value = query.get(name)
         if value is None:
             return None
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return _utc_moment(value)
         except ValueError:
             raise ArmFailure(400, "InvalidParameter", f"{name} must be an ISO 8601 date-time.", name) from None
 
     def when(item: Document, name: str) -> datetime | None:
         value = item["properties"].get(name)
-        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+        return _utc_moment(value) if value else None
 
     bounds = {name: moment(name) for name in ("createTimeMin", "createTimeMax", "endTimeMin", "endTimeMax")}
     active = query.get("isActive")
