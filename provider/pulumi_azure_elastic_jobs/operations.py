@@ -168,10 +168,26 @@ class Connection:
         self._settings: Settings | None = None
         self._clients: dict[str, ElasticJobsClient] = {}
         self._lock = threading.Lock()
+        self._adopted: set[str] = set()
         self.sleep: Callable[[float], None] = time.sleep
         """How waits between polls and retries pause (the native face swaps in one that a Cancel interrupts)."""
         if config is not None:
             self.configure(config)
+
+    def adopt(self, arm_id: str) -> None:
+        """A create in this deployment attached to the run ``arm_id``: from now on it is that resource's run."""
+        with self._lock:
+            self._adopted.add(arm_id.lower())
+
+    def adopted(self, arm_id: str) -> bool:
+        """Whether a resource created in this deployment stands for the run ``arm_id``.
+
+        A create-before-delete replacement (the program's ``deleteBeforeReplace: false``) creates first, and its
+        create attaches to the active run of the same intent, which is the old resource's; the old resource's
+        delete comes after and must not cancel the run the new one now stands for. The engine runs one provider
+        process per deployment, so what this process saw is what this deployment did."""
+        with self._lock:
+            return arm_id.lower() in self._adopted
 
     def configure(self, config: Mapping[str, Any]) -> None:
         """Take the provider configuration (``azure-elastic-jobs:<key>`` names); what was resolved is dropped."""
@@ -267,6 +283,8 @@ class Executions:
         note = attach_note(run)
         if note:
             progress.warn(note)
+        if not run.started:
+            self.connection.adopt(run.ref.arm_id)
         try:
             execution, targets = self._settle(client, run.ref, _limited(declared, time_limit), run.execution, progress)
         except ExecutionFailed:
@@ -333,6 +351,9 @@ class Executions:
             _coerce_numbers({key: value for key, value in props.items() if key in FIELDS and value is not None})
         )
         if not inputs.cancel_on_destroy:
+            return
+        if self.connection.adopted(ref.arm_id):
+            log.info("not cancelling %s: the resource that replaced this one stands for it", ref.arm_id)
             return
         client = self.client(inputs.api_version)
         try:
@@ -520,7 +541,8 @@ class ExecutionSets(Executions):
     of 32 takes about T. Each member keeps its own identity (job, triggers, derived id chain), so changing
     one member's triggers re-runs only that member. Member outcomes never fail the deployment by themselves:
     they are outputs (``executions``, ``failed_members``, ``finished``). A member that cannot start, or whose
-    run vanishes, is recorded with its error next to the others' runs, never raised past them; a timeout
+    run vanishes, is recorded with its error next to the others' runs, never raised past them (with the id it
+    PUT when no answer said whether that started a run: the next ``up`` ensures that id); a timeout
     leaves the set recorded with its members still running, so the next ``up`` resumes waiting instead of
     losing track of them.
     """
@@ -542,8 +564,8 @@ class ExecutionSets(Executions):
         recorded = olds.get("executions") or {}
         if news.get("wait_for_completion") and not olds.get("finished", True):
             updates.append("executions")  # members still running after a timeout: resume waiting
-        elif any(not (item or {}).get("azure_id") for item in recorded.values()):
-            updates.append("executions")  # members that could not start: try them again
+        elif any(not (item or {}).get("azure_id") or _unconfirmed(item) for item in recorded.values()):
+            updates.append("executions")  # members that could not start, or whose start is unconfirmed: again
         return Diffed(replaces, updates)
 
     def create(self, props: Mapping[str, Any], progress: Progress, time_limit: float | None = None) -> Created:
@@ -560,13 +582,17 @@ class ExecutionSets(Executions):
         progress: Progress,
         time_limit: float | None = None,
     ) -> dict[str, Any]:
-        """Keep unchanged members' runs; cancel superseded and removed ones first, then start the rest."""
+        """Keep unchanged members' runs (one the service forgot stays as recorded, as :meth:`read` keeps it); ensure
+        the id of an unchanged member whose start was unconfirmed; cancel superseded and removed ones first, then
+        start the rest."""
         inputs = _limited(_set_inputs(news), time_limit)
         recorded = _recorded_runs(olds)
+        entries = olds.get("executions") or {}
         previous, wanted = _members_of(olds), _members_of(news)
         unchanged = [key for key in inputs.members if key in recorded and previous.get(key) == wanted.get(key)]
-        kept = {key: Member(recorded[key]) for key in unchanged}
-        retired = {key: ref for key, ref in recorded.items() if key not in kept}
+        unconfirmed = {key: recorded[key] for key in unchanged if _unconfirmed(entries.get(key))}
+        kept = {key: Member(recorded[key]) for key in unchanged if key not in unconfirmed}
+        retired = {key: ref for key, ref in recorded.items() if key not in kept and key not in unconfirmed}
         still_active: list[ExecutionRef] = []
         if retired and inputs.cancel_on_destroy:
             still_active = cancel_all(
@@ -580,8 +606,10 @@ class ExecutionSets(Executions):
         stuck = {
             key: Member(ref, error=CancelNotEffective([ref])) for key, ref in retired.items() if ref in still_active
         }
-        started = self._start_members(inputs, [key for key in inputs.members if key not in kept and key not in stuck])
-        members = self._settle_set(inputs, {**kept, **stuck, **started}, progress)
+        starting = [key for key in inputs.members if key not in kept and key not in stuck]
+        started = self._start_members(inputs, starting, unconfirmed)
+        kept_entries = {key: entries[key] for key in kept}
+        members = self._settle_set(inputs, {**kept, **stuck, **started}, progress, kept_entries)
         if stuck:
             members["members"] = {
                 **members["members"],
@@ -600,14 +628,9 @@ class ExecutionSets(Executions):
             return Found("", {})  # import or get: a set is not adopted from an id
         members = {key: Member(ref, *_read_member(client, ref)) for key, ref in recorded.items()}
         members = self._with_targets(client, members, props.get("executions") or {})
-        entries = props.get("executions") or {}
-        forgotten_entries = {
-            key: forgotten_member(entries[key], member.error)
-            for key, member in members.items()
-            if member.execution is None and isinstance(member.error, NotFound) and isinstance(entries.get(key), dict)
-        }
         unstarted = {key: Member(error=_error_of(props, key)) for key in inputs.members if key not in recorded}
-        return Found(id_, self._outputs(inputs, {**members, **unstarted}, forgotten_entries))
+        entries = props.get("executions") or {}
+        return Found(id_, self._outputs(inputs, {**members, **unstarted}, _forgotten_entries(members, entries)))
 
     def delete(self, id_: str, props: Mapping[str, Any]) -> None:
         """Cancel every active member run and wait; fail, naming them, when some would not stop (the set stays)."""
@@ -615,7 +638,7 @@ class ExecutionSets(Executions):
             return
         still_active = cancel_all(
             self.client(str(props.get("api_version") or DEFAULT_API_VERSION)),
-            list(_recorded_runs(props).values()),
+            [ref for ref in _recorded_runs(props).values() if not self.connection.adopted(ref.arm_id)],
             timeout=cancel_wait(float(props.get("timeout") or DEFAULT_TIMEOUT_SECONDS)),
             poll_interval=float(props.get("poll_interval") or DEFAULT_POLL_INTERVAL_SECONDS),
         )
@@ -624,12 +647,25 @@ class ExecutionSets(Executions):
 
     # --- helpers ----------------------------------------------------------------------------------------------
 
-    def _start_members(self, inputs: SetInputs, keys: list[str]) -> dict[str, Member]:
-        return start_members(self.client(inputs.api_version), inputs, keys)
+    def _start_members(
+        self, inputs: SetInputs, keys: list[str], unconfirmed: Mapping[str, ExecutionRef] | None = None
+    ) -> dict[str, Member]:
+        members = start_members(self.client(inputs.api_version), inputs, keys, unconfirmed)
+        for member in members.values():
+            if member.ref is not None and member.error is None and not member.started:
+                self.connection.adopt(member.ref.arm_id)
+        return members
 
-    def _settle_set(self, inputs: SetInputs, members: dict[str, Member], progress: Progress) -> dict[str, Any]:
+    def _settle_set(
+        self,
+        inputs: SetInputs,
+        members: dict[str, Member],
+        progress: Progress,
+        recorded: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Wait for every member's run (status on the set's row), reading each finished run's targets as soon as
-        it ends, so those listings overlap the wait for the others."""
+        it ends, so those listings overlap the wait for the others. ``recorded``: the entries of members kept
+        from state, so that one whose run the service forgot stays as recorded (:func:`forgotten_member`)."""
         client = self.client(inputs.api_version)
         refs = [member.ref for member in members.values() if member.ref is not None and member.error is None]
         with progress, ThreadPoolExecutor(max_workers=4) as readers:
@@ -657,9 +693,11 @@ class ExecutionSets(Executions):
             }
             read = {ref: future.result() for ref, future in outcomes.items()}
             settled = self._with_targets(client, settled, {}, read)
+            outputs = self._outputs(inputs, settled, _forgotten_entries(settled, recorded or {}))
             if inputs.wait_for_completion:
-                progress.note(set_summary_line({key: _lifecycle_of(m) for key, m in settled.items()}))
-        return self._outputs(inputs, settled)
+                executions = outputs["executions"]
+                progress.note(set_summary_line({key: _entry_lifecycle(item) for key, item in executions.items()}))
+        return outputs
 
     @staticmethod
     def _with_targets(
@@ -723,10 +761,35 @@ def _member_outputs(member: Member) -> dict[str, Any]:
     return outputs
 
 
-def _lifecycle_of(member: Member) -> str:
-    if member.error is not None:
-        return f"error {error_output(member.error)['code']}"
-    return str(member.execution.properties.lifecycle) if member.execution else "unknown"
+def _entry_lifecycle(entry: Mapping[str, Any]) -> str:
+    """A member's entry in ``executions`` as the set's summary line counts it."""
+    error = entry.get("error")
+    if error:
+        return f"error {error['code']}"
+    return str(entry.get("lifecycle") or "unknown")
+
+
+def _unconfirmed(entry: Any) -> bool:
+    """Whether a member's entry names an id whose start was never confirmed: recorded with the id its PUT claimed
+    when every answer was lost (:func:`.runs.may_have_started`), and not read back since (no lifecycle). The run
+    may or may not exist, so the next ``up`` ensures that id (reads it, PUTs it only if free), never a new one,
+    and a refresh that finds nothing there keeps the entry as it is. An error saying the run is gone
+    (``ResourceNotFound``) marks a run that was seen and vanished: never ensured, so never run again."""
+    if not isinstance(entry, Mapping) or not entry.get("azure_id") or entry.get("lifecycle") is not None:
+        return False
+    error = entry.get("error")
+    gone = entry.get("in_history") is False or (isinstance(error, Mapping) and error.get("code") == "ResourceNotFound")
+    return isinstance(error, Mapping) and not gone
+
+
+def _forgotten_entries(members: Mapping[str, Member], entries: Mapping[str, Any]) -> dict[str, Any]:
+    """The recorded entries of members whose run the service does not know, kept by :func:`forgotten_member` (read
+    and update alike); an unconfirmed one stays exactly as recorded, so the next ``up`` still ensures its id."""
+    return {
+        key: dict(entries[key]) if _unconfirmed(entries[key]) else forgotten_member(entries[key], member.error)
+        for key, member in members.items()
+        if member.execution is None and isinstance(member.error, NotFound) and isinstance(entries.get(key), dict)
+    }
 
 
 class RecordedError(ElasticJobsError):

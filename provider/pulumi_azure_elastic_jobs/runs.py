@@ -10,6 +10,8 @@ is written once. The rules (docs/resources.md, Semantics):
   deployments sharing an ``execution_key``, converge on one run.
 * A pinned ``job_execution_id`` is read, and PUT only when free: the run under that id, whatever its state,
   is the resource's run.
+* A fleet member whose PUT may have acted though no answer said so keeps the id it PUT, and its next start
+  ensures that id as if pinned: never a new id beside a run that may exist.
 * A cancel is a request, not a fact: callers get back the runs that are still active after the bounded wait,
   and must not start a replacement beside them.
 """
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .errors import ElasticJobsError, NotFound
+from .errors import ArmError, ElasticJobsError, NotFound
 from .ids import ExecutionRef, JobRef
 from .outcome import TargetOutcomes
 from .terms import is_terminal
@@ -106,15 +108,37 @@ def active_runs(client: ElasticJobsClient, job: JobRef) -> dict[str, JobExecutio
         return {}  # no such job (or subscription): the PUT that follows says so with ARM's own error
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A free id this resource's run is to start under, and the service's clock when a read found it free (None
+    when the listing stood for the read)."""
+
+    ref: ExecutionRef
+    found_free_at: datetime | None
+
+
 def start_or_attach(client: ElasticJobsClient, inputs: ExecutionInputs, runs: JobRuns | None = None) -> Run:
     """The run this resource stands for: its chain's active run if there is one, else one started now.
 
     ``runs``: the job's runs (:func:`job_runs`), when the caller listed them already; a fleet lists once per
     job, before any of its PUTs, so its own new runs are never taken for a member's, and an id another member
     claims in the meantime is simply found taken by its PUT (ARM answers with the existing run)."""
+    found = attach_or_choose(client, inputs, runs)
+    return found if isinstance(found, Run) else claim(client, found)
+
+
+def claim(client: ElasticJobsClient, chosen: Claim) -> Run:
+    """PUT the chosen id (see :meth:`ElasticJobsClient.claim`)."""
+    return _run(chosen.ref, client.claim(chosen.ref, chosen.found_free_at))
+
+
+def attach_or_choose(client: ElasticJobsClient, inputs: ExecutionInputs, runs: JobRuns | None = None) -> Run | Claim:
+    """The run to attach to, or the free id to PUT: :func:`start_or_attach` up to its PUT, so that a caller who
+    loses the PUT's answer still knows which id it PUT."""
     if inputs.job_execution_id:
         ref = inputs.job.execution(inputs.job_execution_id)
-        return _run(ref, client.ensure_execution(ref))
+        existing, asked_at = client.find_execution(ref)  # as ElasticJobsClient.ensure_execution reads it
+        return Claim(ref, asked_at) if existing is None else Run(ref, existing, started=False)
     chain = inputs.chain
     runs = job_runs(client, inputs.job) if runs is None else runs
     running = chain.newest_of(runs.active)
@@ -133,8 +157,7 @@ def start_or_attach(client: ElasticJobsClient, inputs: ExecutionInputs, runs: Jo
         return found is None
 
     generation = first_free(is_free)
-    ref = inputs.job.execution(chain.id(generation))
-    return _run(ref, client.claim(ref, free_reads[generation]))
+    return Claim(inputs.job.execution(chain.id(generation)), free_reads[generation])
 
 
 def _run(ref: ExecutionRef, start: ExecutionStart) -> Run:
@@ -167,14 +190,34 @@ class Member:
     started: bool = False
 
 
-def start_members(client: ElasticJobsClient, inputs: SetInputs, keys: list[str]) -> dict[str, Member]:
-    """Start (or attach to) each member's run, concurrently; a member that cannot start is recorded with its error.
+def may_have_started(error: ElasticJobsError) -> bool:
+    """Whether a PUT that failed may still have started its run. Only ARM refusing the request (a 4xx other than
+    429: malformed, not allowed, no such job, conflict) proves it did not: the PUT is idempotent, so a retry after
+    a try that acted answers success, never a refusal. No answer, a 5xx or 429 after retries, a malformed
+    success or a wait cut short may each follow a try that acted."""
+    refused = isinstance(error, ArmError) and 400 <= error.status < 500 and error.status != 429
+    return not refused
 
-    The active runs of every job the members name are listed first, once per job and before any PUT, so that
-    members on one job each get their own run and none adopts another's."""
+
+def start_members(
+    client: ElasticJobsClient,
+    inputs: SetInputs,
+    keys: list[str],
+    unconfirmed: Mapping[str, ExecutionRef] | None = None,
+) -> dict[str, Member]:
+    """Start (or attach to) each member's run, concurrently; a member that cannot start is recorded with its error,
+    and with the id it PUT when the PUT may have started a run (:func:`may_have_started`).
+
+    ``unconfirmed``: the ids members were recorded with whose start was never confirmed; each is ensured (read,
+    PUT only if free), never left for a new id beside it. The active runs of every job the other members name
+    are listed first, once per job and before any PUT, so that members on one job each get their own run and
+    none adopts another's."""
     if not keys:
         return {}
+    unconfirmed = {key: ref for key, ref in (unconfirmed or {}).items() if key in keys}
     members = {key: inputs.member(key) for key in keys}
+    for key, ref in unconfirmed.items():
+        members[key] = members[key].model_copy(update={"job_execution_id": ref.job_execution_id})
     jobs = sorted({member.job for member in members.values() if not member.job_execution_id}, key=str)
 
     def listed(job: JobRef) -> JobRuns | ElasticJobsError:
@@ -186,13 +229,16 @@ def start_members(client: ElasticJobsClient, inputs: SetInputs, keys: list[str])
     def start(key: str) -> tuple[str, Member]:
         member = members[key]
         runs = listings.get(member.job) if not member.job_execution_id else None
+        chosen: Run | Claim | None = None
         try:
             if isinstance(runs, ElasticJobsError):
                 raise runs
-            run = start_or_attach(client, member, runs)
+            chosen = attach_or_choose(client, member, runs)
+            run = chosen if isinstance(chosen, Run) else claim(client, chosen)
         except ElasticJobsError as error:
             log.warning("member %s could not start: %s", key, error)
-            return key, Member(error=error)
+            put = chosen.ref if isinstance(chosen, Claim) and may_have_started(error) else None
+            return key, Member(unconfirmed.get(key, put), error=error)
         return key, Member(run.ref, run.execution, started=run.started)
 
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(keys))) as pool:

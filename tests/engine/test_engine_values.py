@@ -379,3 +379,18 @@ def test_a_job_name_from_another_resources_unknown_output_passes_check_and_diffs
     assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME
     wanted = ["job_name", "resource_group_name"] if face_name == "dynamic" else ["jobName", "resourceGroupName"]
     assert set(wanted) <= set(diff.replaces)
+
+
+def test_a_secret_inside_triggers_stays_secret_in_the_native_outputs_and_out_of_the_logs(
+    native: NativePlugin, emulator: Emulator, job_name: str
+) -> None:
+    """In an `up`, not a preview: the run starts, and the trigger that carries a secret is secret in what the
+    engine records; its value reaches neither the request log nor the plugin's error stream."""
+    planted = f"pw-{uuid.uuid4().hex[:10]}"
+    props = {**AGENT, "job_name": job_name, "triggers": {"release": "r1", "pw": Secret(planted)}}
+    checked = native.stub.Check(provider_pb2.CheckRequest(urn=urn("secretive"), news=wire_map(camelized(props))))
+    assert secret_on_wire(checked.inputs.fields["triggers"])
+    created = native.stub.Create(provider_pb2.CreateRequest(urn=urn("secretive"), properties=checked.inputs))
+    assert secret_on_wire(created.properties.fields["triggers"])
+    assert planted not in str(emulator.requests_log())
+    native.stub.Delete(provider_pb2.DeleteRequest(id=created.id, urn=urn("secretive"), properties=created.properties))

@@ -140,3 +140,33 @@ def test_native_preview_create_and_update_send_no_request(
     )
     assert updated.properties.fields["jobName"].string_value == job.job_name
     assert len(emulator.requests_log()) == before
+
+
+@pytest.mark.parametrize("face_name", ["native", "dynamic"])
+def test_a_create_before_delete_replacement_of_an_active_run_keeps_the_run_it_attached_to(
+    own_emulator: Emulator, own_client: ElasticJobsClient, engine_log: Any, face_name: str, declare: Declare
+) -> None:
+    """``deleteBeforeReplace: false`` and ``up --replace`` while the run is going: the engine creates the new
+    resource first (it attaches to the run, the same intent's), then deletes the old one, which must not cancel
+    the run the new resource now stands for (issue 25, defect 2)."""
+    job = new_job(own_client, script=HELD)
+    if face_name == "native":
+        plugin: Any = NativePlugin(engine_log.address, own_emulator)
+        stub, name = plugin.stub, urn("replaced")
+        checked = plugin.check("replaced", {**AGENT, "jobName": job.job_name}).inputs
+    else:
+        from tests.engine.conftest import configured_plugin
+
+        plugin = configured_plugin(own_emulator)
+        stub = plugin.stub
+        (registration,) = declare(job_name=job.job_name)
+        name = registration.urn
+        checked = stub.Check(provider_pb2.CheckRequest(urn=name, news=registration.inputs)).inputs
+    try:
+        old = stub.Create(provider_pb2.CreateRequest(urn=name, properties=checked), timeout=60)
+        new = stub.Create(provider_pb2.CreateRequest(urn=name, properties=checked), timeout=60)  # replacement first
+        stub.Delete(provider_pb2.DeleteRequest(id=old.id, urn=name, properties=old.properties), timeout=60)
+        assert new.id == old.id
+        assert lifecycles(own_client, job) == ["InProgress"], "the replacement's run was cancelled under it"
+    finally:
+        plugin.kill()

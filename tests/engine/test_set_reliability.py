@@ -1,0 +1,197 @@
+"""A set keeps every run it started, through lost answers and history retention, on both plugins.
+
+Each test drives the real dynamic-provider plugin and the real native plugin over gRPC, through the same engine
+stand-in (:class:`~tests.engine.harness.Engine`), against an emulator of its own, and counts the runs on the
+server. Runs that must stay active are held by a long step and ended by moving the service clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from pulumi_azure_elastic_jobs.catalog import camel, snake
+from pulumi_azure_elastic_jobs.client import ElasticJobsClient
+from pulumi_azure_elastic_jobs.emulator import Emulator
+from tests.conftest import HELD, HOUR_AHEAD, new_job
+from tests.engine.conftest import configured_plugin
+from tests.engine.harness import (
+    AGENT_CAMEL,
+    EXECUTION_SET,
+    QUICK,
+    Engine,
+    EngineLog,
+    NativePlugin,
+    Registration,
+    to_struct,
+    urn,
+)
+from tests.engine.test_exactly_once import declare_set, lifecycles
+from tests.engine.test_one_intent_one_run import forget_oldest
+
+RETRY_BUDGET = "1"
+"""Seconds each request may retry: a PUT whose every answer is dropped gives up in a second or two."""
+
+
+@dataclass
+class Face:
+    """One plugin, played by the engine stand-in; ``up`` declares the set anew, ``set_state`` reads it back."""
+
+    engine: Engine
+    declare: Callable[..., list[Registration]]
+    to_core: Callable[[Any], Any]
+
+    def up(self, **inputs: Any) -> None:
+        self.engine.up(self.declare(**inputs))
+
+    def set_state(self) -> dict[str, Any]:
+        (state,) = self.engine.state.values()
+        outputs: dict[str, Any] = self.to_core(state.output_props)
+        return outputs
+
+
+class _NativeStubs:
+    """The native plugin's gRPC methods under the names the engine stand-in calls."""
+
+    def __init__(self, plugin: NativePlugin) -> None:
+        self.plugin = plugin
+
+    def __getattr__(self, method: str) -> Any:
+        return getattr(self.plugin.stub, method)
+
+
+def _snake_keys(value: Any, user_keyed: bool = False) -> Any:
+    """Native outputs in the core's names: member keys and triggers stay as the user wrote them."""
+    if not isinstance(value, dict):
+        return value
+    if user_keyed:
+        return {key: _snake_keys(item) for key, item in value.items()}
+    return {snake(key): _snake_keys(item, snake(key) in ("members", "executions")) for key, item in value.items()}
+
+
+def _camel_keys(value: Any, user_keyed: bool = False) -> Any:
+    """Inputs in the schema's names, as a native program sends them; triggers go as they are."""
+    if not isinstance(value, dict):
+        return value
+    if user_keyed:
+        return {key: _camel_keys(item) for key, item in value.items()}
+    return {
+        camel(key): item if key == "triggers" else _camel_keys(item, key == "members") for key, item in value.items()
+    }
+
+
+@pytest.fixture(params=["dynamic", "native"])
+def face(request: pytest.FixtureRequest, own_emulator: Emulator) -> Iterator[Face]:
+    stack = f"set-{uuid.uuid4().hex[:8]}"
+    if request.param == "dynamic":
+        plugin = configured_plugin(own_emulator, AZURE_ELASTIC_JOBS_RETRY_BUDGET=RETRY_BUDGET)
+        try:
+            yield Face(Engine(plugin), lambda **inputs: declare_set(stack=stack, **inputs), lambda value: value)
+        finally:
+            plugin.kill()
+        return
+    engine_log = EngineLog()
+    native = NativePlugin(engine_log.address)
+    native.configure(own_emulator, retryBudget=RETRY_BUDGET)
+
+    def declare(**inputs: Any) -> list[Registration]:
+        news = to_struct({**AGENT_CAMEL, **_camel_keys(inputs)})
+        return [Registration(EXECUTION_SET, "fleet", urn("fleet", EXECUTION_SET, stack), news)]
+
+    try:
+        yield Face(Engine(_NativeStubs(native)), declare, _snake_keys)  # type: ignore[arg-type]
+    finally:
+        native.kill()
+        engine_log.stop()
+
+
+# --- a member whose PUT's every answer was lost keeps the id it PUT, and the next up ensures it ---------------
+
+
+def test_a_set_member_whose_put_answers_were_all_lost_is_ensured_not_run_again_once_its_run_ended(
+    face: Face, own_emulator: Emulator, own_client: ElasticJobsClient
+) -> None:
+    job = new_job(own_client, script=HELD)
+    members = {"lost": {"job_name": job.job_name}}
+    own_emulator.add_fault("act-then-drop", path=job.job_name, method="PUT", count=-1)
+    face.up(members=members)
+    own_emulator.clear_faults()
+    (started,) = own_client.list_executions(job)
+    entry = face.set_state()["executions"]["lost"]
+    assert entry["error"]["code"] == "TransportError"
+    assert entry.get("job_execution_id") == started.name and entry.get("azure_id")  # the id it PUT, kept
+    assert entry.get("lifecycle") is None  # unconfirmed: never read back
+
+    own_emulator.settings(clock_offset_seconds=HOUR_AHEAD)  # the run it started ends before the next up
+    assert lifecycles(own_client, job) == ["Succeeded"]
+    face.up(members=members)
+    assert lifecycles(own_client, job) == ["Succeeded"]  # no second run
+    entry = face.set_state()["executions"]["lost"]
+    assert entry["job_execution_id"] == started.name and entry["lifecycle"] == "Succeeded"
+    assert entry.get("error") is None and face.set_state()["failed_members"] == []
+
+
+def test_a_set_member_whose_put_never_arrived_starts_under_the_id_it_recorded_on_the_next_up(
+    face: Face, own_emulator: Emulator, own_client: ElasticJobsClient
+) -> None:
+    """The other side of an unconfirmed start: nothing ran, so ensuring the recorded id starts it, once; a refresh
+    in between that finds nothing under that id keeps it as recorded."""
+    job = new_job(own_client, script=HELD)
+    members = {"lost": {"job_name": job.job_name}}
+    own_emulator.add_fault("drop", path=job.job_name, method="PUT", count=-1)
+    face.up(members=members)
+    own_emulator.clear_faults()
+    assert lifecycles(own_client, job) == []
+    recorded = face.set_state()["executions"]["lost"]
+    assert recorded["error"]["code"] == "TransportError" and recorded.get("job_execution_id")
+
+    face.engine.refresh()
+    assert face.set_state()["executions"]["lost"] == recorded
+    face.up(members=members)
+    (started,) = own_client.list_executions(job)
+    entry = face.set_state()["executions"]["lost"]
+    assert started.name == recorded["job_execution_id"] == entry["job_execution_id"]
+    assert entry["lifecycle"] in ("Created", "InProgress") and entry.get("error") is None
+
+
+# --- an update after history retention says what a refresh says ------------------------------------------------
+
+
+def test_an_update_of_a_set_after_retention_keeps_finished_forgotten_members_as_refresh_does(
+    face: Face, own_emulator: Emulator, own_client: ElasticJobsClient
+) -> None:
+    done, held, added = new_job(own_client, script=QUICK), new_job(own_client, script=HELD), new_job(own_client, QUICK)
+    members = {"done": {"job_name": done.job_name}, "held": {"job_name": held.job_name}}
+    waiting = {"wait_for_completion": True, "poll_interval": 0.2, "timeout": 2}
+    face.up(members=members, **waiting)  # `done` ends; `held` is still running when the wait times out
+    recorded = face.set_state()["executions"]
+    assert recorded["done"]["lifecycle"] == "Succeeded" and recorded["held"]["lifecycle"] == "InProgress"
+    forget_oldest(own_emulator, own_client, done, 1)
+    forget_oldest(own_emulator, own_client, held, 1)
+
+    face.up(members={**members, "added": {"job_name": added.job_name}}, **waiting)
+    updated = face.set_state()
+    assert updated["executions"]["done"].get("lifecycle") == "Succeeded"
+    assert updated["executions"]["done"].get("in_history") is False
+    assert updated["executions"]["done"].get("error") is None
+    assert updated["executions"]["held"]["error"]["code"] == "ResourceNotFound"  # how it ended is unknown
+    assert updated["failed_members"] == ["held"]
+    assert updated["executions"]["added"]["lifecycle"] == "Succeeded"
+    assert lifecycles(own_client, done) == [] and lifecycles(own_client, held) == []  # nothing ran again
+
+    face.engine.refresh()  # a refresh says the same of every member (its NotFound answer has its own request id)
+    refreshed = face.set_state()
+    assert {key: said(refreshed["executions"][key]) for key in members} == {
+        key: said(updated["executions"][key]) for key in members
+    }
+    assert refreshed["failed_members"] == updated["failed_members"]
+
+
+def said(entry: dict[str, Any]) -> dict[str, Any]:
+    """A member's entry with its error reduced to the code: what a user reads of it."""
+    error = entry.get("error")
+    return {**entry, "error": error and error["code"]}
