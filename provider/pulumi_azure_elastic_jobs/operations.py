@@ -32,7 +32,17 @@ from .errors import (
 from .ids import ExecutionRef
 from .outcome import TargetOutcomes, set_status_line, set_summary_line, status_line, summary_line
 from .progress import Progress
-from .runs import Member, attach_note, cancel_all, start_members, start_or_attach
+from .runs import (
+    Claim,
+    Member,
+    Run,
+    attach_note,
+    attach_or_choose,
+    cancel_all,
+    claim,
+    may_have_started,
+    start_members,
+)
 from .terms import (
     DEFAULT_API_VERSION,
     DEFAULT_POLL_INTERVAL_SECONDS,
@@ -278,7 +288,8 @@ class Executions:
         declared = _execution_inputs(props)
         client = self.client(declared.api_version)
         with self._naming_subscription_source(declared.subscription_id):
-            run = start_or_attach(client, declared)
+            found = attach_or_choose(client, declared)
+            run = found if isinstance(found, Run) else _claim_or_record(client, declared, found)
         log.info("%s %s", "started" if run.started else "attached to", run.ref.arm_id)
         note = attach_note(run)
         if note:
@@ -316,6 +327,8 @@ class Executions:
         except NotFound:
             if "azure_id" not in props:
                 return Found("", {})  # import or get of an id the service does not know: nothing to adopt
+            if unconfirmed(props):  # its PUT may never have arrived: the next up ensures the id
+                return Found(ref.arm_id, {key: value for key, value in props.items() if key != "__provider"})
             return Found(ref.arm_id, forgotten(props))  # a run that happened stays happened
         targets = _targets_of(client, ref, execution, props.get("target_outcomes"))
         outputs = _resource_outputs(inputs, execution, ref, targets)
@@ -336,7 +349,7 @@ class Executions:
         ref = ExecutionRef.parse(id_)
         client = self.client(declared.api_version)
         try:
-            execution = client.get_execution(ref)
+            execution = client.get_execution(ref) if not unconfirmed(olds) else client.ensure_execution(ref).execution
         except NotFound:  # forgotten by the service: nothing to wait for, the record stands
             return {**forgotten(olds), **_as_struct_numbers(_inputs_of(declared))}
         execution, targets = self._settle(
@@ -407,6 +420,35 @@ class Executions:
             explanation = targets.failures() or str(execution.properties.last_message or "no message").rstrip(".")
             raise ExecutionFailed(ref.arm_id, lifecycle, explanation, recorded)
         return execution, targets
+
+
+def _claim_or_record(client: ElasticJobsClient, inputs: ExecutionInputs, chosen: Claim) -> Run:
+    """PUT the chosen id; when that fails in a way that may have started the run (every answer lost, a 5xx past
+    the budget), the resource is recorded with the id it PUT, unconfirmed, so the next ``up`` ensures that id
+    instead of choosing another beside a run that may exist."""
+    try:
+        return claim(client, chosen)
+    except ElasticJobsError as error:
+        if not may_have_started(error):
+            raise
+        outputs = {
+            **dict.fromkeys(OUTPUT_NAMES),
+            **_inputs_of(inputs),
+            "azure_id": chosen.ref.arm_id,
+            "job_execution_id": chosen.ref.job_execution_id,
+            "in_history": True,
+            "target_outcomes": TargetOutcomes().output(),
+        }
+        raise StartedButUnsettled(chosen.ref.arm_id, _as_struct_numbers(outputs), error) from error
+
+
+def unconfirmed(recorded: Mapping[str, Any]) -> bool:
+    """Whether a JobExecution's record names an id whose start was never confirmed (its PUT's answers were lost:
+    no lifecycle was ever read). The run may or may not exist: the next ``up`` ensures the id (reads it, PUTs it
+    only if free) and a refresh that finds nothing keeps the record as it is."""
+    return (
+        bool(recorded.get("azure_id")) and recorded.get("lifecycle") is None and recorded.get("in_history") is not False
+    )
 
 
 def unchanged_inputs(
@@ -569,10 +611,10 @@ class ExecutionSets(Executions):
         return Diffed(replaces, updates)
 
     def create(self, props: Mapping[str, Any], progress: Progress, time_limit: float | None = None) -> Created:
-        inputs = _limited(_set_inputs(props), time_limit)
+        inputs = _set_inputs(props)
         members = self._start_members(inputs, list(inputs.members))
         set_id = f"jobexecutionset/{uuid.uuid5(uuid.NAMESPACE_URL, inputs.execution_key + inputs.job_agent_name)}"
-        return Created(set_id, self._settle_set(inputs, members, progress))
+        return Created(set_id, self._settle_set(inputs, members, progress, wait_limit=time_limit))
 
     def update(
         self,
@@ -585,7 +627,7 @@ class ExecutionSets(Executions):
         """Keep unchanged members' runs (one the service forgot stays as recorded, as :meth:`read` keeps it); ensure
         the id of an unchanged member whose start was unconfirmed; cancel superseded and removed ones first, then
         start the rest."""
-        inputs = _limited(_set_inputs(news), time_limit)
+        inputs = _set_inputs(news)
         recorded = _recorded_runs(olds)
         entries = olds.get("executions") or {}
         previous, wanted = _members_of(olds), _members_of(news)
@@ -598,7 +640,7 @@ class ExecutionSets(Executions):
             still_active = cancel_all(
                 self.client(inputs.api_version),
                 list(retired.values()),
-                timeout=cancel_wait(inputs.timeout),
+                timeout=cancel_wait(_limited(inputs, time_limit).timeout),
                 poll_interval=inputs.poll_interval,
             )
         # A member whose superseded run would not stop starts nothing beside it: it stays at its old identity
@@ -609,7 +651,7 @@ class ExecutionSets(Executions):
         starting = [key for key in inputs.members if key not in kept and key not in stuck]
         started = self._start_members(inputs, starting, unconfirmed)
         kept_entries = {key: entries[key] for key in kept}
-        members = self._settle_set(inputs, {**kept, **stuck, **started}, progress, kept_entries)
+        members = self._settle_set(inputs, {**kept, **stuck, **started}, progress, kept_entries, time_limit)
         if stuck:
             members["members"] = {
                 **members["members"],
@@ -662,10 +704,12 @@ class ExecutionSets(Executions):
         members: dict[str, Member],
         progress: Progress,
         recorded: Mapping[str, Any] | None = None,
+        wait_limit: float | None = None,
     ) -> dict[str, Any]:
         """Wait for every member's run (status on the set's row), reading each finished run's targets as soon as
         it ends, so those listings overlap the wait for the others. ``recorded``: the entries of members kept
-        from state, so that one whose run the service forgot stays as recorded (:func:`forgotten_member`)."""
+        from state, so that one whose run the service forgot stays as recorded (:func:`forgotten_member`).
+        ``wait_limit``: the engine's custom timeout, which cuts the wait but is never recorded as ``timeout``."""
         client = self.client(inputs.api_version)
         refs = [member.ref for member in members.values() if member.ref is not None and member.error is None]
         with progress, ThreadPoolExecutor(max_workers=4) as readers:
@@ -679,12 +723,12 @@ class ExecutionSets(Executions):
             def ended(ref: ExecutionRef, _: JobExecution) -> None:
                 outcomes[ref] = readers.submit(client.target_outcomes, ref)
 
-            timeout = inputs.timeout if inputs.wait_for_completion else 0  # not waiting: one read each
+            timeout = _limited(inputs, wait_limit).timeout if inputs.wait_for_completion else 0  # else one read each
             waited = client.wait_for_all(
                 refs, timeout=timeout, poll_interval=inputs.poll_interval, on_progress=show, on_terminal=ended
             )
             if inputs.wait_for_completion and not waited.finished:
-                log.warning("executions still running after %g s; the next up resumes waiting", inputs.timeout)
+                log.warning("executions still running after %g s; the next up resumes waiting", timeout)
             settled = {
                 key: Member(member.ref, waited.latest.get(member.ref), waited.errors.get(member.ref))
                 if member.ref is not None and member.error is None

@@ -10,6 +10,8 @@ ended by moving the emulator's clock, never by racing a timer.
 from __future__ import annotations
 
 import threading
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -17,13 +19,28 @@ import pytest
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import provider_pb2
 
+from pulumi_azure_elastic_jobs.catalog import camel
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.terms import UNKNOWN
 from tests.conftest import HELD, HOUR_AHEAD, new_job
-from tests.engine.conftest import Declare
+from tests.engine.conftest import AGENT as AGENT_SNAKE
+from tests.engine.conftest import Declare, configured_plugin
 from tests.engine.harness import AGENT_CAMEL as AGENT
-from tests.engine.harness import Engine, NativePlugin, Plugin, from_struct, init_failure, to_struct, urn
+from tests.engine.harness import (
+    EXECUTION,
+    EXECUTION_SET,
+    Engine,
+    EngineLog,
+    NativePlugin,
+    Plugin,
+    Registration,
+    from_struct,
+    init_failure,
+    run_program,
+    to_struct,
+    urn,
+)
 from tests.engine.test_exactly_once import lifecycles, only_state
 from tests.engine.test_reliability import wait_for
 
@@ -155,8 +172,6 @@ def test_a_create_before_delete_replacement_of_an_active_run_keeps_the_run_it_at
         stub, name = plugin.stub, urn("replaced")
         checked = plugin.check("replaced", {**AGENT, "jobName": job.job_name}).inputs
     else:
-        from tests.engine.conftest import configured_plugin
-
         plugin = configured_plugin(own_emulator)
         stub = plugin.stub
         (registration,) = declare(job_name=job.job_name)
@@ -170,3 +185,88 @@ def test_a_create_before_delete_replacement_of_an_active_run_keeps_the_run_it_at
         assert lifecycles(own_client, job) == ["InProgress"], "the replacement's run was cancelled under it"
     finally:
         plugin.kill()
+
+
+@pytest.fixture(params=["dynamic", "native"])
+def short_budget_engine(request: pytest.FixtureRequest, own_emulator: Emulator) -> Iterator[tuple[Engine, Any]]:
+    """The engine stand-in over either plugin, retrying each request for one second; yields it and how to declare
+    a JobExecution for it (``declare(job_name=...)``)."""
+    stack = f"lost-{uuid.uuid4().hex[:8]}"
+    if request.param == "dynamic":
+        plugin = configured_plugin(own_emulator, AZURE_ELASTIC_JOBS_RETRY_BUDGET="1")
+
+        def declare_dynamic(**inputs: Any) -> list[Registration]:
+            from pulumi_azure_elastic_jobs import JobExecution
+
+            return run_program(lambda: JobExecution("run", **AGENT_SNAKE, **inputs), project="tests", stack=stack)
+
+        try:
+            yield Engine(plugin), declare_dynamic
+        finally:
+            plugin.kill()
+        return
+    log = EngineLog()
+    native = NativePlugin(log.address)
+    native.configure(own_emulator, retryBudget="1")
+
+    def declare_native(**inputs: Any) -> list[Registration]:
+        news = to_struct({**AGENT, **{camel(key): value for key, value in inputs.items()}})
+        return [Registration(EXECUTION, "run", urn("run", EXECUTION, stack), news)]
+
+    try:
+        yield Engine(_Stubs(native)), declare_native  # type: ignore[arg-type]
+    finally:
+        native.kill()
+        log.stop()
+
+
+class _Stubs:
+    def __init__(self, plugin: NativePlugin) -> None:
+        self.plugin = plugin
+
+    def __getattr__(self, method: str) -> Any:
+        return getattr(self.plugin.stub, method)
+
+
+@pytest.mark.parametrize("fault", ["act-then-drop", "drop"])
+def test_a_create_whose_put_answers_were_all_lost_is_recorded_with_its_id_and_ensured_by_the_next_up(
+    short_budget_engine: tuple[Engine, Any], own_emulator: Emulator, own_client: ElasticJobsClient, fault: str
+) -> None:
+    """Every answer to the PUT lost past the retry budget: the service started the run (``act-then-drop``) or
+    never saw the PUT (``drop``). Either way the resource is recorded with the id it PUT, and the next ``up``
+    ensures that id: the run that ended meanwhile is not run again, and a run that never arrived starts once."""
+    engine, declare = short_budget_engine
+    job = new_job(own_client, script=HELD)
+    own_emulator.add_fault(fault, path=job.job_name, method="PUT", count=-1)
+    with pytest.raises(grpc.RpcError) as raised:
+        engine.up(declare(job_name=job.job_name))
+    own_emulator.clear_faults()
+    failed = init_failure(raised.value)
+    assert failed is not None, raised.value.details()
+    recorded = only_state(engine)
+    put_id = recorded.get("job_execution_id") or recorded.get("jobExecutionId")
+    assert put_id and recorded.get("lifecycle") is None
+    assert [e.name for e in own_client.list_executions(job)] == ([put_id] if fault == "act-then-drop" else [])
+    own_emulator.settings(clock_offset_seconds=HOUR_AHEAD)  # a run it started ends before the next up
+
+    engine.refresh()  # finds nothing (drop) or the run: either way the id stays the resource's
+    engine.up(declare(job_name=job.job_name))
+    assert [e.name for e in own_client.list_executions(job)] == [put_id]  # one run, under the id it PUT
+    assert only_state(engine)["lifecycle"] in ("Succeeded", "Created", "InProgress")
+
+
+def test_native_custom_timeouts_on_a_set_cut_the_wait_but_never_become_its_timeout_input(
+    native: NativePlugin, client: ElasticJobsClient
+) -> None:
+    """Recorded as the limit, every later unchanged `up` showed `~ update [diff: ~timeout]` (issue 25, defect 7)."""
+    job = new_job(client, script=HELD)
+    inputs = {**AGENT, "members": {"eu": {"jobName": job.job_name}}, **WAITED, "timeout": 900}
+    checked = native.check("fleet", inputs, type_=EXECUTION_SET).inputs
+    name = urn("fleet", EXECUTION_SET)
+    created = native.stub.Create(provider_pb2.CreateRequest(urn=name, properties=checked, timeout=0.5), timeout=60)
+    recorded = from_struct(created.properties)
+    assert recorded["timeout"] == 900 and recorded["finished"] is False  # the wait was cut, the input kept
+    again = native.check("fleet", inputs, olds=recorded, type_=EXECUTION_SET).inputs
+    diff = native.stub.Diff(provider_pb2.DiffRequest(id=created.id, urn=name, olds=created.properties, news=again))
+    assert "timeout" not in diff.diffs
+    native.stub.Delete(provider_pb2.DeleteRequest(id=created.id, urn=name, properties=created.properties))
