@@ -1,13 +1,18 @@
-"""The stages of a native-plugin program's life that the YAML, TypeScript and Python SDK tests all walk through.
+"""The stages of a native-plugin program's life that the YAML, TypeScript, Python SDK and Go tests all walk through.
 
 Each stage asserts what users see (the CLI's output and the stack's outputs) and what must not happen (a second
 run, a request from a preview or an unchanged `up`), counting runs on the emulator and reading what each command
-sent it from its request log. Every program here declares one `JobExecution` named `migration` with config keys
-`job`, `script` (its trigger) and `wait`, and exports `lifecycle`, `targetOutcomes` and `executionId`.
+sent it from its request log. Every program here declares a chain of two `JobExecution`s: `migration` (config keys
+`job`, `script` as its trigger, and `wait`) and `reindex` (config key `reindexJob`), which depends on it, waits,
+carries the migration's execution id in its `triggers` and takes its job name from an output of the migration, so
+that both are unknown at a first preview. They export `lifecycle`, `targetOutcomes`, `executionId`,
+`reindexLifecycle` and `reindexExecutionId`.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
@@ -15,9 +20,27 @@ from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.ids import JobRef
 from tests.cli.conftest import Stack
 from tests.cli.yaml_support import warnings_in
+from tests.conftest import new_job
 
 CREATE = "+ azure-elastic-jobs:index:JobExecution: (create)"
 REPLACE = "+-azure-elastic-jobs:index:JobExecution: (replace)"
+UNKNOWN = "[unknown]"  # how `pulumi preview --diff` shows a value no one knows before the update runs
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The jobs of a program's two resources: each test's own, so runs are counted per test."""
+
+    migration: JobRef
+    reindex: JobRef
+
+
+def new_chain(client: ElasticJobsClient, stack: Stack) -> Chain:
+    """Two fresh jobs that end at once, configured as the program's `job` and `reindexJob`."""
+    chain = Chain(*(new_job(client, script="SELECT 1; -- emulator:duration=0") for _ in range(2)))
+    stack.config("job", chain.migration.job_name)
+    stack.config("reindexJob", chain.reindex.job_name)
+    return chain
 
 
 def last_seq(emulator: Emulator) -> int:
@@ -35,54 +58,91 @@ def mutating(emulator: Emulator, since: int) -> list[str]:
 
 
 def runs_of(client: ElasticJobsClient, job: JobRef) -> list[str]:
-    return [e.name for e in client.list_executions(job)]
+    return [str(e.name) for e in client.list_executions(job)]  # every listed run has its name
 
 
-def first_up_runs_once(stack: Stack, client: ElasticJobsClient, emulator: Emulator, job: JobRef) -> dict[str, Any]:
-    """A preview that shows the create and sends nothing, then a waited `up` that starts exactly one run."""
+def run_counts(client: ElasticJobsClient, chain: Chain) -> tuple[int, int]:
+    return len(runs_of(client, chain.migration)), len(runs_of(client, chain.reindex))
+
+
+def reindex_ran_after_the_migration(client: ElasticJobsClient, chain: Chain, outputs: dict[str, Any]) -> None:
+    """Both runs succeeded, and the reindex's was created only once the migration's had ended."""
+    assert outputs["lifecycle"] == "Succeeded" and outputs["reindexLifecycle"] == "Succeeded", outputs
+    migration = client.get_execution(chain.migration.execution(outputs["executionId"])).properties
+    reindex = client.get_execution(chain.reindex.execution(outputs["reindexExecutionId"])).properties
+    assert migration.end_time is not None and reindex.create_time is not None
+    assert reindex.create_time >= migration.end_time, (migration, reindex)
+
+
+def preview_sends_nothing(stack: Stack, emulator: Emulator) -> str:
+    """`pulumi preview --diff`, which must send no request and print no warning; its output."""
     since = last_seq(emulator)
     preview = stack.run("preview", "--diff")
-    assert CREATE in preview.stdout and "triggers" in preview.stdout
     assert sent(emulator, since) == [], "a preview sends nothing"
     assert warnings_in(preview.stdout + preview.stderr) == []
+    return preview.stdout
+
+
+def first_up_runs_the_chain_once(
+    stack: Stack, client: ElasticJobsClient, emulator: Emulator, chain: Chain
+) -> dict[str, Any]:
+    """A preview that shows both creates, the reindex's job name and trigger unknown, and sends nothing; then a
+    waited `up` that runs the migration, then the reindex: exactly one run of each job."""
+    preview = preview_sends_nothing(stack, emulator)
+    assert preview.count(CREATE) == 2 and "triggers" in preview, preview
+    assert re.search(rf"jobName\s*: {re.escape(UNKNOWN)}", preview), preview
+    assert f"migration: {UNKNOWN}" in preview, preview
 
     up = stack.run("up", "--yes", "--skip-preview")
     outputs = stack.outputs()
-    assert outputs["lifecycle"] == "Succeeded", up.stdout
-    assert outputs["targetOutcomes"]["complete"] is True and outputs["targetOutcomes"]["databases"] >= 1
+    assert outputs["targetOutcomes"]["complete"] is True and outputs["targetOutcomes"]["databases"] >= 1, up.stdout
     assert warnings_in(up.stdout + up.stderr) == []
-    assert runs_of(client, job) == [outputs["executionId"]]
+    assert runs_of(client, chain.migration) == [outputs["executionId"]]
+    assert runs_of(client, chain.reindex) == [outputs["reindexExecutionId"]]
+    reindex_ran_after_the_migration(client, chain, outputs)
     return outputs
 
 
 def unchanged_up_sends_nothing(stack: Stack, emulator: Emulator) -> None:
     since = last_seq(emulator)
     unchanged = stack.run("up", "--yes", "--skip-preview")
-    assert mutating(emulator, since) == [] and "2 unchanged" in unchanged.stdout  # the stack and the run
+    assert mutating(emulator, since) == [] and "3 unchanged" in unchanged.stdout  # the stack and both runs
 
 
-def trigger_change_starts_exactly_one_new_run(stack: Stack, client: ElasticJobsClient, job: JobRef) -> None:
-    before, previous = len(runs_of(client, job)), stack.outputs()["executionId"]
+def trigger_change_reruns_the_chain_once(
+    stack: Stack, client: ElasticJobsClient, emulator: Emulator, chain: Chain
+) -> None:
+    """A new migration trigger replaces the migration and, through its new execution id (unknown at preview), the
+    reindex: one new run of each job, the reindex's after the migration's."""
+    before, previous = run_counts(client, chain), stack.outputs()
     stack.config("script", "v2")
-    replaced = stack.run("preview", "--diff")
-    assert REPLACE in replaced.stdout and "triggers" in replaced.stdout
+    preview = preview_sends_nothing(stack, emulator)
+    assert preview.count(REPLACE) == 2 and 'script: "v1" => "v2"' in preview, preview
+    assert f'migration: "{previous["executionId"]}" => {UNKNOWN}' in preview, preview
+
     stack.run("up", "--yes", "--skip-preview")
-    assert len(runs_of(client, job)) == before + 1
-    assert stack.outputs()["executionId"] != previous
+    outputs = stack.outputs()
+    assert run_counts(client, chain) == (before[0] + 1, before[1] + 1)
+    assert outputs["executionId"] != previous["executionId"]
+    assert outputs["reindexExecutionId"] != previous["reindexExecutionId"]
+    reindex_ran_after_the_migration(client, chain, outputs)
 
 
 def destroy_cancels_the_run_still_going(
-    stack: Stack, client: ElasticJobsClient, emulator: Emulator, job: JobRef
+    stack: Stack, client: ElasticJobsClient, emulator: Emulator, chain: Chain
 ) -> None:
-    """An `up` that does not wait leaves its new run going; `destroy` cancels it and starts nothing."""
-    emulator.set_behavior(job.job_name, duration_seconds=360000.0)  # the next run stays active
+    """An `up` that does not wait for the migration leaves its new run going (the reindex still runs, after the
+    migration was accepted); `destroy` cancels it and starts nothing."""
+    emulator.set_behavior(chain.migration.job_name, duration_seconds=360000.0)  # the next run stays active
     stack.config("wait", "false")
     stack.config("script", "v3")
+    before = run_counts(client, chain)
     stack.run("up", "--yes", "--skip-preview")
     held = stack.outputs()["executionId"]
-    runs = len(runs_of(client, job))
-    assert client.get_execution(job.execution(held)).properties.lifecycle in ("Created", "InProgress")
+    assert run_counts(client, chain) == (before[0] + 1, before[1] + 1)
+    held_run = chain.migration.execution(held)
+    assert client.get_execution(held_run).properties.lifecycle in ("Created", "InProgress")
     destroyed = stack.run("destroy", "--yes", "--skip-preview")
     assert "deleted" in destroyed.stdout, destroyed.stdout
-    assert client.get_execution(job.execution(held)).properties.lifecycle == "Canceled"
-    assert len(runs_of(client, job)) == runs, "destroy started nothing"
+    assert client.get_execution(held_run).properties.lifecycle == "Canceled"
+    assert run_counts(client, chain) == (before[0] + 1, before[1] + 1), "destroy started nothing"

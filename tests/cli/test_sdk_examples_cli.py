@@ -28,14 +28,15 @@ from pulumi_azure_elastic_jobs.emulator import Emulator
 from tests.cli.conftest import TOOLS_BIN, Stack
 from tests.cli.native_life import (
     destroy_cancels_the_run_still_going,
-    first_up_runs_once,
+    first_up_runs_the_chain_once,
     last_seq,
     mutating,
-    trigger_change_starts_exactly_one_new_run,
+    new_chain,
+    trigger_change_reruns_the_chain_once,
     unchanged_up_sends_nothing,
 )
 from tests.cli.yaml_support import install_native_plugin
-from tests.conftest import ROOT, new_job
+from tests.conftest import ROOT
 
 INSTALL_TIMEOUT = 600  # seconds: npm or pip from a cold cache, then building the SDK
 
@@ -160,13 +161,12 @@ def test_the_example_deploys_waits_and_destroys_with_one_run_per_intent(
     sdk_stack: tuple[SdkExample, Stack], client: ElasticJobsClient, emulator: Emulator
 ) -> None:
     _, stack = sdk_stack
-    job = new_job(client, script="SELECT 1; -- emulator:duration=0")
-    stack.config("job", job.job_name)
+    chain = new_chain(client, stack)
 
-    first_up_runs_once(stack, client, emulator, job)
+    first_up_runs_the_chain_once(stack, client, emulator, chain)
     unchanged_up_sends_nothing(stack, emulator)
-    trigger_change_starts_exactly_one_new_run(stack, client, job)
-    destroy_cancels_the_run_still_going(stack, client, emulator, job)
+    trigger_change_reruns_the_chain_once(stack, client, emulator, chain)
+    destroy_cancels_the_run_still_going(stack, client, emulator, chain)
     assert json.loads(stack.run("stack", "export").stdout)["deployment"].get("resources") in (None, [])
 
 

@@ -22,11 +22,12 @@ from tests.cli.conftest import MARKER, Stack, YamlStackFor
 from tests.cli.native_life import (
     CREATE,
     destroy_cancels_the_run_still_going,
-    first_up_runs_once,
+    first_up_runs_the_chain_once,
     last_seq,
     mutating,
+    new_chain,
     runs_of,
-    trigger_change_starts_exactly_one_new_run,
+    trigger_change_reruns_the_chain_once,
     unchanged_up_sends_nothing,
 )
 from tests.cli.yaml_support import install_native_plugin, warnings_in
@@ -81,13 +82,13 @@ def test_yaml_program_finds_the_plugin_by_name_without_warning_or_download(
 def test_the_yaml_example_lives_its_whole_life_with_one_run_per_intent(
     yaml_stack_for: YamlStackFor, client: ElasticJobsClient, emulator: Emulator
 ) -> None:
-    job = new_job(client, script="SELECT 1; -- emulator:duration=0")
     stack = yaml_stack_for(EXAMPLE)
-    stack.config("job", job.job_name)
+    chain = new_chain(client, stack)
+    job = chain.migration
 
-    first_up_runs_once(stack, client, emulator, job)
+    first_up_runs_the_chain_once(stack, client, emulator, chain)
     unchanged_up_sends_nothing(stack, emulator)
-    trigger_change_starts_exactly_one_new_run(stack, client, job)
+    trigger_change_reruns_the_chain_once(stack, client, emulator, chain)
 
     since = last_seq(emulator)
     refreshed = stack.run("refresh", "--yes", "--skip-preview")
@@ -100,4 +101,4 @@ def test_the_yaml_example_lives_its_whole_life_with_one_run_per_intent(
     assert len(runs_of(client, job)) == 3  # adopted, not run again
     stack.run("state", "unprotect", "--all", "--yes")  # import protects; the program does not declare it: let it go
 
-    destroy_cancels_the_run_still_going(stack, client, emulator, job)
+    destroy_cancels_the_run_still_going(stack, client, emulator, chain)
