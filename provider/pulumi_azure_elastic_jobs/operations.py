@@ -294,7 +294,7 @@ class Executions:
         note = attach_note(run)
         if note:
             progress.warn(note)
-        if not run.started:
+        if isinstance(found, Run):  # attached to a run already there, never one this create's PUT found taken
             self.connection.adopt(run.ref.arm_id)
         try:
             execution, targets = self._settle(client, run.ref, _limited(declared, time_limit), run.execution, progress)

@@ -262,6 +262,8 @@ class Engine:
         self.plugin = plugin
         self.state: dict[str, ResourceState] = {}
         self.interrupt: set[str] = set()
+        self.create_first: set[str] = set()
+        """Names or URNs whose replacement creates before it deletes (a program's ``deleteBeforeReplace: false``)."""
 
     def _check(self, reg: Registration, result: StepResult) -> struct_pb2.Struct | None:
         olds = self.state[reg.urn].inputs if reg.urn in self.state else struct_pb2.Struct()
@@ -331,7 +333,11 @@ class Engine:
         result.diffs[reg.urn] = diff
         if diff.replaces or reg.name in replace or reg.urn in replace:
             result.operations[reg.urn] = "replace"
-            if apply:
+            if apply and (reg.name in self.create_first or reg.urn in self.create_first):
+                old = self.state[reg.urn]
+                self._create(reg, news)
+                self._delete(reg.urn, old)
+            elif apply:
                 self._delete(reg.urn)
                 self._create(reg, news)
         elif diff.changes == provider_pb2.DiffResponse.DIFF_SOME or self.state[reg.urn].init_errors:
@@ -396,13 +402,15 @@ class Engine:
         imported.inputs = checked
         return result
 
-    def _delete(self, urn: str) -> None:
-        """A failed Delete keeps the resource in state, as the engine does."""
-        old = self.state[urn]
+    def _delete(self, urn: str, replaced: ResourceState | None = None) -> None:
+        """A failed Delete keeps the resource in state, as the engine does. ``replaced``: the old resource of a
+        create-before-delete replacement (state already holds its replacement)."""
+        old = replaced or self.state[urn]
         self.plugin.Delete(
             provider_pb2.DeleteRequest(id=old.id, urn=urn, properties=old.outputs, old_inputs=old.inputs)
         )
-        del self.state[urn]
+        if replaced is None:
+            del self.state[urn]
 
     def destroy(self) -> StepResult:
         result = StepResult()
