@@ -38,6 +38,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -746,6 +747,16 @@ class RunLives(RuleBasedStateMachine):
             return int(self.emulator.add_fault("drop", count=-1, **spec)["id"])
         return int(self.emulator.add_fault(kind, count=1, **spec)["id"])
 
+    def grow_history(self, key: str, count: int) -> None:
+        """``count`` runs of nobody's intent on ``key``'s job, ended at once (the clock moves for every job)."""
+        job = self.jobs[key]
+        foreign = [str(uuid.uuid4()) for _ in range(count)]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(lambda run: self.client.put_execution(job.ref.execution(run)), foreign))
+        job.runs.update(dict.fromkeys(foreign, (-1, "nobody's")))
+        job.present.update(foreign)
+        self.held_runs_end()
+
     def emulator_faults(self) -> list[dict[str, Any]]:
         faults: list[dict[str, Any]] = self.emulator._admin("GET", "/faults")
         return faults
@@ -827,6 +838,30 @@ class NativeRunLives(RunLives):
     rules_taken: Counter[str] = Counter()
 
 
+def long_history_walk(machine: type[RunLives]) -> None:
+    """A job past the listing's budget (more than 1,000 executions), where a create finds runs by the active-run
+    listing and reads of generations instead of one listing: an interrupted create then up again attaches, a
+    replacement cancels and starts one, destroy-then-up starts one, a returning trigger value starts one."""
+    life = machine()
+    life.grow_history("a", 1001)
+    steps = [
+        lambda: life.up_interrupted_after_the_put(name="a", triggers=1),
+        lambda: life.up_again(name="a"),
+        lambda: life.up_replace(name="a"),
+        lambda: life.destroy(name="a"),
+        lambda: life.up_again(name="a"),
+        lambda: life.up_with_triggers(name="a", triggers=2),
+        lambda: life.held_runs_end(),
+        lambda: life.up_with_triggers(name="a", triggers=1),
+        lambda: life.refresh(),
+    ]
+    for step in steps:
+        step()
+        life.never_two_active_runs_of_one_intent()
+        life.state_names_the_runs_the_model_says()
+    life.teardown()
+
+
 def fault_tour(machine: type[RunLives]) -> None:
     """Every fault kind on every kind of request it applies to, once each, in one life: the random sequences
     search combinations; this walk makes sure each pair lands at least once in CI, on a step that makes that
@@ -864,6 +899,7 @@ def test_the_lives_of_runs(machine: type[RunLives]) -> None:
     untaken = sorted(name for name in rules if machine.rules_taken[name] == 0)
     assert not untaken, f"rules never taken: {untaken}"
     fault_tour(machine)
+    long_history_walk(machine)
     pairs = [(kind, op) for kind, ops in FAULTS.items() for op in ops]
     table = "\n".join(f"  {kind:>14} on {op:<8} {machine.coverage[(kind, op)]:>4}" for kind, op in pairs)
     print(f"\nfaults that landed ({machine.face} face, {examples} sequences and the tour):\n{table}")
