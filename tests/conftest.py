@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from pulumi_azure_elastic_jobs.auth import StaticToken
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
@@ -22,6 +22,15 @@ _SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthChe
 settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True)
 settings.register_profile("dev", max_examples=20, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True)
 settings.register_profile("deep", max_examples=2000, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True)
+# The mutation gate (tests/engine/test_mutation_gate.py) runs killers under ``mutation``: the examples of ``ci``
+# without shrinking (one failing example is a kill) and without the example database (a mutant's failures must
+# never be replayed against the real code).
+settings.register_profile(
+    "mutation",
+    parent=settings.get_profile("ci"),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    database=None,
+)
 settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent

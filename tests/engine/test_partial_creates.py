@@ -270,3 +270,49 @@ def test_native_custom_timeouts_on_a_set_cut_the_wait_but_never_become_its_timeo
     diff = native.stub.Diff(provider_pb2.DiffRequest(id=created.id, urn=name, olds=created.properties, news=again))
     assert "timeout" not in diff.diffs
     native.stub.Delete(provider_pb2.DeleteRequest(id=created.id, urn=name, properties=created.properties))
+
+
+@pytest.mark.parametrize("face_name", ["native", "dynamic"])
+def test_a_create_before_delete_replacement_of_a_pinned_active_run_keeps_it(
+    own_emulator: Emulator, own_client: ElasticJobsClient, engine_log: Any, face_name: str, declare: Declare
+) -> None:
+    """The same as above with a pinned ``job_execution_id``: the replacement reads the id, finds the run and stands
+    for it, so the old resource's delete leaves it alone (a PUT without the read would take the run for one it
+    started, and the delete would cancel it)."""
+    job = new_job(own_client, script=HELD)
+    pinned = str(uuid.uuid4())
+    if face_name == "native":
+        plugin: Any = NativePlugin(engine_log.address, own_emulator)
+        name = urn("pinned")
+        checked = plugin.check("pinned", {**AGENT, "jobName": job.job_name, "jobExecutionId": pinned}).inputs
+    else:
+        plugin = configured_plugin(own_emulator)
+        (registration,) = declare(job_name=job.job_name, job_execution_id=pinned)
+        name = registration.urn
+        checked = plugin.stub.Check(provider_pb2.CheckRequest(urn=name, news=registration.inputs)).inputs
+    stub = plugin.stub
+    try:
+        old = stub.Create(provider_pb2.CreateRequest(urn=name, properties=checked), timeout=60)
+        new = stub.Create(provider_pb2.CreateRequest(urn=name, properties=checked), timeout=60)
+        stub.Delete(provider_pb2.DeleteRequest(id=old.id, urn=name, properties=old.properties), timeout=60)
+        assert new.id == old.id and new.id.endswith(pinned)
+        assert lifecycles(own_client, job) == ["InProgress"], "the replacement's pinned run was cancelled under it"
+    finally:
+        plugin.kill()
+
+
+def test_an_update_of_a_forgotten_run_changing_only_how_it_waits_starts_nothing(
+    short_budget_engine: tuple[Engine, Any], own_emulator: Emulator, own_client: ElasticJobsClient
+) -> None:
+    """History retention removed the run; an `up` that changes only a waiting option updates the record (it stays
+    with in_history false) and never runs the job again."""
+    engine, declare = short_budget_engine
+    job = new_job(own_client, script="SELECT 1; -- emulator:duration=0")
+    engine.up(declare(job_name=job.job_name, wait_for_completion=True, poll_interval=0.2))
+    (run,) = own_client.list_executions(job)
+    own_emulator.forget(run.id or "")
+    result = engine.up(declare(job_name=job.job_name, wait_for_completion=True, poll_interval=0.5))
+    assert list(result.operations.values()) == ["update"]
+    assert list(own_client.list_executions(job)) == []  # nothing ran again
+    state = only_state(engine)
+    assert state.get("in_history", state.get("inHistory")) is False

@@ -899,13 +899,17 @@ def test_the_lives_of_runs(machine: type[RunLives]) -> None:
     untaken = sorted(name for name in rules if machine.rules_taken[name] == 0)
     assert not untaken, f"rules never taken: {untaken}"
     fault_tour(machine)
-    long_history_walk(machine)
     pairs = [(kind, op) for kind, ops in FAULTS.items() for op in ops]
     table = "\n".join(f"  {kind:>14} on {op:<8} {machine.coverage[(kind, op)]:>4}" for kind, op in pairs)
     print(f"\nfaults that landed ({machine.face} face, {examples} sequences and the tour):\n{table}")
     print("rules taken: " + ", ".join(f"{name} {count}" for name, count in sorted(machine.rules_taken.items())))
     missing = [pair for pair in pairs if machine.coverage[pair] < COVERAGE_FLOOR]
     assert not missing, f"fault kinds that never landed on these requests: {missing}\n{table}"
+
+
+@pytest.mark.parametrize("machine", [RunLives, NativeRunLives], ids=["dynamic", "native"])
+def test_a_job_past_the_listing_budget_keeps_one_run_per_intent(machine: type[RunLives]) -> None:
+    long_history_walk(machine)
 
 
 def test_the_model_sees_a_run_nobody_asked_for() -> None:

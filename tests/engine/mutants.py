@@ -1,0 +1,272 @@
+"""The mutants the promise's tests must kill: each breaks one behaviour a user relies on, at the one place that
+implements it (issue 26).
+
+A mutant names what it breaks in the user's words, the module it patches (a path under
+``provider/pulumi_azure_elastic_jobs/``), an exact snippet of that module (``old``, found exactly once) and what
+replaces it (``new``), and the tests that must kill it (``killers``), fastest first: the mutation gate
+(``test_mutation_gate.py``) stops a mutant's run at its first failing killer. The state machine
+(:data:`STATE_MACHINE`) comes last wherever it is cited as the proof of the behaviour.
+
+When a refactor moves the code a mutant patches, :func:`patched` fails naming the mutant: write the mutant again
+against the new code, at the place that now implements the behaviour; never drop it to make the gate pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STATE_MACHINE = "tests/engine/test_run_lives.py::test_the_lives_of_runs"
+"""The Hypothesis state machine cited as the proof of "one intent, one run"."""
+
+_ONE_INTENT = "tests/engine/test_one_intent_one_run.py"
+_EXACTLY_ONCE = "tests/engine/test_exactly_once.py"
+_PARTIAL = "tests/engine/test_partial_creates.py"
+_SETS = "tests/engine/test_set_reliability.py"
+_CLIENT = "tests/integration/test_client.py"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    breaks: str
+    """The behaviour the mutant breaks, as a user would say it."""
+    module: str
+    """The patched module, relative to ``provider/pulumi_azure_elastic_jobs/``."""
+    old: str
+    new: str
+    killers: tuple[str, ...]
+    """Test node ids that must fail with the mutant in place, fastest first."""
+
+
+class MutantOutOfDate(Exception):
+    """A mutant's ``old`` snippet is not in its module exactly once: the code moved, and the mutant must follow."""
+
+
+def patched(mutant: Mutant, source: str) -> str:
+    """``source`` (the module's text) with the mutant applied; raises :class:`MutantOutOfDate` naming it."""
+    found = source.count(mutant.old)
+    if found != 1:
+        where = "is no longer" if found == 0 else f"is {found} times"
+        raise MutantOutOfDate(
+            f"mutant {mutant.name!r}: its `old` snippet {where} in {mutant.module}; the code it breaks moved, so "
+            "write the mutant again in tests/engine/mutants.py against the place that now implements: "
+            f"{mutant.breaks}"
+        )
+    return source.replace(mutant.old, mutant.new)
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant(
+        name="target-listing-error-escapes-create",
+        breaks="a finished run whose best-effort target listing fails fails the create, and the run is lost",
+        module="client.py",
+        old=(
+            "        except ElasticJobsError as error:  # the execution's own lifecycle and message still stand\n"
+            '            log.warning("could not list target executions of %s: %s", ref.arm_id, error)\n'
+            "            return TargetOutcomes()\n"
+        ),
+        new="        except ElasticJobsError:\n            raise\n",
+        killers=(
+            f"{_ONE_INTENT}::test_a_waited_run_whose_target_listing_fails_is_recorded_and_not_run_again",
+            f"{_ONE_INTENT}::test_a_set_whose_target_listings_fail_keeps_every_started_run",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="set-update-ignores-a-cancel-that-did-not-take",
+        breaks="a set member's new run starts beside its superseded run that would not stop",
+        module="operations.py",
+        old=(
+            "        stuck = {\n"
+            "            key: Member(ref, error=CancelNotEffective([ref])) for key, ref in retired.items() "
+            "if ref in still_active\n"
+            "        }\n"
+        ),
+        new="        stuck: dict[str, Member] = {}\n",
+        killers=(
+            f"{_ONE_INTENT}::test_a_set_member_whose_superseded_run_will_not_stop_starts_nothing_and_destroy_fails_naming_it",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="unstarted-set-member-never-retried",
+        breaks="a set member that could not start is never tried again by the next up",
+        module="operations.py",
+        old='        elif any(not (item or {}).get("azure_id") or _unconfirmed(item) for item in recorded.values()):\n',
+        new="        elif any(_unconfirmed(item) for item in recorded.values()):\n",
+        killers=(
+            f"{_EXACTLY_ONCE}::test_a_set_member_whose_job_is_missing_is_recorded_and_the_others_are_not_started_again",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="put-not-retried-after-a-dropped-connection",
+        breaks="a PUT whose connection dropped is not tried again: the up fails though the run may have started",
+        module="client.py",
+        old="            if safe or never_sent:\n",
+        new='            if (safe and method != "PUT") or never_sent:\n',
+        killers=(
+            f"{_CLIENT}::test_a_dropped_connection_during_a_put_is_retried_and_starts_one_run",
+            f"{_EXACTLY_ONCE}::test_a_put_whose_answer_is_lost_after_it_acted_starts_one_run",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="active-runs-forgotten-past-1000-executions",
+        breaks="on a job with more than 1,000 executions, the active run of this intent is not found and a second "
+        "one starts beside it",
+        module="runs.py",
+        old="                return JobRuns(active_runs(client, job))\n",
+        new="                return JobRuns({})\n",
+        killers=(
+            "tests/engine/test_run_lives.py::test_a_job_past_the_listing_budget_keeps_one_run_per_intent",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="one-execution-key-for-every-native-resource",
+        breaks="native resources of different names or stacks share one chain of runs and attach to each other's run",
+        module="native/provider.py",
+        old='        news.setdefault("execution_key", request.urn)  # the URN names this resource in its stack\n',
+        new='        news.setdefault("execution_key", "azure-elastic-jobs")\n',
+        killers=(
+            "tests/engine/test_native.py::test_create_starts_one_run_with_camel_case_outputs_and_a_second_create_attaches",
+            "tests/engine/test_identity_decisions.py"
+            "::test_two_stacks_of_identical_names_on_one_job_share_a_chain_and_the_second_attaches",
+        ),
+    ),
+    Mutant(
+        name="a-202-put-also-puts-a-second-id",
+        breaks="an execution PUT answered 202 starts a second run under another id",
+        module="client.py",
+        old=(
+            "        if response.status_code == 202:\n"
+            "            self._follow_long_running(response, lro_timeout)\n"
+            "            return PutResult(self.get_execution(ref), 202)\n"
+        ),
+        new=(
+            "        if response.status_code == 202:\n"
+            "            self._follow_long_running(response, lro_timeout)\n"
+            '            self.request("PUT", ref.job.execution(str(uuid.uuid4())).path)\n'
+            "            return PutResult(self.get_execution(ref), 202)\n"
+        ),
+        killers=(
+            f"{_CLIENT}::test_a_202_never_decides_whether_a_run_is_new[always]",
+            f"{_EXACTLY_ONCE}::test_destroy_then_up_starts_one_new_run_when_every_put_answers_202",
+        ),
+    ),
+    Mutant(
+        name="set-update-restarts-kept-members-whose-run-was-forgotten",
+        breaks="an unchanged set member whose run history retention removed runs again on the next update",
+        module="operations.py",
+        old="        kept = {key: Member(recorded[key]) for key in unchanged if key not in unconfirmed}\n",
+        new=(
+            "        kept = {\n"
+            "            key: Member(recorded[key])\n"
+            "            for key in unchanged\n"
+            "            if key not in unconfirmed\n"
+            "            and _read_member(self.client(inputs.api_version), recorded[key])[0] is not None\n"
+            "        }\n"
+        ),
+        killers=(
+            f"{_SETS}::test_an_update_of_a_set_after_retention_keeps_finished_forgotten_members_as_refresh_does[dynamic]",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="update-after-retention-starts-a-new-run",
+        breaks="a JobExecution whose run history retention removed runs the job again when its waiting options change",
+        module="operations.py",
+        old=(
+            "            execution = client.get_execution(ref) if not unconfirmed(olds) "
+            "else client.ensure_execution(ref).execution\n"
+        ),
+        new="            execution = client.ensure_execution(ref).execution\n",
+        killers=(
+            "tests/engine/test_partial_creates.py"
+            "::test_an_update_of_a_forgotten_run_changing_only_how_it_waits_starts_nothing",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="pinned-id-put-without-reading-it-first",
+        breaks="a pinned job_execution_id is PUT without first reading whether its run exists: an existing run is "
+        "taken for one this deployment started",
+        module="runs.py",
+        old=(
+            "        existing, asked_at = client.find_execution(ref)"
+            "  # as ElasticJobsClient.ensure_execution reads it\n"
+            "        return Claim(ref, asked_at) if existing is None else Run(ref, existing, started=False)\n"
+        ),
+        new="        return Claim(ref, None)\n",
+        killers=(
+            "tests/engine/test_partial_creates.py"
+            "::test_a_create_before_delete_replacement_of_a_pinned_active_run_keeps_it",
+            f"{_ONE_INTENT}::test_a_set_members_pinned_execution_id_is_the_run_it_starts",
+            "tests/engine/test_identity_decisions.py"
+            "::test_one_pinned_id_on_two_resources_is_one_run_and_destroying_either_later_cancels_it",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="unsettled-create-not-recorded",
+        breaks="a create whose run started but did not settle (its wait timed out) is not recorded, so the next up "
+        "runs the job again once that run ended",
+        module="operations.py",
+        old=(
+            "        except ElasticJobsError as unsettled:\n"
+            "            outputs = _resource_outputs(declared, run.execution, run.ref, TargetOutcomes())\n"
+            "            raise StartedButUnsettled(run.ref.arm_id, outputs, unsettled) from unsettled\n"
+        ),
+        new="        except ElasticJobsError:\n            raise\n",
+        killers=(
+            f"{_PARTIAL}::test_a_timed_out_create_whose_run_then_ends_is_never_run_again_by_the_next_up",
+            f"{_PARTIAL}::test_a_native_create_cut_by_custom_timeouts_is_recorded_and_the_next_up_waits_for_the_same_run",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="replacement-delete-cancels-the-adopted-run",
+        breaks="a create-before-delete replacement's delete of the old resource cancels the run the new one "
+        "attached to",
+        module="operations.py",
+        old="            return arm_id.lower() in self._adopted\n",
+        new="            return False\n",
+        killers=(
+            f"{_PARTIAL}::test_a_create_before_delete_replacement_of_an_active_run_keeps_the_run_it_attached_to[dynamic]",
+            f"{_PARTIAL}::test_a_create_before_delete_replacement_of_an_active_run_keeps_the_run_it_attached_to[native]",
+        ),
+    ),
+    Mutant(
+        name="unconfirmed-put-id-not-ensured-by-the-next-up",
+        breaks="a JobExecution whose PUT's every answer was lost is never started by the next up when the PUT never "
+        "arrived",
+        module="operations.py",
+        old=(
+            "            execution = client.get_execution(ref) if not unconfirmed(olds) "
+            "else client.ensure_execution(ref).execution\n"
+        ),
+        new="            execution = client.get_execution(ref)\n",
+        killers=(
+            f"{_PARTIAL}::test_a_create_whose_put_answers_were_all_lost_is_recorded_with_its_id_and_ensured_by_the_next_up"
+            "[dynamic-drop]",
+            f"{_PARTIAL}::test_a_create_whose_put_answers_were_all_lost_is_recorded_with_its_id_and_ensured_by_the_next_up"
+            "[native-drop]",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="dynamic-unknown-not-the-unknown-marker",
+        breaks="in a preview, another resource's unknown output reaches the dynamic provider as a missing value: "
+        "check refuses it, or the diff misses a replacement",
+        module="provider.py",
+        old="    if isinstance(value, Unknown):\n        return UNKNOWN\n",
+        new="    if isinstance(value, Unknown):\n        return None\n",
+        killers=(
+            "tests/engine/test_engine_values.py"
+            "::test_a_job_name_from_another_resources_unknown_output_passes_check_and_diffs_as_a_replace[dynamic]",
+            "tests/engine/test_engine_values.py"
+            "::test_every_execution_input_the_engine_can_send_is_taken_without_a_crash_or_a_request[dynamic]",
+        ),
+    ),
+)
