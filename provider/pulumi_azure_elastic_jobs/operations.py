@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import NAMESPACE, Settings, log_level
@@ -370,7 +371,11 @@ class Executions:
             return
         client = self.client(inputs.api_version)
         try:
-            if is_terminal(client.get_execution(ref).properties.lifecycle):
+            execution = client.get_execution(ref)
+            if is_terminal(execution.properties.lifecycle):
+                return
+            if not _the_recorded_run(execution, props):
+                log.info("not cancelling %s: a later run under the id this resource recorded", ref.arm_id)
                 return
             client.cancel_execution(ref)
             client.wait_for_terminal(ref, timeout=cancel_wait(inputs.timeout), poll_interval=inputs.poll_interval)
@@ -420,6 +425,21 @@ class Executions:
             explanation = targets.failures() or str(execution.properties.last_message or "no message").rstrip(".")
             raise ExecutionFailed(ref.arm_id, lifecycle, explanation, recorded)
         return execution, targets
+
+
+def _the_recorded_run(execution: JobExecution, recorded: Mapping[str, Any]) -> bool:
+    """Whether ``execution`` is the run a resource recorded, not a later one under the same id: after the job was
+    deleted and made again (its history gone), a create-before-delete replacement starts its run under the very
+    id the old resource names, and the old resource's delete must leave that run alone. Told by ``create_time``;
+    a record without one (never read back) counts as this run."""
+    recorded_time = recorded.get("create_time")
+    created = execution.properties.create_time
+    if not recorded_time or created is None:
+        return True
+    try:
+        return datetime.fromisoformat(str(recorded_time)) == created
+    except ValueError:
+        return True
 
 
 def _claim_or_record(client: ElasticJobsClient, inputs: ExecutionInputs, chosen: Claim) -> Run:

@@ -316,3 +316,45 @@ def test_an_update_of_a_forgotten_run_changing_only_how_it_waits_starts_nothing(
     assert list(own_client.list_executions(job)) == []  # nothing ran again
     state = only_state(engine)
     assert state.get("in_history", state.get("inHistory")) is False
+
+
+@pytest.mark.parametrize("face_name", ["native", "dynamic"])
+def test_a_create_before_delete_replacement_after_the_job_was_made_again_keeps_its_new_run(
+    own_emulator: Emulator, own_client: ElasticJobsClient, engine_log: Any, face_name: str, declare: Declare
+) -> None:
+    """Found by the model's random search: the job deleted mid-run and made again (its history gone), then a
+    create-before-delete replacement. The new create starts a run under the very id the old resource names (the
+    chain's first generation is free again); the old resource's delete must not cancel it."""
+    job = new_job(own_client, script=HELD)
+    if face_name == "native":
+        plugin: Any = NativePlugin(engine_log.address, own_emulator)
+        name = urn("remade")
+        checked = plugin.check("remade", {**AGENT, "jobName": job.job_name}).inputs
+    else:
+        plugin = configured_plugin(own_emulator)
+        (registration,) = declare(job_name=job.job_name)
+        name = registration.urn
+        checked = plugin.stub.Check(provider_pb2.CheckRequest(urn=name, news=registration.inputs)).inputs
+    stub = plugin.stub
+    try:
+        old = stub.Create(provider_pb2.CreateRequest(urn=name, properties=checked), timeout=60)
+        plugin.kill()  # the next deployment runs in a plugin process of its own
+        plugin = (
+            NativePlugin(engine_log.address, own_emulator) if face_name == "native" else configured_plugin(own_emulator)
+        )
+        stub = plugin.stub
+        own_emulator.forget(job.path)  # the job deleted mid-run, then made again under its name
+        own_client.request("PUT", job.path, json={"properties": {"description": "made again"}})
+        own_client.request(
+            "PUT",
+            f"{job.path}/steps/step1",
+            json={
+                "properties": {"targetGroup": f"{job.agent_path}/targetGroups/all-databases", "action": {"value": HELD}}
+            },
+        )
+        new = stub.Create(provider_pb2.CreateRequest(urn=name, properties=checked), timeout=60)
+        stub.Delete(provider_pb2.DeleteRequest(id=old.id, urn=name, properties=old.properties), timeout=60)
+        assert new.id == old.id
+        assert lifecycles(own_client, job) == ["InProgress"], "the replacement's new run was cancelled under it"
+    finally:
+        plugin.kill()

@@ -882,7 +882,7 @@ def fault_tour(machine: type[RunLives]) -> None:
     life.teardown()
 
 
-SEQUENCES = 30
+SEQUENCES = 25
 """Sequences per face in the CI profile (``ci``: derandomized); ``deep`` searches many more."""
 
 
