@@ -269,4 +269,17 @@ MUTANTS: tuple[Mutant, ...] = (
             "::test_every_execution_input_the_engine_can_send_is_taken_without_a_crash_or_a_request[dynamic]",
         ),
     ),
+    Mutant(
+        name="delete-cancels-a-later-run-under-the-recorded-id",
+        breaks="after a job was deleted and made again, a create-before-delete replacement's new run (under the id "
+        "the old resource names) is cancelled by the old resource's delete",
+        module="operations.py",
+        old="            if not _the_recorded_run(execution, props):\n",
+        new="            if False:\n",
+        killers=(
+            "tests/engine/test_partial_creates.py"
+            "::test_a_create_before_delete_replacement_after_the_job_was_made_again_keeps_its_new_run",
+            STATE_MACHINE,
+        ),
+    ),
 )

@@ -354,6 +354,8 @@ def test_the_killers_pass_without_a_mutant(gate: Gate) -> None:
 def test_the_tests_and_both_plugins_import_the_mutated_copy(gate: Gate) -> None:
     """The test process, the dynamic plugin (``python -m pulumi.dynamic``) and the native plugin (the venv's console
     script ``elastic-jobs-provider``) each imported the copy: PYTHONPATH reaches every process a killer starts."""
+    if os.environ.get("MUTATION_GATE_ONLY"):
+        pytest.skip("a few mutants' killers need not start both plugins: checked on the whole gate")
     imports = plugin_imports([*gate.baseline, *(verdict.outcome for verdict in gate.verdicts.values())])
     for kind, files in imports.items():
         assert files, f"no {kind} process imported the copy of the package: {imports}"
