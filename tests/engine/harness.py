@@ -33,6 +33,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor, Mocks
 from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc, provider_pb2, provider_pb2_grpc
 
+from pulumi_azure_elastic_jobs.catalog import camel, snake
 from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION
 
 Props = dict[str, Any]
@@ -470,3 +471,37 @@ class NativePlugin:
         self.process.kill()
         self.process.wait()
         self.channel.close()
+
+
+class NativeStubs:
+    """The native plugin's gRPC methods under the names the engine stand-in calls (it speaks to ``Plugin`` so)."""
+
+    def __init__(self, plugin: NativePlugin) -> None:
+        self.plugin = plugin
+
+    def __getattr__(self, method: str) -> Any:
+        return getattr(self.plugin.stub, method)
+
+    def kill(self) -> None:
+        self.plugin.kill()
+
+
+def camel_inputs(value: Any, key: str | None = None) -> Any:
+    """Inputs in the schema's camelCase, as a native program registers them; member keys and triggers kept."""
+    if not isinstance(value, dict) or key == "triggers":
+        return value
+    if key == "members":
+        return {name: camel_inputs(item) for name, item in value.items()}
+    return {camel(name): camel_inputs(item, name) for name, item in value.items()}
+
+
+def snake_outputs(value: Any, user_keyed: bool = False) -> Any:
+    """Native outputs in the core's snake_case names; member keys and triggers kept."""
+    if not isinstance(value, dict):
+        return value
+    if user_keyed:
+        return {key: snake_outputs(item) for key, item in value.items()}
+    return {
+        snake(key): item if snake(key) == "triggers" else snake_outputs(item, snake(key) in ("members", "executions"))
+        for key, item in value.items()
+    }

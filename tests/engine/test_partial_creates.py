@@ -33,6 +33,7 @@ from tests.engine.harness import (
     Engine,
     EngineLog,
     NativePlugin,
+    NativeStubs,
     Plugin,
     Registration,
     from_struct,
@@ -214,18 +215,10 @@ def short_budget_engine(request: pytest.FixtureRequest, own_emulator: Emulator) 
         return [Registration(EXECUTION, "run", urn("run", EXECUTION, stack), news)]
 
     try:
-        yield Engine(_Stubs(native)), declare_native  # type: ignore[arg-type]
+        yield Engine(NativeStubs(native)), declare_native  # type: ignore[arg-type]
     finally:
         native.kill()
         log.stop()
-
-
-class _Stubs:
-    def __init__(self, plugin: NativePlugin) -> None:
-        self.plugin = plugin
-
-    def __getattr__(self, method: str) -> Any:
-        return getattr(self.plugin.stub, method)
 
 
 @pytest.mark.parametrize("fault", ["act-then-drop", "drop"])

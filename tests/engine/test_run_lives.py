@@ -50,7 +50,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from pulumi_azure_elastic_jobs.auth import StaticToken
-from pulumi_azure_elastic_jobs.catalog import camel, snake
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.ids import JobRef
@@ -65,8 +64,11 @@ from tests.engine.harness import (
     EngineLog,
     Interrupted,
     NativePlugin,
+    NativeStubs,
     Registration,
+    camel_inputs,
     run_program,
+    snake_outputs,
     to_struct,
     urn,
 )
@@ -145,33 +147,8 @@ def plugin_for(face: str) -> Any:
             _world.setdefault("engine_log", EngineLog())
             native = NativePlugin(_world["engine_log"].address)
             native.configure(emulator, retryBudget=RETRY_BUDGET)
-            plugins[face] = _NativeStubs(native)
+            plugins[face] = NativeStubs(native)
     return plugins[face]
-
-
-class _NativeStubs:
-    """The native plugin's gRPC methods under the names the engine stand-in calls."""
-
-    def __init__(self, plugin: NativePlugin) -> None:
-        self.plugin = plugin
-
-    def __getattr__(self, method: str) -> Any:
-        return getattr(self.plugin.stub, method)
-
-    def kill(self) -> None:
-        self.plugin.kill()
-
-
-def core_view(value: Any, user_keyed: bool = False) -> Any:
-    """Outputs in the core's snake_case names (the native face's are camelCase); member keys and triggers kept."""
-    if not isinstance(value, dict):
-        return value
-    if user_keyed:
-        return {key: core_view(item) for key, item in value.items()}
-    return {
-        snake(key): item if snake(key) == "triggers" else core_view(item, snake(key) in ("members", "executions"))
-        for key, item in value.items()
-    }
 
 
 @dataclass
@@ -546,7 +523,7 @@ class RunLives(RuleBasedStateMachine):
         """The run each resource and member names in state, by key."""
         named: dict[str, str] = {}
         for urn_, resource in self.engine.state.items():
-            outputs = core_view(resource.output_props)
+            outputs = snake_outputs(resource.output_props)
             if "::fleet" in urn_:
                 for key, entry in (outputs.get("executions") or {}).items():
                     if entry.get("job_execution_id"):
@@ -782,7 +759,7 @@ class RunLives(RuleBasedStateMachine):
     def outputs_agree_with_the_server(self) -> None:
         """Right after a refresh: what a program may gate on is what the server says (or the documented rule)."""
         for urn_, resource in self.engine.state.items():
-            outputs = core_view(resource.output_props)
+            outputs = snake_outputs(resource.output_props)
             if "::fleet" in urn_:
                 entries = outputs.get("executions") or {}
                 for key, entry in entries.items():
@@ -821,18 +798,7 @@ class RunLives(RuleBasedStateMachine):
 
 def native_inputs(inputs: dict[str, Any]) -> Any:
     """A resource's inputs as a native program registers them: the agent's coordinates, all in camelCase."""
-    return to_struct({**AGENT_CAMEL, **camelized(inputs)})
-
-
-def camelized(value: Any, key: str | None = None) -> Any:
-    """snake_case inputs to the schema's camelCase, as a native program sends them; triggers and member keys kept."""
-    if not isinstance(value, dict):
-        return value
-    if key == "triggers":
-        return value
-    if key == "members":
-        return {name: camelized(item) for name, item in value.items()}
-    return {camel(name): camelized(item, name) for name, item in value.items()}
+    return to_struct({**AGENT_CAMEL, **camel_inputs(inputs)})
 
 
 class NativeRunLives(RunLives):

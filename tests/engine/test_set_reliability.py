@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from pulumi_azure_elastic_jobs.catalog import camel, snake
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.emulator import Emulator
 from tests.conftest import HELD, HOUR_AHEAD, new_job
@@ -26,7 +25,10 @@ from tests.engine.harness import (
     Engine,
     EngineLog,
     NativePlugin,
+    NativeStubs,
     Registration,
+    camel_inputs,
+    snake_outputs,
     to_struct,
     urn,
 )
@@ -54,36 +56,6 @@ class Face:
         return outputs
 
 
-class _NativeStubs:
-    """The native plugin's gRPC methods under the names the engine stand-in calls."""
-
-    def __init__(self, plugin: NativePlugin) -> None:
-        self.plugin = plugin
-
-    def __getattr__(self, method: str) -> Any:
-        return getattr(self.plugin.stub, method)
-
-
-def _snake_keys(value: Any, user_keyed: bool = False) -> Any:
-    """Native outputs in the core's names: member keys and triggers stay as the user wrote them."""
-    if not isinstance(value, dict):
-        return value
-    if user_keyed:
-        return {key: _snake_keys(item) for key, item in value.items()}
-    return {snake(key): _snake_keys(item, snake(key) in ("members", "executions")) for key, item in value.items()}
-
-
-def _camel_keys(value: Any, user_keyed: bool = False) -> Any:
-    """Inputs in the schema's names, as a native program sends them; triggers go as they are."""
-    if not isinstance(value, dict):
-        return value
-    if user_keyed:
-        return {key: _camel_keys(item) for key, item in value.items()}
-    return {
-        camel(key): item if key == "triggers" else _camel_keys(item, key == "members") for key, item in value.items()
-    }
-
-
 @pytest.fixture(params=["dynamic", "native"])
 def face(request: pytest.FixtureRequest, own_emulator: Emulator) -> Iterator[Face]:
     stack = f"set-{uuid.uuid4().hex[:8]}"
@@ -99,11 +71,11 @@ def face(request: pytest.FixtureRequest, own_emulator: Emulator) -> Iterator[Fac
     native.configure(own_emulator, retryBudget=RETRY_BUDGET)
 
     def declare(**inputs: Any) -> list[Registration]:
-        news = to_struct({**AGENT_CAMEL, **_camel_keys(inputs)})
+        news = to_struct({**AGENT_CAMEL, **camel_inputs(inputs)})
         return [Registration(EXECUTION_SET, "fleet", urn("fleet", EXECUTION_SET, stack), news)]
 
     try:
-        yield Face(Engine(_NativeStubs(native)), declare, _snake_keys)  # type: ignore[arg-type]
+        yield Face(Engine(NativeStubs(native)), declare, snake_outputs)  # type: ignore[arg-type]
     finally:
         native.kill()
         engine_log.stop()
