@@ -834,16 +834,15 @@ def _entry_lifecycle(entry: Mapping[str, Any]) -> str:
 
 
 def _unconfirmed(entry: Any) -> bool:
-    """Whether a member's entry names an id whose start was never confirmed: recorded with the id its PUT claimed
-    when every answer was lost (:func:`.runs.may_have_started`), and not read back since (no lifecycle). The run
-    may or may not exist, so the next ``up`` ensures that id (reads it, PUTs it only if free), never a new one,
-    and a refresh that finds nothing there keeps the entry as it is. An error saying the run is gone
-    (``ResourceNotFound``) marks a run that was seen and vanished: never ensured, so never run again."""
-    if not isinstance(entry, Mapping) or not entry.get("azure_id") or entry.get("lifecycle") is not None:
+    """Whether a member's entry names an id whose start was never confirmed (:func:`unconfirmed`, with the error
+    that said so: every answer to its PUT lost, :func:`.runs.may_have_started`). The run may or may not exist, so
+    the next ``up`` ensures that id (reads it, PUTs it only if free), never a new one, and a refresh that finds
+    nothing there keeps the entry as it is. An error saying the run is gone (``ResourceNotFound``) marks a run
+    that was seen and vanished: never ensured, so never run again."""
+    if not isinstance(entry, Mapping) or not unconfirmed(entry):
         return False
     error = entry.get("error")
-    gone = entry.get("in_history") is False or (isinstance(error, Mapping) and error.get("code") == "ResourceNotFound")
-    return isinstance(error, Mapping) and not gone
+    return isinstance(error, Mapping) and error.get("code") != "ResourceNotFound"
 
 
 def _forgotten_entries(members: Mapping[str, Member], entries: Mapping[str, Any]) -> dict[str, Any]:
