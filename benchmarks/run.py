@@ -31,10 +31,10 @@ from typing import Any
 
 import requests
 
+from elastic_jobs_emulator import DEFAULT_SUBSCRIPTION, Emulator
+from elastic_jobs_emulator.backend import PAGE_SIZE
 from pulumi_azure_elastic_jobs.auth import StaticToken
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
-from pulumi_azure_elastic_jobs.emulator.backend import PAGE_SIZE
 from pulumi_azure_elastic_jobs.ids import JobRef
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,4 +7,6 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test]"
+# Both distributions of the repository in one resolution: the provider's `emulator` extra names the emulator at
+# the provider's version, which the local copy satisfies.
+.venv/bin/python -m pip install --quiet -e ./emulator -e ".[test]"

@@ -1,7 +1,8 @@
-"""Azure SQL Elastic Job executions as a declarative Pulumi resource, with a local ARM emulator.
+"""Azure SQL Elastic Job executions as a declarative Pulumi resource.
 
 The public surface is loaded lazily: ``import pulumi_azure_elastic_jobs`` stays cheap (the dynamic-provider
-plugin imports it on every deployment), and the client and errors can be used without importing pulumi.
+plugin imports it on every deployment), and the client and errors can be used without importing pulumi. The local
+emulator is a distribution of its own (``elastic_jobs_emulator``, the ``emulator`` extra).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ _EXPORTS = {
     "TransportError": ".errors",
     "WaitTimeout": ".errors",
     "ExecutionFailed": ".errors",
-    "Emulator": ".emulator",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -38,7 +38,6 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:
     from .client import ElasticJobsClient
     from .config import Settings
-    from .emulator import Emulator
     from .errors import (
         ArmError,
         AuthError,

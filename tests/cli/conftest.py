@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
+from elastic_jobs_emulator import DEFAULT_SUBSCRIPTION, Emulator
 from tests.cli.yaml_support import copy_project, find_yaml_language_host, install_native_plugin
 from tests.conftest import ROOT
 

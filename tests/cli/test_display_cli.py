@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from tests.cli.conftest import kill_everything_of
 from tests.conftest import HELD, HOUR_AHEAD, SEED, TIME_SCALE, new_job
 

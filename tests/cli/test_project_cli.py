@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from tests.conftest import new_job
 
 

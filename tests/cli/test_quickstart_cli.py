@@ -5,8 +5,8 @@ from __future__ import annotations
 import signal
 import time
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from tests.cli.conftest import kill_everything_of, processes_of
 from tests.cli.native_life import last_seq, mutating
 from tests.conftest import new_job

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.native.install import PLUGIN_EXECUTABLE
 from pulumi_azure_elastic_jobs.terms import TERMINAL_LIFECYCLES
 from tests.cli.conftest import MARKER, Stack, YamlStackFor

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
+from elastic_jobs_emulator import DEFAULT_SUBSCRIPTION, Emulator
 from tests.engine.harness import Engine, EngineLog, NativePlugin, Plugin, Registration, run_program
 
 SECRET_CLIENT_SECRET = "planted-client-secret-6f1e9c"

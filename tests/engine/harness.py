@@ -33,8 +33,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor, Mocks
 from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc, provider_pb2, provider_pb2_grpc
 
+from elastic_jobs_emulator import DEFAULT_SUBSCRIPTION
 from pulumi_azure_elastic_jobs.catalog import camel, snake
-from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION
 
 Props = dict[str, Any]
 

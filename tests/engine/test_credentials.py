@@ -14,10 +14,10 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
+from elastic_jobs_emulator import DEFAULT_SUBSCRIPTION, Emulator
 from pulumi_azure_elastic_jobs.auth import StaticToken
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.config import Settings
-from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
 from pulumi_azure_elastic_jobs.provider import JobExecutionProvider
 from tests.conftest import SEED, TIME_SCALE, new_job
 from tests.engine.conftest import Declare

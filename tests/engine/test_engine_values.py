@@ -28,10 +28,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pulumi.runtime.proto import provider_pb2
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.auth import StaticToken
 from pulumi_azure_elastic_jobs.catalog import camel
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.terms import IDENTITY_FIELDS, SET_IDENTITY_FIELDS, UNKNOWN
 from tests.conftest import HELD, new_job
 from tests.engine.conftest import AGENT, configured_plugin

@@ -18,8 +18,8 @@ import grpc
 import pytest
 from pulumi.runtime.proto import provider_pb2
 
+from elastic_jobs_emulator import DEFAULT_SUBSCRIPTION, Emulator
 from pulumi_azure_elastic_jobs import plugin_errors
-from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
 from pulumi_azure_elastic_jobs.errors import ConfigError
 from tests.conftest import SEED, TIME_SCALE
 from tests.engine.conftest import Declare

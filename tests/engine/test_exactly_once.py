@@ -17,8 +17,8 @@ import grpc
 import pulumi
 import pytest
 
+from elastic_jobs_emulator import DEFAULT_SUBSCRIPTION, Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
 from pulumi_azure_elastic_jobs.ids import JobRef
 from pulumi_azure_elastic_jobs.inputs import ExecutionInputs
 from tests.conftest import HELD, HOUR_AHEAD, new_job

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pulumi.runtime.proto import provider_pb2
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from tests.conftest import HELD, new_job
 from tests.engine.harness import AGENT_CAMEL as AGENT
 from tests.engine.harness import EngineLog, NativePlugin, to_struct, urn

@@ -6,8 +6,8 @@ from typing import Any
 
 from pulumi.runtime.proto import provider_pb2
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.ids import ExecutionRef
 from tests.conftest import new_job
 from tests.engine.conftest import Declare

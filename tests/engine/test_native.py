@@ -22,6 +22,7 @@ import pytest
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import provider_pb2
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.catalog import (
     CONFIG,
     EXECUTION_INPUTS,
@@ -32,7 +33,6 @@ from pulumi_azure_elastic_jobs.catalog import (
     camel,
 )
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.inputs import ExecutionInputs, MemberInputs, SetInputs
 from pulumi_azure_elastic_jobs.operations import CONFIG_KEYS, OUTPUT_NAMES
 from tests.conftest import HELD, HOUR_AHEAD, new_job

@@ -15,8 +15,8 @@ import grpc
 import pytest
 from pulumi.runtime.proto import engine_pb2
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.ids import JobRef
 from tests.conftest import HELD, new_job
 from tests.engine.conftest import Declare, configured_plugin

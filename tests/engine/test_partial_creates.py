@@ -19,9 +19,9 @@ import pytest
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import provider_pb2
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.catalog import camel
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.terms import UNKNOWN
 from tests.conftest import HELD, HOUR_AHEAD, new_job
 from tests.engine.conftest import AGENT as AGENT_SNAKE

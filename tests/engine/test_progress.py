@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.ids import ExecutionRef, JobRef
 from tests.conftest import HELD, HOUR_AHEAD, in_background, new_job
 from tests.engine.conftest import Declare, configured_plugin

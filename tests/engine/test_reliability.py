@@ -13,8 +13,8 @@ import grpc
 import pytest
 from pulumi.runtime.proto import provider_pb2
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from tests.conftest import in_background, new_job
 from tests.engine.conftest import SECRET_CLIENT_SECRET, Declare, configured_plugin
 from tests.engine.harness import Engine, Plugin, from_struct

@@ -49,9 +49,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.auth import StaticToken
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.ids import JobRef
 from pulumi_azure_elastic_jobs.terms import DEFAULT_FAIL_ON, is_terminal
 from tests.conftest import HOUR_AHEAD, SEED, TIME_SCALE, job_ref

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from tests.conftest import HELD, HOUR_AHEAD, new_job
 from tests.engine.conftest import configured_plugin
 from tests.engine.harness import (

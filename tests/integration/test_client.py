@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.auth import StaticToken
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient, retry_after_seconds
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.errors import (
     AuthError,
     EndlessListing,
@@ -307,7 +307,7 @@ def test_a_next_link_that_leads_back_to_a_page_already_read_ends_the_listing_wit
 def test_a_listing_longer_than_the_page_bound_ends_with_an_error(
     emulator: Emulator, client: ElasticJobsClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pulumi_azure_elastic_jobs.emulator import backend
+    from elastic_jobs_emulator import backend
 
     job = new_job(client)
     for _ in range(3):

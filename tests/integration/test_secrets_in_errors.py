@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import pytest
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.auth import StaticToken
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.errors import ArmError, ElasticJobsError, TransportError, UnsafeDestination
 from tests.conftest import job_ref, new_job
 

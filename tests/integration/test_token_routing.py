@@ -19,9 +19,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.auth import CLOUDS, AzureIdentityToken, ServicePrincipal, StaticToken
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from pulumi_azure_elastic_jobs.errors import UnsafeDestination
 from tests.conftest import SEED, TIME_SCALE, job_ref, new_job
 from tests.integration.listeners import Listener, Seen, certificate_for, fake_dns, listening

@@ -155,7 +155,7 @@ def test_first_free_finds_the_end_of_a_chain_in_logarithmic_reads(used: int) -> 
 
 
 def test_emulator_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
-    from pulumi_azure_elastic_jobs.emulator.cli import parse_args
+    from elastic_jobs_emulator.cli import parse_args
 
     with pytest.raises(SystemExit):
         parse_args(["--help"])
@@ -165,7 +165,7 @@ def test_emulator_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_allow_subscription_is_a_deprecated_alias_of_strict_mode(capsys: pytest.CaptureFixture[str]) -> None:
-    from pulumi_azure_elastic_jobs.emulator.cli import parse_args
+    from elastic_jobs_emulator.cli import parse_args
 
     assert parse_args([]).subscriptions is None  # default: every well-formed subscription exists
     both = parse_args(["--subscription", SUB, "--allow-subscription", "11111111-1111-1111-1111-111111111111"])
@@ -202,7 +202,7 @@ def test_unchanged_inputs_are_taken_as_recorded_and_anything_else_is_validated()
 
 
 def test_bookkeeping_keeps_the_newest_records_and_forgets_lapsed_ones() -> None:
-    from pulumi_azure_elastic_jobs.emulator.backend import Bounded, History
+    from elastic_jobs_emulator.backend import Bounded, History
 
     now = [0.0]
     records = Bounded(History(size=3, seconds=60), now=lambda: now[0])
@@ -218,8 +218,8 @@ def test_bookkeeping_keeps_the_newest_records_and_forgets_lapsed_ones() -> None:
 
 
 def test_a_forgotten_token_of_the_emulated_entra_id_is_expired_never_unknown() -> None:
-    from pulumi_azure_elastic_jobs.emulator.backend import Clock, History
-    from pulumi_azure_elastic_jobs.emulator.identity import Directory
+    from elastic_jobs_emulator.backend import Clock, History
+    from elastic_jobs_emulator.identity import Directory
 
     directory = Directory(Clock(), History(size=2))
     directory.register("tenant", "client", "secret")
@@ -232,7 +232,7 @@ def test_a_forgotten_token_of_the_emulated_entra_id_is_expired_never_unknown() -
 
 
 def test_every_emulator_flag_is_explained_in_the_emulator_pages_option_table() -> None:
-    from pulumi_azure_elastic_jobs.emulator.cli import parse_args
+    from elastic_jobs_emulator.cli import parse_args
 
     page = (Path(__file__).resolve().parents[2] / "docs" / "emulator.md").read_text()
     section = page.split("\n## Options\n", 1)[1].split("\n## ", 1)[0]
@@ -264,6 +264,6 @@ def test_every_emulator_flag_is_explained_in_the_emulator_pages_option_table() -
     ],
 )
 def test_a_loopback_emulator_answers_only_to_its_own_names(bound: str, host: str | None, accepted: bool) -> None:
-    from pulumi_azure_elastic_jobs.emulator.guard import host_problem
+    from elastic_jobs_emulator.guard import host_problem
 
     assert (host_problem(host, bound) is None) is accepted

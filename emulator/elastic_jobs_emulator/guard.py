@@ -29,7 +29,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-log = logging.getLogger("pulumi_azure_elastic_jobs.emulator")
+log = logging.getLogger("elastic_jobs_emulator")
 
 ADMIN_PREFIX = "/_emulator"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")

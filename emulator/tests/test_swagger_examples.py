@@ -16,15 +16,15 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from pulumi_azure_elastic_jobs.emulator import Emulator
-from tests.conftest import ROOT
+from elastic_jobs_emulator import Emulator
 
-SPEC = ROOT / "tests" / "schema" / "2025-01-01"
+SPEC = Path(__file__).resolve().parent / "schema" / "2025-01-01"
 LIFECYCLES = {
     "Created",
     "InProgress",

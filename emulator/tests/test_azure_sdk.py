@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from azure.core.credentials import AccessToken
 
-from pulumi_azure_elastic_jobs.emulator import Emulator
+from elastic_jobs_emulator import Emulator
 
 
 class DevCredential:

@@ -1,7 +1,7 @@
 """Every answer of a whole Elastic Jobs lifecycle, judged by the 2025-01-01 swagger with a JSON-schema validator.
 
 The swagger files are the team's copy of the official contract (``../shared/spec/2025-01-01``, vendored in
-``tests/schema`` so CI needs nothing else; a test checks the two agree). Their ``$ref``s across files resolve
+``emulator/tests/schema`` so CI needs nothing else; a test checks the two agree). Their ``$ref``s across files resolve
 through one registry laid out as in azure-rest-api-specs; the shared ARM types they point outside the folder at
 (ProxyResource, ErrorResponse, the operation-status result) are stand-ins written for this test
 (``tests/schema/common-types.json``). Each call is matched to its operation by path and method, and its body is
@@ -15,6 +15,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -24,10 +25,10 @@ import requests
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
+from elastic_jobs_emulator import DEFAULT_SUBSCRIPTION, Emulator
 from tests.conftest import ROOT, SEED, TIME_SCALE
 
-SCHEMA = ROOT / "tests" / "schema"
+SCHEMA = Path(__file__).resolve().parent / "schema"
 SHARED_SPEC = ROOT.parent / "shared" / "spec" / "2025-01-01"
 BASE = "https://specs.test/specification/sql/resource-manager/"
 SPEC_URI = f"{BASE}Microsoft.Sql/stable/2025-01-01/"

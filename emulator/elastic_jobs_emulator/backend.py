@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from ..ids import child_name_problem, resource_group_problem, server_problem, uuid_problem
-from ..models import (
+from pulumi_azure_elastic_jobs.ids import child_name_problem, resource_group_problem, server_problem, uuid_problem
+from pulumi_azure_elastic_jobs.models import (
     EXECUTION_TYPE,
     STEP_EXECUTION_TYPE,
     TARGET_EXECUTION_TYPE,
@@ -30,6 +30,7 @@ from ..models import (
     JobStep,
     JobTargetGroup,
 )
+
 from . import engine
 from .store import Document, Store
 

@@ -23,8 +23,9 @@ from typing import Any, cast, get_args
 
 import requests
 
-from ..destinations import is_loopback
-from ..ids import uuid_problem
+from pulumi_azure_elastic_jobs.destinations import is_loopback
+from pulumi_azure_elastic_jobs.ids import uuid_problem
+
 from .backend import HISTORY_SIZE
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -271,7 +272,7 @@ class Emulator:
         args = [
             sys.executable,
             "-m",
-            "pulumi_azure_elastic_jobs.emulator",
+            "elastic_jobs_emulator",
             "--host",
             self.options.host,
             "--port",

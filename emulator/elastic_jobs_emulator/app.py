@@ -27,7 +27,8 @@ from urllib.parse import parse_qsl, unquote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from ..ids import uuid_problem
+from pulumi_azure_elastic_jobs.ids import uuid_problem
+
 from .backend import (
     AGENT_TYPE,
     CREDENTIAL_TYPE,
@@ -44,7 +45,7 @@ from .faults import FaultRule
 from .guard import RequestGuard
 from .identity import identity_router
 
-log = logging.getLogger("pulumi_azure_elastic_jobs.emulator")
+log = logging.getLogger("elastic_jobs_emulator")
 
 SUPPORTED_API_VERSIONS = frozenset(
     {

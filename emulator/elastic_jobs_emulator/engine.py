@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..models import JobExecutionLifecycle as L
+from pulumi_azure_elastic_jobs.models import JobExecutionLifecycle as L
 
 START_DELAY = 0.5
 DEFAULT_TARGET_SECONDS = 2.0

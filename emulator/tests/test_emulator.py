@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import requests
 
+from elastic_jobs_emulator import DEFAULT_SUBSCRIPTION, Emulator
 from pulumi_azure_elastic_jobs.auth import StaticToken
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import DEFAULT_SUBSCRIPTION, Emulator
 from pulumi_azure_elastic_jobs.errors import ArmError, BadRequest, NotFound
 from pulumi_azure_elastic_jobs.ids import JobRef
 from tests.conftest import SEED, job_ref, new_job
@@ -152,7 +152,7 @@ def test_start_answers_202_with_a_server_chosen_id(emulator: Emulator, client: E
 def test_lists_filter_by_activity_and_time_and_page_with_next_link(
     emulator: Emulator, client: ElasticJobsClient
 ) -> None:
-    from pulumi_azure_elastic_jobs.emulator import backend
+    from elastic_jobs_emulator import backend
 
     job = new_job(client, script="SELECT 1; -- emulator:duration=3600")
     refs = [job.execution(str(uuid.uuid4())) for _ in range(5)]
@@ -366,7 +366,7 @@ def test_the_cli_prints_its_url_and_stops_on_sigterm(tmp_path: Path) -> None:
     import sys
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "pulumi_azure_elastic_jobs.emulator", "--port", "0"],
+        [sys.executable, "-m", "elastic_jobs_emulator", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -387,7 +387,7 @@ def test_bound_beyond_loopback_without_a_token_the_emulator_refuses_to_start_say
     import sys
 
     finished = subprocess.run(
-        [sys.executable, "-m", "pulumi_azure_elastic_jobs.emulator", "--host", "0.0.0.0", "--port", "0"],
+        [sys.executable, "-m", "elastic_jobs_emulator", "--host", "0.0.0.0", "--port", "0"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -414,7 +414,7 @@ def test_tls_without_a_data_dir_keeps_its_files_private_and_out_of_the_working_d
     import sys
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "pulumi_azure_elastic_jobs.emulator", "--tls"],
+        [sys.executable, "-m", "elastic_jobs_emulator", "--tls"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

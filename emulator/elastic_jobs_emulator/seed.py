@@ -25,7 +25,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..ids import uuid_problem
+from pulumi_azure_elastic_jobs.ids import uuid_problem
+
 from .backend import Agent, Backend
 
 

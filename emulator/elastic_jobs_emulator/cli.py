@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ._version import __version__
 from .backend import HISTORY_SECONDS, HISTORY_SIZE
 from .server import (
     ADMIN_TOKEN_ENV,
@@ -46,6 +47,7 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
         description=plain(__doc__ or ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default 0)")
     parser.add_argument("--data-dir", type=Path, help="persist state in SQLite there (default: in memory)")

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import requests
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.auth import StaticToken
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from tests.conftest import SEED, job_ref
 
 CLIENTS = 200

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from pulumi_azure_elastic_jobs.emulator import Emulator
+from elastic_jobs_emulator import Emulator
 from tests.conftest import SEED, job_ref
 
 API = {"api-version": "2025-01-01"}
