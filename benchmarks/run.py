@@ -93,7 +93,7 @@ def client_vs_sdk(n: int, tmp: Path) -> list[Figure]:
         def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
             return AccessToken("bench", int(time.time()) + 3600)
 
-    with Emulator(tls=True, data_dir=tmp / "tls", seed=SEED, time_scale=10_000) as emulator:
+    with Emulator(tls=True, data_dir=tmp / "tls", seed=SEED, time_scale=10_000, poll_hints=True) as emulator:
         ours = ElasticJobsClient(emulator.url, StaticToken("bench"), verify=emulator.ca_bundle or True)
         target = make_job(ours, "SELECT 1; -- emulator:duration=0")
         sdk = SqlManagementClient(
@@ -188,7 +188,7 @@ def _seq(emulator: Emulator) -> int:
 
 def requests_and_overhead(samples: int) -> list[Figure]:
     figures: list[Figure] = []
-    with Emulator(seed=SEED, time_scale=100) as emulator:
+    with Emulator(seed=SEED, time_scale=100, poll_hints=True) as emulator:
         plugin, engine_class = _plugin_engine(emulator)
         client = ElasticJobsClient(emulator.url, StaticToken("bench"))
         try:
@@ -284,7 +284,9 @@ def history_cost(sizes: list[int]) -> list[Figure]:
     from pulumi_azure_elastic_jobs.inputs import ExecutionInputs
 
     figures = []
-    with Emulator(seed=SEED, time_scale=100) as emulator:  # the new run is still starting when `up` returns
+    with Emulator(
+        seed=SEED, time_scale=100, poll_hints=True
+    ) as emulator:  # the new run is still starting when `up` returns
         plugin, engine_class = _plugin_engine(emulator)
         client = ElasticJobsClient(emulator.url, StaticToken("bench"))
         try:
@@ -392,7 +394,7 @@ def _single_run(client: ElasticJobsClient, target: JobRef, poll_interval: float)
 def many_executions(sizes: list[int], seconds: float) -> list[Figure]:
     figures = []
     emulated = int(seconds * 100)
-    with Emulator(seed=SEED, time_scale=100) as emulator:
+    with Emulator(seed=SEED, time_scale=100, poll_hints=True) as emulator:
         plugin, engine_class = _plugin_engine(emulator)
         client = ElasticJobsClient(emulator.url, StaticToken("bench"))
         try:
@@ -514,7 +516,7 @@ def large_fleet(size: int, seconds: float) -> list[Figure]:
     """A set of ``size`` members on one job that already has an active run of someone else's (the case that made
     a member search 10,000 derived ids for a run of its own): wall time against one run, and provider CPU."""
     figures = []
-    with Emulator(seed=SEED, time_scale=100) as emulator:
+    with Emulator(seed=SEED, time_scale=100, poll_hints=True) as emulator:
         plugin, engine_class = _plugin_engine(emulator)
         client = ElasticJobsClient(emulator.url, StaticToken("bench"))
         try:
@@ -567,7 +569,7 @@ def large_fleet(size: int, seconds: float) -> list[Figure]:
 
 def emulator_load(levels: list[int], seconds: float) -> list[Figure]:
     figures = []
-    with Emulator(in_process=False, seed=SEED, time_scale=100) as emulator:
+    with Emulator(in_process=False, seed=SEED, time_scale=100, poll_hints=True) as emulator:
         client = ElasticJobsClient(emulator.url, StaticToken("bench"))
         target = make_job(client, "SELECT 1; -- emulator:duration=0")
         ref = target.execution(str(uuid.uuid4()))
@@ -674,7 +676,7 @@ def cli_figures(runs: int, tmp: Path) -> list[Figure]:
     (plain / "Pulumi.yaml").write_text(project.replace("elastic-jobs-quickstart", "plain-python"))
     (plain / "__main__.py").write_text(PLAIN_PROGRAM)
     figures = []
-    with Emulator(seed=SEED, time_scale=100) as emulator:
+    with Emulator(seed=SEED, time_scale=100, poll_hints=True) as emulator:
         client = ElasticJobsClient(emulator.url, StaticToken(emulator.token))
         target = make_job(client, "SELECT 1; -- emulator:duration=300")
         for directory in (quickstart, plain):
@@ -775,7 +777,7 @@ def native_figures(size: int, seconds: float, runs: int, tmp: Path) -> list[Figu
     env = _cli_env(tmp)
     install_plugin(str(CLI), [str(default_server())], env=env)
     figures = []
-    with Emulator(seed=SEED, time_scale=100) as emulator:
+    with Emulator(seed=SEED, time_scale=100, poll_hints=True) as emulator:
         client = ElasticJobsClient(emulator.url, StaticToken(emulator.token))
         try:
             script = f"SELECT 1; -- emulator:duration={int(seconds * 100)}"

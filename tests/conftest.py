@@ -40,7 +40,9 @@ TIME_SCALE = 100.0  # a 5-emulated-second step takes 50 ms
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
-    with Emulator(time_scale=TIME_SCALE, seed=SEED) as running:
+    """The session's emulator, with poll hints: its runs take milliseconds, and clients poll at its pace. The live
+    service sends no hint (the emulator's default); ``own_emulator``, the model and the replays hold that pacing."""
+    with Emulator(time_scale=TIME_SCALE, seed=SEED, poll_hints=True) as running:
         yield running
 
 
@@ -48,7 +50,7 @@ def emulator() -> Iterator[Emulator]:
 def strict_emulator() -> Iterator[Emulator]:
     """An emulator in strict mode: only the default subscription exists, any other answers 404
     SubscriptionNotFound (the session's emulator accepts every well-formed subscription, as its default)."""
-    with Emulator(time_scale=TIME_SCALE, seed=SEED, subscriptions=[DEFAULT_SUBSCRIPTION]) as running:
+    with Emulator(time_scale=TIME_SCALE, seed=SEED, subscriptions=[DEFAULT_SUBSCRIPTION], poll_hints=True) as running:
         yield running
 
 

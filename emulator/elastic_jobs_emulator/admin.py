@@ -43,9 +43,13 @@ class FaultSpec(BaseModel):
 
 class BehaviorSpec(BaseModel):
     duration_seconds: float | None = Field(None, description="emulated seconds each target takes")
-    outcome: Literal["Succeeded", "Failed", "TimedOut"] | None = None
+    outcome: Literal["Succeeded", "Failed", "TimedOut", "Skipped"] | None = None
     message: str | None = None
     ignore_cancel: bool = Field(False, description="accept cancels of the job's runs and carry on running")
+    start_delay_seconds: float | None = Field(None, description="emulated seconds from a run's creation to its start")
+    skip_while_active: bool = Field(
+        False, description="skip a run created while another run of the job is active, as the scheduler does"
+    )
 
 
 class IdentitySpec(BaseModel):

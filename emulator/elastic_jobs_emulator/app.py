@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -152,9 +152,22 @@ def _routes(backend: Backend) -> list[tuple[str, re.Pattern[str], Callable[..., 
         return 200, body, _poll_headers(backend.poll_hint(arm_id))
 
     def start(c: RequestContext, s: str, g: str, v: str, a: str, j: str) -> Answer:
+        """200 with the new run (``Created``) and its own URL as ``Location``, as recorded; 202 with operation
+        URLs only under an ``async`` fault (the swagger's long-running reading)."""
         body = backend.start_execution(agent_of(s, g, v, a), j)
-        operation = backend.new_operation(body["id"], 0)
-        return 202, None, _operation_headers(c.base_url, s, operation)
+        if c.async_polls is not None:
+            operation = backend.new_operation(body["id"], c.async_polls)
+            return 202, None, _operation_headers(c.base_url, s, operation)
+        return 200, body, {"Location": _resource_url(c, body["id"])}
+
+    def cancel(c: RequestContext, s: str, g: str, v: str, a: str, j: str, e: str) -> Answer:
+        """200, no body, ``Location`` the run's URL: for a run in any state, as recorded."""
+        backend.cancel_execution(agent_of(s, g, v, a), j, e)
+        return 200, None, {"Location": _resource_url(c, execution_id(s, g, v, a, j, e))}
+
+    def targets(c: RequestContext, *n: str) -> Answer:
+        step = n[6] if len(n) > 6 else None
+        return 200, backend.list_target_executions(execution_id(*n[:6]), step, c.query, c.base_url + c.path), {}
 
     def execution_id(s: str, g: str, v: str, a: str, j: str, e: str) -> str:
         return f"{agent_of(s, g, v, a).job_id(j)}/executions/{e}"
@@ -245,11 +258,7 @@ def _routes(backend: Backend) -> list[tuple[str, re.Pattern[str], Callable[..., 
         ("POST", rf"{_AGENT}/jobs/{_SEG}/start", start),
         ("PUT", _EXECUTION, put_execution),
         ("GET", _EXECUTION, get_execution),
-        (
-            "POST",
-            rf"{_EXECUTION}/cancel",
-            lambda c, s, g, v, a, j, e: ok(backend.cancel_execution(agent_of(s, g, v, a), j, e)),
-        ),
+        ("POST", rf"{_EXECUTION}/cancel", cancel),
         (
             "GET",
             rf"{_EXECUTION}/steps",
@@ -260,24 +269,21 @@ def _routes(backend: Backend) -> list[tuple[str, re.Pattern[str], Callable[..., 
             rf"{_EXECUTION}/steps/{_SEG}",
             lambda c, *n: (200, backend.step_executions(execution_id(*n[:6]), n[6])[0], {}),
         ),
-        (
-            "GET",
-            rf"{_EXECUTION}/steps/{_SEG}/targets",
-            lambda c, *n: (200, {"value": backend.target_executions(execution_id(*n[:6]), n[6], None)}, {}),
-        ),
+        ("GET", rf"{_EXECUTION}/steps/{_SEG}/targets", targets),
         (
             "GET",
             rf"{_EXECUTION}/steps/{_SEG}/targets/{_SEG}",
             lambda c, *n: (200, backend.target_executions(execution_id(*n[:6]), n[6], n[7])[0], {}),
         ),
-        (
-            "GET",
-            rf"{_EXECUTION}/targets",
-            lambda c, *n: (200, {"value": backend.target_executions(execution_id(*n), None, None)}, {}),
-        ),
+        ("GET", rf"{_EXECUTION}/targets", targets),
         ("GET", _OPERATION, operation),
     ]
     return [(method, re.compile(f"^{pattern}/?$", re.IGNORECASE), handler) for method, pattern, handler in table]
+
+
+def _resource_url(c: RequestContext, arm_id: str) -> str:
+    """A resource's URL at the api-version the request used, as the service writes ``Location``."""
+    return f"{c.base_url}{arm_id}?{urlencode({'api-version': c.query.get('api-version', '2025-01-01')})}"
 
 
 def _poll_headers(hint: float | None) -> dict[str, str]:
@@ -450,7 +456,7 @@ def create_app(emulation: Emulation) -> FastAPI:
             if match:
                 names = [unquote(group) for group in match.groups()]
                 context = RequestContext(method, body, query, str(request.base_url).rstrip("/"), raw_path)
-                if method == "PUT" and handler.__name__ == "put_execution":
+                if handler.__name__ in ("put_execution", "start"):
                     async_rule = emulation.faults.take(method, raw_path, kinds=("async",))
                     context.async_polls = async_rule.polls if async_rule else None
                 try:  # inline: every handler is a few SQLite statements, cheaper than a thread hop

@@ -45,6 +45,15 @@ VERSION_STEP_TYPE = "Microsoft.Sql/servers/jobAgents/jobs/versions/steps"
 TARGET_GROUP_TYPE = "Microsoft.Sql/servers/jobAgents/targetGroups"
 CREDENTIAL_TYPE = "Microsoft.Sql/servers/jobAgents/credentials"
 PAGE_SIZE = 100
+_CHILD_TYPES = {
+    "jobs": JOB_TYPE,
+    "steps": STEP_TYPE,
+    "versions": VERSION_TYPE,
+    "targetgroups": TARGET_GROUP_TYPE,
+    "credentials": CREDENTIAL_TYPE,
+    "executions": EXECUTION_TYPE,
+}
+"""The type of each collection below an agent, to name a missing parent as the service does."""
 
 
 class ArmFailure(Exception):
@@ -189,8 +198,9 @@ class Backend:
     history: History = field(default_factory=History)
     behaviors: dict[str, engine.Behavior] = field(default_factory=dict)
     async_put: AsyncPut = "never"
-    poll_hints: bool = True
-    """Tell pollers when an active execution next changes (Retry-After). Real ARM promises no such hint."""
+    poll_hints: bool = False
+    """Tell pollers when an active execution next changes (Retry-After). The live service sends no such hint (it
+    was never seen in a recording), so it is off unless asked for; tests turn it on to poll at the emulator's pace."""
     _operations: Bounded = field(init=False)
     """Operation records of 202 answers (polled through their URLs), bounded by ``history``; a lapsed one is
     404 ``ResourceNotFound``, as ARM forgets operations too."""
@@ -215,23 +225,26 @@ class Backend:
             "lastModifiedAt": stamp,
         }
 
-    def _require(self, arm_id: str, what: str, parent: bool = True) -> Document:
+    def _require(self, arm_id: str, what: str) -> Document:
+        """The document at ``arm_id``, else the service's 404: ``ResourceNotFound`` naming the outermost missing
+        resource by type and name, whether that is the one asked for or a parent of it (as recorded: a step of a
+        missing job names the job; never ``ParentResourceNotFound``)."""
         doc = self.store.get(arm_id)
-        if doc is None:
-            name = arm_id.rsplit("/", 1)[-1]
-            if parent:
-                raise ArmFailure(
-                    404,
-                    "ParentResourceNotFound",
-                    f"Can not perform requested operation on nested resource. Parent resource "
-                    f"'{name}' ({what}) not found.",
-                )
-            raise ArmFailure(
-                404,
-                "ResourceNotFound",
-                f"The requested resource of type '{what}' with name '{name}' was not found.",
-            )
-        return doc
+        if doc is not None:
+            return doc
+        raise _not_found(*(self._outermost_missing(arm_id) or (what, arm_id.rsplit("/", 1)[-1])))
+
+    def _outermost_missing(self, arm_id: str) -> tuple[str, str] | None:
+        """The first ancestor of ``arm_id`` from its agent down (job, execution, ...) that does not exist."""
+        head, _, rest = arm_id.partition("/jobAgents/")
+        agent, *pairs = rest.split("/")
+        path = f"{head}/jobAgents/{agent}"
+        ancestors = [(path, AGENT_TYPE, agent)] if pairs else []
+        for index in range(0, len(pairs) - 2, 2):
+            collection, name = pairs[index], pairs[index + 1]
+            path = f"{path}/{collection}/{name}"
+            ancestors.append((path, _CHILD_TYPES.get(collection.lower(), collection), name))
+        return next(((kind, name) for path, kind, name in ancestors if self.store.get(path) is None), None)
 
     def _save(
         self,
@@ -255,10 +268,10 @@ class Backend:
         return (200 if existing else 201), public(doc)
 
     def get(self, arm_id: str, kind: str) -> tuple[int, Document]:
-        return 200, public(self._require(arm_id, kind, parent=False))
+        return 200, public(self._require(arm_id, kind))
 
     def list_children(self, parent_id: str, kind: str, parent_kind: str) -> tuple[int, Document]:
-        self._require(parent_id, parent_kind, parent=False)
+        self._require(parent_id, parent_kind)
         return 200, {"value": [public(doc) for doc in self.store.children(parent_id, kind)]}
 
     def list_agents(self, server_id: str) -> tuple[int, Document]:
@@ -281,7 +294,12 @@ class Backend:
                     f"Cannot delete '{arm_id.rsplit('/', 1)[-1]}' while "
                     f"{len(active)} job execution(s) below it are active; cancel them first.",
                 )
-            return (200, None) if self.store.delete(arm_id) else (204, None)
+            if self.store.delete(arm_id):
+                return 200, None
+            missing = self._outermost_missing(arm_id)
+            if missing:  # as recorded: a child of a missing job is a 404 naming the job
+                raise _not_found(*missing)
+            return 204, None
 
     # --- agents, jobs, steps, target groups, credentials -----------------------------------------------------
 
@@ -295,7 +313,7 @@ class Backend:
             return self._save(agent.id, agent.server_id, AGENT_TYPE, agent.agent, data)
 
     def patch_agent(self, agent: Agent, body: Any) -> tuple[int, Document]:
-        doc = self._require(agent.id, AGENT_TYPE, parent=False)
+        doc = self._require(agent.id, AGENT_TYPE)
         if not isinstance(body, dict):
             raise ArmFailure(400, "InvalidRequestContent", "The request content must be a JSON object.")
         for key in ("tags", "sku", "identity"):
@@ -402,7 +420,7 @@ class Backend:
 
     def version_steps(self, agent: Agent, job: str, version: str, step: str | None) -> tuple[int, Document]:
         version_id = f"{agent.job_id(job)}/versions/{version}"
-        doc = self._require(version_id, VERSION_TYPE, parent=False)
+        doc = self._require(version_id, VERSION_TYPE)
         steps = [{**s, "id": f"{version_id}/steps/{s['name']}", "type": VERSION_STEP_TYPE} for s in doc["_steps"]]
         if step is None:
             return 200, {"value": steps}
@@ -445,13 +463,18 @@ class Backend:
             job_doc = self._require(job_id, JOB_TYPE)
         steps = [public(s) for s in self.store.children(job_id, STEP_TYPE)]
         behavior = self.behaviors.get(job.lower(), engine.Behavior())
+        now = self.clock.now()
+        skipped = behavior.skip_while_active and any(
+            engine.is_active(doc["_plan"], now) for doc in self.store.children(job_id, EXECUTION_TYPE)
+        )
         plan = engine.plan_execution(
-            self.clock.now(),
+            now,
             steps,
             lambda step: self._targets(agent, step),
             self.clock.time_scale,
             behavior,
             arm_id.lower(),
+            skipped,
         )
         plan["job_version"] = job_doc["properties"].get("version", 0)
         doc = {
@@ -491,7 +514,7 @@ class Backend:
         return targets
 
     def _execution(self, arm_id: str) -> Document:
-        return self._require(arm_id, EXECUTION_TYPE, parent=False)
+        return self._require(arm_id, EXECUTION_TYPE)
 
     def render_execution(self, arm_id: str, doc: Document | None = None) -> Document:
         doc = doc or self._execution(arm_id)
@@ -507,21 +530,25 @@ class Backend:
         return engine.next_change(doc["_plan"], self.clock.now()) if doc else None
 
     def cancel_execution(self, agent: Agent, job: str, execution_id: str) -> tuple[int, None]:
+        """200 with no body for a run in any state, as recorded; an active run shows ``Canceled`` a moment
+        later (``engine.CANCEL_LAG``), and asking again before it lands changes nothing."""
         arm_id = f"{agent.job_id(job)}/executions/{execution_id}"
         with self.store.transaction():
             doc = self._execution(arm_id)
             now = self.clock.now()
+            plan = doc["_plan"]
             if (
-                engine.is_active(doc["_plan"], now)
+                engine.is_active(plan, now)
+                and plan["canceled_at"] is None
                 and not self.behaviors.get(job.lower(), engine.Behavior()).ignore_cancel
             ):
-                doc["_plan"]["canceled_at"] = now
+                plan["canceled_at"] = now + engine.CANCEL_LAG / self.clock.time_scale
                 self.store.put(arm_id, agent.job_id(job), EXECUTION_TYPE, doc)
         return 200, None
 
     def list_executions(self, parent_id: str, by_agent: bool, query: dict[str, str], base_url: str) -> Document:
         parent_kind = AGENT_TYPE if by_agent else JOB_TYPE
-        self._require(parent_id, parent_kind, parent=False)
+        self._require(parent_id, parent_kind)
         docs = (
             self.store.descendants(parent_id, EXECUTION_TYPE)
             if by_agent
@@ -582,6 +609,13 @@ class Backend:
             raise ArmFailure(404, "ResourceNotFound", f"Target execution '{target_id}' was not found.")
         return out
 
+    def list_target_executions(
+        self, execution_arm_id: str, step: str | None, query: dict[str, str], base_url: str
+    ) -> Document:
+        """Target executions of a run (or of one of its steps), with the executions list's filters and paging."""
+        items = self.target_executions(execution_arm_id, step, None)
+        return self._page(_filtered(items, query), query, base_url)
+
     @staticmethod
     def _page(items: list[Document], query: dict[str, str], base_url: str) -> Document:
         skip = _int(query.get("$skip"), "$skip")
@@ -616,6 +650,13 @@ class Backend:
                 raise ArmFailure(404, "ResourceNotFound", f"Operation '{operation_id}' was not found.")
             operation["polls_left"] -= 1
             return operation["polls_left"] < 0, operation["resource"]
+
+
+def _not_found(kind: str, name: str) -> ArmFailure:
+    """The service's 404, in its words (recorded)."""
+    return ArmFailure(
+        404, "ResourceNotFound", f"The requested resource of type '{kind}' with name '{name}' was not found."
+    )
 
 
 def _int(value: str | None, name: str) -> int | None:

@@ -98,10 +98,11 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
         "or always, also for ids that exist",
     )
     parser.add_argument(
-        "--no-poll-hints",
+        "--poll-hints",
         dest="poll_hints",
-        action="store_false",
-        help="send no Retry-After on active executions (real ARM promises none); clients poll at their own pace",
+        action="store_true",
+        help="send Retry-After on active executions, when they next change (the live service sends none: "
+        "clients poll at their own pace, azure-core every 30 s)",
     )
     parser.add_argument(
         "--history-size",

@@ -8,6 +8,11 @@ Cancelling records a moment; everything after it renders as Canceled.
 Outcomes are controlled by markers in a step's script (``-- emulator:fail``, ``-- emulator:fail-once``,
 ``-- emulator:timeout``, ``-- emulator:duration=SECONDS``) or by a per-job behavior set on the admin API.
 Durations are in emulated seconds; ``time_scale`` emulated seconds pass per real second.
+
+What a read shows follows the live service as Azure SDK teams recorded it (``../shared/recordings``): while
+steps run, the job execution waits for them (``WaitingForChildJobExecutions``); it never counts attempts of its
+own (``currentAttempts`` 0, no attempt start time); a cancel lands a moment after it is asked for; a skipped
+run is provisioned ``Canceled``; times are written as the service writes them (see :func:`iso`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ from typing import Any
 from pulumi_azure_elastic_jobs.models import JobExecutionLifecycle as L
 
 START_DELAY = 0.5
+CANCEL_LAG = 0.5
+"""Emulated seconds between a cancel's 200 and the run showing ``Canceled`` (the service's "within a second")."""
+CREATE_TICKS_PER_SECOND = 300
+"""The service's creation times land on 1/300 s ticks (SQL Server's ``datetime``): ``.92``, ``.0433333``."""
 DEFAULT_TARGET_SECONDS = 2.0
 _DURATION = re.compile(r"--\s*emulator:duration=(\d+(?:\.\d+)?)")
 _PROVISIONING = {
@@ -29,7 +38,8 @@ _PROVISIONING = {
     L.WAITING_FOR_RETRY: "InProgress",
     L.SUCCEEDED: "Succeeded",
     L.SUCCEEDED_WITH_SKIPPED: "Succeeded",
-    L.SKIPPED: "Succeeded",
+    L.WAITING_FOR_CHILD_JOB_EXECUTIONS: "InProgress",
+    L.SKIPPED: "Canceled",
     L.FAILED: "Failed",
     L.TIMED_OUT: "Failed",
     L.CANCELED: "Canceled",
@@ -41,16 +51,42 @@ class Behavior:
     """An admin override for every target of a job: how long it takes and how it ends."""
 
     duration_seconds: float | None = None
-    outcome: str | None = None  # Succeeded | Failed | TimedOut
+    outcome: str | None = None  # Succeeded | Failed | TimedOut | Skipped
     message: str | None = None
     ignore_cancel: bool = False
     """The service accepts a cancel of the job's runs (200) and carries on: a cancel that does not take effect."""
+    start_delay_seconds: float | None = None
+    """Emulated seconds from a run's creation to its start (default ``START_DELAY``; recorded: 0.2 to 6.7 s)."""
+    skip_while_active: bool = False
+    """The scheduler's rule: a run created while another run of the job is active is skipped (``Skipped``)."""
 
 
 def iso(timestamp: float | None) -> str | None:
+    """A moment as the service writes it: UTC with ``Z``, the fraction in 100 ns ticks with trailing zeros
+    trimmed (0 to 7 digits: ``...30:01Z``, ``...07.92Z``, ``...14.5979998Z``)."""
     if timestamp is None:
         return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+    ticks = round(timestamp * 10_000_000)
+    seconds, fraction = divmod(ticks, 10_000_000)
+    return _with_fraction(seconds, fraction)
+
+
+def creation_time(timestamp: float) -> str:
+    """A creation moment as the service writes it: on a 1/300 s tick, its 100 ns ticks truncated."""
+    tick = round(timestamp * CREATE_TICKS_PER_SECOND)
+    seconds, part = divmod(tick, CREATE_TICKS_PER_SECOND)
+    return _with_fraction(seconds, part * 10_000_000 // CREATE_TICKS_PER_SECOND)
+
+
+def on_creation_tick(timestamp: float) -> float:
+    """The moment a creation is recorded at: the 1/300 s tick nearest to it."""
+    return round(timestamp * CREATE_TICKS_PER_SECOND) / CREATE_TICKS_PER_SECOND
+
+
+def _with_fraction(seconds: int, ticks: int) -> str:
+    whole = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    digits = f"{ticks:07d}".rstrip("0")
+    return f"{whole}.{digits}Z" if digits else f"{whole}Z"
 
 
 def _attempt_outcomes(script: str, retries: int, behavior: Behavior) -> list[str]:
@@ -97,11 +133,12 @@ def _plan_target(
         attempts.append({"start": clock, "end": clock + seconds / scale, "outcome": outcome})
         clock += seconds / scale
     outcome = attempts[-1]["outcome"]
-    # Worded as the service words a target's outcome: the command's own result, not where it ran.
+    # A success is worded as recorded; failure and timeout wording is not in any recording (a guess).
     message = (
         behavior.message
         or {
-            "Succeeded": "Command succeeded.",
+            "Succeeded": f"Step {props.get('stepId')} succeeded execution on target "
+            f"(server '{target.get('serverName')}', database '{target.get('databaseName')}').",
             "Failed": "Command failed: the script raised an error (emulated). (Msg 50000, Level 16, State 1, Line 1)",
             "TimedOut": "Command timed out after the step's timeout.",
         }[outcome]
@@ -118,18 +155,29 @@ def _plan_target(
 
 
 def plan_execution(
-    created: float, steps: list[dict[str, Any]], targets_of: Any, scale: float, behavior: Behavior, seed: str
+    created: float,
+    steps: list[dict[str, Any]],
+    targets_of: Any,
+    scale: float,
+    behavior: Behavior,
+    seed: str,
+    skipped: bool = False,
 ) -> dict[str, Any]:
-    """Plan a whole run; ``targets_of(step)`` resolves a step's target group to target dicts."""
-    start = created + START_DELAY / scale
+    """Plan a whole run; ``targets_of(step)`` resolves a step's target group to target dicts. A ``skipped`` run
+    (or one under a ``Skipped`` behavior) starts, runs no step and ends ``Skipped``, as the service ends one."""
+    created = on_creation_tick(created)
+    delay = START_DELAY if behavior.start_delay_seconds is None else behavior.start_delay_seconds
+    start = created + delay / scale
+    if skipped or behavior.outcome == L.SKIPPED:
+        return _skipped_plan(created, start, scale)
     clock, planned, outcome, message = start, [], L.SUCCEEDED.value, "Job execution succeeded."
-    skipped = False
+    no_targets = False
     for step in sorted(steps, key=lambda s: s["properties"].get("stepId") or 0):
         targets = [_plan_target(t, step, clock, scale, behavior, seed) for t in targets_of(step)]
         end = max((t["end"] for t in targets), default=clock)
         failures = [t for t in targets if t["outcome"] != "Succeeded"]
         step_outcome = failures[0]["outcome"] if failures else ("Succeeded" if targets else "Skipped")
-        skipped = skipped or not targets
+        no_targets = no_targets or not targets
         planned.append(
             {
                 "name": step["name"],
@@ -138,7 +186,9 @@ def plan_execution(
                 "end": end,
                 "outcome": step_outcome,
                 "targets": targets,
-                "message": failures[0]["message"] if failures else f"Step {step['name']} {step_outcome}.",
+                "message": failures[0]["message"]
+                if failures
+                else f"Step {step['properties'].get('stepId')} {step_outcome.lower()}.",
             }
         )
         clock = end
@@ -148,7 +198,7 @@ def plan_execution(
                 f"Step {step['properties'].get('stepId')} ({step['name']}) {step_outcome}: {failures[0]['message']}"
             )
             break
-    if outcome == L.SUCCEEDED and skipped:
+    if outcome == L.SUCCEEDED and no_targets:
         outcome, message = (
             L.SUCCEEDED_WITH_SKIPPED.value,
             "Job execution succeeded; some steps had no targets.",
@@ -164,10 +214,22 @@ def plan_execution(
     }
 
 
+def _skipped_plan(created: float, start: float, scale: float) -> dict[str, Any]:
+    return {
+        "created": created,
+        "start": start,
+        "end": start + START_DELAY / scale,
+        "outcome": L.SKIPPED.value,
+        "message": "Job execution skipped.",
+        "steps": [],
+        "canceled_at": None,
+    }
+
+
 def _state(start: float, end: float, outcome: str, now: float, canceled_at: float | None) -> tuple[str, float | None]:
-    """Lifecycle at ``now`` and the end time if ended."""
+    """Lifecycle at ``now`` and the end time if ended; a cancel ends it at the moment the cancel lands."""
     if canceled_at is not None and canceled_at < end and now >= canceled_at:
-        return L.CANCELED.value, max(canceled_at, start)
+        return L.CANCELED.value, canceled_at
     if now < start:
         return L.CREATED.value, None
     if now < end:
@@ -176,22 +238,27 @@ def _state(start: float, end: float, outcome: str, now: float, canceled_at: floa
 
 
 def render_execution(plan: dict[str, Any], now: float) -> dict[str, Any]:
-    """The ``properties`` of the job execution at ``now``."""
+    """The ``properties`` of the job execution at ``now``: while its steps run it waits for them, it counts no
+    attempts of its own, and one cancelled before it started shows ``startTime == endTime``."""
     lifecycle, ended = _state(plan["start"], plan["end"], plan["outcome"], now, plan["canceled_at"])
-    started = now >= plan["start"] and not (lifecycle == L.CANCELED and (ended or 0) <= plan["start"])
+    if lifecycle == L.IN_PROGRESS:
+        lifecycle = L.WAITING_FOR_CHILD_JOB_EXECUTIONS.value
+    if ended is not None and lifecycle == L.CANCELED and ended < plan["start"]:
+        started: float | None = ended
+    else:
+        started = plan["start"] if now >= plan["start"] else None
     message = {
         L.CREATED: "Job execution created.",
-        L.IN_PROGRESS: "Job execution in progress.",
+        L.WAITING_FOR_CHILD_JOB_EXECUTIONS: "Job execution waiting for job steps to complete.",
         L.CANCELED: "Job execution canceled.",
     }.get(L(lifecycle), plan["message"])
     return {
         "lifecycle": lifecycle,
         "provisioningState": _PROVISIONING[L(lifecycle)],
-        "createTime": iso(plan["created"]),
-        "startTime": iso(plan["start"]) if started else None,
+        "createTime": creation_time(plan["created"]),
+        "startTime": iso(started),
         "endTime": iso(ended),
-        "currentAttempts": 1 if started else 0,
-        "currentAttemptStartTime": iso(plan["start"]) if started else None,
+        "currentAttempts": 0,
         "lastMessage": message,
     }
 
@@ -258,7 +325,7 @@ def next_change(plan: dict[str, Any], now: float) -> float | None:
     """Seconds until the execution's state next changes (the emulator's Retry-After), None when final."""
     if plan["canceled_at"] is not None and plan["canceled_at"] <= now:
         return None
-    moments = [plan["start"], plan["end"]]
+    moments = [plan["start"], plan["end"], *([plan["canceled_at"]] if plan["canceled_at"] is not None else [])]
     for step in plan["steps"]:
         for target in step["targets"]:
             moments += [m for a in target["attempts"] for m in (a["start"], a["end"])]

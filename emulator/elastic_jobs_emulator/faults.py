@@ -5,7 +5,8 @@ a kind and how many requests it applies to. Kinds: ``status`` (an ARM error answ
 Retry-After, 500, 503, 401), ``drop`` (the connection breaks before the request is handled), ``delay`` (the
 answer comes late), ``act-then-drop`` (the request takes effect, then the connection breaks before the answer,
 after ``delay_seconds`` of silence: the lost answer a client cannot tell from a lost request), ``async`` (a PUT
-of an execution answers 202 + Location instead of 200/201).
+of an execution, or a POST ``start``, answers 202 with operation URLs, ``Azure-AsyncOperation`` and
+``Retry-After``: the swagger's long-running reading, never recorded live, instead of the recorded 200/201).
 A ``status`` rule with a raw ``body`` answers that text instead of an ARM error (a proxy's HTML page); its
 ``headers`` are added to the answer (a ``Location`` that points elsewhere, say).
 """

@@ -52,7 +52,8 @@ class EmulatorOptions:
     None (the default): every well-formed subscription id exists from its first use."""
     seed: Path | None = None
     async_put: str = "never"  # never | new | always
-    poll_hints: bool = True
+    poll_hints: bool = False
+    """Retry-After on active executions; the live service sends none (never seen in a recording)."""
     log_level: str = "warning"
     history_size: int = HISTORY_SIZE
     """Request-log entries, operation records and issued tokens kept, each (they also lapse after an hour)."""
@@ -295,8 +296,8 @@ class Emulator:
             env[ADMIN_TOKEN_ENV] = self.options.admin_token
         if self.options.seed:
             args += ["--seed", str(self.options.seed)]
-        if not self.options.poll_hints:
-            args += ["--no-poll-hints"]
+        if self.options.poll_hints:
+            args += ["--poll-hints"]
         if self.options.history_size != HISTORY_SIZE:
             args += ["--history-size", str(self.options.history_size)]
         if self.options.async_put != "never":
@@ -369,6 +370,11 @@ class Emulator:
 
     def add_fault(self, kind: str, path: str = "", **spec: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._admin("POST", "/faults", json={"kind": kind, "path": path, **spec})
+        return result
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The fault rules with how often each fired (``hits``): a fault no request hit proved nothing."""
+        result: list[dict[str, Any]] = self._admin("GET", "/faults")
         return result
 
     def clear_faults(self) -> None:

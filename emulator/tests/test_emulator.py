@@ -132,21 +132,67 @@ def test_fail_once_succeeds_on_retry_and_admin_behaviors_override(
     assert client.wait_for_terminal(ref2, timeout=30).properties.lifecycle == "TimedOut"
 
 
-def test_cancel_moves_an_active_execution_to_canceled(client: ElasticJobsClient) -> None:
+def test_a_cancel_answers_200_empty_with_a_location_and_lands_a_moment_later(
+    emulator: Emulator, client: ElasticJobsClient
+) -> None:
     job = new_job(client, script="SELECT 1; -- emulator:duration=3600")
     ref = job.execution(str(uuid.uuid4()))
     client.put_execution(ref)
-    client.cancel_execution(ref)
-    done = client.get_execution(ref).properties
+    answer = arm(emulator, "POST", f"{ref.path}/cancel")
+    assert answer.status_code == 200 and answer.content == b""
+    assert answer.headers["Location"] == f"{emulator.url}{ref.path}?api-version=2025-01-01"
+    assert client.get_execution(ref).properties.lifecycle in ("Created", "WaitingForChildJobExecutions")
+    done = client.wait_for_terminal(ref, timeout=30, poll_interval=0.1).properties
     assert done.lifecycle == "Canceled" and done.provisioning_state == "Canceled" and done.end_time
 
 
-def test_start_answers_202_with_a_server_chosen_id(emulator: Emulator, client: ElasticJobsClient) -> None:
+def test_a_run_cancelled_before_it_started_ends_where_it_starts(emulator: Emulator, client: ElasticJobsClient) -> None:
+    job = new_job(client, script="SELECT 1; -- emulator:duration=3600")
+    emulator.set_behavior(job.job_name, start_delay_seconds=3600)
+    ref = job.execution(str(uuid.uuid4()))
+    created = client.put_execution(ref).execution.properties
+    assert created.lifecycle == "Created" and created.start_time is None
+    client.cancel_execution(ref)
+    done = client.wait_for_terminal(ref, timeout=30, poll_interval=0.1).properties
+    assert done.lifecycle == "Canceled" and done.start_time == done.end_time
+
+
+@pytest.mark.parametrize("state", ["Created", "Canceled", "Succeeded"])
+def test_a_cancel_of_a_run_in_any_state_is_200(emulator: Emulator, client: ElasticJobsClient, state: str) -> None:
+    job = new_job(client, script=f"SELECT 1; -- emulator:duration={0 if state == 'Succeeded' else 3600}")
+    if state == "Created":
+        emulator.set_behavior(job.job_name, start_delay_seconds=3600)
+    ref = job.execution(str(uuid.uuid4()))
+    client.put_execution(ref)
+    if state == "Canceled":
+        client.cancel_execution(ref)
+    if state != "Created":
+        assert client.wait_for_terminal(ref, timeout=30, poll_interval=0.1).properties.lifecycle == state
+    answer = arm(emulator, "POST", f"{ref.path}/cancel")
+    assert answer.status_code == 200 and answer.content == b"" and answer.headers["Location"]
+
+
+def test_start_answers_200_with_the_new_run_and_its_own_location(emulator: Emulator, client: ElasticJobsClient) -> None:
     job = new_job(client)
     response = arm(emulator, "POST", f"{job.path}/start")
-    assert response.status_code == 202 and response.headers["Location"]
-    execution = client.start_execution(job)
-    assert uuid.UUID(execution.properties.job_execution_id or "")
+    body = response.json()
+    assert response.status_code == 200, response.text
+    assert response.headers["Location"] == f"{emulator.url}{body['id']}?api-version=2025-01-01"
+    assert not {"Azure-AsyncOperation", "Retry-After"} & set(response.headers)
+    assert body["properties"]["lifecycle"] == "Created" and "startTime" not in body["properties"]
+    assert uuid.UUID(client.start_execution(job).properties.job_execution_id or "")
+
+
+def test_start_under_an_async_fault_answers_202_and_the_client_follows_it(
+    emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    job = new_job(client)
+    emulator.add_fault("async", path=f"{job.job_name}/start", polls=1)
+    emulator.add_fault("async", path=f"{job.job_name}/start", polls=1)
+    response = arm(emulator, "POST", f"{job.path}/start")
+    assert response.status_code == 202 and response.headers["Azure-AsyncOperation"] and response.headers["Location"]
+    assert uuid.UUID(client.start_execution(job).properties.job_execution_id or "")
+    assert all(rule["hits"] == 1 for rule in emulator.faults())
 
 
 def test_lists_filter_by_activity_and_time_and_page_with_next_link(
@@ -159,6 +205,7 @@ def test_lists_filter_by_activity_and_time_and_page_with_next_link(
     for ref in refs:
         client.put_execution(ref)
     client.cancel_execution(refs[0])
+    client.wait_for_terminal(refs[0], timeout=30, poll_interval=0.1)
     assert len(list(client.list_executions(job, is_active=True))) == 4
     assert len(list(client.list_executions(job, is_active=False))) == 1
     assert len(list(client.list_executions(job, top=2))) == 2
@@ -460,7 +507,9 @@ def test_deleting_a_job_with_an_active_execution_is_a_conflict(client: ElasticJo
         client.request("DELETE", job.path)
     assert raised.value.status == 409 and raised.value.code == "Conflict"
     client.cancel_execution(ref)
-    assert client.request("DELETE", job.path).status_code == 200
+    client.wait_for_terminal(ref, timeout=30, poll_interval=0.1)
+    deleted = client.request("DELETE", job.path)
+    assert deleted.status_code == 200 and deleted.content == b""
 
 
 def test_single_reads_and_agent_patch_answer_like_arm(emulator: Emulator, client: ElasticJobsClient) -> None:

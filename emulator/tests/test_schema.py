@@ -203,7 +203,9 @@ def test_every_answer_of_a_whole_lifecycle_matches_the_swagger(service: Emulator
         assert {t["properties"]["target"]["type"] for t in targets} >= {"SqlDatabase", "SqlServer"}
         service.settings(clock_offset_seconds=3600.0)
     call("POST", f"{execution}/cancel")
-    follow(call("POST", f"{job}/start"))
+    call("POST", f"{job}/start")  # as recorded: 200 with the new run
+    service.add_fault("async", path="/start")
+    follow(call("POST", f"{job}/start"))  # the swagger's long-running reading: 202 with operation URLs
     call("GET", f"{job}/executions/{uuid.uuid4()}")  # 404: ARM's error body
     call("GET", execution, version="2099-01-01")  # 400 InvalidApiVersionParameter
     call("DELETE", f"{job}/steps/second")

@@ -59,7 +59,7 @@ from .errors import (
     redact,
 )
 from .ids import ExecutionRef, JobRef, segment
-from .models import ExecutionStart, JobExecution, JobExecutionListResult
+from .models import EXECUTION_TYPE, ExecutionStart, JobExecution, JobExecutionListResult
 from .outcome import TargetOutcomes
 from .terms import DEFAULT_API_VERSION, is_terminal
 
@@ -269,7 +269,7 @@ class ElasticJobsClient:
         try:
             response = self.request("GET", ref.path)
         except NotFound as missing:
-            if missing.code == "ParentResourceNotFound":
+            if missing.missing_parent_of(EXECUTION_TYPE):
                 raise
             return None, missing.server_time
         return self._parse(response, JobExecution), server_time(response.headers)

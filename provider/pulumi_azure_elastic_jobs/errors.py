@@ -117,8 +117,41 @@ class AuthError(ArmError):
         )
 
 
+_NAMED_MISSING = re.compile(r"of type '([^']+)' with name '([^']*)'")
+"""How the service names what is missing: "The requested resource of type 'T' with name 'N' was not found."."""
+
+
+def missing_parent(code: str | None, message: str | None, resource_type: str) -> bool:
+    """Whether a 404 (its ARM code and message) is about a parent of a resource of ``resource_type`` rather than the
+    resource itself: ARM's ``ParentResourceNotFound``, or, as the live service answers, ``ResourceNotFound`` whose
+    message names another type ("of type '.../jobs' with name 'nightly'" for a run of a missing job)."""
+    if code == "ParentResourceNotFound":
+        return True
+    named = _NAMED_MISSING.search(message or "")
+    return named is not None and _last_segment(named.group(1)) != _last_segment(resource_type)
+
+
+def _last_segment(resource_type: str) -> str:
+    """``executions`` of ``Microsoft.Sql/servers/jobAgents/jobs/executions`` (and of the examples' spelling)."""
+    return resource_type.rsplit("/", 1)[-1].lower()
+
+
 class NotFound(ArmError):
+    @property
+    def missing(self) -> tuple[str, str] | None:
+        """The type and name of what the service says is missing, when its message names them."""
+        named = _NAMED_MISSING.search(self.message or "")
+        return (named.group(1), named.group(2)) if named else None
+
+    def missing_parent_of(self, resource_type: str) -> bool:
+        """Whether this 404 is about a parent of a resource of ``resource_type`` (:func:`missing_parent`)."""
+        return missing_parent(self.code, self.message, resource_type)
+
     def hint(self) -> str:
+        named = self.missing
+        if named and named[0].lower().endswith(("/jobagents", "/jobs")):
+            what = "job agent" if named[0].lower().endswith("/jobagents") else "job"
+            return f"The {what} '{named[1]}' does not exist; check the names, or create it first."
         if self.code == "ParentResourceNotFound":
             return "A parent (server, job agent or job) does not exist; check the names, or create it first."
         return "The resource does not exist (or its history was cleaned up)."

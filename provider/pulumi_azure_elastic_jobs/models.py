@@ -20,7 +20,8 @@ from .terms import DEFAULT_API_VERSION, DEFAULT_FAIL_ON, TERMINAL_LIFECYCLES, is
 __all__ = ["DEFAULT_API_VERSION", "DEFAULT_FAIL_ON", "TERMINAL_LIFECYCLES", "ExecutionStart", "is_terminal"]
 
 RESOURCE_PROVIDER = "Microsoft.Sql"
-EXECUTION_TYPE = "Microsoft.Sql/servers/jobAgents/executions"
+# As the service answers (two of the swagger's examples leave out /jobs).
+EXECUTION_TYPE = "Microsoft.Sql/servers/jobAgents/jobs/executions"
 STEP_EXECUTION_TYPE = "Microsoft.Sql/servers/jobAgents/jobs/executions/steps"
 TARGET_EXECUTION_TYPE = "Microsoft.Sql/servers/jobAgents/jobs/executions/steps/targets"
 

@@ -29,6 +29,7 @@ from .errors import (
     NotFound,
     StartedButUnsettled,
     SubscriptionNotFound,
+    missing_parent,
 )
 from .ids import ExecutionRef
 from .outcome import TargetOutcomes, set_status_line, set_summary_line, status_line, summary_line
@@ -837,12 +838,18 @@ def _unconfirmed(entry: Any) -> bool:
     """Whether a member's entry names an id whose start was never confirmed (:func:`unconfirmed`, with the error
     that said so: every answer to its PUT lost, :func:`.runs.may_have_started`). The run may or may not exist, so
     the next ``up`` ensures that id (reads it, PUTs it only if free), never a new one, and a refresh that finds
-    nothing there keeps the entry as it is. An error saying the run is gone (``ResourceNotFound``) marks a run
-    that was seen and vanished: never ensured, so never run again."""
+    nothing there keeps the entry as it is. An error saying the run itself is gone (``ResourceNotFound`` naming
+    the run, not its job) marks a run that was seen and vanished: never ensured, so never run again."""
     if not isinstance(entry, Mapping) or not unconfirmed(entry):
         return False
     error = entry.get("error")
-    return isinstance(error, Mapping) and error.get("code") != "ResourceNotFound"
+    if not isinstance(error, Mapping):
+        return False
+    from .models import EXECUTION_TYPE  # deferred like every models import here: pydantic only when a run is read
+
+    return error.get("code") != "ResourceNotFound" or missing_parent(
+        error.get("code"), error.get("message"), EXECUTION_TYPE
+    )
 
 
 def _forgotten_entries(members: Mapping[str, Member], entries: Mapping[str, Any]) -> dict[str, Any]:

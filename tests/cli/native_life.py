@@ -141,7 +141,7 @@ def destroy_cancels_the_run_still_going(
     held = stack.outputs()["executionId"]
     assert run_counts(client, chain) == (before[0] + 1, before[1] + 1)
     held_run = chain.migration.execution(held)
-    assert client.get_execution(held_run).properties.lifecycle in ("Created", "InProgress")
+    assert client.get_execution(held_run).properties.lifecycle in ("Created", "WaitingForChildJobExecutions")
     destroyed = stack.run("destroy", "--yes", "--skip-preview")
     assert "deleted" in destroyed.stdout, destroyed.stdout
     assert client.get_execution(held_run).properties.lifecycle == "Canceled"

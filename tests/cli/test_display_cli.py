@@ -69,7 +69,7 @@ def test_a_failed_run_fails_the_up_with_one_line_naming_the_step_the_databases_a
 
 @pytest.fixture
 def tls_emulator() -> Iterator[Emulator]:
-    with Emulator(time_scale=TIME_SCALE, seed=SEED, tls=True) as running:
+    with Emulator(time_scale=TIME_SCALE, seed=SEED, tls=True, poll_hints=True) as running:
         yield running
 
 

@@ -54,7 +54,7 @@ def test_destroy_cancels_an_active_execution(stack_for, client: ElasticJobsClien
     stack.config("job", job.job_name)
     stack.config("wait", "false")
     stack.run("up", "--yes")
-    assert stack.outputs()["lifecycle"] in ("Created", "InProgress")
+    assert stack.outputs()["lifecycle"] in ("Created", "WaitingForChildJobExecutions")
     stack.run("destroy", "--yes")
     (execution,) = client.list_executions(job)
     assert execution.properties.lifecycle == "Canceled"

@@ -39,7 +39,10 @@ def user_repository(into: Path) -> Path:
     shutil.copytree(ROOT / "examples" / "quickstart", into, ignore=shutil.ignore_patterns(".venv", "Pulumi.*.yaml"))
     project = (into / "Pulumi.yaml").read_text().replace("../../.venv", ".venv")
     (into / "Pulumi.yaml").write_text(project)
-    (into / "requirements.txt").write_text(f"pulumi-azure-elastic-jobs[emulator] @ {ROOT.as_uri()}\n")
+    (into / "requirements.txt").write_text(
+        f"pulumi-azure-elastic-jobs[emulator] @ {ROOT.as_uri()}\n"
+        f"elastic-jobs-emulator @ {(ROOT / 'emulator').as_uri()}\n"
+    )
     return into
 
 

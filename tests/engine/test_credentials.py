@@ -31,7 +31,7 @@ LIFETIME = 301.0  # one second past the 5-minute refresh margin: every token is 
 @pytest.fixture
 def entra_emulator() -> Iterator[Emulator]:
     """TLS, and ARM accepts only the tokens its Entra ID issued (its static token is one nobody is given)."""
-    with Emulator(time_scale=TIME_SCALE, seed=SEED, tls=True, token=ARM_ONLY_TOKEN) as running:
+    with Emulator(time_scale=TIME_SCALE, seed=SEED, tls=True, token=ARM_ONLY_TOKEN, poll_hints=True) as running:
         running.add_service_principal(TENANT, CLIENT, SECRET)
         running.settings(token_lifetime_seconds=LIFETIME)
         yield running

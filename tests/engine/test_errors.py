@@ -62,7 +62,7 @@ def closed_port() -> int:
 
 @pytest.fixture
 def tls_emulator() -> Iterator[Emulator]:
-    with Emulator(time_scale=TIME_SCALE, seed=SEED, tls=True) as running:
+    with Emulator(time_scale=TIME_SCALE, seed=SEED, tls=True, poll_hints=True) as running:
         yield running
 
 

@@ -104,16 +104,17 @@ def test_a_set_member_whose_job_is_missing_is_recorded_and_the_others_are_not_st
     engine.up(declare_set(stack=stack, members=members))
     outputs = only_state(engine)
     assert outputs["failed_members"] == ["bad"]
-    assert outputs["executions"]["bad"]["error"]["code"] == "ParentResourceNotFound"
+    assert outputs["executions"]["bad"]["error"]["code"] == "ResourceNotFound"
+    assert f"'{missing}' was not found" in outputs["executions"]["bad"]["error"]["message"]
     assert outputs["executions"]["bad"].get("azure_id") is None
-    assert outputs["executions"]["good"]["lifecycle"] in ("Created", "InProgress")
+    assert outputs["executions"]["good"]["lifecycle"] in ("Created", "WaitingForChildJobExecutions")
     recorded = outputs["executions"]["bad"]["error"]
     assert recorded["request_id"]
     engine.refresh()  # a refresh writes the recorded error back as it was
     assert only_state(engine)["executions"]["bad"]["error"] == recorded
 
     engine.up(declare_set(stack=stack, members=members))  # the bad member is tried again, the good one kept
-    assert lifecycles(client, good) == ["InProgress"]
+    assert lifecycles(client, good) == ["WaitingForChildJobExecutions"]
 
     created = replace(good, job_name=missing)
     client.request("PUT", created.path, json={"properties": {}})
@@ -121,7 +122,7 @@ def test_a_set_member_whose_job_is_missing_is_recorded_and_the_others_are_not_st
     outputs = only_state(engine)
     assert outputs["failed_members"] == []
     assert outputs["executions"]["bad"].get("error") is None
-    assert lifecycles(client, good) == ["InProgress"]
+    assert lifecycles(client, good) == ["WaitingForChildJobExecutions"]
     assert len(lifecycles(client, created)) == 1
 
 
@@ -160,9 +161,9 @@ def test_a_set_member_whose_triggers_change_has_its_active_run_cancelled_first(
 
     engine.up(declare_set(stack=stack, members=members(1), cancel_on_destroy=cancel_on_destroy))
     engine.up(declare_set(stack=stack, members=members(2), cancel_on_destroy=cancel_on_destroy))
-    superseded = "Canceled" if cancel_on_destroy else "InProgress"
-    assert lifecycles(client, held) == [superseded, "InProgress"]
-    assert lifecycles(client, other) == ["InProgress"]
+    superseded = "Canceled" if cancel_on_destroy else "WaitingForChildJobExecutions"
+    assert lifecycles(client, held) == [superseded, "WaitingForChildJobExecutions"]
+    assert lifecycles(client, other) == ["WaitingForChildJobExecutions"]
     engine.destroy()
 
 
@@ -184,7 +185,9 @@ def test_an_up_killed_after_the_put_then_up_again_attaches_to_the_held_run(
     job = new_job(own_client, script=HELD)
     registrations = declare(job_name=job.job_name, wait_for_completion=wait_for_completion, poll_interval=0.2)
     kill_after_the_put(own_emulator, own_client, job, registrations)
-    assert lifecycles(own_client, job) == ["InProgress"]  # held: it cannot end while the next up starts
+    assert lifecycles(own_client, job) == [
+        "WaitingForChildJobExecutions"
+    ]  # held: it cannot end while the next up starts
 
     fresh = configured_plugin(own_emulator)
     try:
@@ -195,7 +198,9 @@ def test_an_up_killed_after_the_put_then_up_again_attaches_to_the_held_run(
         engine.up(registrations)
         (execution,) = own_client.list_executions(job)
         assert only_state(engine)["job_execution_id"] == execution.properties.job_execution_id
-        assert only_state(engine)["lifecycle"] == ("Succeeded" if wait_for_completion else "InProgress")
+        assert only_state(engine)["lifecycle"] == (
+            "Succeeded" if wait_for_completion else "WaitingForChildJobExecutions"
+        )
     finally:
         fresh.kill()
 
@@ -218,7 +223,7 @@ def test_an_up_killed_after_the_put_whose_run_then_finished_starts_a_new_run_on_
         Engine(fresh).up(registrations)
     finally:
         fresh.kill()
-    assert lifecycles(own_client, job) == ["Succeeded", "InProgress"]
+    assert lifecycles(own_client, job) == ["Succeeded", "WaitingForChildJobExecutions"]
 
 
 def test_a_wait_timeout_fails_with_the_id_and_the_next_up_reattaches_to_the_held_run(
@@ -232,7 +237,11 @@ def test_a_wait_timeout_fails_with_the_id_and_the_next_up_reattaches_to_the_held
     assert "still running" in text and "next `pulumi up` waits for it again" in text
     (execution,) = own_client.list_executions(job)
     assert execution.properties.job_execution_id in text
-    assert only_state(engine)["lifecycle"] in ("Created", "InProgress", "WaitingForChildJobExecutions")
+    assert only_state(engine)["lifecycle"] in (
+        "Created",
+        "WaitingForChildJobExecutions",
+        "WaitingForChildJobExecutions",
+    )
     since = own_emulator.requests_log()[-1]["seq"]
     threading.Thread(target=end_held_runs_when_polled, args=(own_emulator, since), daemon=True).start()
     engine.up(declare(job_name=job.job_name, wait_for_completion=True, poll_interval=0.2, timeout=60))
@@ -279,7 +288,7 @@ def test_an_explicit_execution_key_shares_one_chain_across_stacks(engine: Engine
     first, second = Engine(engine.plugin), Engine(engine.plugin)
     first.up(run_program(program, project="tests", stack="blue"))
     second.up(run_program(program, project="tests", stack="green"))
-    assert lifecycles(client, job) == ["InProgress"]  # green attached to blue's active run
+    assert lifecycles(client, job) == ["WaitingForChildJobExecutions"]  # green attached to blue's active run
     assert only_state(first)["job_execution_id"] == only_state(second)["job_execution_id"]
     first.destroy()
 
@@ -327,7 +336,7 @@ def test_an_active_run_beyond_a_gap_that_history_clean_up_left_is_adopted_not_ru
         emulator.forget(ref.arm_id)
     engine.up(declare(job_name=job.job_name, execution_key=key))
     assert only_state(engine)["job_execution_id"] == refs[4].job_execution_id
-    assert lifecycles(client, job) == ["InProgress"]
+    assert lifecycles(client, job) == ["WaitingForChildJobExecutions"]
 
 
 def test_set_members_on_one_job_each_start_their_own_run_and_a_second_up_starts_none(
@@ -338,6 +347,8 @@ def test_set_members_on_one_job_each_start_their_own_run_and_a_second_up_starts_
     members = {f"m{i}": {"job_name": job.job_name} for i in range(4)}
     engine.up(declare_set(stack=stack, members=members))
     ids = {item["job_execution_id"] for item in only_state(engine)["executions"].values()}
-    assert len(ids) == 4 and lifecycles(client, job) == ["InProgress"] * 4  # none adopted another's active run
+    assert (
+        len(ids) == 4 and lifecycles(client, job) == ["WaitingForChildJobExecutions"] * 4
+    )  # none adopted another's active run
     engine.up(declare_set(stack=stack, members=members))
     assert len(lifecycles(client, job)) == 4

@@ -46,7 +46,7 @@ def test_two_stacks_of_identical_names_on_one_job_share_a_chain_and_the_second_a
     job = new_job(client, script=HELD)
     first = create(deployment(), "migration", {**AGENT, "jobName": job.job_name})
     second = create(deployment(), "migration", {**AGENT, "jobName": job.job_name})
-    assert second.id == first.id and lifecycles(client, job) == ["InProgress"]
+    assert second.id == first.id and lifecycles(client, job) == ["WaitingForChildJobExecutions"]
     other_stack = create(deployment(), "migration", {**AGENT, "jobName": job.job_name}, stack="prod")
     assert other_stack.id != first.id and len(lifecycles(client, job)) == 2
 
@@ -58,6 +58,6 @@ def test_one_pinned_id_on_two_resources_is_one_run_and_destroying_either_later_c
     pinned = {**AGENT, "jobName": job.job_name, "jobExecutionId": str(uuid.uuid4())}
     one = create(deployment(), "one", pinned)
     other = create(deployment(), "other", pinned)
-    assert one.id == other.id and lifecycles(client, job) == ["InProgress"]
+    assert one.id == other.id and lifecycles(client, job) == ["WaitingForChildJobExecutions"]
     deployment().stub.Delete(provider_pb2.DeleteRequest(id=one.id, urn=urn("one"), properties=one.properties))
     assert lifecycles(client, job) == ["Canceled"]  # the other resource's run too, as documented

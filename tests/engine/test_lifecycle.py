@@ -40,7 +40,7 @@ def test_first_up_starts_one_run_and_records_its_outputs(
     assert outputs["lifecycle"] == "Succeeded"
     assert outputs["provisioning_state"] == "Succeeded"
     assert outputs["azure_id"] == state.id and state.id.endswith(outputs["job_execution_id"])
-    assert outputs["type"] == "Microsoft.Sql/servers/jobAgents/executions"
+    assert outputs["type"] == "Microsoft.Sql/servers/jobAgents/jobs/executions"
     assert outputs["end_time"] and outputs["start_time"] and outputs["create_time"]
     assert len(executions_of(client, job.job_name)) == 1
 
@@ -221,7 +221,7 @@ def test_get_reads_an_execution_from_its_id_alone(engine: Engine, client: Elasti
     state = engine.read(registration, registration.read_id)
     outputs = state.output_props
     assert state.id == ref.arm_id and outputs["job_name"] == job.job_name
-    assert outputs["lifecycle"] in ("Created", "InProgress", "Succeeded")
+    assert outputs["lifecycle"] in ("Created", "WaitingForChildJobExecutions", "Succeeded")
 
 
 def test_destroy_cancels_an_active_execution_and_waits_for_it(
@@ -243,7 +243,7 @@ def test_destroy_with_cancel_on_destroy_false_leaves_the_run_alone(
     engine.destroy()
     assert client.get_execution(ExecutionRef.parse(state.id)).properties.lifecycle in (
         "Created",
-        "InProgress",
+        "WaitingForChildJobExecutions",
     )
 
 

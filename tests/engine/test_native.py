@@ -115,7 +115,7 @@ def test_create_starts_one_run_with_camel_case_outputs_and_a_second_create_attac
 ) -> None:
     job = new_job(client, script=HELD)
     resource_id, outputs = native.create("run", {**AGENT, "jobName": job.job_name})
-    assert outputs["lifecycle"] in ("Created", "InProgress") and outputs["inHistory"] is True
+    assert outputs["lifecycle"] in ("Created", "WaitingForChildJobExecutions") and outputs["inHistory"] is True
     assert outputs["azureId"] == resource_id and outputs["executionKey"] == urn("run")
     assert outputs["targetOutcomes"]["complete"] is False and "problemsOmitted" in outputs["targetOutcomes"]
     again_id, _ = native.create("run", {**AGENT, "jobName": job.job_name})  # an interrupted up, run again
@@ -163,7 +163,7 @@ def test_custom_timeouts_bound_the_wait_and_leave_the_run_running(
         )
     assert time.monotonic() - started < 30
     assert "still running" in (raised.value.details() or "") and "Traceback" not in (raised.value.details() or "")
-    assert runs(client, job) == ["InProgress"]
+    assert runs(client, job) == ["WaitingForChildJobExecutions"]
 
 
 def test_cancel_ends_a_wait_at_once_without_touching_the_run(native: NativePlugin, client: ElasticJobsClient) -> None:
@@ -184,7 +184,7 @@ def test_cancel_ends_a_wait_at_once_without_touching_the_run(native: NativePlugi
     native.stub.Cancel(empty_pb2.Empty())
     thread.join(timeout=30)
     assert not thread.is_alive() and errors and "cancelled" in errors[0]
-    assert runs(client, job) == ["InProgress"]  # a Cancel stops our waiting, not the job
+    assert runs(client, job) == ["WaitingForChildJobExecutions"]  # a Cancel stops our waiting, not the job
 
 
 def test_a_waited_run_shows_its_status_on_its_own_row(
@@ -196,7 +196,9 @@ def test_a_waited_run_shows_its_status_on_its_own_row(
 
         def release() -> None:
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not any("InProgress" in m.message for m in engine_log.messages):
+            while time.monotonic() < deadline and not any(
+                "WaitingForChildJobExecutions" in m.message for m in engine_log.messages
+            ):
                 time.sleep(0.02)
             own_emulator.settings(clock_offset_seconds=HOUR_AHEAD)
 
@@ -210,7 +212,7 @@ def test_a_waited_run_shows_its_status_on_its_own_row(
         plugin.kill()
     assert outputs["lifecycle"] == "Succeeded"
     shown = [m for m in engine_log.messages if m.urn == urn("row")]
-    assert any(m.ephemeral and "InProgress" in m.message for m in shown)
+    assert any(m.ephemeral and "WaitingForChildJobExecutions" in m.message for m in shown)
     assert any(not m.ephemeral and m.message.startswith("Succeeded") for m in shown)
 
 
@@ -251,7 +253,7 @@ def test_a_missing_job_is_one_line_with_arms_words(native: NativePlugin) -> None
         native.create("run", {**AGENT, "jobName": missing})
     details = raised.value.details() or ""
     assert "Traceback" not in details and 'File "' not in details and "\n" not in details.strip()
-    assert "ParentResourceNotFound" in details and missing in details
+    assert "ResourceNotFound" in details and f"The job '{missing}' does not exist" in details
 
 
 def test_the_plugin_needs_the_engine_address(tmp_path: Path) -> None:

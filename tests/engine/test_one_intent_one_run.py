@@ -28,7 +28,11 @@ HOLD = {"duration_seconds": 360000.0}
 
 
 def active(client: ElasticJobsClient, job: JobRef) -> list[str]:
-    return [str(e.name) for e in client.list_executions(job) if e.properties.lifecycle in ("Created", "InProgress")]
+    return [
+        str(e.name)
+        for e in client.list_executions(job)
+        if e.properties.lifecycle in ("Created", "WaitingForChildJobExecutions")
+    ]
 
 
 def forget_oldest(emulator: Emulator, client: ElasticJobsClient, job: JobRef, count: int) -> None:

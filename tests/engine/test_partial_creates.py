@@ -127,7 +127,7 @@ def test_a_native_create_whose_wait_is_cancelled_is_recorded_with_its_run(
         assert failed is not None and "cancelled" in failed.reasons[0]
         (run,) = own_client.list_executions(job)
         assert from_struct(failed.properties)["jobExecutionId"] == run.name
-        assert lifecycles(own_client, job) == ["InProgress"]  # a Cancel ends waits, never runs
+        assert lifecycles(own_client, job) == ["WaitingForChildJobExecutions"]  # a Cancel ends waits, never runs
     finally:
         native.kill()
 
@@ -137,7 +137,7 @@ def test_a_create_that_did_not_wait_reports_no_partial_failure(native: NativePlu
     job = new_job(client, script=HELD)
     _, created = native_up(native, "quick", {**AGENT, "jobName": job.job_name, "timeout": 900}, timeout=0.5)
     outputs = from_struct(created.properties)
-    assert outputs["timeout"] == 900 and outputs["lifecycle"] in ("Created", "InProgress")
+    assert outputs["timeout"] == 900 and outputs["lifecycle"] in ("Created", "WaitingForChildJobExecutions")
     native.stub.Delete(provider_pb2.DeleteRequest(id=created.id, urn=urn("quick"), properties=created.properties))
 
 
@@ -183,7 +183,9 @@ def test_a_create_before_delete_replacement_of_an_active_run_keeps_the_run_it_at
         new = stub.Create(provider_pb2.CreateRequest(urn=name, properties=checked), timeout=60)  # replacement first
         stub.Delete(provider_pb2.DeleteRequest(id=old.id, urn=name, properties=old.properties), timeout=60)
         assert new.id == old.id
-        assert lifecycles(own_client, job) == ["InProgress"], "the replacement's run was cancelled under it"
+        assert lifecycles(own_client, job) == ["WaitingForChildJobExecutions"], (
+            "the replacement's run was cancelled under it"
+        )
     finally:
         plugin.kill()
 
@@ -245,7 +247,7 @@ def test_a_create_whose_put_answers_were_all_lost_is_recorded_with_its_id_and_en
     engine.refresh()  # finds nothing (drop) or the run: either way the id stays the resource's
     engine.up(declare(job_name=job.job_name))
     assert [e.name for e in own_client.list_executions(job)] == [put_id]  # one run, under the id it PUT
-    assert only_state(engine)["lifecycle"] in ("Succeeded", "Created", "InProgress")
+    assert only_state(engine)["lifecycle"] in ("Succeeded", "Created", "WaitingForChildJobExecutions")
 
 
 def test_native_custom_timeouts_on_a_set_cut_the_wait_but_never_become_its_timeout_input(
@@ -289,7 +291,9 @@ def test_a_create_before_delete_replacement_of_a_pinned_active_run_keeps_it(
         new = stub.Create(provider_pb2.CreateRequest(urn=name, properties=checked), timeout=60)
         stub.Delete(provider_pb2.DeleteRequest(id=old.id, urn=name, properties=old.properties), timeout=60)
         assert new.id == old.id and new.id.endswith(pinned)
-        assert lifecycles(own_client, job) == ["InProgress"], "the replacement's pinned run was cancelled under it"
+        assert lifecycles(own_client, job) == ["WaitingForChildJobExecutions"], (
+            "the replacement's pinned run was cancelled under it"
+        )
     finally:
         plugin.kill()
 
@@ -348,6 +352,8 @@ def test_a_create_before_delete_replacement_after_the_job_was_made_again_keeps_i
         new = stub.Create(provider_pb2.CreateRequest(urn=name, properties=checked), timeout=60)
         stub.Delete(provider_pb2.DeleteRequest(id=old.id, urn=name, properties=old.properties), timeout=60)
         assert new.id == old.id
-        assert lifecycles(own_client, job) == ["InProgress"], "the replacement's new run was cancelled under it"
+        assert lifecycles(own_client, job) == ["WaitingForChildJobExecutions"], (
+            "the replacement's new run was cancelled under it"
+        )
     finally:
         plugin.kill()

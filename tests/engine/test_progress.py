@@ -53,7 +53,7 @@ def test_a_waited_run_shows_its_status_on_its_own_row_and_ends_with_one_summary(
     plugin = configured_plugin(own_emulator, engine_log.address)
     try:
         registrations = declare(job_name=job.job_name, wait_for_completion=True, poll_interval=0.2)
-        watcher = release_when_shown(own_emulator, engine_log, "InProgress")
+        watcher = release_when_shown(own_emulator, engine_log, "WaitingForChildJobExecutions")
         Engine(plugin).up(registrations)
         watcher.join()
         sent_while_creating = len(engine_log.messages)
@@ -62,7 +62,7 @@ def test_a_waited_run_shows_its_status_on_its_own_row_and_ends_with_one_summary(
     (registration,) = registrations
     assert {m.urn for m in engine_log.messages} == {registration.urn}  # the URN of the request being served
     statuses = [m.message for m in engine_log.messages if m.ephemeral]
-    assert any(s.startswith("InProgress · waited ") for s in statuses), statuses
+    assert any(s.startswith("WaitingForChildJobExecutions · waited ") for s in statuses), statuses
     assert statuses[-1] == ""  # the row's status was cleared before create returned
     assert all(a != b for a, b in itertools.pairwise(statuses))  # only changes are sent
     (summary,) = [m.message for m in engine_log.messages if not m.ephemeral]

@@ -22,6 +22,7 @@ from pulumi_azure_elastic_jobs.errors import (
     TransportError,
     WaitTimeout,
 )
+from pulumi_azure_elastic_jobs.models import EXECUTION_TYPE
 from tests.conftest import SEED, TIME_SCALE, job_ref, new_job
 
 
@@ -99,7 +100,7 @@ def test_a_202_never_decides_whether_a_run_is_new(
 
 @pytest.mark.parametrize("skew_seconds", [-3600.0, 3600.0])
 def test_a_skewed_service_clock_does_not_change_what_counts_as_started(skew_seconds: float) -> None:
-    with Emulator(time_scale=TIME_SCALE, seed=SEED) as skewed:
+    with Emulator(time_scale=TIME_SCALE, seed=SEED, poll_hints=True) as skewed:
         skewed.settings(clock_offset_seconds=skew_seconds)
         with ElasticJobsClient(skewed.url, StaticToken(skewed.token), retry_budget_seconds=10) as arm:
             job = new_job(arm, script="SELECT 1; -- emulator:duration=0")
@@ -115,7 +116,7 @@ def test_a_202_answer_is_followed_through_location_to_the_execution(
     emulator.add_fault("async", path=job.job_name, polls=2)
     result = client.put_execution(job.execution(str(uuid.uuid4())))
     assert result.status == 202
-    assert result.execution.properties.lifecycle in ("Created", "InProgress", "Succeeded")
+    assert result.execution.properties.lifecycle in ("Created", "WaitingForChildJobExecutions", "Succeeded")
 
 
 def test_throttling_is_retried_after_the_time_the_service_asks(emulator: Emulator, client: ElasticJobsClient) -> None:
@@ -210,10 +211,26 @@ def test_errors_carry_the_arm_code_message_and_request_ids(client: ElasticJobsCl
     assert error.request_id and error.correlation_id and error.request_id in str(error)
 
 
-def test_a_missing_parent_is_parent_resource_not_found(client: ElasticJobsClient) -> None:
+def test_a_missing_job_is_resource_not_found_naming_the_job_as_the_service_answers(client: ElasticJobsClient) -> None:
     with pytest.raises(NotFound) as raised:
         client.put_execution(job_ref("no-such-job").execution(str(uuid.uuid4())))
-    assert raised.value.code == "ParentResourceNotFound" and "parent" in str(raised.value).lower()
+    assert raised.value.code == "ResourceNotFound"
+    assert raised.value.missing == ("Microsoft.Sql/servers/jobAgents/jobs", "no-such-job")
+    assert raised.value.missing_parent_of(EXECUTION_TYPE)
+    assert "The job 'no-such-job' does not exist" in str(raised.value)
+
+
+def test_ensuring_a_run_of_a_missing_job_fails_on_the_read_and_sends_no_put(
+    client: ElasticJobsClient, emulator: Emulator
+) -> None:
+    """The live service names a missing job in a ``ResourceNotFound``, the code a free id answers too: the read
+    must tell them apart (it read the job's 404 as "this id is free" before)."""
+    ref = job_ref(f"no-such-job-{uuid.uuid4().hex[:6]}").execution(str(uuid.uuid4()))
+    emulator.clear_requests()
+    with pytest.raises(NotFound) as raised:
+        client.ensure_execution(ref)
+    assert raised.value.missing_parent_of(EXECUTION_TYPE)
+    assert [entry["method"] for entry in emulator.requests_log()] == ["GET"]
 
 
 def test_a_missing_token_is_401_with_a_challenge(emulator: Emulator) -> None:
@@ -340,7 +357,7 @@ def test_waiting_past_the_timeout_leaves_the_run_running(client: ElasticJobsClie
     with pytest.raises(WaitTimeout) as raised:
         client.wait_for_terminal(ref, timeout=0.3, poll_interval=0.1)
     assert "still running" in str(raised.value) and ref.arm_id in str(raised.value)
-    assert client.get_execution(ref).properties.lifecycle == "InProgress"
+    assert client.get_execution(ref).properties.lifecycle == "WaitingForChildJobExecutions"
 
 
 def test_throttling_without_end_is_a_throttled_error(emulator: Emulator) -> None:

@@ -33,14 +33,14 @@ PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "http
 
 @pytest.fixture(scope="module")
 def tls_emulator() -> Iterator[Emulator]:
-    with Emulator(time_scale=TIME_SCALE, seed=SEED, tls=True) as running:
+    with Emulator(time_scale=TIME_SCALE, seed=SEED, tls=True, poll_hints=True) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def elsewhere() -> Iterator[Emulator]:
     """Another server, standing for a host the service must not lead the token to."""
-    with Emulator(time_scale=TIME_SCALE, seed=SEED) as running:
+    with Emulator(time_scale=TIME_SCALE, seed=SEED, poll_hints=True) as running:
         yield running
 
 
