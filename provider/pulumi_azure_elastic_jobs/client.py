@@ -265,11 +265,14 @@ class ElasticJobsClient:
         return ExecutionStart(execution, started=created_since(execution, found_free_at))
 
     def find_execution(self, ref: ExecutionRef) -> tuple[JobExecution | None, datetime | None]:
-        """GET that reads 404 as "no execution with this id"; also the service's clock at the answer."""
+        """GET that reads 404 as "no execution with this id"; also the service's clock at the answer.
+
+        A 404 about a missing parent (the job, its agent or server) is raised: no id is free under a job that
+        does not exist, and a PUT would only be refused."""
         try:
             response = self.request("GET", ref.path)
         except NotFound as missing:
-            if missing.code == "ParentResourceNotFound":
+            if missing.missing_parent:
                 raise
             return None, missing.server_time
         return self._parse(response, JobExecution), server_time(response.headers)

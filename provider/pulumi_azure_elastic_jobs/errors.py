@@ -117,9 +117,33 @@ class AuthError(ArmError):
         )
 
 
+_NAMED_TYPE = re.compile(r"of type '(?P<type>[^']+)' with name '(?P<name>[^']*)'")
+
+
+def resource_type(url: str) -> str | None:
+    """The ARM resource type a URL addresses, item or collection: ``Microsoft.Sql/servers/jobAgents/jobs/executions``
+    for ``…/jobs/{job}/executions/{id}`` and for ``…/jobs/{job}/executions``; None outside a provider namespace."""
+    _, found, tail = urlsplit(url).path.partition("/providers/")
+    namespace, *segments = tail.split("/")
+    return "/".join([namespace, *segments[0::2]]).lower() if found and segments else None
+
+
 class NotFound(ArmError):
-    def hint(self) -> str:
+    @property
+    def missing_parent(self) -> bool:
+        """Whether what is missing is a parent of the resource asked for (its server, agent or job), not the
+        resource itself. The swagger's answer says so by its code (``ParentResourceNotFound``); the live service
+        answers ``ResourceNotFound`` naming the parent ("The requested resource of type
+        'Microsoft.Sql/servers/jobAgents/jobs' with name 'myjob' was not found.", recorded), so the type it names
+        is compared with the type of the URL."""
         if self.code == "ParentResourceNotFound":
+            return True
+        named = _NAMED_TYPE.search(self.message or "")
+        asked = resource_type(self.url)
+        return bool(named and asked and asked.startswith(named["type"].lower() + "/"))
+
+    def hint(self) -> str:
+        if self.missing_parent:
             return "A parent (server, job agent or job) does not exist; check the names, or create it first."
         return "The resource does not exist (or its history was cleaned up)."
 

@@ -240,6 +240,36 @@ def test_a_missing_parent_is_a_not_found_that_names_the_parent(pauses: list[floa
         assert replay.hits(PY_MISSING_PARENT) == 1
 
 
+def test_a_missing_parent_in_the_live_services_words_gets_the_missing_parent_hint(pauses: list[float]) -> None:
+    """The live service answers a request under a deleted job ``ResourceNotFound`` naming the job (the swagger's
+    ``ParentResourceNotFound`` never came); the hint must still send the user to the parent, not to history."""
+    with replaying(PY) as replay, replay_client(replay, pauses) as client:
+        with pytest.raises(NotFound) as missing:
+            client.request("DELETE", f"{PY_JOB.path}/steps/mystep")
+        assert missing.value.missing_parent
+        assert "A parent (server, job agent or job) does not exist" in str(missing.value)
+        assert replay.hits(PY_MISSING_PARENT) == 1
+
+
+def test_reading_an_id_under_a_deleted_job_is_an_error_not_a_free_id(pauses: list[float]) -> None:
+    """Synthesized: the GET of an execution under the deleted job, answered with the session's own 404 body for a
+    request under that job (verbatim). No id is free under a missing job: the read says so itself, rather than
+    reporting the id free and leaving the PUT to be refused."""
+    gone = synthesized("GET", PY_PUT_RUN.path, 404, PY_MISSING_PARENT.body, f"{PY_MISSING_PARENT.origin}'s body")
+    with replaying([gone]) as replay, replay_client(replay, pauses) as client:
+        with pytest.raises(NotFound) as missing:
+            client.find_execution(PY_PUT_RUN)
+        assert missing.value.missing_parent and missing.value.code == "ResourceNotFound"
+        assert replay.sequence() == [gone.origin]
+
+
+def test_a_missing_execution_is_not_a_missing_parent(pauses: list[float]) -> None:
+    free = not_found(PY_PUT_RUN, None)
+    with replaying([free]) as replay, replay_client(replay, pauses) as client:
+        assert client.find_execution(PY_PUT_RUN) == (None, None)
+        assert replay.sequence() == [free.origin]
+
+
 def test_a_request_the_recordings_do_not_hold_is_a_miss_never_an_answer(pauses: list[float]) -> None:
     """The replay's own promise: an unrecorded request (here a listing with ``$top``) is never answered from a
     near match; it is a 501 and a recorded miss, which ``replaying`` turns into a failed test."""
