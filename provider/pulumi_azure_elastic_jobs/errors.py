@@ -286,10 +286,23 @@ class ExecutionFailed(ElasticJobsError):
             else "a failed run is not recorded, so the next `up` starts the job once more (the failed run stays in "
             "the job's history)"
         )
+        fix = _WHAT_TO_DO.get(lifecycle, _WHAT_TO_DO["Failed"])
         super().__init__(
-            f"the job execution ended {lifecycle}: {explanation.rstrip('.')}. Fix the step's script or its data, "
-            f"then run `pulumi up` again: {again}. Execution: {arm_id}"
+            f"the job execution ended {lifecycle}: {explanation.rstrip('.')}. {fix}, then run `pulumi up` again: "
+            f"{again}. Execution: {arm_id}"
         )
+
+
+_WHAT_TO_DO = {
+    "Failed": "Fix the step's script or its data",
+    "TimedOut": "Fix the step's script or its data, or raise the step's timeoutSeconds",
+    "Canceled": "Someone or something cancelled the run (the portal, PowerShell, another deployment's destroy)",
+    "Skipped": (
+        "The service skipped the run because another run of the job was active (a scheduled one, or another "
+        "deployment's); let that run end, or disable the job's schedule"
+    ),
+}
+"""What a person does about a run that ended in ``fail_on``, by lifecycle: only a failure is fixed in the script."""
 
 
 class CancelNotEffective(ElasticJobsError):

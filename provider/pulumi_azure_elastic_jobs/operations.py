@@ -31,7 +31,14 @@ from .errors import (
     SubscriptionNotFound,
 )
 from .ids import ExecutionRef
-from .outcome import TargetOutcomes, set_status_line, set_summary_line, status_line, summary_line
+from .outcome import (
+    SKIPPED_MEANS,
+    TargetOutcomes,
+    set_status_line,
+    set_summary_line,
+    status_line,
+    summary_line,
+)
 from .progress import Progress
 from .runs import (
     Claim,
@@ -54,6 +61,7 @@ from .terms import (
     SET_FIELDS,
     SET_IDENTITY_FIELDS,
     SET_WAITING_FIELDS,
+    SKIPPED,
     WAITING_FIELDS,
     is_terminal,
 )
@@ -419,7 +427,9 @@ class Executions:
                 )
             targets = client.target_outcomes(ref)
             lifecycle = str(execution.properties.lifecycle)
-            if lifecycle not in inputs.fail_on:  # a failure is said once, by the error itself
+            if lifecycle == SKIPPED and lifecycle not in inputs.fail_on:
+                progress.warn(f"{summary_line(execution, targets).rstrip('.')}. {SKIPPED_MEANS}")
+            elif lifecycle not in inputs.fail_on:  # a failure is said once, by the error itself
                 progress.note(summary_line(execution, targets))
         if lifecycle in inputs.fail_on:
             explanation = targets.failures() or str(execution.properties.last_message or "no message").rstrip(".")

@@ -21,6 +21,7 @@ from typing import Any
 
 import grpc
 import pytest
+from pulumi.runtime.proto import engine_pb2
 
 from pulumi_azure_elastic_jobs.ids import ExecutionRef
 from tests.engine.conftest import configured_plugin
@@ -87,6 +88,13 @@ class Face:
     restart: Callable[[], None]
     """A new plugin process for the next deployment, as the engine starts one per ``pulumi up``/``destroy``: what
     one deployment's process remembers (the runs its creates attached to) is not the next one's."""
+    log: EngineLog
+    """The engine's ``Log`` service, to which both plugins send the resource's status and diagnostics."""
+
+    def diagnostics(self, warning: bool = False) -> list[str]:
+        """The lasting messages on the resource (not the row's passing status), warnings or the others."""
+        severity = engine_pb2.WARNING if warning else engine_pb2.INFO
+        return [m.message for m in self.log.messages if not m.ephemeral and m.severity == severity]
 
     def up(self, **inputs: Any) -> None:
         self.engine.up(self.declare(**inputs))
@@ -101,12 +109,14 @@ class Face:
 def face_on(kind: str, replay: Replay, resource: str = "execution") -> Iterator[Face]:
     """The ``kind`` plugin configured for ``replay``, declaring a JobExecution (or a JobExecutionSet)."""
     stack = f"replay-{uuid.uuid4().hex[:8]}"
+    log = EngineLog()
     if kind == "dynamic":
-        engine = Engine(configured_plugin(replay))  # type: ignore[arg-type]  # url and token are all it reads
+        # url and token are all configured_plugin reads of what it is given
+        engine = Engine(configured_plugin(replay, log.address))  # type: ignore[arg-type]
 
         def restart_dynamic() -> None:
             engine.plugin.kill()
-            engine.plugin = configured_plugin(replay)  # type: ignore[arg-type]
+            engine.plugin = configured_plugin(replay, log.address)  # type: ignore[arg-type]
 
         def declare_dynamic(**inputs: Any) -> list[Registration]:
             from pulumi_azure_elastic_jobs import JobExecution, JobExecutionSet
@@ -115,11 +125,11 @@ def face_on(kind: str, replay: Replay, resource: str = "execution") -> Iterator[
             return run_program(lambda: cls("run", **inputs), project="tests", stack=stack)
 
         try:
-            yield Face(engine, declare_dynamic, lambda value: value, restart_dynamic)
+            yield Face(engine, declare_dynamic, lambda value: value, restart_dynamic, log)
         finally:
             engine.plugin.kill()
+            log.stop()
         return
-    log = EngineLog()
     native_engine = Engine(NativeStubs(native_plugin(log, replay)))  # type: ignore[arg-type]
 
     def restart_native() -> None:
@@ -132,7 +142,7 @@ def face_on(kind: str, replay: Replay, resource: str = "execution") -> Iterator[
         return [Registration(type_, "run", urn("run", type_, stack), to_struct(camel_inputs(inputs)))]
 
     try:
-        yield Face(native_engine, declare_native, snake_outputs, restart_native)
+        yield Face(native_engine, declare_native, snake_outputs, restart_native, log)
     finally:
         native_engine.plugin.kill()
         log.stop()
@@ -228,6 +238,11 @@ def test_a_skipped_run_ends_the_deployment_as_a_success_despite_its_canceled_pro
         assert (outputs["lifecycle"], outputs["provisioning_state"]) == ("Skipped", "Canceled")
         assert outputs["last_message"] == "Job execution skipped."
         assert replay.sequence() == origins(read, targets)
+        attached, skipped = face.diagnostics(warning=True)  # done, but not what was asked: said, as a warning
+        assert attached == f"execution {NET_SKIPPED.job_execution_id} already existed (Skipped); no new run was started"
+        assert skipped.startswith("Skipped in 20s: Job execution skipped. The service skipped this run")
+        assert "add Skipped to `fail_on`" in skipped
+        assert face.diagnostics() == []  # said once, as the warning, not also as the ordinary summary
 
 
 @pytest.mark.parametrize("kind", FACES)
@@ -237,7 +252,9 @@ def test_a_skipped_run_fails_the_deployment_when_fail_on_names_skipped(kind: str
     with replaying([read, targets]) as replay, face_on(kind, replay) as face:
         with pytest.raises(grpc.RpcError) as failed:
             face.up(**pinned(NET_SKIPPED, fail_on=fail_on, **WAITED))
-        assert "ended Skipped" in str(failed.value.details())
+        details = str(failed.value.details())
+        assert "ended Skipped: Job execution skipped. The service skipped the run because another run" in details
+        assert "Fix the step's script" not in details  # nothing in the script to fix
         assert face.engine.state == {}  # a run that ended in fail_on is not recorded
         assert replay.sequence() == origins(read, targets)
 
@@ -256,6 +273,7 @@ def test_a_set_member_whose_run_was_skipped_is_not_a_failed_member(kind: str) ->
         assert outputs["executions"]["nightly"]["lifecycle"] == "Skipped"
         assert outputs["failed_members"] == [] and outputs["finished"] is True
         assert replay.sequence() == origins(read, read, targets)  # found, then read once more by the set's wait
+        assert face.diagnostics() == ["1 run: 1 Skipped"]  # not "(not succeeded: nightly)"
 
 
 def _instant(value: str) -> str:

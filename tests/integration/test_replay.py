@@ -20,6 +20,7 @@ from pulumi_azure_elastic_jobs.errors import NotFound
 from pulumi_azure_elastic_jobs.ids import ExecutionRef, JobRef
 from pulumi_azure_elastic_jobs.models import JobExecution, JobExecutionListResult
 from pulumi_azure_elastic_jobs.operations import execution_outputs
+from pulumi_azure_elastic_jobs.outcome import TargetOutcomes, set_status_line, set_summary_line
 from pulumi_azure_elastic_jobs.terms import DEFAULT_API_VERSION, is_terminal
 from tests.integration.replay import Exchange, Replay, net_session, one, py_session, replaying, synthesized
 
@@ -316,6 +317,18 @@ def test_every_recorded_execution_parses_to_the_instants_it_names_and_renders_ab
         absent = [name for wire, name in (("startTime", "start_time"), ("endTime", "end_time")) if wire not in recorded]
         assert all(outputs[name] is None for name in absent)
     assert execution.to_wire()["properties"].keys() == recorded.keys()  # nothing absent comes back as null
+
+
+def test_a_skipped_run_is_no_failure_in_outcomes_or_in_a_sets_lines() -> None:
+    """Skipped counts as done (docs/resources.md): a set's lines do not call it "not succeeded", and a skipped
+    execution among targets is no problem to list. Its count still says Skipped, so nothing hides it."""
+    skipped = listed_execution(NET_SKIPPED).json()
+    outcomes = TargetOutcomes.of([JobExecution.model_validate(skipped)])
+    assert outcomes.counts == {"Skipped": 1} and outcomes.problems == []
+    assert set_status_line(["Skipped", "Succeeded"], 2, 3.0) == "2/2 runs ended · waited 3s"
+    assert set_summary_line({"nightly": "Skipped", "orders": "Failed"}) == (
+        "2 runs: 1 Failed, 1 Skipped (not succeeded: orders)"
+    )
 
 
 def test_listings_without_next_link_parse_as_one_page() -> None:
