@@ -21,6 +21,7 @@ from pulumi_azure_elastic_jobs.ids import ExecutionRef, JobRef
 from pulumi_azure_elastic_jobs.models import JobExecution, JobExecutionListResult
 from pulumi_azure_elastic_jobs.operations import execution_outputs
 from pulumi_azure_elastic_jobs.outcome import TargetOutcomes, set_status_line, set_summary_line
+from pulumi_azure_elastic_jobs.runs import HISTORY_BUDGET, job_runs
 from pulumi_azure_elastic_jobs.terms import DEFAULT_API_VERSION, is_terminal
 from tests.integration.replay import Exchange, Replay, net_session, one, py_session, replaying, synthesized
 
@@ -269,6 +270,26 @@ def test_a_missing_execution_is_not_a_missing_parent(pauses: list[float]) -> Non
     with replaying([free]) as replay, replay_client(replay, pauses) as client:
         assert client.find_execution(PY_PUT_RUN) == (None, None)
         assert replay.sequence() == [free.origin]
+
+
+def test_a_jobs_history_listed_without_next_link_is_complete_and_its_skipped_run_is_not_active(
+    pauses: list[float],
+) -> None:
+    """Synthesized: the provider lists one job's runs with ``$top`` (the .NET SDK listed the agent's, without a
+    query), answered with the recorded agent listing's body verbatim, both of whose runs are this job's. One page
+    with no ``nextLink`` is the whole history, and a Skipped run is over: nothing to attach to."""
+    listing = synthesized(
+        "GET",
+        f"{NET_JOB.path}/executions?$top={HISTORY_BUDGET + 1}",
+        200,
+        NET_AGENT_LISTING.body,
+        f"{NET_AGENT_LISTING.origin}'s body for the job's own listing",
+    )
+    with replaying([listing]) as replay, replay_client(replay, pauses) as client:
+        runs = job_runs(client, NET_JOB)
+        assert runs.known == {NET_RUN.job_execution_id, NET_SKIPPED.job_execution_id}
+        assert runs.active == {}
+        assert replay.sequence() == [listing.origin]
 
 
 def test_a_request_the_recordings_do_not_hold_is_a_miss_never_an_answer(pauses: list[float]) -> None:
