@@ -181,9 +181,13 @@ def test_a_run_found_waiting_for_child_executions_is_attached_to_and_waited_to_i
         assert (outputs["target_outcomes"]["databases"], outputs["target_outcomes"]["complete"]) == (1, True)
         assert outputs["job_execution_id"] == NET_RUN.job_execution_id and outputs["in_history"] is True
 
+        face.engine.refresh()  # one read; a finished run's targets are as recorded, never listed again
+        assert replay.sequence() == origins(waiting, succeeded, NET_TARGETS, succeeded)
+        assert face.outputs()["target_outcomes"]["counts"] == {"Succeeded": 1}
+
         face.restart()
         face.engine.destroy()  # a finished run is forgotten, never cancelled
-        assert replay.sequence() == origins(waiting, succeeded, NET_TARGETS, succeeded)
+        assert replay.sequence() == origins(waiting, succeeded, NET_TARGETS, succeeded, succeeded)
         assert replay.hits(NET_CANCEL) == 0
 
 
@@ -200,6 +204,24 @@ def test_destroying_a_run_that_ends_as_it_is_cancelled_answered_200_with_an_empt
         face.engine.destroy()
         assert face.engine.state == {}
         assert replay.sequence() == origins(waiting, waiting, NET_CANCEL, succeeded)
+
+
+@pytest.mark.parametrize("kind", FACES)
+def test_destroying_a_set_whose_run_ends_as_it_is_cancelled_succeeds(kind: str) -> None:
+    """Recorded only, as for a JobExecution: the first poll served three times (the set's start reads the pinned
+    id, its one round of polls reads it again, the destroy reads it once more), the cancel (200, empty body,
+    ``Location``) and the poll that finds the run Succeeded: every run stopped, so the destroy succeeds."""
+    waiting, succeeded = NET_POLLS
+    job = NET_RUN.job
+    with replaying([waiting, waiting, *NET]) as replay, face_on(kind, replay, resource="set") as face:
+        inputs = pinned(NET_RUN, poll_interval=0.05)
+        del inputs["job_name"], inputs["job_execution_id"]
+        face.up(members={"nightly": {"job_name": job.job_name, "job_execution_id": NET_RUN.job_execution_id}}, **inputs)
+        assert face.outputs()["executions"]["nightly"]["lifecycle"] == "WaitingForChildJobExecutions"
+        face.restart()
+        face.engine.destroy()
+        assert face.engine.state == {}
+        assert replay.sequence() == origins(waiting, waiting, waiting, NET_CANCEL, succeeded)
 
 
 # --- the Python session: a run PUT under a caller-chosen id, answered 201 with no headers ---------------------
