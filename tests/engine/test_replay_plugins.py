@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import grpc
@@ -181,6 +181,17 @@ def test_a_run_found_waiting_for_child_executions_is_attached_to_and_waited_to_i
         assert (outputs["target_outcomes"]["databases"], outputs["target_outcomes"]["complete"]) == (1, True)
         assert outputs["job_execution_id"] == NET_RUN.job_execution_id and outputs["in_history"] is True
 
+        assert face.diagnostics(warning=True) == [
+            f"attached to execution {NET_RUN.job_execution_id}, already WaitingForChildJobExecutions, instead of "
+            "starting a second concurrent run: an earlier `pulumi up` was interrupted after starting it, or the run "
+            "this resource replaced is still going (cancel_on_destroy=False). To run the job again once it ends, "
+            "change triggers"
+        ]
+        assert face.diagnostics() == ["Succeeded in 33s: 1 step on 1 database"]  # created 07.92, ended 41.88
+
+        face.up(**pinned(NET_RUN, **WAITED))  # no change: no request at all
+        assert len(replay.served) == 3
+
         face.engine.refresh()  # one read; a finished run's targets are as recorded, never listed again
         assert replay.sequence() == origins(waiting, succeeded, NET_TARGETS, succeeded)
         assert face.outputs()["target_outcomes"]["counts"] == {"Succeeded": 1}
@@ -242,6 +253,21 @@ def test_a_run_put_under_a_pinned_id_answered_201_without_headers_is_waited_to_i
         assert parsed_time("2020-09-03T06:44:53.56Z").isoformat() == _instant(outputs["create_time"])
         assert parsed_time("2020-09-03T06:45:03.8185542Z").isoformat() == _instant(outputs["end_time"])
         assert outputs["target_outcomes"]["complete"] is True and outputs["target_outcomes"]["counts"] == {}
+
+
+@pytest.mark.parametrize("kind", FACES)
+def test_importing_a_recorded_run_by_its_id_reads_it_and_puts_nothing(kind: str) -> None:
+    """Recorded: the poll that reads the run Succeeded (served to the import's read). Synthesized: its target
+    listing (empty; the Python session never listed targets)."""
+    targets = empty_targets(PY_PUT_RUN)
+    with replaying([*PY, targets]) as replay, face_on(kind, replay) as face:
+        (registration,) = face.declare(**pinned(PY_PUT_RUN))
+        result = face.engine.import_(replace(registration, import_id=PY_PUT_RUN.arm_id))
+        assert result.operations == {registration.urn: "import"}
+        outputs = face.outputs()
+        assert outputs["lifecycle"] == "Succeeded" and outputs["azure_id"] == PY_PUT_RUN.arm_id
+        assert replay.sequence() == origins(PY_POLL, targets)
+        assert replay.hits(PY_PUT) == 0
 
 
 # --- Skipped: the service's own end for a run it did not carry out (provisioningState Canceled) ---------------
