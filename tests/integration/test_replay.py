@@ -11,8 +11,10 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from pulumi_azure_elastic_jobs.auth import StaticToken
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
@@ -290,6 +292,24 @@ def test_a_jobs_history_listed_without_next_link_is_complete_and_its_skipped_run
         assert runs.known == {NET_RUN.job_execution_id, NET_SKIPPED.job_execution_id}
         assert runs.active == {}
         assert replay.sequence() == [listing.origin]
+
+
+@pytest.mark.parametrize("exchange", [*NET, *PY], ids=lambda exchange: exchange.origin)
+def test_the_replay_serves_each_recorded_answer_verbatim(exchange: Exchange) -> None:
+    """The replay's own promise, checked with a bare HTTP client: status, body bytes and every header that carries
+    meaning as recorded, for a request spelled as our client spells it (another host, our api-version)."""
+    path = urlsplit(exchange.url).path
+    with replaying([exchange]) as replay:
+        answer = requests.request(
+            exchange.method,
+            f"{replay.url}{path}?api-version={DEFAULT_API_VERSION}",
+            headers={"Authorization": f"Bearer {replay.token}"},
+            timeout=10,
+        )
+    assert answer.status_code == exchange.status and answer.content == exchange.body
+    for name in ("Location", "Azure-AsyncOperation", "Retry-After", "Date", "Content-Type", "x-ms-request-id"):
+        assert answer.headers.get(name) == exchange.header(name), name
+    assert replay.sequence() == [exchange.origin]
 
 
 def test_a_request_the_recordings_do_not_hold_is_a_miss_never_an_answer(pauses: list[float]) -> None:
