@@ -22,7 +22,7 @@ from pulumi_azure_elastic_jobs.errors import NotFound
 from pulumi_azure_elastic_jobs.ids import ExecutionRef, JobRef
 from pulumi_azure_elastic_jobs.models import JobExecution, JobExecutionListResult
 from pulumi_azure_elastic_jobs.operations import execution_outputs
-from pulumi_azure_elastic_jobs.outcome import TargetOutcomes, set_status_line, set_summary_line
+from pulumi_azure_elastic_jobs.outcome import TargetOutcomes, set_status_line, set_summary_line, summary_line
 from pulumi_azure_elastic_jobs.runs import HISTORY_BUDGET, job_runs
 from pulumi_azure_elastic_jobs.terms import DEFAULT_API_VERSION, is_terminal
 from tests.integration.replay import Exchange, Replay, net_session, one, py_session, replaying, synthesized
@@ -370,6 +370,21 @@ def test_a_skipped_run_is_no_failure_in_outcomes_or_in_a_sets_lines() -> None:
     assert set_summary_line({"nightly": "Skipped", "orders": "Failed"}) == (
         "2 runs: 1 Failed, 1 Skipped (not succeeded: orders)"
     )
+
+
+def test_outputs_and_lines_survive_fractions_of_zero_two_and_seven_digits() -> None:
+    """The recorded run's body with the three spellings the live service uses (``…30:01Z`` from the Python session's
+    schedule, ``…07.92Z`` and a seven-digit fraction): outputs name the same instants and read back as they were
+    written (a destroy compares a recorded ``create_time`` with a fresh read), and the summary's duration holds."""
+    body = json.loads(NET_POLLS[1].body)
+    times = {"createTime": "2018-05-22T19:30:01Z", "startTime": "2018-05-22T19:30:07.92Z"}
+    body["properties"].update(times, endTime="2018-05-22T19:30:54.0433333Z")
+    execution = JobExecution.model_validate(body)
+    outputs = execution_outputs(execution, NET_RUN)
+    for name, wire in (("create_time", "createTime"), ("start_time", "startTime"), ("end_time", "endTime")):
+        assert datetime.fromisoformat(outputs[name]) == parsed_time(body["properties"][wire]), name
+        assert datetime.fromisoformat(outputs[name]) == getattr(execution.properties, name), name
+    assert summary_line(execution, TargetOutcomes()) == "Succeeded in 53s: Job execution succeeded."
 
 
 def test_listings_without_next_link_parse_as_one_page() -> None:
