@@ -24,6 +24,7 @@ import pytest
 from pulumi.runtime.proto import engine_pb2
 
 from pulumi_azure_elastic_jobs.ids import ExecutionRef
+from pulumi_azure_elastic_jobs.terms import DEFAULT_API_VERSION
 from tests.engine.conftest import configured_plugin
 from tests.engine.harness import (
     EXECUTION,
@@ -191,6 +192,7 @@ def test_a_run_found_waiting_for_child_executions_is_attached_to_and_waited_to_i
 
         face.up(**pinned(NET_RUN, **WAITED))  # no change: no request at all
         assert len(replay.served) == 3
+        assert {served.api_version for served in replay.served} == {DEFAULT_API_VERSION}  # ours, not the recording's
 
         face.engine.refresh()  # one read; a finished run's targets are as recorded, never listed again
         assert replay.sequence() == origins(waiting, succeeded, NET_TARGETS, succeeded)
