@@ -18,7 +18,7 @@ import requests
 
 from pulumi_azure_elastic_jobs.auth import StaticToken
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.errors import NotFound
+from pulumi_azure_elastic_jobs.errors import ExecutionFailed, NotFound
 from pulumi_azure_elastic_jobs.ids import ExecutionRef, JobRef
 from pulumi_azure_elastic_jobs.models import JobExecution, JobExecutionListResult
 from pulumi_azure_elastic_jobs.operations import execution_outputs
@@ -385,6 +385,22 @@ def test_outputs_and_lines_survive_fractions_of_zero_two_and_seven_digits() -> N
         assert datetime.fromisoformat(outputs[name]) == parsed_time(body["properties"][wire]), name
         assert datetime.fromisoformat(outputs[name]) == getattr(execution.properties, name), name
     assert summary_line(execution, TargetOutcomes()) == "Succeeded in 53s: Job execution succeeded."
+
+
+@pytest.mark.parametrize(
+    ("lifecycle", "advice"),
+    [
+        ("Failed", "Fix the step's script or its data, then"),
+        ("TimedOut", "or raise the step's timeoutSeconds, then"),
+        ("Canceled", "Someone or something cancelled the run"),
+        ("Skipped", "another run of the job was active"),
+    ],
+)
+def test_a_run_ending_in_fail_on_is_told_what_to_do_for_its_own_lifecycle(lifecycle: str, advice: str) -> None:
+    """Only a failed or timed-out step has a script to fix; a cancelled or skipped run ran no faulty script."""
+    message = str(ExecutionFailed(NET_RUN.arm_id, lifecycle, "Job execution ended"))
+    assert advice in message and message.endswith(f"Execution: {NET_RUN.arm_id}")
+    assert ("Fix the step's script" in message) == (lifecycle in ("Failed", "TimedOut"))
 
 
 def test_listings_without_next_link_parse_as_one_page() -> None:
