@@ -7,7 +7,10 @@ Usable on its own (it never imports pulumi). Rules about ARM live here:
   ``retry_budget_seconds`` per call. PUT/GET/DELETE and ``cancel`` are safe to repeat; ``start`` (a POST that
   creates a new run each time it is accepted) is repeated only when the service provably did not act on it.
   A 401 drops the cached token and is retried once with a fresh one.
-* Long-running answers (202 with ``Azure-AsyncOperation`` or ``Location``) are followed to the end.
+* Long-running answers (202 with ``Azure-AsyncOperation`` or ``Location``) are followed to the end. A 2xx other
+  than 202 is final, whatever headers it carries: the live service answers ``start`` 200 with the new run and a
+  ``Location`` that is that run's own URL, and ``cancel`` 200 with an empty body and the same; neither is an
+  operation to follow (a caller waits for the run by its id, :meth:`ElasticJobsClient.wait_for_terminal`).
 * Exactly one run per execution id: :meth:`ElasticJobsClient.ensure_execution` reads the id first and PUTs it
   only when it is free, then tells a run it started from one that existed before by the execution's
   ``createTime`` against the service's own clock (the ``Date`` of the read), never by the PUT's status code:
@@ -59,7 +62,7 @@ from .errors import (
     redact,
 )
 from .ids import ExecutionRef, JobRef, segment
-from .models import EXECUTION_TYPE, ExecutionStart, JobExecution, JobExecutionListResult
+from .models import ExecutionStart, JobExecution, JobExecutionListResult
 from .outcome import TargetOutcomes
 from .terms import DEFAULT_API_VERSION, is_terminal
 
@@ -265,11 +268,14 @@ class ElasticJobsClient:
         return ExecutionStart(execution, started=created_since(execution, found_free_at))
 
     def find_execution(self, ref: ExecutionRef) -> tuple[JobExecution | None, datetime | None]:
-        """GET that reads 404 as "no execution with this id"; also the service's clock at the answer."""
+        """GET that reads 404 as "no execution with this id"; also the service's clock at the answer.
+
+        A 404 about a missing parent (the job, its agent or server) is raised: no id is free under a job that
+        does not exist, and a PUT would only be refused."""
         try:
             response = self.request("GET", ref.path)
         except NotFound as missing:
-            if missing.missing_parent_of(EXECUTION_TYPE):
+            if missing.missing_parent:
                 raise
             return None, missing.server_time
         return self._parse(response, JobExecution), server_time(response.headers)
@@ -292,7 +298,12 @@ class ElasticJobsClient:
         self.request("POST", f"{ref.path}/cancel", idempotent=True)
 
     def start_execution(self, job: JobRef, *, lro_timeout: float = 600.0) -> JobExecution:
-        """POST ``start``: the service picks the id. Retried only when the service provably did not act."""
+        """POST ``start``: the service picks the id. Retried only when the service provably did not act.
+
+        Returns the new run as the answer carries it: the live service answers 200 with it (``Created``, no
+        ``startTime``); a 202 (the swagger's reading) is followed to the end first. Wait for the run with
+        ``wait_for_terminal(ExecutionRef.parse(run.id))``: the service sends no ``Retry-After``, so polls back
+        off from 1 s to ``poll_interval``."""
         response = self.request("POST", f"{job.path}/start", idempotent=False)
         if response.status_code == 202:
             final = self._follow_long_running(response, lro_timeout)

@@ -117,42 +117,49 @@ class AuthError(ArmError):
         )
 
 
-_NAMED_MISSING = re.compile(r"of type '([^']+)' with name '([^']*)'")
+_NAMED_TYPE = re.compile(r"of type '(?P<type>[^']+)' with name '(?P<name>[^']*)'")
 """How the service names what is missing: "The requested resource of type 'T' with name 'N' was not found."."""
 
 
-def missing_parent(code: str | None, message: str | None, resource_type: str) -> bool:
-    """Whether a 404 (its ARM code and message) is about a parent of a resource of ``resource_type`` rather than the
-    resource itself: ARM's ``ParentResourceNotFound``, or, as the live service answers, ``ResourceNotFound`` whose
-    message names another type ("of type '.../jobs' with name 'nightly'" for a run of a missing job)."""
+def resource_type(url: str) -> str | None:
+    """The ARM resource type a URL addresses, item or collection: ``Microsoft.Sql/servers/jobAgents/jobs/executions``
+    for ``…/jobs/{job}/executions/{id}`` and for ``…/jobs/{job}/executions``; None outside a provider namespace."""
+    _, found, tail = urlsplit(url).path.partition("/providers/")
+    namespace, *segments = tail.split("/")
+    return "/".join([namespace, *segments[0::2]]).lower() if found and segments else None
+
+
+def names_a_missing_parent(code: str | None, message: str | None, asked_type: str | None) -> bool:
+    """Whether a 404 (its ARM code and message) is about a parent of a resource of ``asked_type`` (its server, agent
+    or job), not the resource itself. The swagger's answer says so by its code (``ParentResourceNotFound``); the
+    live service answers ``ResourceNotFound`` naming the parent ("The requested resource of type
+    'Microsoft.Sql/servers/jobAgents/jobs' with name 'myjob' was not found.", recorded), so the type it names is
+    compared with the type asked for."""
     if code == "ParentResourceNotFound":
         return True
-    named = _NAMED_MISSING.search(message or "")
-    return named is not None and _last_segment(named.group(1)) != _last_segment(resource_type)
-
-
-def _last_segment(resource_type: str) -> str:
-    """``executions`` of ``Microsoft.Sql/servers/jobAgents/jobs/executions`` (and of the examples' spelling)."""
-    return resource_type.rsplit("/", 1)[-1].lower()
+    named = _NAMED_TYPE.search(message or "")
+    return bool(named and asked_type and asked_type.lower().startswith(named["type"].lower() + "/"))
 
 
 class NotFound(ArmError):
     @property
     def missing(self) -> tuple[str, str] | None:
         """The type and name of what the service says is missing, when its message names them."""
-        named = _NAMED_MISSING.search(self.message or "")
-        return (named.group(1), named.group(2)) if named else None
+        named = _NAMED_TYPE.search(self.message or "")
+        return (named["type"], named["name"]) if named else None
 
-    def missing_parent_of(self, resource_type: str) -> bool:
-        """Whether this 404 is about a parent of a resource of ``resource_type`` (:func:`missing_parent`)."""
-        return missing_parent(self.code, self.message, resource_type)
+    @property
+    def missing_parent(self) -> bool:
+        """Whether what is missing is a parent of the resource this request asked for (:func:`names_a_missing_parent`,
+        with the type of the request's URL)."""
+        return names_a_missing_parent(self.code, self.message, resource_type(self.url))
 
     def hint(self) -> str:
         named = self.missing
-        if named and named[0].lower().endswith(("/jobagents", "/jobs")):
+        if self.missing_parent and named and named[0].lower().endswith(("/jobagents", "/jobs")):
             what = "job agent" if named[0].lower().endswith("/jobagents") else "job"
             return f"The {what} '{named[1]}' does not exist; check the names, or create it first."
-        if self.code == "ParentResourceNotFound":
+        if self.missing_parent:
             return "A parent (server, job agent or job) does not exist; check the names, or create it first."
         return "The resource does not exist (or its history was cleaned up)."
 
@@ -295,10 +302,23 @@ class ExecutionFailed(ElasticJobsError):
             else "a failed run is not recorded, so the next `up` starts the job once more (the failed run stays in "
             "the job's history)"
         )
+        fix = _WHAT_TO_DO.get(lifecycle, _WHAT_TO_DO["Failed"])
         super().__init__(
-            f"the job execution ended {lifecycle}: {explanation.rstrip('.')}. Fix the step's script or its data, "
-            f"then run `pulumi up` again: {again}. Execution: {arm_id}"
+            f"the job execution ended {lifecycle}: {explanation.rstrip('.')}. {fix}, then run `pulumi up` again: "
+            f"{again}. Execution: {arm_id}"
         )
+
+
+_WHAT_TO_DO = {
+    "Failed": "Fix the step's script or its data",
+    "TimedOut": "Fix the step's script or its data, or raise the step's timeoutSeconds",
+    "Canceled": "Someone or something cancelled the run (the portal, PowerShell, another deployment's destroy)",
+    "Skipped": (
+        "The service skipped the run because another run of the job was active (a scheduled one, or another "
+        "deployment's); let that run end, or disable the job's schedule"
+    ),
+}
+"""What a person does about a run that ended in ``fail_on``, by lifecycle: only a failure is fixed in the script."""
 
 
 class CancelNotEffective(ElasticJobsError):

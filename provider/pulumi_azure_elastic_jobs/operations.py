@@ -29,10 +29,17 @@ from .errors import (
     NotFound,
     StartedButUnsettled,
     SubscriptionNotFound,
-    missing_parent,
+    names_a_missing_parent,
 )
 from .ids import ExecutionRef
-from .outcome import TargetOutcomes, set_status_line, set_summary_line, status_line, summary_line
+from .outcome import (
+    SKIPPED_MEANS,
+    TargetOutcomes,
+    set_status_line,
+    set_summary_line,
+    status_line,
+    summary_line,
+)
 from .progress import Progress
 from .runs import (
     Claim,
@@ -55,6 +62,7 @@ from .terms import (
     SET_FIELDS,
     SET_IDENTITY_FIELDS,
     SET_WAITING_FIELDS,
+    SKIPPED,
     WAITING_FIELDS,
     is_terminal,
 )
@@ -420,7 +428,9 @@ class Executions:
                 )
             targets = client.target_outcomes(ref)
             lifecycle = str(execution.properties.lifecycle)
-            if lifecycle not in inputs.fail_on:  # a failure is said once, by the error itself
+            if lifecycle == SKIPPED and lifecycle not in inputs.fail_on:
+                progress.warn(f"{summary_line(execution, targets).rstrip('.')}. {SKIPPED_MEANS}")
+            elif lifecycle not in inputs.fail_on:  # a failure is said once, by the error itself
                 progress.note(summary_line(execution, targets))
         if lifecycle in inputs.fail_on:
             explanation = targets.failures() or str(execution.properties.last_message or "no message").rstrip(".")
@@ -847,7 +857,7 @@ def _unconfirmed(entry: Any) -> bool:
         return False
     from .models import EXECUTION_TYPE  # deferred like every models import here: pydantic only when a run is read
 
-    return error.get("code") != "ResourceNotFound" or missing_parent(
+    return error.get("code") != "ResourceNotFound" or names_a_missing_parent(
         error.get("code"), error.get("message"), EXECUTION_TYPE
     )
 

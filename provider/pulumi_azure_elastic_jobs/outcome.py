@@ -13,13 +13,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .progress import duration
-from .terms import is_terminal
+from .terms import SUCCESSFUL_LIFECYCLES, is_terminal
 
 if TYPE_CHECKING:
     from .models import JobExecution
 
 MAX_LISTED_PROBLEMS = 20
-FINE = frozenset({"Succeeded", "SucceededWithSkipped"})
+FINE = SUCCESSFUL_LIFECYCLES
+SKIPPED_MEANS = (
+    "The service skipped this run (it skips a run that would overlap an active run of the job, such as a scheduled "
+    "one): no step ran. A skipped run counts as done: the resource records it and the next `up` does not run the "
+    "job again; change `triggers` to run it, or add Skipped to `fail_on` to fail the deployment instead"
+)
+"""Said as a warning when a waited run ends Skipped and ``fail_on`` lets it pass: done, but not what was asked."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,12 @@ TERMINAL_LIFECYCLES: frozenset[str] = frozenset(
     {"Succeeded", "SucceededWithSkipped", "Failed", "TimedOut", "Canceled", "Skipped"}
 )
 DEFAULT_FAIL_ON: tuple[str, ...] = ("Failed", "TimedOut", "Canceled")
+SKIPPED = "Skipped"
+"""The end of a run the service did not carry out because another run of its job was active (a scheduled one that
+overlaps, for instance); recorded with provisioningState ``Canceled`` and "Job execution skipped."."""
+SUCCESSFUL_LIFECYCLES: frozenset[str] = frozenset({"Succeeded", "SucceededWithSkipped", SKIPPED})
+"""Ends that are no failure: a skipped run counts as done, as Terraform azurerm's poller takes it (``fail_on`` may
+still name Skipped to fail a deployment on it). Status and summary lines never call these "not succeeded"."""
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN, without importing pulumi
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600

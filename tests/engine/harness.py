@@ -496,12 +496,14 @@ def camel_inputs(value: Any, key: str | None = None) -> Any:
 
 
 def snake_outputs(value: Any, user_keyed: bool = False) -> Any:
-    """Native outputs in the core's snake_case names; member keys and triggers kept."""
+    """Native outputs in the core's snake_case names; member keys, triggers and lifecycle counts kept."""
     if not isinstance(value, dict):
         return value
     if user_keyed:
         return {key: snake_outputs(item) for key, item in value.items()}
     return {
-        snake(key): item if snake(key) == "triggers" else snake_outputs(item, snake(key) in ("members", "executions"))
+        snake(key): item
+        if snake(key) == "triggers"
+        else snake_outputs(item, snake(key) in ("members", "executions", "counts"))
         for key, item in value.items()
     }

@@ -23,6 +23,8 @@ _EXACTLY_ONCE = "tests/engine/test_exactly_once.py"
 _PARTIAL = "tests/engine/test_partial_creates.py"
 _SETS = "tests/engine/test_set_reliability.py"
 _CLIENT = "tests/integration/test_client.py"
+_REPLAY = "tests/integration/test_replay.py"
+_REPLAY_PLUGINS = "tests/engine/test_replay_plugins.py"
 
 
 @dataclass(frozen=True)
@@ -281,5 +283,52 @@ MUTANTS: tuple[Mutant, ...] = (
             "::test_a_create_before_delete_replacement_after_the_job_was_made_again_keeps_its_new_run",
             STATE_MACHINE,
         ),
+    ),
+    # The live service's own answers, replayed from its recordings (issue 27).
+    Mutant(
+        name="waiting-for-child-executions-taken-for-an-end",
+        breaks="a run the live service reports WaitingForChildJobExecutions (every running run) is taken for "
+        "finished: the wait stops at once and the resource records an unfinished run without its targets",
+        module="terms.py",
+        old='    {"Succeeded", "SucceededWithSkipped", "Failed", "TimedOut", "Canceled", "Skipped"}\n',
+        new='    {"Succeeded", "SucceededWithSkipped", "Failed", "TimedOut", "Canceled", "Skipped", '
+        '"WaitingForChildJobExecutions"}\n',
+        killers=(
+            f"{_REPLAY}::test_a_started_run_is_polled_through_waiting_for_child_executions_to_its_end_at_the_clients_own_pace",
+            f"{_REPLAY_PLUGINS}::test_a_run_found_waiting_for_child_executions_is_attached_to_and_waited_to_its_recorded_end"
+            "[native]",
+        ),
+    ),
+    Mutant(
+        name="a-cancel-answered-with-an-empty-body-is-a-failure",
+        breaks="a destroy fails when the live service accepts the cancel with 200, an empty body and a Location",
+        module="client.py",
+        old='        self.request("POST", f"{ref.path}/cancel", idempotent=True)\n',
+        new='        self._parse(self.request("POST", f"{ref.path}/cancel", idempotent=True), JobExecution)\n',
+        killers=(
+            f"{_REPLAY}::test_cancelling_a_finished_run_answered_200_with_an_empty_body_and_a_location_is_a_success",
+            f"{_REPLAY_PLUGINS}::test_destroying_a_run_that_ends_as_it_is_cancelled_answered_200_with_an_empty_body_succeeds"
+            "[dynamic]",
+        ),
+    ),
+    Mutant(
+        name="skipped-fails-the-deployment-by-default",
+        breaks="a run the service skipped fails the deployment though fail_on does not name Skipped",
+        module="terms.py",
+        old='DEFAULT_FAIL_ON: tuple[str, ...] = ("Failed", "TimedOut", "Canceled")\n',
+        new='DEFAULT_FAIL_ON: tuple[str, ...] = ("Failed", "TimedOut", "Canceled", "Skipped")\n',
+        killers=(
+            f"{_REPLAY_PLUGINS}::test_a_skipped_run_ends_the_deployment_as_a_success_despite_its_canceled_provisioning_state"
+            "[dynamic]",
+        ),
+    ),
+    Mutant(
+        name="an-id-under-a-deleted-job-read-as-free",
+        breaks="a read under a job the live service says is gone (ResourceNotFound naming the job) reports the id "
+        "free, and the PUT that follows is refused",
+        module="client.py",
+        old="            if missing.missing_parent:\n",
+        new='            if missing.code == "ParentResourceNotFound":\n',
+        killers=(f"{_REPLAY}::test_reading_an_id_under_a_deleted_job_is_an_error_not_a_free_id",),
     ),
 )

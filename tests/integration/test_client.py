@@ -22,7 +22,6 @@ from pulumi_azure_elastic_jobs.errors import (
     TransportError,
     WaitTimeout,
 )
-from pulumi_azure_elastic_jobs.models import EXECUTION_TYPE
 from tests.conftest import SEED, TIME_SCALE, job_ref, new_job
 
 
@@ -216,7 +215,7 @@ def test_a_missing_job_is_resource_not_found_naming_the_job_as_the_service_answe
         client.put_execution(job_ref("no-such-job").execution(str(uuid.uuid4())))
     assert raised.value.code == "ResourceNotFound"
     assert raised.value.missing == ("Microsoft.Sql/servers/jobAgents/jobs", "no-such-job")
-    assert raised.value.missing_parent_of(EXECUTION_TYPE)
+    assert raised.value.missing_parent
     assert "The job 'no-such-job' does not exist" in str(raised.value)
 
 
@@ -229,7 +228,7 @@ def test_ensuring_a_run_of_a_missing_job_fails_on_the_read_and_sends_no_put(
     emulator.clear_requests()
     with pytest.raises(NotFound) as raised:
         client.ensure_execution(ref)
-    assert raised.value.missing_parent_of(EXECUTION_TYPE)
+    assert raised.value.missing_parent
     assert [entry["method"] for entry in emulator.requests_log()] == ["GET"]
 
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
-import re
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -154,28 +150,6 @@ def test_first_free_finds_the_end_of_a_chain_in_logarithmic_reads(used: int) -> 
     assert len(probed) <= 2 * math.ceil(math.log2(used + 1)) + 1, probed
 
 
-def test_emulator_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
-    from elastic_jobs_emulator.cli import parse_args
-
-    with pytest.raises(SystemExit):
-        parse_args(["--help"])
-    shown = capsys.readouterr().out
-    assert "elastic-jobs-emulator: run the local Elastic Jobs ARM emulator" in shown
-    assert "``" not in shown and "listening on <URL>" in shown
-
-
-def test_allow_subscription_is_a_deprecated_alias_of_strict_mode(capsys: pytest.CaptureFixture[str]) -> None:
-    from elastic_jobs_emulator.cli import parse_args
-
-    assert parse_args([]).subscriptions is None  # default: every well-formed subscription exists
-    both = parse_args(["--subscription", SUB, "--allow-subscription", "11111111-1111-1111-1111-111111111111"])
-    assert both.subscriptions == [SUB, "11111111-1111-1111-1111-111111111111"]
-    assert "--allow-subscription is deprecated, use --subscription" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        parse_args(["--subscription", "prod"])
-    assert "--subscription must be a UUID" in capsys.readouterr().err
-
-
 def test_unchanged_inputs_are_taken_as_recorded_and_anything_else_is_validated() -> None:
     from pulumi_azure_elastic_jobs.provider import unchanged_inputs
     from pulumi_azure_elastic_jobs.terms import FIELDS
@@ -199,71 +173,3 @@ def test_unchanged_inputs_are_taken_as_recorded_and_anything_else_is_validated()
     assert unchanged_inputs(FIELDS, {}, program, SUB) is None
     imported = {key: value for key, value in checked.items() if key not in ("timeout", "api_version")}
     assert unchanged_inputs(FIELDS, imported, program_without_sub, SUB) is None  # not what validation made
-
-
-def test_bookkeeping_keeps_the_newest_records_and_forgets_lapsed_ones() -> None:
-    from elastic_jobs_emulator.backend import Bounded, History
-
-    now = [0.0]
-    records = Bounded(History(size=3, seconds=60), now=lambda: now[0])
-    for number in range(5):
-        records.add(f"op-{number}", number)
-    assert list(records) == ["op-2", "op-3", "op-4"]  # bounded in count: the oldest went first
-    now[0] = 61.0
-    records.add("op-5", 5, lapses=lambda value: value != 3)  # op-3 may not lapse yet (a token still valid)
-    assert list(records) == ["op-3", "op-4", "op-5"]  # op-2 lapsed; op-3 holds the line
-    now[0] = 200.0
-    records.add("op-6", 6)
-    assert list(records) == ["op-6"]  # bounded in age
-
-
-def test_a_forgotten_token_of_the_emulated_entra_id_is_expired_never_unknown() -> None:
-    from elastic_jobs_emulator.backend import Clock, History
-    from elastic_jobs_emulator.identity import Directory
-
-    directory = Directory(Clock(), History(size=2))
-    directory.register("tenant", "client", "secret")
-    issued = [directory.issue("tenant", "client", "secret") for _ in range(3)]
-    tokens = [token for token, _ in filter(None, issued)]
-    assert directory.issued_tokens() == tokens[1:]
-    assert directory.state_of(tokens[0]) == "expired"  # an emulator without --token must not let it in
-    assert directory.state_of(tokens[2]) == "valid"
-    assert directory.state_of("any-bearer-token") == "unknown"
-
-
-def test_every_emulator_flag_is_explained_in_the_emulator_pages_option_table() -> None:
-    from elastic_jobs_emulator.cli import parse_args
-
-    page = (Path(__file__).resolve().parents[2] / "docs" / "emulator.md").read_text()
-    section = page.split("\n## Options\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| `--")]
-    with pytest.raises(SystemExit), contextlib.redirect_stdout(io.StringIO()) as shown:
-        parse_args(["--help"])
-    flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", shown.getvalue())) - {"--help"}
-    explained = {flag for row in rows for flag in re.findall(r"`(--[a-z][a-z-]+)", row.split("|")[1])}
-    assert flags == explained, (flags - explained, explained - flags)
-
-
-@pytest.mark.parametrize(
-    ("bound", "host", "accepted"),
-    [
-        ("127.0.0.1", "127.0.0.1:8443", True),
-        ("127.0.0.1", "LocalHost:8443", True),
-        ("127.0.0.1", "localhost", True),
-        ("127.0.0.1", "localhost:9000", True),  # a forwarded port (ssh -L 9000:127.0.0.1:8443)
-        ("127.0.0.1", "[::1]:8443", True),
-        ("::1", "[::1]", True),
-        ("127.0.0.2", "127.0.0.2:8443", True),
-        ("127.0.0.1", "localhost.:8443", False),
-        ("127.0.0.1", "localhost:", False),
-        ("127.0.0.1", "::1", False),
-        ("127.0.0.1", "127.0.0.2:8443", False),
-        ("127.0.0.1", "attacker.example:8443", False),
-        ("127.0.0.1", "", False),
-        ("127.0.0.1", None, False),
-    ],
-)
-def test_a_loopback_emulator_answers_only_to_its_own_names(bound: str, host: str | None, accepted: bool) -> None:
-    from elastic_jobs_emulator.guard import host_problem
-
-    assert (host_problem(host, bound) is None) is accepted
