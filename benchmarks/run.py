@@ -181,6 +181,14 @@ def _count(emulator: Emulator, since: int) -> dict[str, int]:
     return counts
 
 
+def _member_reads(emulator: Emulator, since: int, job_ref: JobRef) -> dict[str, int]:
+    """GETs of single runs of the job (``reads``) and listings of its runs (``listings``) since ``since``."""
+    prefix = f"{job_ref.path}/executions"
+    paths = [entry["path"] for entry in emulator.requests_log(since) if entry["method"] == "GET"]
+    reads = sum(1 for path in paths if path.startswith(prefix + "/") and path.count("/") == prefix.count("/") + 1)
+    return {"reads": reads}
+
+
 def _seq(emulator: Emulator) -> int:
     log = emulator.requests_log()
     return log[-1]["seq"] if log else 0
@@ -533,6 +541,7 @@ def large_fleet(size: int, seconds: float) -> list[Figure]:
             wall = timed(lambda: engine.up(registrations))
             per_member_ms = (_cpu_seconds(plugin.process.pid) - cpu) * 1000 / size
             counted = _count(emulator, since)
+            reads = _member_reads(emulator, since, target)
             (state,) = engine.state.values()
             ended = sum(1 for m in state.output_props["executions"].values() if m["lifecycle"] == "Succeeded")
             figures.append(
@@ -544,6 +553,15 @@ def large_fleet(size: int, seconds: float) -> list[Figure]:
                     "<= 1.3x one run",
                     wall <= 1.3 * single and ended == size,
                     f"baseline: one run waited by the client alone; {ended}/{size} succeeded; {counted}",
+                )
+            )
+            figures.append(
+                floor_figure(
+                    f"5c. reads of one run while that set of {size} waits (job of {seconds:g} s)",
+                    reads,
+                    size,
+                    "each member read once, when its job's listing no longer shows it active; the listings "
+                    "of the job's active runs are counted apart",
                 )
             )
             figures.append(

@@ -252,7 +252,7 @@ def _routes(backend: Backend) -> list[tuple[str, re.Pattern[str], Callable[..., 
             lambda c, s, g, v, a, j: (
                 200,
                 backend.list_executions(agent_of(s, g, v, a).job_id(j), False, c.query, c.base_url + c.path),
-                {},
+                _poll_headers(backend.listing_hint(agent_of(s, g, v, a).job_id(j))),
             ),
         ),
         ("POST", rf"{_AGENT}/jobs/{_SEG}/start", start),

@@ -557,6 +557,15 @@ class Backend:
         rendered = [self.render_execution(doc["id"], doc) for doc in reversed(docs)]
         return self._page(_filtered(rendered, query), query, base_url)
 
+    def listing_hint(self, job_id: str) -> float | None:
+        """With poll hints on, seconds until any active run of the job next changes (a listing's Retry-After)."""
+        if not self.poll_hints:
+            return None
+        now = self.clock.now()
+        moments = [engine.next_change(doc["_plan"], now) for doc in self.store.children(job_id, EXECUTION_TYPE)]
+        known = [moment for moment in moments if moment is not None]
+        return min(known) if known else None
+
     def step_executions(self, execution_arm_id: str, step: str | None) -> list[Document]:
         doc = self._execution(execution_arm_id)
         steps = engine.render_steps(doc["_plan"], self.clock.now())

@@ -351,35 +351,33 @@ class ElasticJobsClient:
     ) -> WaitResult:
         """Poll many executions at once until all are terminal or unreadable.
 
-        Each execution is polled when it is due (its own ``Retry-After``, else a backoff from 1 s to
-        ``poll_interval``), due ones concurrently, so N executions of duration T take about T, not N x T. One
-        that cannot be read (gone, or failing past the retry budget) stops being polled and is reported in
+        Runs are polled when they are due (the service's ``Retry-After``, else a backoff from 1 s to
+        ``poll_interval``), due ones concurrently, so N executions of duration T take about T, not N x T. Two or
+        more runs of one job are polled together: one listing of the job's active runs a round (``isActive``,
+        every page) says which still run, and only a run missing from it is read on its own, for its end (or,
+        if a lagging listing left it out, to find it still running: only a run's own read ever ends it). So a
+        set of N members on k jobs costs k listings a round and about one read per member, not N reads a round.
+        One that cannot be read (gone, or failing past the retry budget) stops being polled and is reported in
         ``errors``; it never hides the others' outcomes. ``on_progress`` sees the latest of every execution
         once per round of polls; ``on_terminal`` sees each execution once, as soon as it is terminal (so work on
         finished runs overlaps the wait for the rest).
         """
         deadline = time.monotonic() + timeout
-        due = dict.fromkeys(refs, time.monotonic())
-        backoff = dict.fromkeys(refs, min(1.0, poll_interval))
+        groups = _by_job(refs)
+        due = dict.fromkeys(groups, time.monotonic())
+        backoff = dict.fromkeys(groups, min(1.0, poll_interval))
         result = WaitResult({}, {}, finished=True)
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(refs)))) as pool:
             while due:
                 now = time.monotonic()
-                ready = [ref for ref, moment in due.items() if moment <= now]
-                for ref, polled in zip(ready, pool.map(self._poll_once, ready), strict=True):
-                    if isinstance(polled, ElasticJobsError):
-                        result.errors[ref] = polled
-                        del due[ref]
+                ready = [job for job, moment in due.items() if moment <= now]
+                hints = self._poll_round([groups[job] for job in ready], pool, result, on_terminal)
+                for job, hint in zip(ready, hints, strict=True):
+                    if not groups[job]:
+                        del due[job]
                         continue
-                    execution, hint = polled
-                    result.latest[ref] = execution
-                    if is_terminal(execution.properties.lifecycle):
-                        del due[ref]
-                        if on_terminal:
-                            on_terminal(ref, execution)
-                        continue
-                    due[ref] = time.monotonic() + (hint if hint is not None else backoff[ref])
-                    backoff[ref] = min(backoff[ref] * 1.5, poll_interval)
+                    due[job] = time.monotonic() + (hint if hint is not None else backoff[job])
+                    backoff[job] = min(backoff[job] * 1.5, poll_interval)
                 if on_progress and ready:
                     on_progress(result.latest)
                 if not due:
@@ -390,6 +388,60 @@ class ElasticJobsClient:
                     return result
                 self._sleep(max(0.0, min(min(due.values()) - time.monotonic(), remaining)))
         return result
+
+    def _poll_round(
+        self,
+        groups: list[list[ExecutionRef]],
+        pool: ThreadPoolExecutor,
+        result: WaitResult,
+        on_terminal: Callable[[ExecutionRef, JobExecution], None] | None,
+    ) -> list[float | None]:
+        """One round over due groups (the pending runs of one job each, emptied as they end): list the active
+        runs of every group of two or more, then read each run not seen active, all concurrently. Returns each
+        group's pause hint."""
+        listed = list(pool.map(self._active_runs, [group for group in groups if len(group) > 1]))
+        seen: dict[ExecutionRef, JobExecution] = {}
+        for group, (active, _) in zip([g for g in groups if len(g) > 1], listed, strict=True):
+            for ref in group:
+                execution = active.get(ref.job_execution_id.lower())
+                if execution is not None and not is_terminal(execution.properties.lifecycle):
+                    seen[ref] = execution
+        to_read = [ref for group in groups for ref in group if ref not in seen]
+        reads = dict(zip(to_read, pool.map(self._poll_once, to_read), strict=True))
+        listing_hints = iter(hint for _, hint in listed)
+        hints: list[float | None] = []
+        for group in groups:
+            own = [next(listing_hints)] if len(group) > 1 else []
+            for ref in list(group):
+                polled = reads.get(ref)
+                if polled is None:
+                    result.latest[ref] = seen[ref]
+                    continue
+                if isinstance(polled, ElasticJobsError):
+                    result.errors[ref] = polled
+                    group.remove(ref)
+                    continue
+                execution, hint = polled
+                result.latest[ref] = execution
+                own.append(hint)
+                if is_terminal(execution.properties.lifecycle):
+                    group.remove(ref)
+                    if on_terminal:
+                        on_terminal(ref, execution)
+            known = [hint for hint in own if hint is not None]
+            hints.append(min(known) if known else None)
+        return hints
+
+    def _active_runs(self, group: list[ExecutionRef]) -> tuple[dict[str, JobExecution], float | None]:
+        """The job's active runs by lowercased id, and the listing's pause hint; nothing when it cannot be listed
+        (each run is then read on its own, and says for itself what is wrong)."""
+        hints: list[float] = []
+        try:
+            listed = list(self._list(f"{group[0].job.path}/executions", {"is_active": True}, hints))
+        except ElasticJobsError:
+            return {}, None
+        active = {str(execution.name).lower(): execution for execution in listed if execution.name}
+        return active, min(hints) if hints else None
 
     def _poll_once(self, ref: ExecutionRef) -> tuple[JobExecution, float | None] | ElasticJobsError:
         try:
@@ -574,14 +626,18 @@ class ElasticJobsClient:
                 raise TransportError("GET", poll_url, TimeoutError(f"operation not done after {timeout:g} s"), 1)
             previous = response
 
-    def _list(self, path: str, filters: dict[str, Any]) -> Iterator[JobExecution]:
+    def _list(self, path: str, filters: dict[str, Any], hints: list[float] | None = None) -> Iterator[JobExecution]:
         """Every item of a listing, page after page; raises :class:`EndlessListing` rather than follow a
-        ``nextLink`` back to a page this listing has read, or past ``max_pages`` pages."""
+        ``nextLink`` back to a page this listing has read, or past ``max_pages`` pages. A page's pause hint
+        (``Retry-After``) is added to ``hints`` when given."""
         params = {_filter_name(key): _filter_value(value) for key, value in filters.items() if value is not None}
         url = path
         followed = {self._page_key(url, params)}
         for pages in itertools.count(1):
-            page = self._parse(self.request("GET", url, params=params), JobExecutionListResult)
+            response = self.request("GET", url, params=params)
+            if hints is not None and (hint := retry_after_seconds(response.headers)) is not None:
+                hints.append(hint)
+            page = self._parse(response, JobExecutionListResult)
             yield from page.value
             if not page.next_link:
                 return
@@ -666,6 +722,14 @@ def proxies_for(origin: Origin, endpoint: str) -> dict[str, str]:
     environment = requests.utils.get_environ_proxies(endpoint)  # {} when NO_PROXY covers the endpoint
     proxy = environment.get("https") or environment.get("all")
     return {"https": proxy} if proxy else {}
+
+
+def _by_job(refs: list[ExecutionRef]) -> dict[JobRef, list[ExecutionRef]]:
+    """Runs grouped by their job (each run once), in the order given."""
+    groups: dict[JobRef, list[ExecutionRef]] = {}
+    for ref in dict.fromkeys(refs):
+        groups.setdefault(ref.job, []).append(ref)
+    return groups
 
 
 def _filter_name(key: str) -> str:

@@ -6,6 +6,7 @@ import itertools
 import json
 import time
 import uuid
+from collections import Counter
 
 import pytest
 
@@ -375,3 +376,46 @@ def test_retry_after_accepts_seconds_http_dates_and_milliseconds() -> None:
     in_ten = retry_after_seconds({"Retry-After": formatdate(time.time() + 10, usegmt=True)})
     assert in_ten is not None and 8 <= in_ten <= 10
     assert retry_after_seconds({}) is None
+
+
+def test_runs_of_one_job_are_waited_for_by_one_listing_a_round_and_one_read_each(
+    client: ElasticJobsClient, emulator: Emulator
+) -> None:
+    """The request floor of waiting for N runs on k jobs: k listings of active runs a round, and one read of each
+    run, when it is no longer listed active (N reads a round before: a set of 1,000 polled 1,000 GETs a round)."""
+    jobs = [new_job(client, script="SELECT 1; -- emulator:duration=30") for _ in range(2)]
+    refs = [job.execution(str(uuid.uuid4())) for job in jobs for _ in range(6 if job is jobs[0] else 3)]
+    for ref in refs:
+        client.put_execution(ref)
+    emulator.clear_requests()
+    waited = client.wait_for_all(refs, timeout=60, poll_interval=0.5)
+    assert waited.finished and not waited.errors
+    assert {execution.properties.lifecycle for execution in waited.latest.values()} == {"Succeeded"}
+    sent = [(entry["method"], entry["path"]) for entry in emulator.requests_log()]
+    reads = Counter(path for method, path in sent if method == "GET" and "/executions/" in path)
+    listings = Counter(path for method, path in sent if method == "GET" and path.endswith("/executions"))
+    assert reads == Counter({ref.path: 1 for ref in refs}), reads
+    assert set(listings) == {f"{job.path}/executions" for job in jobs} and min(listings.values()) >= 1
+    assert len(sent) == len(refs) + sum(listings.values())
+
+
+def test_a_run_a_lagging_listing_leaves_out_is_read_and_still_waited_for(
+    client: ElasticJobsClient, emulator: Emulator
+) -> None:
+    """Only a run's own read ends it: a listing that does not (yet) show an active run never finishes it."""
+    job = new_job(client, script="SELECT 1; -- emulator:duration=30")
+    refs = [job.execution(str(uuid.uuid4())) for _ in range(3)]
+    for ref in refs:
+        client.put_execution(ref)
+    emulator.add_fault(
+        "status",
+        path=f"{job.job_name}/executions$",
+        method="GET",
+        status=200,
+        body='{"value": []}',
+        content_type="application/json",
+        count=2,
+    )
+    waited = client.wait_for_all(refs, timeout=60, poll_interval=0.5)
+    assert waited.finished and {e.properties.lifecycle for e in waited.latest.values()} == {"Succeeded"}
+    assert all(rule["hits"] == 2 for rule in emulator.faults())
