@@ -39,13 +39,13 @@ def test_a_waited_run_shows_its_status_on_its_row_then_a_summary_and_previews_st
     try:
         for line in running.stdout:
             lines.append(line)
-            if "InProgress · waited" in line and not own_emulator.settings()["clock_offset_seconds"]:
+            if "WaitingForChildJobExecutions · waited" in line and not own_emulator.settings()["clock_offset_seconds"]:
                 own_emulator.settings(clock_offset_seconds=HOUR_AHEAD)  # the status was on screen: let it end
         assert running.wait(timeout=300) == 0, "".join(lines)
     finally:
         kill_everything_of(stack)
     output = "".join(lines)
-    assert re.search(rf"{re.escape(ROW)} creating \(\d+s\) InProgress · waited \d+s", output), output
+    assert re.search(rf"{re.escape(ROW)} creating \(\d+s\) WaitingForChildJobExecutions · waited \d+s", output), output
     assert re.search(r"Diagnostics:\n.*\n    Succeeded in \S+: 1 step on 2 databases\n", output), output
     assert_no_frames(output)
     preview = stack.run("preview", "--expect-no-changes", "--diff")

@@ -20,8 +20,12 @@ def test_root_project_installs_and_runs_the_whole_lifecycle(
     assert about["errors"] == []
     # pulumi-plugin.json says the package brings no resource plugin: the language host is the only plugin
     assert [(plugin["kind"], plugin["name"]) for plugin in about["plugins"]] == [("language", "python")]
+    # pip lists only what nothing else requires: the emulator, which requires the provider for its wire models
     dependencies = {dep["name"]: dep["version"] for dep in about["dependencies"]}
-    assert dependencies["pulumi-azure-elastic-jobs"] == "0.1.0"
+    assert dependencies["elastic-jobs-emulator"] == "0.1.0" and "pulumi-azure-elastic-jobs" not in dependencies
+    everything = json.loads(stack.run_plain("about", "--json", "--transitive").stdout)
+    transitive = {dep["name"]: dep["version"] for dep in everything["dependencies"]}
+    assert transitive["pulumi-azure-elastic-jobs"] == transitive["elastic-jobs-emulator"] == "0.1.0"
 
     job = new_job(client)
     stack.config("job", job.job_name)
