@@ -399,19 +399,20 @@ class ElasticJobsClient:
         """One round over due groups (the pending runs of one job each, emptied as they end): list the active
         runs of every group of two or more, then read each run not seen active, all concurrently. Returns each
         group's pause hint."""
-        listed = list(pool.map(self._active_runs, [group for group in groups if len(group) > 1]))
+        together = [index for index, group in enumerate(groups) if len(group) > 1]
+        listed = dict(zip(together, pool.map(self._active_runs, [groups[index] for index in together]), strict=True))
         seen: dict[ExecutionRef, JobExecution] = {}
-        for group, (active, _) in zip([g for g in groups if len(g) > 1], listed, strict=True):
-            for ref in group:
+        for index in together:
+            active, _ = listed[index]
+            for ref in groups[index]:
                 execution = active.get(ref.job_execution_id.lower())
                 if execution is not None and not is_terminal(execution.properties.lifecycle):
                     seen[ref] = execution
         to_read = [ref for group in groups for ref in group if ref not in seen]
         reads = dict(zip(to_read, pool.map(self._poll_once, to_read), strict=True))
-        listing_hints = iter(hint for _, hint in listed)
         hints: list[float | None] = []
-        for group in groups:
-            own = [next(listing_hints)] if len(group) > 1 else []
+        for index, group in enumerate(groups):
+            own = [listed[index][1]] if index in listed else []
             for ref in list(group):
                 polled = reads.get(ref)
                 if polled is None:

@@ -331,4 +331,13 @@ MUTANTS: tuple[Mutant, ...] = (
         new='            if missing.code == "ParentResourceNotFound":\n',
         killers=(f"{_REPLAY}::test_reading_an_id_under_a_deleted_job_is_an_error_not_a_free_id",),
     ),
+    Mutant(
+        name="a-run-left-out-of-a-listing-counts-as-ended",
+        breaks="a run that its job's listing of active runs leaves out (a lagging listing) is taken as ended "
+        "without its own read, so a set finishes while that run still runs",
+        module="client.py",
+        old="                if execution is not None and not is_terminal(execution.properties.lifecycle):\n",
+        new="                if execution is None or not is_terminal(execution.properties.lifecycle):\n",
+        killers=(f"{_CLIENT}::test_a_run_a_lagging_listing_leaves_out_is_read_and_still_waited_for",),
+    ),
 )

@@ -388,7 +388,7 @@ def test_runs_of_one_job_are_waited_for_by_one_listing_a_round_and_one_read_each
     for ref in refs:
         client.put_execution(ref)
     emulator.clear_requests()
-    waited = client.wait_for_all(refs, timeout=60, poll_interval=0.5)
+    waited = client.wait_for_all(refs, timeout=15, poll_interval=0.5)
     assert waited.finished and not waited.errors
     assert {execution.properties.lifecycle for execution in waited.latest.values()} == {"Succeeded"}
     sent = [(entry["method"], entry["path"]) for entry in emulator.requests_log()]
@@ -416,6 +416,6 @@ def test_a_run_a_lagging_listing_leaves_out_is_read_and_still_waited_for(
         content_type="application/json",
         count=2,
     )
-    waited = client.wait_for_all(refs, timeout=60, poll_interval=0.5)
+    waited = client.wait_for_all(refs, timeout=15, poll_interval=0.5)
     assert waited.finished and {e.properties.lifecycle for e in waited.latest.values()} == {"Succeeded"}
     assert all(rule["hits"] == 2 for rule in emulator.faults())
