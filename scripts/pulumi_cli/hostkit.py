@@ -11,17 +11,22 @@ code; when the engine cancels the call, the program gets SIGINT, as upstream doe
 from __future__ import annotations
 
 import json
+import os
+import queue
 import shutil
 import signal
 import subprocess
+import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent import futures
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import grpc
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
+from pulumi.runtime.proto.codegen import loader_pb2
 
 VERSION = "3.274.1"  # the CLI these stand-ins are built beside (scripts/build-pulumi-cli.sh)
 BAIL_EXIT_CODE = 32  # the program already showed the user an actionable message
@@ -135,9 +140,84 @@ def engine_address_of(arguments: Sequence[str]) -> str:
     return next((arg for arg in reversed(arguments) if not arg.startswith("-")), "")
 
 
+def generate_package(request: Any, language: str, local: bool = False) -> Any:
+    """GeneratePackage as the official hosts answer it: the language's SDK for ``request.schema``, written by
+    Pulumi's own code generator (``scripts/sdkgen``, built at the CLI's version) into ``request.directory``, with
+    the request's extra files over it. Raises with the generator's message when the schema does not bind."""
+    sdkgen = os.environ.get("ELASTIC_JOBS_SDKGEN", "")
+    if not sdkgen or not os.access(sdkgen, os.X_OK):
+        raise LookupError("no code generator: ELASTIC_JOBS_SDKGEN must name the sdkgen build-pulumi-cli.sh builds")
+    with tempfile.TemporaryDirectory(prefix="stand-in-schema-") as folder:
+        schema = Path(folder) / "schema.json"
+        schema.write_text(request.schema)
+        command = [sdkgen, "-schema", str(schema), "-language", language, "-out", request.directory]
+        done = subprocess.run([*command, *(["-local"] if local else [])], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip() or f"sdkgen failed with exit code {done.returncode}")
+    for name, content in request.extra_files.items():
+        target = Path(request.directory) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    return language_pb2.GeneratePackageResponse()
+
+
+def package_schema(loader_target: str, dependency: Any) -> dict[str, Any]:
+    """The schema of a package ``Link`` is asked to link, from the engine's schema loader (as upstream reads it)."""
+    descriptor = dependency.package
+    request = loader_pb2.GetSchemaRequest(
+        package=descriptor.name, version=descriptor.version, download_url=descriptor.server
+    )
+    with grpc.insecure_channel(loader_target) as channel:
+        get_schema = channel.unary_unary(
+            "/codegen.Loader/GetSchema",
+            request_serializer=loader_pb2.GetSchemaRequest.SerializeToString,
+            response_deserializer=loader_pb2.GetSchemaResponse.FromString,
+        )
+        schema: dict[str, Any] = json.loads(get_schema(request).schema)
+    return schema
+
+
+def language_info(schema: Mapping[str, Any], language: str) -> dict[str, Any]:
+    """A schema's ``language.<language>`` section (empty when it has none)."""
+    info = (schema.get("language") or {}).get(language) or {}
+    return dict(info) if isinstance(info, dict) else {}
+
+
+def run_plugin_responses(command: Sequence[str], cwd: str, env: Mapping[str, str], context: Any) -> Iterator[Any]:
+    """RunPlugin's stream: the plugin's stdout and stderr as they come (the engine reads the plugin's port from its
+    first line), then its exit code. The plugin is ended when the engine drops the call, as upstream ends it."""
+    plugin = subprocess.Popen(list(command), cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    context.add_callback(lambda: plugin.poll() is None and plugin.kill())
+    chunks: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    readers = [
+        threading.Thread(target=_pump, args=(name, pipe, chunks), daemon=True)
+        for name, pipe in (("stdout", plugin.stdout), ("stderr", plugin.stderr))
+    ]
+    for reader in readers:
+        reader.start()
+    open_pipes = len(readers)
+    while open_pipes:
+        name, data = chunks.get()
+        if not data:
+            open_pipes -= 1
+            continue
+        yield language_pb2.RunPluginResponse(**{name: data})
+    code = plugin.wait()
+    if code != 0:  # upstream reports an exit code only when the plugin failed
+        yield language_pb2.RunPluginResponse(exitcode=code)
+
+
+def _pump(name: str, pipe: IO[bytes] | None, chunks: queue.Queue[tuple[str, bytes]]) -> None:
+    """Copy one pipe into ``chunks`` as it is written, then an empty chunk for its end."""
+    assert pipe is not None
+    for data in iter(lambda: pipe.read1(65536), b""):  # type: ignore[attr-defined]
+        chunks.put((name, data))
+    chunks.put((name, b""))
+
+
 def serve(host: StandInHost) -> None:
     """Serve ``host`` on a free loopback port, print the port for the engine, and stop at SIGINT."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))  # a RunPlugin holds one for the plugin's life
     language_pb2_grpc.add_LanguageRuntimeServicer_to_server(host, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()

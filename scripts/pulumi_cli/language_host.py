@@ -12,7 +12,15 @@ for a pip/virtualenv project wherever the CLI touches it:
   a ``pulumi-plugin.json`` with ``"resource": false`` means none;
 - ``pulumi about`` lists the program's dependencies (``pip list``) and the toolchain;
 - ``Run`` starts ``pulumi-language-python-exec`` with the virtualenv's python and the upstream arguments, and
-  interrupts it when the engine cancels.
+  interrupts it when the engine cancels;
+- a plugin folder (``PulumiPlugin.yaml``, ``runtime: python``), as ``pulumi package add`` and the engine use one:
+  its virtualenv defaults to ``venv`` in the folder; installing it (``is_plugin``) also ``pip install``s the folder
+  when its ``pyproject.toml`` is buildable; ``RunPlugin`` runs ``python -m pulumi.run.plugin <distribution>`` for
+  a buildable folder without ``__main__.py`` (when the plugin's ``pulumi`` has that module), else the folder's
+  ``__main__.py``, in the engine's working folder with the request's environment;
+- ``GeneratePackage`` writes the Python SDK with Pulumi's generator (``hostkit.generate_package``); ``Link`` puts
+  each SDK's path into the program's ``requirements.txt`` in place of any line naming the same package or path,
+  as upstream's pip toolchain does (``pulumi package add`` then installs).
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import tomllib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,9 +43,13 @@ from hostkit import (
     config_environment,
     engine_address_of,
     flag_arguments,
+    generate_package,
     install_responses,
+    language_info,
     options_of,
+    package_schema,
     resource_package,
+    run_plugin_responses,
     run_program,
     serve,
     stream,
@@ -67,12 +80,14 @@ class PythonProject:
     virtualenv: Path | None
 
     @classmethod
-    def of(cls, info: Any) -> PythonProject:
+    def of(cls, info: Any, is_plugin: bool = False) -> PythonProject:
+        """A program's or a plugin's options; a plugin without a ``virtualenv`` gets ``venv``, as upstream's does
+        (plugins never run in the ambient Python)."""
         options = options_of(info)
         toolchain = options.get("toolchain", "pip") or "pip"
         if toolchain != "pip":
             raise ValueError(f"toolchain {toolchain!r} is not supported by this stand-in host (only pip)")
-        venv = str(options.get("virtualenv") or "")
+        venv = str(options.get("virtualenv") or ("venv" if is_plugin else ""))
         if not venv:
             return cls(None)
         root = info.root_directory or info.program_directory or os.getcwd()
@@ -158,8 +173,36 @@ class LanguageHost(StandInHost):
         return language_pb2.GetRequiredPackagesResponse(packages=required_packages(project))
 
     def InstallDependencies(self, request: Any, context: Any) -> Iterator[Any]:
-        project = PythonProject.of(request.info)
-        yield from install_responses(install_steps(project, request.info.program_directory))
+        project = PythonProject.of(request.info, is_plugin=request.is_plugin)
+        folder = request.info.program_directory
+        steps = install_steps(project, folder)
+        if request.is_plugin and buildable_name(Path(folder)):
+            steps = plugin_install_steps(project, folder)
+        yield from install_responses(steps)
+
+    def RunPlugin(self, request: Any, context: Any) -> Iterator[Any]:
+        if request.kind == "analyzer":
+            raise NotImplementedError("policy packs are not run by this stand-in host")
+        project = PythonProject.of(request.info, is_plugin=True)
+        command = [project.python, *plugin_arguments(project, Path(request.info.root_directory or ".")), *request.args]
+        env = {**project.environment(), **dict(item.split("=", 1) for item in request.env if "=" in item)}
+        yield from run_plugin_responses(command, request.pwd or os.getcwd(), env, context)
+
+    def GeneratePackage(self, request: Any, context: Any) -> Any:
+        return generate_package(request, "python")
+
+    def Link(self, request: Any, context: Any) -> Any:
+        packages = {}
+        imports = []
+        for dependency in request.packages:
+            schema = package_schema(request.loader_target, dependency)
+            name = language_info(schema, "python").get("packageName") or str(schema["name"]).replace("-", "_")
+            packages[str(name)] = dependency.path
+            imports.append(f"  import {name} as {name}\n")
+        link_requirements(Path(request.info.program_directory) / "requirements.txt", packages)
+        plural = "SDKs" if len(packages) > 1 else "SDK"
+        instructions = f"You can import the {plural} in your Python code with:\n\n" + "".join(imports)
+        return language_pb2.LinkResponse(import_instructions=instructions)
 
     def About(self, request: Any, context: Any) -> Any:
         project = PythonProject.of(request.info) if request.HasField("info") else PythonProject(None)
@@ -200,6 +243,68 @@ class LanguageHost(StandInHost):
             "organization": request.organization,
         }
         return [*flag_arguments(flags), request.info.entry_point or ".", *request.args]
+
+
+def buildable_name(folder: Path) -> str:
+    """The distribution a folder's ``pyproject.toml`` builds, or empty when it builds none (no file, no project
+    name, or no build backend): upstream installs and runs such a plugin folder as a package."""
+    try:
+        pyproject = tomllib.loads((folder / "pyproject.toml").read_text())
+    except FileNotFoundError:
+        return ""
+    name = str((pyproject.get("project") or {}).get("name") or "")
+    backend = str((pyproject.get("build-system") or {}).get("build-backend") or "")
+    return name if name and backend else ""
+
+
+def plugin_arguments(project: PythonProject, root: Path) -> list[str]:
+    """How a plugin folder starts, as upstream decides: ``-m pulumi.run.plugin <distribution>`` for a buildable
+    folder without ``__main__.py`` when its ``pulumi`` has that runner, else the folder itself (its ``__main__.py``).
+    """
+    check = subprocess.run(
+        [project.python, "-c", "import pulumi.run.plugin"],
+        env=project.environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    runner = "ModuleNotFoundError" not in check.stdout + check.stderr
+    if runner and not (root / "__main__.py").exists():
+        name = buildable_name(root)
+        if not name:
+            raise ValueError("plugin is not runnable, it provides neither __main__.py nor a buildable pyproject.toml")
+        return ["-m", "pulumi.run.plugin", name]
+    return [str(root)]
+
+
+def plugin_install_steps(project: PythonProject, folder: str) -> Iterator[str]:
+    """Installing a buildable plugin folder, as upstream does: the virtualenv (made as ``pulumi install`` makes
+    one, when it is missing), the folder itself (``pip install <folder>``), then the usual install over it."""
+    if not project.is_ready():
+        yield from install_steps(project, folder)
+    yield from stream([project.python, "-m", "pip", "install", folder], folder, project.environment())
+    yield from install_steps(project, folder)
+
+
+def link_requirements(requirements: Path, packages: Mapping[str, str]) -> None:
+    """Each package's path in ``requirements.txt``, replacing any line that names the same package (``-`` and
+    ``_`` alike) or the same path; other lines, blank ones and the file's line endings are kept."""
+    text = requirements.read_text()
+    ending = "\r\n" if "\r\n" in text else "\n"
+    lines = re.split(r"\r?\n", text)
+    trailing = bool(lines) and not lines[-1].strip()
+    if trailing:
+        lines = lines[:-1]
+    names = {name.replace("-", "_") for name in packages}
+    paths = set(packages.values())
+
+    def replaced(line: str) -> bool:
+        match = re.match(r"[a-zA-Z0-9_-]+", line.strip().replace("-", "_"))
+        return bool(line.strip()) and match is not None and (match.group(0) in names or line.strip() in paths)
+
+    kept = [line for line in lines if not replaced(line)]
+    kept += sorted(paths)
+    requirements.write_text(ending.join([*kept, *([""] if trailing else [])]))
 
 
 def install_steps(project: PythonProject, program_directory: str) -> Iterator[str]:

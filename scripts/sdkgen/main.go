@@ -6,6 +6,12 @@
 //
 // writes sdk/nodejs, sdk/go and sdk/python, replacing whatever was there. The output is a pure function of the
 // schema and the generators' version, so regenerating and comparing (gen-sdk.sh --check) catches drift.
+//
+//	sdkgen -schema schema.json -language nodejs|go|python -out dir [-local]
+//
+// writes one language's SDK into dir exactly as that language's official host answers GeneratePackage (no
+// files of ours added): this project's stand-in language hosts (scripts/pulumi_cli) call it when `pulumi
+// package add` or `pulumi install` asks them to generate a package.
 package main
 
 import (
@@ -36,12 +42,20 @@ const pulumiGoSDK = "v3.274.1"
 func main() {
 	schemaPath := flag.String("schema", "", "the package schema (JSON), as `pulumi package get-schema` prints it")
 	out := flag.String("out", "", "the folder to write nodejs/, go/ and python/ into (each is replaced)")
+	language := flag.String("language", "", "write only this language's SDK into -out, as its language host would")
+	local := flag.Bool("local", false, "with -language nodejs: a local SDK (compiled by its postinstall step)")
 	flag.Parse()
 	if *schemaPath == "" || *out == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*schemaPath, *out); err != nil {
+	var err error
+	if *language != "" {
+		err = generateOne(*schemaPath, *language, *out, *local)
+	} else {
+		err = run(*schemaPath, *out)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "sdkgen:", err)
 		os.Exit(1)
 	}
@@ -94,6 +108,47 @@ func run(schemaPath, out string) error {
 	}
 	for dir, files := range map[string]map[string][]byte{"nodejs": nodeFiles, "go": goFiles, "python": pyFiles} {
 		if err := write(filepath.Join(out, dir), files); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// generateOne writes one language's SDK into out as the official language host's GeneratePackage does: the
+// generator's files only, over whatever out holds (the CLI hands the host a fresh folder).
+func generateOne(schemaPath, language, out string, local bool) error {
+	data, err := os.ReadFile(schemaPath)
+	if err != nil {
+		return err
+	}
+	var spec schema.PackageSpec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return fmt.Errorf("%s: %w", schemaPath, err)
+	}
+	pkg, err := bind(spec)
+	if err != nil {
+		return err
+	}
+	var files map[string][]byte
+	switch language {
+	case "nodejs":
+		files, err = nodejs.GeneratePackage(tool, pkg, nil, nil, local, noDependencies{})
+	case "go":
+		files, err = gogen.GeneratePackage(tool, pkg, nil)
+	case "python":
+		files, err = python.GeneratePackage(tool, pkg, nil, noDependencies{})
+	default:
+		return fmt.Errorf("unknown language %q (nodejs, go or python)", language)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", language, err)
+	}
+	for name, content := range files {
+		target := filepath.Join(out, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(target, content, 0o644); err != nil {
 			return err
 		}
 	}
