@@ -15,6 +15,10 @@ upstream does:
   is ``aws``), at its version or the module's;
 - ``Run`` compiles with ``go build -buildvcs=false -trimpath -ldflags "-w -s"`` into a temporary file (removed
   after), runs it in the engine's working folder, and interrupts it when the engine cancels;
+- ``GeneratePackage`` writes the Go SDK with Pulumi's generator (extra files refused, as upstream refuses
+  overlays for Go); ``Link`` adds ``replace <module> => ./<path>`` to ``go.mod`` for each SDK, the module being the
+  folder of the schema's ``importBasePath`` (``pulumi package add`` then runs ``go mod tidy``, which adds the
+  requirement once the program imports it);
 - ``pulumi about`` names ``go version`` and lists ``go.mod``'s requirements (replaced ones without a version).
 """
 
@@ -34,9 +38,12 @@ from hostkit import (
     StandInHost,
     config_environment,
     engine_address_of,
+    generate_package,
     install_responses,
+    language_info,
     options_of,
     output,
+    package_schema,
     resource_package,
     run_program,
     serve,
@@ -166,6 +173,26 @@ class GoLanguageHost(StandInHost):
             if request.transitiveDependencies or not r.get("Indirect")
         ]
         return language_pb2.GetProgramDependenciesResponse(dependencies=listed)
+
+    def GeneratePackage(self, request: Any, context: Any) -> Any:
+        if request.extra_files:
+            raise ValueError("overlays are not supported for Go")
+        return generate_package(request, "go")
+
+    def Link(self, request: Any, context: Any) -> Any:
+        directory = Path(request.info.program_directory)
+        imports = []
+        for dependency in request.packages:
+            schema = package_schema(request.loader_target, dependency)
+            import_path = str(language_info(schema, "go").get("importBasePath") or "")
+            module = str(language_info(schema, "go").get("modulePath") or os.path.dirname(import_path))
+            if not module:
+                raise ValueError(f"the schema of {schema['name']} names no Go module (language.go.importBasePath)")
+            path = dependency.path if dependency.path.startswith("./") else f"./{dependency.path}"
+            subprocess.run([tool("go"), "mod", "edit", f"-replace={module}={path}"], cwd=directory, check=True)
+            imports.append(f'    "{import_path}"\n')
+        instructions = "You can import the SDK in your Go code with:\n\n  import (\n" + "".join(imports) + "  )\n"
+        return language_pb2.LinkResponse(import_instructions=instructions)
 
     def Run(self, request: Any, context: Any) -> Any:
         try:

@@ -13,6 +13,9 @@ upstream resolves it), which talks to the engine; this host does what upstream d
   each folder once) whose ``pulumi`` section says ``"resource": true``: its ``pulumi.name`` (or the name after
   ``@pulumi/``) and ``pulumi.version`` (or the package's version), ``v``-prefixed;
 - ``pulumi about`` names node and npm, and lists the program's dependencies from ``package-lock.json``;
+- ``GeneratePackage`` writes the TypeScript SDK with Pulumi's generator (local when asked: compiled by its
+  ``postinstall``); ``Link`` records it as upstream's npm does, ``npm pkg set dependencies[<name>]=file:<path>``
+  with that ``file:`` spec allowed in ``allowScripts`` (so npm 11.16+ keeps running its postinstall);
 - ``Run`` gives the runner the upstream flags, the configuration as ``PULUMI_CONFIG`` (keys in the
   ``namespace:config:name`` form every ``@pulumi/pulumi`` reads), and interrupts it when the engine cancels.
 
@@ -39,9 +42,12 @@ from hostkit import (
     config_environment,
     engine_address_of,
     flag_arguments,
+    generate_package,
     install_responses,
+    language_info,
     options_of,
     output,
+    package_schema,
     resource_package,
     run_program,
     serve,
@@ -184,6 +190,25 @@ class NodeLanguageHost(StandInHost):
             dependencies=[language_pb2.DependencyInfo(name=name, version=version) for name, version in listed]
         )
 
+    def GeneratePackage(self, request: Any, context: Any) -> Any:
+        return generate_package(request, "nodejs", local=request.local)
+
+    def Link(self, request: Any, context: Any) -> Any:
+        project = NodeProject.of(request.info)
+        typescript = project.typescript or bool(project.tsconfig) or (project.directory / "tsconfig.json").exists()
+        imports = []
+        for dependency in request.packages:
+            schema = package_schema(request.loader_target, dependency)
+            name = str(language_info(schema, "nodejs").get("packageName") or f"@pulumi/{schema['name']}")
+            link_package(project.directory, name, dependency.path)
+            alias = camel(str(schema["name"]))
+            imports.append(
+                f'  import * as {alias} from "{name}";\n' if typescript else f'  const {alias} = require("{name}");\n'
+            )
+        language = "TypeScript" if typescript else "JavaScript"
+        instructions = f"You can import the SDK in your {language} code with:\n\n" + "".join(imports)
+        return language_pb2.LinkResponse(import_instructions=instructions)
+
     def Run(self, request: Any, context: Any) -> Any:
         try:
             project = NodeProject.of(request.info)
@@ -208,6 +233,26 @@ class NodeLanguageHost(StandInHost):
         dry_run = ["--dry-run"] if request.dryRun else []
         parallel = flag_arguments({"parallel": str(request.parallel)})
         return [*flag_arguments(flags), *dry_run, *parallel, request.info.entry_point or ".", *request.args]
+
+
+def link_package(directory: Path, name: str, path: str) -> None:
+    """The SDK as a ``file:`` dependency of the program, its install scripts allowed, as upstream's npm links it."""
+    npm = tool("npm")
+    subprocess.run([npm, "pkg", "set", f"dependencies[{name}]=file:{path}"], cwd=directory, check=True)
+    printed = output([npm, "pkg", "get", "allowScripts"], directory)
+    try:
+        allowed = json.loads(printed) if printed and printed != "undefined" else {}
+    except ValueError:
+        allowed = {}
+    allowed = allowed if isinstance(allowed, dict) else {}
+    allowed[f"file:{path}"] = True
+    subprocess.run([npm, "pkg", "set", "--json", f"allowScripts={json.dumps(allowed)}"], cwd=directory, check=True)
+
+
+def camel(name: str) -> str:
+    """``azure-elastic-jobs`` as ``azureElasticJobs``: the import alias upstream suggests."""
+    first, *rest = name.replace("_", "-").split("-")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def legacy_key(key: str) -> str:
