@@ -866,6 +866,8 @@ def main() -> None:
     args = parser.parse_args()
     import tempfile
 
+    from benchmarks.startup import startup_figures
+
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         figures = [
@@ -881,6 +883,7 @@ def main() -> None:
             *native_figures(
                 4 if args.quick else 32, 2.0 if args.quick else 10.0, 1 if args.quick else 7, Path(tmp) / "native"
             ),
+            *startup_figures(1 if args.quick else 7, Path(tmp) / "startup"),
         ]
     print_table(figures)
     report = {
