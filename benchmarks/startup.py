@@ -12,6 +12,7 @@ against the launcher in the plugin cache. Making start-up fast is not this figur
 
 from __future__ import annotations
 
+import json
 import shutil
 import statistics
 import subprocess
@@ -129,8 +130,8 @@ def no_change_up(folder: Path, runs: int, tmp: Path) -> Figure:
         }
         cached = _yaml_project(tmp / "startup-cached", "startup-cached", {"migration": waited})
         source = _yaml_project(tmp / "startup-source", "startup-source", {"migration": waited})
-        with (source / "Pulumi.yaml").open("a") as project:
-            project.write(f"\npackages:\n  azure-elastic-jobs: {folder}\n")
+        project = json.loads((source / "Pulumi.yaml").read_text())  # written as JSON, which is YAML
+        (source / "Pulumi.yaml").write_text(json.dumps({**project, "packages": {"azure-elastic-jobs": str(folder)}}))
         for directory, directory_env in ((cached, env), (source, source_env)):
             _configured(directory, directory_env, emulator)
             _pulumi(directory, directory_env, "up", "--yes", "--skip-preview")

@@ -1,0 +1,219 @@
+"""The release (scripts/release.sh): every artefact built once into a temporary dist/, then installed the way its
+users install it, in temporary folders outside the repository, with nothing from the repository but the artefact.
+
+The plugin tarball goes through `pulumi plugin install --file` into a stack's own plugin cache, where the Python
+language host makes its virtualenv, and then serves a YAML program for a whole life; with the plugin found by
+name, a fresh copy of that program runs `pulumi install` and deploys (YAML's host cannot link a `packages:` entry,
+tests/cli/test_package_add_cli.py). The wheels go into a fresh virtualenv and the sdists build; the npm tarball
+installs and compiles in a TypeScript program; the Go module is served from its proxy layout to `go build`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pulumi_azure_elastic_jobs.client import ElasticJobsClient
+from pulumi_azure_elastic_jobs.emulator import Emulator
+from tests.cli.conftest import TOOLS_BIN, Stack
+from tests.cli.native_life import (
+    destroy_cancels_the_run_still_going,
+    first_up_runs_the_chain_once,
+    new_chain,
+    unchanged_up_sends_nothing,
+)
+from tests.conftest import ROOT
+
+VERSION = "0.1.0"
+PLUGIN = "azure-elastic-jobs"
+GO_MODULE = "github.com/pulumi-azure-elastic-jobs/sdk/go"
+EXPECTED = {
+    f"python/pulumi_azure_elastic_jobs-{VERSION}-py3-none-any.whl",
+    f"python/pulumi_azure_elastic_jobs-{VERSION}.tar.gz",
+    f"python/pulumi_azure_elastic_jobs_sdk-{VERSION}-py3-none-any.whl",
+    f"python/pulumi_azure_elastic_jobs_sdk-{VERSION}.tar.gz",
+    *(
+        f"pulumi-resource-{PLUGIN}-v{VERSION}-{platform}.tar.gz"
+        for platform in ("linux-amd64", "linux-arm64", "darwin-amd64", "darwin-arm64")
+    ),
+    f"nodejs/pulumi-azure-elastic-jobs-azure-elastic-jobs-{VERSION}.tgz",
+    *(f"go/{GO_MODULE}/@v/{name}" for name in ("list", f"v{VERSION}.info", f"v{VERSION}.mod", f"v{VERSION}.zip")),
+    "SHA256SUMS",
+}
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One release, built as a maintainer builds it, with the CLI's tools (npm, node) first on PATH."""
+    out = tmp_path_factory.mktemp("release") / "dist"
+    env = {**os.environ, "PATH": f"{TOOLS_BIN}{os.pathsep}{os.environ['PATH']}"}
+    built = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "release.sh"), "--dist", str(out)], env=env, capture_output=True, text=True
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    return out
+
+
+def test_every_artefact_carries_one_version_and_its_checksum(dist: Path) -> None:
+    made = {str(path.relative_to(dist)) for path in dist.rglob("*") if path.is_file()}
+    assert made == EXPECTED
+    listed = dict(reversed(line.split("  ", 1)) for line in (dist / "SHA256SUMS").read_text().splitlines())
+    assert set(listed) == EXPECTED - {"SHA256SUMS"}
+    for name, digest in listed.items():
+        assert hashlib.sha256((dist / name).read_bytes()).hexdigest() == digest, name
+    tarballs = {(dist / name).read_bytes() for name in EXPECTED if name.startswith("pulumi-resource-")}
+    assert len(tarballs) == 1, "Python source: the same plugin on every platform"
+
+
+def test_the_plugin_tarball_is_a_plugin_folder_of_tracked_sources_only(dist: Path) -> None:
+    with tarfile.open(dist / f"pulumi-resource-{PLUGIN}-v{VERSION}-linux-amd64.tar.gz") as tar:
+        names = set(tar.getnames())
+    assert {"PulumiPlugin.yaml", "pyproject.toml", "README.md"} <= names
+    assert "provider/pulumi_azure_elastic_jobs/__main__.py" in names
+    assert not [n for n in names if "__pycache__" in n or n.startswith(("venv/", "build/", "tests/", "sdk/"))]
+
+
+@pytest.fixture
+def yaml_program(tmp_path: Path) -> Path:
+    folder = tmp_path / "yaml-program"
+    folder.mkdir()
+    shutil.copy(ROOT / "examples" / "yaml" / "Pulumi.yaml", folder / "Pulumi.yaml")
+    return folder
+
+
+def test_the_plugin_installs_from_its_tarball_and_serves_a_yaml_program_with_pulumi_install(
+    dist: Path,
+    yaml_program: Path,
+    stack_for: Any,
+    yaml_language_host: str,
+    client: ElasticJobsClient,
+    emulator: Emulator,
+    tmp_path: Path,
+) -> None:
+    stack: Stack = stack_for(yaml_program)
+    tarball = dist / f"pulumi-resource-{PLUGIN}-v{VERSION}-linux-amd64.tar.gz"
+    stack.run_plain("plugin", "install", "resource", PLUGIN, VERSION, "--file", str(tarball))
+    installed = Path(stack.env["PULUMI_HOME"]) / "plugins" / f"resource-{PLUGIN}-v{VERSION}"
+    assert (installed / "PulumiPlugin.yaml").exists() and (installed / "venv" / "bin" / "python").exists()
+    listed = json.loads(stack.run_plain("plugin", "ls", "--json").stdout)
+    assert [(p["name"], p["kind"], p["version"]) for p in listed] == [(PLUGIN, "resource", VERSION)]
+    schema = json.loads(stack.run_plain("package", "get-schema", PLUGIN).stdout)
+    assert (schema["name"], schema["version"]) == (PLUGIN, VERSION)
+
+    chain = new_chain(client, stack)
+    first_up_runs_the_chain_once(stack, client, emulator, chain)
+    unchanged_up_sends_nothing(stack, emulator)
+    destroy_cancels_the_run_still_going(stack, client, emulator, chain)
+
+    fresh_folder = tmp_path / "fresh"
+    fresh_folder.mkdir()
+    shutil.copy(yaml_program / "Pulumi.yaml", fresh_folder / "Pulumi.yaml")
+    fresh: Stack = stack_for(fresh_folder)
+    assert fresh.env["PULUMI_HOME"] == stack.env["PULUMI_HOME"]  # the same machine: the plugin is installed once
+    fresh.run_plain("install")
+    fresh_chain = new_chain(client, fresh)
+    first_up_runs_the_chain_once(fresh, client, emulator, fresh_chain)
+    destroy_cancels_the_run_still_going(fresh, client, emulator, fresh_chain)
+
+
+def test_the_wheels_install_and_the_sdists_build(dist: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    wheels = sorted(str(p) for p in (dist / "python").glob("*.whl"))
+    subprocess.run([python, "-m", "pip", "install", "--quiet", *wheels], check=True)
+    printed = subprocess.run(
+        [
+            python,
+            "-c",
+            "import importlib.metadata as m, importlib.resources as r, json;"
+            "import pulumi_azure_elastic_jobs, pulumi_azure_elastic_jobs_sdk;"
+            "print(json.dumps([m.version('pulumi-azure-elastic-jobs'), m.version('pulumi_azure_elastic_jobs_sdk'),"
+            "json.loads(r.files('pulumi_azure_elastic_jobs_sdk').joinpath('pulumi-plugin.json').read_text()),"
+            "json.loads(r.files('pulumi_azure_elastic_jobs').joinpath('pulumi-plugin.json').read_text())]))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    provider, sdk, sdk_plugin, provider_plugin = json.loads(printed)
+    assert (provider, sdk) == (VERSION, VERSION)
+    assert sdk_plugin == {"resource": True, "name": PLUGIN, "version": VERSION}
+    assert provider_plugin == {"resource": False}, "the dynamic provider's package brings no plugin to download"
+    for sdist in sorted((dist / "python").glob("*.tar.gz")):
+        built = subprocess.run(
+            [python, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path / "rebuilt"), str(sdist)],
+            capture_output=True,
+            text=True,
+        )
+        assert built.returncode == 0, built.stderr
+    assert len(list((tmp_path / "rebuilt").glob(f"*-{VERSION}-py3-none-any.whl"))) == 2
+
+
+def tools_env() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{TOOLS_BIN}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_the_npm_tarball_installs_and_compiles_in_a_typescript_program(dist: Path, tmp_path: Path) -> None:
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed")
+    program = tmp_path / "ts-program"
+    program.mkdir()
+    (program / "package.json").write_text('{"name": "user-program", "private": true}\n')
+    tarball = dist / "nodejs" / f"pulumi-azure-elastic-jobs-azure-elastic-jobs-{VERSION}.tgz"
+    command = ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "@pulumi/pulumi@3.276.0", str(tarball)]
+    installed = subprocess.run(command, cwd=program, env=tools_env(), capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    package = program / "node_modules" / "@pulumi-azure-elastic-jobs" / "azure-elastic-jobs"
+    assert (package / "bin" / "index.js").exists(), "the postinstall step compiled the SDK"
+    loaded = subprocess.run(
+        [
+            "node",
+            "-e",
+            "const s = require('@pulumi-azure-elastic-jobs/azure-elastic-jobs');"
+            "console.log(typeof s.JobExecution, require(require.resolve("
+            "'@pulumi-azure-elastic-jobs/azure-elastic-jobs/package.json')).version)",
+        ],
+        cwd=program,
+        env=tools_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert loaded.stdout.split() == ["function", VERSION], loaded.stderr
+
+
+def test_the_go_module_builds_from_its_proxy_layout(dist: Path, tmp_path: Path) -> None:
+    if shutil.which("go") is None:
+        pytest.skip("go is not installed")
+    with zipfile.ZipFile(dist / "go" / GO_MODULE / "@v" / f"v{VERSION}.zip") as archive:
+        assert f"{GO_MODULE}@v{VERSION}/go.mod" in archive.namelist()
+    program = tmp_path / "go-program"
+    program.mkdir()
+    (program / "go.mod").write_text(f"module example.com/user\n\ngo 1.26\n\nrequire {GO_MODULE} v{VERSION}\n")
+    (program / "main.go").write_text(
+        'package main\n\nimport (\n\t"fmt"\n\n\t"github.com/pulumi-azure-elastic-jobs/sdk/go/azureelasticjobs"\n)\n\n'
+        "func main() { fmt.Println(azureelasticjobs.NewJobExecution != nil) }\n"
+    )
+    env = {
+        **tools_env(),
+        "GOPROXY": f"file://{dist / 'go'},{os.environ.get('GOPROXY') or 'https://proxy.golang.org'}",
+        "GONOSUMDB": GO_MODULE,
+        "GOFLAGS": "-mod=mod",
+        "GOTOOLCHAIN": "local",
+    }
+    built = subprocess.run(["go", "build", "-o", "user", "."], cwd=program, env=env, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    listed = subprocess.run(
+        ["go", "list", "-m", GO_MODULE], cwd=program, env=env, capture_output=True, text=True, check=True
+    )
+    assert listed.stdout.split() == [GO_MODULE, f"v{VERSION}"]
