@@ -132,17 +132,23 @@ def official_name(package_name: str) -> str:
     return package_name.removeprefix("@pulumi/") if package_name.startswith("@pulumi/") else ""
 
 
-def package_manifests(directory: Path) -> Iterator[Path]:
-    """``package.json`` of every folder inside a ``node_modules``, following links, each real folder once."""
-    seen: set[str] = set()
-    for folder, subfolders, files in os.walk(directory, followlinks=True):
-        real = os.path.realpath(folder)
-        if real in seen:
-            subfolders[:] = []
-            continue
-        seen.add(real)
-        if "package.json" in files and "node_modules" in Path(folder).relative_to(directory).parts[:-1]:
-            yield Path(folder) / "package.json"
+def package_manifests(directory: Path, in_node_modules: bool = False, seen: set[str] | None = None) -> Iterator[Path]:
+    """``package.json`` of every folder inside a ``node_modules``, as upstream walks the program's folder: entries
+    in name order, links followed, each real folder once. A linked SDK (``sdks/`` of ``pulumi package add``) is thus
+    read through ``node_modules`` before ``sdks``, with the ``package.json`` its build copies into ``bin/``, so
+    upstream and this host both list its plugin twice in ``pulumi about``."""
+    seen = set() if seen is None else seen
+    real = os.path.realpath(directory)
+    if real in seen:
+        return
+    seen.add(real)
+    below_node_modules = in_node_modules or directory.name == "node_modules"
+    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+        path = Path(os.path.realpath(entry.path)) if entry.is_symlink() else Path(entry.path)
+        if path.is_dir():
+            yield from package_manifests(path, below_node_modules, seen)
+        elif in_node_modules and entry.name == "package.json" and path.is_file():
+            yield path
 
 
 def locked_dependencies(directory: Path, transitive: bool) -> list[tuple[str, str]]:
