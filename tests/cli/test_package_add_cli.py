@@ -16,7 +16,9 @@ the engine honours. YAML's route with `pulumi install` is the plugin release (te
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import subprocess
 import uuid
@@ -31,6 +33,7 @@ import yaml
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.emulator import Emulator
 from tests.cli.conftest import TOOLS_BIN, Stack, run_in_own_group
+from tests.cli.git_server import git_server
 from tests.cli.native_life import (
     destroy_cancels_the_run_still_going,
     first_up_runs_the_chain_once,
@@ -66,13 +69,15 @@ def python_linked(folder: Path) -> None:
 
 
 def typescript_dependencies(folder: Path) -> None:
-    # What the installation page tells a TypeScript user to have: the program's own @pulumi/pulumi and a
-    # TypeScript that Pulumi's templates use (5.x), never an unpinned `typescript` (7.x has no ts-node support).
-    (folder / "package.json").write_text(
-        '{\n  "name": "elastic-jobs-user-program",\n  "private": true,\n  "main": "index.ts",\n'
-        '  "dependencies": {"@pulumi/pulumi": "3.276.0"},\n'
-        '  "devDependencies": {"@types/node": "^22", "typescript": "~5.9.3"}\n}\n'
-    )
+    """The installation page's two commands: the program's own @pulumi/pulumi, and TypeScript 5.x as Pulumi's
+    templates pin it (an unpinned `typescript` is 7.x), before `pulumi package add`."""
+    (folder / "package.json").write_text('{"name": "elastic-jobs-user-program", "private": true, "main": "index.ts"}\n')
+    env = {**os.environ, "PATH": f"{TOOLS_BIN}{os.pathsep}{os.environ['PATH']}"}
+    for command in (
+        ["npm", "install", "@pulumi/pulumi@^3.269.0"],
+        ["npm", "install", "--save-dev", "typescript@~5.9.3", "@types/node@^22"],
+    ):
+        subprocess.run([*command, "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder, env=env, check=True)
 
 
 def typescript_linked(folder: Path) -> None:
@@ -117,10 +122,9 @@ PROGRAMS = {
 }
 
 
-@pytest.fixture(scope="session")
-def provider_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The repository as a user's clone of it, outside the repository: its tracked files as they are now."""
-    clone = tmp_path_factory.mktemp("clone") / "pulumi-azure-elastic-jobs"
+def copy_of_the_repository(into: Path) -> Path:
+    """The repository's tracked files as they are now (a clone of the working tree), in ``into``."""
+    clone = into / "pulumi-azure-elastic-jobs"
     listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
     for name in filter(None, listed.decode().split("\0")):
         source = ROOT / name
@@ -128,6 +132,12 @@ def provider_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
             (clone / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, clone / name)
     return clone
+
+
+@pytest.fixture(scope="session")
+def provider_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository as a user's clone of it, outside the repository."""
+    return copy_of_the_repository(tmp_path_factory.mktemp("clone"))
 
 
 def user_program(program: Program, into: Path) -> Path:
@@ -225,3 +235,43 @@ def test_yaml_program_runs_the_plugin_from_its_packages_entry_since_its_host_can
     fresh_chain = new_chain(client, fresh)
     first_up_runs_the_chain_once(fresh, client, emulator, fresh_chain)
     destroy_cancels_the_run_still_going(fresh, client, emulator, fresh_chain)
+
+
+def test_package_add_from_a_git_url_at_a_tag_clones_that_tag_and_deploys(
+    stack_for: Any, client: ElasticJobsClient, emulator: Emulator, tmp_path: Path
+) -> None:
+    """The repository served over HTTPS (tests/cli/git_server.py), tagged v0.1.0: `pulumi package add
+    <URL>@v0.1.0` clones the tag into the plugin cache, where the Python host makes its virtualenv; a Python
+    program then deploys through it and destroys."""
+    program = PROGRAMS["python"]
+    if not (TOOLS_BIN / program.host).exists():
+        pytest.skip(f"no {program.host} in {TOOLS_BIN} (run bash scripts/build-pulumi-cli.sh)")
+    published = copy_of_the_repository(tmp_path / "release")
+    with contextlib.ExitStack() as running:
+        try:
+            server = running.enter_context(git_server(tmp_path / "git"))
+        except PermissionError as error:
+            pytest.skip(f"the git server needs port 443 on loopback (root or CAP_NET_BIND_SERVICE): {error}")
+        url = server.publish(published, "elastic", "v0.1.0")
+        (published / "PulumiPlugin.yaml").write_text("# changed after the tag: must not be what is installed\n")
+        folder = user_program(program, tmp_path / "user")
+        stack: Stack = stack_for(folder)
+        stack.env["SSL_CERT_FILE"] = str(server.certificate)
+        # Downloads by name (the CLI's github:// fallback, or any registry's) still go to the recorder that fails
+        # the test; the override is matched against a plugin's source URL, and this one's is the https:// repo.
+        recorder = stack.env["PULUMI_PLUGIN_DOWNLOAD_URL_OVERRIDES"].removeprefix(".*=")
+        stack.env["PULUMI_PLUGIN_DOWNLOAD_URL_OVERRIDES"] = f"^((github|gitlab)://.*)?$={recorder}"
+
+        added = stack.run_plain("package", "add", f"{url}@v0.1.0", timeout=INSTALL_TIMEOUT)
+        assert "Added package elastic/Azure SQL Elastic Jobs" in added.stderr, added.stdout + added.stderr
+        assert recorded_packages(folder) == {PACKAGE: "127.0.0.1/elastic/pulumi-azure-elastic-jobs.git@v0.1.0"}
+        plugins = Path(stack.env["PULUMI_HOME"]) / "plugins"
+        cached = plugins / "resource-127.0.0.1_elastic_pulumi-azure-elastic-jobs.git-v0.1.0"
+        assert (cached / "venv" / "bin" / "python").exists()
+        assert (cached / "PulumiPlugin.yaml").read_text().startswith("# This repository is a Pulumi plugin folder")
+        sdk = Path("sdks") / f"elastic-{PACKAGE}"  # the git URL's owner is the package's namespace
+        assert (folder / "requirements.txt").read_text().splitlines() == ["pulumi==3.272.0", str(sdk)]
+
+        chain = new_chain(client, stack)
+        first_up_runs_the_chain_once(stack, client, emulator, chain)
+        destroy_cancels_the_run_still_going(stack, client, emulator, chain)

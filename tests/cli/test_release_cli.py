@@ -130,8 +130,9 @@ def test_the_wheels_install_and_the_sdists_build(dist: Path, tmp_path: Path) -> 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
-    wheels = sorted(str(p) for p in (dist / "python").glob("*.whl"))
-    subprocess.run([python, "-m", "pip", "install", "--quiet", *wheels], check=True)
+    for wheel in (f"pulumi_azure_elastic_jobs_sdk-{VERSION}", f"pulumi_azure_elastic_jobs-{VERSION}"):
+        path = dist / "python" / f"{wheel}-py3-none-any.whl"
+        subprocess.run([python, "-m", "pip", "install", "--quiet", str(path)], check=True)
     printed = subprocess.run(
         [
             python,
@@ -199,7 +200,7 @@ def test_the_go_module_builds_from_its_proxy_layout(dist: Path, tmp_path: Path) 
         assert f"{GO_MODULE}@v{VERSION}/go.mod" in archive.namelist()
     program = tmp_path / "go-program"
     program.mkdir()
-    (program / "go.mod").write_text(f"module example.com/user\n\ngo 1.26\n\nrequire {GO_MODULE} v{VERSION}\n")
+    (program / "go.mod").write_text("module example.com/user\n\ngo 1.26\n")
     (program / "main.go").write_text(
         'package main\n\nimport (\n\t"fmt"\n\n\t"github.com/pulumi-azure-elastic-jobs/sdk/go/azureelasticjobs"\n)\n\n'
         "func main() { fmt.Println(azureelasticjobs.NewJobExecution != nil) }\n"
@@ -208,9 +209,11 @@ def test_the_go_module_builds_from_its_proxy_layout(dist: Path, tmp_path: Path) 
         **tools_env(),
         "GOPROXY": f"file://{dist / 'go'},{os.environ.get('GOPROXY') or 'https://proxy.golang.org'}",
         "GONOSUMDB": GO_MODULE,
-        "GOFLAGS": "-mod=mod",
         "GOTOOLCHAIN": "local",
     }
+    for command in (["go", "mod", "edit", "-require", f"{GO_MODULE}@v{VERSION}"], ["go", "mod", "tidy"]):
+        done = subprocess.run(command, cwd=program, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr  # the installation page's commands
     built = subprocess.run(["go", "build", "-o", "user", "."], cwd=program, env=env, capture_output=True, text=True)
     assert built.returncode == 0, built.stderr
     listed = subprocess.run(
