@@ -289,7 +289,7 @@ def plugin_install_steps(project: PythonProject, folder: str) -> Iterator[str]:
 def link_requirements(requirements: Path, packages: Mapping[str, str]) -> None:
     """Each package's path in ``requirements.txt``, replacing any line that names the same package (``-`` and
     ``_`` alike) or the same path; other lines, blank ones and the file's line endings are kept."""
-    text = requirements.read_text()
+    text = requirements.read_bytes().decode()  # as written: read_text would turn \r\n into \n
     ending = "\r\n" if "\r\n" in text else "\n"
     lines = re.split(r"\r?\n", text)
     trailing = bool(lines) and not lines[-1].strip()
@@ -304,7 +304,7 @@ def link_requirements(requirements: Path, packages: Mapping[str, str]) -> None:
 
     kept = [line for line in lines if not replaced(line)]
     kept += sorted(paths)
-    requirements.write_text(ending.join([*kept, *([""] if trailing else [])]))
+    requirements.write_bytes(ending.join([*kept, *([""] if trailing else [])]).encode())
 
 
 def install_steps(project: PythonProject, program_directory: str) -> Iterator[str]:

@@ -194,3 +194,39 @@ def test_go_options_the_host_cannot_honour_are_refused_by_name(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         go_host.GoProject.of(info(tmp_path, **options))
+
+
+import language_host  # noqa: E402
+
+
+def test_link_puts_each_sdk_path_in_place_of_any_line_naming_the_package_or_path(tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("pulumi==3.272.0\r\n\r\npulumi-azure-elastic-jobs-sdk>=0.0.1\r\nsdks/old\r\nrequests\r\n")
+    language_host.link_requirements(requirements, {"pulumi_azure_elastic_jobs_sdk": "sdks/azure-elastic-jobs"})
+    assert requirements.read_bytes() == b"pulumi==3.272.0\r\n\r\nsdks/old\r\nrequests\r\nsdks/azure-elastic-jobs\r\n"
+    language_host.link_requirements(requirements, {"pulumi_azure_elastic_jobs_sdk": "sdks/azure-elastic-jobs"})
+    assert requirements.read_text().count("sdks/azure-elastic-jobs") == 1, "linking again replaces, never adds"
+
+
+def test_a_plugin_folder_is_buildable_only_with_a_project_name_and_a_build_backend(tmp_path: Path) -> None:
+    assert language_host.buildable_name(tmp_path) == ""  # no pyproject.toml
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    assert language_host.buildable_name(tmp_path) == ""
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "pulumi-x"\n[build-system]\nbuild-backend = "setuptools.build_meta"\n'
+    )
+    assert language_host.buildable_name(tmp_path) == "pulumi-x"
+    assert language_host.buildable_name(ROOT) == "pulumi-azure-elastic-jobs", "the repository is a plugin folder"
+
+
+def test_a_plugin_without_a_virtualenv_option_gets_venv_in_its_folder_a_program_none(tmp_path: Path) -> None:
+    info = SimpleNamespace(
+        HasField=lambda name: False, root_directory=str(tmp_path), program_directory=str(tmp_path), options=None
+    )
+    assert language_host.PythonProject.of(info, is_plugin=True).virtualenv == tmp_path / "venv"
+    assert language_host.PythonProject.of(info).virtualenv is None
+
+
+def test_the_import_alias_of_a_package_is_its_name_in_camel_case() -> None:
+    assert nodejs_host.camel("azure-elastic-jobs") == "azureElasticJobs"
+    assert nodejs_host.camel("random") == "random"
