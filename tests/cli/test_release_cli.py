@@ -10,13 +10,17 @@ installs and compiles in a TypeScript program; the Go module is served from its 
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
+import threading
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,7 @@ import pytest
 
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.emulator import Emulator
-from tests.cli.conftest import TOOLS_BIN, Stack
+from tests.cli.conftest import MARKER, TOOLS_BIN, Stack
 from tests.cli.native_life import (
     destroy_cancels_the_run_still_going,
     first_up_runs_the_chain_once,
@@ -124,6 +128,30 @@ def test_the_plugin_installs_from_its_tarball_and_serves_a_yaml_program_with_pul
     fresh_chain = new_chain(client, fresh)
     first_up_runs_the_chain_once(fresh, client, emulator, fresh_chain)
     destroy_cancels_the_run_still_going(fresh, client, emulator, fresh_chain)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_the_plugin_installs_from_a_server_that_serves_the_release(dist: Path, pulumi_cli: str, tmp_path: Path) -> None:
+    """`pulumi plugin install ... --server <URL>` fetches the tarball named for this platform from the URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(dist)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    home = tmp_path / "home"
+    env = {**os.environ, "PULUMI_HOME": str(home), "PULUMI_SKIP_UPDATE_CHECK": "1", MARKER: uuid.uuid4().hex}
+    env["PATH"] = f"{TOOLS_BIN}{os.pathsep}{env['PATH']}"
+    stack = Stack(pulumi_cli, tmp_path, env, "unused")
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        stack.run_plain("plugin", "install", "resource", PLUGIN, VERSION, "--server", url, timeout=600)
+    finally:
+        server.shutdown()
+        server.server_close()
+    listed = json.loads(stack.run_plain("plugin", "ls", "--json").stdout)
+    assert [(p["name"], p["kind"], p["version"]) for p in listed] == [(PLUGIN, "resource", VERSION)]
+    assert (home / "plugins" / f"resource-{PLUGIN}-v{VERSION}" / "venv" / "bin" / "python").exists()
 
 
 def test_the_wheels_install_and_the_sdists_build(dist: Path, tmp_path: Path) -> None:
