@@ -8,6 +8,11 @@ using pulumi-resource-azure-elastic-jobs from $PATH`` on every command), then th
 two-line launcher that runs this virtualenv's ``elastic-jobs-provider`` (the gRPC server). That server's name must
 not start with ``pulumi-resource-``: an activated virtualenv would put it on ``$PATH`` and bring the warning back.
 Installing again (a new virtualenv, a new version) replaces the launcher; it is idempotent.
+
+Users install the plugin with Pulumi's own commands (``pulumi package add``, or a release's tarball through
+``pulumi plugin install``), which install a copy of the package. This launcher serves the one case they do not:
+running the plugin from an editable checkout while working on it, so every edit is live at the next command, as
+this repository's own tests, examples and benchmarks do.
 """
 
 from __future__ import annotations
