@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import tomllib
 import zipfile
 from collections.abc import Iterable
@@ -36,7 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = "azure-elastic-jobs"
-# Every folder whose pyproject.toml builds a distribution that ships. A new distribution is one more entry here.
+# Every folder whose pyproject.toml builds a distribution that ships, relative to the repository. A new
+# distribution (the emulator's folder, "emulator") is one more entry here; tests/cli/test_release_cli.py reads it.
 PYTHON_DISTRIBUTIONS = (".", "sdk/python")
 # The plugin tarball: the plugin folder's own files, then the package's tracked sources.
 PLUGIN_FILES = ("PulumiPlugin.yaml", "pyproject.toml", "README.md", "provider")
@@ -98,14 +100,26 @@ def source_time() -> int:
     return int(printed.stdout.strip() or 0)
 
 
+def exported(folder: str, into: Path) -> Path:
+    """The tracked files of ``folder`` copied under ``into``: a distribution is built from what a clone holds,
+    never from a working tree's leftovers (setuptools reuses an in-tree ``build/``, which keeps deleted modules)."""
+    for path in tracked_files([folder]):
+        target = into / path.relative_to(ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    return into / folder
+
+
 def build_python(dist: Path) -> list[Path]:
     """A wheel and an sdist of each distribution in ``PYTHON_DISTRIBUTIONS``."""
     out = dist / "python"
-    for folder in PYTHON_DISTRIBUTIONS:
-        command = [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(ROOT / folder)]
-        built = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-        if built.returncode != 0:  # build's own output is long; shown only when it failed
-            raise ReleaseError(f"python -m build {folder} failed:\n{built.stdout}{built.stderr}")
+    with tempfile.TemporaryDirectory(prefix="release-") as scratch:
+        for folder in PYTHON_DISTRIBUTIONS:
+            source = exported(folder, Path(scratch))
+            command = [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(source)]
+            built = subprocess.run(command, cwd=source, capture_output=True, text=True, check=False)
+            if built.returncode != 0:  # build's own output is long; shown only when it failed
+                raise ReleaseError(f"python -m build {folder} failed:\n{built.stdout}{built.stderr}")
     return sorted(out.iterdir())
 
 

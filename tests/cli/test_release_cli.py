@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import tomllib
 import uuid
 import zipfile
 from pathlib import Path
@@ -41,11 +42,15 @@ from tests.conftest import ROOT
 VERSION = "0.1.0"
 PLUGIN = "azure-elastic-jobs"
 GO_MODULE = "github.com/pulumi-azure-elastic-jobs/sdk/go"
+sys.path.insert(0, str(ROOT / "scripts"))
+import release  # noqa: E402
+
+DISTRIBUTIONS = [  # every Python distribution the release builds, by its pyproject.toml: at least these two
+    tomllib.loads((ROOT / folder / "pyproject.toml").read_text())["project"]["name"].replace("-", "_")
+    for folder in release.PYTHON_DISTRIBUTIONS
+]
 EXPECTED = {
-    f"python/pulumi_azure_elastic_jobs-{VERSION}-py3-none-any.whl",
-    f"python/pulumi_azure_elastic_jobs-{VERSION}.tar.gz",
-    f"python/pulumi_azure_elastic_jobs_sdk-{VERSION}-py3-none-any.whl",
-    f"python/pulumi_azure_elastic_jobs_sdk-{VERSION}.tar.gz",
+    *(f"python/{name}-{VERSION}{suffix}" for name in DISTRIBUTIONS for suffix in ("-py3-none-any.whl", ".tar.gz")),
     *(
         f"pulumi-resource-{PLUGIN}-v{VERSION}-{platform}.tar.gz"
         for platform in ("linux-amd64", "linux-arm64", "darwin-amd64", "darwin-arm64")
@@ -69,6 +74,7 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_artefact_carries_one_version_and_its_checksum(dist: Path) -> None:
+    assert {"pulumi_azure_elastic_jobs", "pulumi_azure_elastic_jobs_sdk"} <= set(DISTRIBUTIONS)
     made = {str(path.relative_to(dist)) for path in dist.rglob("*") if path.is_file()}
     assert made == EXPECTED
     listed = dict(reversed(line.split("  ", 1)) for line in (dist / "SHA256SUMS").read_text().splitlines())
@@ -186,7 +192,7 @@ def test_the_wheels_install_and_the_sdists_build(dist: Path, tmp_path: Path) -> 
             text=True,
         )
         assert built.returncode == 0, built.stderr
-    assert len(list((tmp_path / "rebuilt").glob(f"*-{VERSION}-py3-none-any.whl"))) == 2
+    assert len(list((tmp_path / "rebuilt").glob(f"*-{VERSION}-py3-none-any.whl"))) == len(DISTRIBUTIONS)
 
 
 def tools_env() -> dict[str, str]:
