@@ -32,9 +32,9 @@ from benchmarks.run import (
     _yaml_project,
     make_job,
 )
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.auth import StaticToken
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 
 ENGINE = "127.0.0.1:1"  # the plugin only parses the engine's address before it serves; nothing connects to it
 PLUGIN_FOLDER_FILES = ("PulumiPlugin.yaml", "pyproject.toml", "README.md", "provider")

@@ -30,8 +30,8 @@ from typing import Any
 import pytest
 import yaml
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from tests.cli.conftest import TOOLS_BIN, Stack, run_in_own_group
 from tests.cli.git_server import git_server
 from tests.cli.native_life import (

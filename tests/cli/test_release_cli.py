@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
+from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.emulator import Emulator
 from tests.cli.conftest import MARKER, TOOLS_BIN, Stack
 from tests.cli.native_life import (
     destroy_cancels_the_run_still_going,
