@@ -3,7 +3,8 @@
 What users install, each the way its registry or tool expects it:
 
 - ``python/``: a wheel and an sdist of every Python distribution in the repository (``python -m build``), listed in
-  ``PYTHON_DISTRIBUTIONS``: the provider (the dynamic provider and the plugin's code) and the generated Python SDK;
+  ``PYTHON_DISTRIBUTIONS``: the provider (the dynamic provider and the plugin's code), the generated Python SDK
+  and the local emulator (``elastic-jobs-emulator``);
 - ``pulumi-resource-azure-elastic-jobs-v<version>-<os>-<arch>.tar.gz``: the plugin, as Python source with its
   ``PulumiPlugin.yaml``, for ``pulumi plugin install resource azure-elastic-jobs <version> --file <tarball>`` (or a
   ``--server`` that serves these names): the CLI unpacks it into the plugin cache and the Python language host makes
@@ -37,9 +38,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = "azure-elastic-jobs"
-# Every folder whose pyproject.toml builds a distribution that ships, relative to the repository. A new
-# distribution (the emulator's folder, "emulator") is one more entry here; tests/cli/test_release_cli.py reads it.
-PYTHON_DISTRIBUTIONS = (".", "sdk/python")
+# Every folder whose pyproject.toml builds a distribution that ships, relative to the repository: the provider,
+# the generated Python SDK, the emulator. A new distribution is one more entry here, whose version must be the
+# release's; tests/cli/test_release_cli.py reads this list.
+PYTHON_DISTRIBUTIONS = (".", "sdk/python", "emulator")
 # The plugin tarball: the plugin folder's own files, then the package's tracked sources.
 PLUGIN_FILES = ("PulumiPlugin.yaml", "pyproject.toml", "README.md", "provider")
 PLATFORMS = ("linux-amd64", "linux-arm64", "darwin-amd64", "darwin-arm64")
@@ -63,9 +65,13 @@ def declared_versions() -> dict[str, str]:
         GO_SDK / "azureelasticjobs" / "pulumi-plugin.json",
     ]
     found = {
-        "sdk/python/pyproject.toml": str(
-            tomllib.loads((ROOT / "sdk/python/pyproject.toml").read_text())["project"]["version"]
-        ),
+        f"{folder}/pyproject.toml": str(
+            tomllib.loads((ROOT / folder / "pyproject.toml").read_text())["project"]["version"]
+        )
+        for folder in PYTHON_DISTRIBUTIONS
+        if folder != "."
+    }
+    found |= {
         "sdk/nodejs/package.json": str(package["version"]),
         "sdk/nodejs/package.json pulumi.version": str(package["pulumi"]["version"]),
     }

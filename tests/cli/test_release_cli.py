@@ -164,9 +164,14 @@ def test_the_wheels_install_and_the_sdists_build(dist: Path, tmp_path: Path) -> 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
-    for wheel in (f"pulumi_azure_elastic_jobs_sdk-{VERSION}", f"pulumi_azure_elastic_jobs-{VERSION}"):
-        path = dist / "python" / f"{wheel}-py3-none-any.whl"
-        subprocess.run([python, "-m", "pip", "install", "--quiet", str(path)], check=True)
+    first = [f"pulumi_azure_elastic_jobs_sdk-{VERSION}", f"pulumi_azure_elastic_jobs-{VERSION}"]  # as the page says
+    wheels = [dist / "python" / f"{name}-py3-none-any.whl" for name in first]
+    wheels += sorted(set((dist / "python").glob("*.whl")) - set(wheels))  # then the others, the emulator's
+    for wheel in wheels:
+        subprocess.run([python, "-m", "pip", "install", "--quiet", str(wheel)], check=True)
+    if "elastic_jobs_emulator" in DISTRIBUTIONS:
+        helped = subprocess.run([str(venv / "bin" / "elastic-jobs-emulator"), "--help"], capture_output=True, text=True)
+        assert helped.returncode == 0 and "--seed" in helped.stdout, helped.stderr
     printed = subprocess.run(
         [
             python,
