@@ -6,7 +6,7 @@ through git's own smart-HTTP backend (``git http-backend``, run as CGI per reque
 certificate for 127.0.0.1; the CLI trusts it through ``SSL_CERT_FILE``, which Go reads on Linux. It listens on
 port 443: the CLI names a git plugin's folder after the URL's host and port, and a ``:`` in that folder makes
 Python refuse to create the plugin's virtualenv there (a real host's URL has no port), so binding needs root or
-``CAP_NET_BIND_SERVICE`` (``git_server`` raises PermissionError otherwise).
+``CAP_NET_BIND_SERVICE`` and a free port (``git_server`` raises OSError otherwise).
 """
 
 from __future__ import annotations
