@@ -13,6 +13,10 @@ What users install, each the way its registry or tool expects it:
 - ``go/``: the Go SDK as a module proxy serves it (``<module>/@v/list``, ``.info``, ``.mod``, ``.zip``), ready to be
   served with ``GOPROXY=file://.../dist/go`` or pushed as the tag ``<module folder>/v<version>``.
 
+``--plugin-download-url URL`` (where the plugin tarballs will be served) builds the SDK artefacts from SDKs
+generated with the schema's ``pluginDownloadURL`` set to it: a program that installs them gets the plugin from
+there by itself (``pulumi install``, ``pulumi up``), with no ``pulumi plugin install``.
+
 Every artefact carries the one version in ``pyproject.toml``; the script refuses to build when an SDK or the schema
 says another.
 """
@@ -116,17 +120,42 @@ def exported(folder: str, into: Path) -> Path:
     return into / folder
 
 
-def build_python(dist: Path) -> list[Path]:
-    """A wheel and an sdist of each distribution in ``PYTHON_DISTRIBUTIONS``."""
+def build_python(dist: Path, sources: Path) -> list[Path]:
+    """A wheel and an sdist of each distribution in ``PYTHON_DISTRIBUTIONS``, from the staged ``sources``."""
     out = dist / "python"
-    with tempfile.TemporaryDirectory(prefix="release-") as scratch:
-        for folder in PYTHON_DISTRIBUTIONS:
-            source = exported(folder, Path(scratch))
-            command = [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(source)]
-            built = subprocess.run(command, cwd=source, capture_output=True, text=True, check=False)
-            if built.returncode != 0:  # build's own output is long; shown only when it failed
-                raise ReleaseError(f"python -m build {folder} failed:\n{built.stdout}{built.stderr}")
+    for folder in PYTHON_DISTRIBUTIONS:
+        source = sources / folder
+        command = [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(source)]
+        built = subprocess.run(command, cwd=source, capture_output=True, text=True, check=False)
+        if built.returncode != 0:  # build's own output is long; shown only when it failed
+            raise ReleaseError(f"python -m build {folder} failed:\n{built.stdout}{built.stderr}")
     return sorted(out.iterdir())
+
+
+def staged(into: Path, plugin_download_url: str) -> Path:
+    """The release's sources under ``into``: the tracked files (``exported``), and with a plugin download URL the
+    SDKs generated again from the schema with that ``pluginDownloadURL``, which each SDK then carries (its
+    ``pulumi-plugin.json``, or ``package.json``'s ``pulumi.server``) so that programs using it get the plugin
+    from there by themselves, with no ``pulumi plugin install``."""
+    exported(".", into)
+    if plugin_download_url:
+        regenerate_sdks(into / "sdk", plugin_download_url)
+    return into
+
+
+def regenerate_sdks(sdk: Path, plugin_download_url: str) -> None:
+    """sdk/nodejs, sdk/go and sdk/python generated into ``sdk`` as scripts/gen-sdk.sh generates them, from the
+    schema with ``pluginDownloadURL`` set."""
+    from pulumi_azure_elastic_jobs.native.schema import schema
+
+    schema_file = sdk.parent / "schema-with-download-url.json"
+    schema_file.write_text(json.dumps({**schema(), "pluginDownloadURL": plugin_download_url}, indent=2))
+    go_env = {**os.environ, "GOFLAGS": "-mod=mod -buildvcs=false", "GOTOOLCHAIN": "local"}
+    sdkgen = ROOT / ".tools" / "sdkgen"
+    if not os.access(sdkgen, os.X_OK):
+        subprocess.run(["go", "build", "-o", str(sdkgen), "."], cwd=ROOT / "scripts" / "sdkgen", env=go_env, check=True)
+    subprocess.run([str(sdkgen), "-schema", str(schema_file), "-out", str(sdk)], check=True)
+    subprocess.run(["go", "mod", "tidy"], cwd=sdk / "go", env=go_env, check=True, capture_output=True)
 
 
 def plugin_tarball(when: int) -> bytes:
@@ -156,15 +185,15 @@ def build_plugin(dist: Path, version: str) -> list[Path]:
     return written
 
 
-def build_npm(dist: Path) -> list[Path]:
-    """``npm pack`` of sdk/nodejs (a copy, so that nothing npm leaves behind lands in the repository)."""
+def build_npm(dist: Path, sources: Path) -> list[Path]:
+    """``npm pack`` of the staged sdk/nodejs (a copy: nothing npm leaves behind lands in the repository)."""
     out = dist / "nodejs"
     out.mkdir(parents=True, exist_ok=True)
     npm = shutil.which("npm")
     if npm is None:
         raise ReleaseError("npm is not on PATH: cannot pack the TypeScript SDK")
     subprocess.run(
-        [npm, "pack", "--silent", "--pack-destination", str(out), str(ROOT / "sdk" / "nodejs")],
+        [npm, "pack", "--silent", "--pack-destination", str(out), str(sources / "sdk" / "nodejs")],
         cwd=out,
         check=True,
         stdout=subprocess.DEVNULL,
@@ -179,7 +208,7 @@ def go_module_path() -> str:
     raise ReleaseError("sdk/go/go.mod names no module")
 
 
-def build_go(dist: Path, version: str) -> list[Path]:
+def build_go(dist: Path, version: str, sources: Path) -> list[Path]:
     """The Go SDK in a module proxy's layout: ``list``, ``v<version>.info``, ``.mod`` and ``.zip``, the zip's
     entries under ``<module>@v<version>/`` as ``go mod download`` expects them."""
     module, tag = go_module_path(), f"v{version}"
@@ -189,11 +218,12 @@ def build_go(dist: Path, version: str) -> list[Path]:
     stamp = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     (folder / "list").write_text(f"{tag}\n")
     (folder / f"{tag}.info").write_text(json.dumps({"Version": tag, "Time": stamp}) + "\n")
-    shutil.copy(GO_SDK / "go.mod", folder / f"{tag}.mod")
+    go_sdk = sources / "sdk" / "go"
+    shutil.copy(go_sdk / "go.mod", folder / f"{tag}.mod")
     date = datetime.fromtimestamp(max(when, 315532800), UTC).timetuple()[:6]  # zip cannot say before 1980
     with zipfile.ZipFile(folder / f"{tag}.zip", "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in tracked_files([str(GO_SDK.relative_to(ROOT))]):
-            entry = zipfile.ZipInfo(f"{module}@{tag}/{path.relative_to(GO_SDK)}", date_time=date)
+        for path in sorted(p for p in go_sdk.rglob("*") if p.is_file()):
+            entry = zipfile.ZipInfo(f"{module}@{tag}/{path.relative_to(go_sdk)}", date_time=date)
             archive.writestr(entry, path.read_bytes(), zipfile.ZIP_DEFLATED)
     return sorted(folder.iterdir())
 
@@ -209,23 +239,37 @@ def write_checksums(dist: Path) -> Path:
     return target
 
 
-def release(dist: Path) -> list[Path]:
-    """Every artefact of this version, into an emptied ``dist``; the files written, checksums last."""
+def release(dist: Path, plugin_download_url: str = "") -> list[Path]:
+    """Every artefact of this version, into an emptied ``dist``; the files written, checksums last. With
+    ``plugin_download_url`` (where the plugin tarballs will be served), the SDKs carry it."""
     version = project_version()
     check_versions(version)
     if dist.exists():
         shutil.rmtree(dist)
     dist.mkdir(parents=True)
-    written = build_python(dist) + build_plugin(dist, version) + build_npm(dist) + build_go(dist, version)
+    with tempfile.TemporaryDirectory(prefix="release-") as scratch:
+        sources = staged(Path(scratch), plugin_download_url)
+        written = [
+            *build_python(dist, sources),
+            *build_plugin(dist, version),
+            *build_npm(dist, sources),
+            *build_go(dist, version, sources),
+        ]
     return [*written, write_checksums(dist)]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/release.sh", description=__doc__.splitlines()[0])
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="where to write (emptied first)")
+    parser.add_argument(
+        "--plugin-download-url",
+        default="",
+        help="where the plugin tarballs will be served (a URL the CLI's --server takes, or github://...): "
+        "the SDKs carry it, so programs using them get the plugin by themselves",
+    )
     args = parser.parse_args(argv)
     try:
-        written = release(args.dist.resolve())
+        written = release(args.dist.resolve(), args.plugin_download_url)
     except (ReleaseError, subprocess.CalledProcessError) as error:
         print(f"release: {error}", file=sys.stderr)
         return 1

@@ -23,6 +23,8 @@ import threading
 import tomllib
 import uuid
 import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +63,51 @@ EXPECTED = {
 }
 
 
+class _Served(http.server.SimpleHTTPRequestHandler):
+    """The release's folder over HTTP, as a release page serves it; every path asked for is recorded."""
+
+    asked: list[str]
+
+    def do_GET(self) -> None:
+        self.asked.append(self.path)
+        super().do_GET()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Release:
+    dist: Path
+    url: str  # where the release is served, and the pluginDownloadURL its SDKs carry
+    asked: list[str]
+
+
 @pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One release, built as a maintainer builds it, with the CLI's tools (npm, node) first on PATH."""
+def served_release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
+    """One release, built as a maintainer builds it (the CLI's tools, npm and node, first on PATH) for the server
+    that serves it: its SDKs carry that server as their pluginDownloadURL."""
     out = tmp_path_factory.mktemp("release") / "dist"
+    out.mkdir()
+    asked: list[str] = []
+    handler = functools.partial(type("Served", (_Served,), {"asked": asked}), directory=str(out))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
     env = {**os.environ, "PATH": f"{TOOLS_BIN}{os.pathsep}{os.environ['PATH']}"}
-    built = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "release.sh"), "--dist", str(out)], env=env, capture_output=True, text=True
-    )
-    assert built.returncode == 0, built.stdout + built.stderr
-    return out
+    command = ["bash", str(ROOT / "scripts" / "release.sh"), "--dist", str(out), "--plugin-download-url", url]
+    built = subprocess.run(command, env=env, capture_output=True, text=True)
+    try:
+        assert built.returncode == 0, built.stdout + built.stderr
+        yield Release(out, url, asked)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def dist(served_release: Release) -> Path:
+    return served_release.dist
 
 
 def test_every_artefact_carries_one_version_and_its_checksum(dist: Path) -> None:
@@ -136,31 +173,53 @@ def test_the_plugin_installs_from_its_tarball_and_serves_a_yaml_program_with_pul
     destroy_cancels_the_run_still_going(fresh, client, emulator, fresh_chain)
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-def test_the_plugin_installs_from_a_server_that_serves_the_release(dist: Path, pulumi_cli: str, tmp_path: Path) -> None:
+def test_the_plugin_installs_from_a_server_that_serves_the_release(
+    served_release: Release, pulumi_cli: str, tmp_path: Path
+) -> None:
     """`pulumi plugin install ... --server <URL>` fetches the tarball named for this platform from the URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(dist)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     home = tmp_path / "home"
     env = {**os.environ, "PULUMI_HOME": str(home), "PULUMI_SKIP_UPDATE_CHECK": "1", MARKER: uuid.uuid4().hex}
     env["PATH"] = f"{TOOLS_BIN}{os.pathsep}{env['PATH']}"
     stack = Stack(pulumi_cli, tmp_path, env, "unused")
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
-        stack.run_plain("plugin", "install", "resource", PLUGIN, VERSION, "--server", url, timeout=600)
-    finally:
-        server.shutdown()
-        server.server_close()
+    stack.run_plain("plugin", "install", "resource", PLUGIN, VERSION, "--server", served_release.url, timeout=600)
     listed = json.loads(stack.run_plain("plugin", "ls", "--json").stdout)
     assert [(p["name"], p["kind"], p["version"]) for p in listed] == [(PLUGIN, "resource", VERSION)]
     assert (home / "plugins" / f"resource-{PLUGIN}-v{VERSION}" / "venv" / "bin" / "python").exists()
+    assert f"/pulumi-resource-{PLUGIN}-v{VERSION}-linux-amd64.tar.gz" in served_release.asked
 
 
-def test_the_wheels_install_and_the_sdists_build(dist: Path, tmp_path: Path) -> None:
+def test_a_program_using_the_released_sdk_gets_the_plugin_by_itself(
+    served_release: Release, stack_for: Any, client: ElasticJobsClient, emulator: Emulator, tmp_path: Path
+) -> None:
+    """The SDK carries the release's pluginDownloadURL: a Python program that installs the SDK's wheel, with no
+    plugin installed and no `packages:` entry, gets the plugin from the release at `pulumi install` and deploys."""
+    if not (TOOLS_BIN / "pulumi-language-python").exists():
+        pytest.skip(f"no pulumi-language-python in {TOOLS_BIN} (run bash scripts/build-pulumi-cli.sh)")
+    folder = tmp_path / "python-program"
+    folder.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / "examples" / "python-sdk" / name, folder / name)
+    wheel = served_release.dist / "python" / f"pulumi_azure_elastic_jobs_sdk-{VERSION}-py3-none-any.whl"
+    (folder / "requirements.txt").write_text(f"pulumi==3.272.0\n{wheel}\n")
+    stack: Stack = stack_for(folder)
+    # Downloads by name still go to the recorder that fails the test; this one's source is the release's URL.
+    recorder = stack.env["PULUMI_PLUGIN_DOWNLOAD_URL_OVERRIDES"].removeprefix(".*=")
+    stack.env["PULUMI_PLUGIN_DOWNLOAD_URL_OVERRIDES"] = f"^((github|gitlab)://.*)?$={recorder}"
+    tarball = f"/pulumi-resource-{PLUGIN}-v{VERSION}-linux-amd64.tar.gz"
+    asked_before = served_release.asked.count(tarball)
+
+    stack.run_plain("install", timeout=600)
+    installed = Path(stack.env["PULUMI_HOME"]) / "plugins" / f"resource-{PLUGIN}-v{VERSION}"
+    assert (installed / "venv" / "bin" / "python").exists(), "pulumi install fetched the plugin and made its venv"
+    assert served_release.asked.count(tarball) == asked_before + 1
+    chain = new_chain(client, stack)
+    first_up_runs_the_chain_once(stack, client, emulator, chain)
+    destroy_cancels_the_run_still_going(stack, client, emulator, chain)
+    assert served_release.asked.count(tarball) == asked_before + 1, "installed once, never fetched again"
+
+
+def test_the_wheels_install_and_the_sdists_build(served_release: Release, tmp_path: Path) -> None:
+    dist = served_release.dist
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
@@ -188,7 +247,7 @@ def test_the_wheels_install_and_the_sdists_build(dist: Path, tmp_path: Path) -> 
     ).stdout
     provider, sdk, sdk_plugin, provider_plugin = json.loads(printed)
     assert (provider, sdk) == (VERSION, VERSION)
-    assert sdk_plugin == {"resource": True, "name": PLUGIN, "version": VERSION}
+    assert sdk_plugin == {"resource": True, "name": PLUGIN, "version": VERSION, "server": served_release.url}
     assert provider_plugin == {"resource": False}, "the dynamic provider's package brings no plugin to download"
     for sdist in sorted((dist / "python").glob("*.tar.gz")):
         built = subprocess.run(

@@ -39,7 +39,7 @@ def test_the_plugin_tarball_holds_the_plugin_folder_at_its_top_and_is_the_same_b
 
 
 def test_the_go_module_zip_puts_every_file_under_module_at_version(tmp_path: Path) -> None:
-    written = release.build_go(tmp_path, "0.1.0")
+    written = release.build_go(tmp_path, "0.1.0", ROOT)
     archive = next(p for p in written if p.suffix == ".zip")
     with zipfile.ZipFile(archive) as files:
         names = files.namelist()
