@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 
 from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from tests.cli.conftest import kill_everything_of, processes_of
 from tests.cli.native_life import last_seq, mutating
-from tests.conftest import new_job
+from tests.conftest import HELD, new_job
+from tests.engine.test_exactly_once import end_held_runs_when_polled
 
 
 def test_quickstart_preview_up_again_trigger_refresh_destroy(
@@ -60,13 +62,19 @@ def test_destroy_cancels_an_active_execution(stack_for, client: ElasticJobsClien
     assert execution.properties.lifecycle == "Canceled"
 
 
-def test_an_interrupted_up_then_up_again_does_not_start_a_second_run(stack_for, client: ElasticJobsClient) -> None:
-    job = new_job(client, script="SELECT 1; -- emulator:duration=600")  # 6 s at time scale 100
+def test_an_interrupted_up_then_up_again_does_not_start_a_second_run(
+    stack_for, own_emulator: Emulator, own_client: ElasticJobsClient
+) -> None:
+    """The run is held: it ends only when the test moves the service clock, once the second ``up`` polls it, so
+    that ``up`` meets it still running however slow the machine (a run that ended before the next ``up`` is the
+    documented limit, not this case)."""
+    job = new_job(own_client, script=HELD)
     stack = stack_for("examples/quickstart")
+    stack.config("azure-elastic-jobs:endpoint", own_emulator.url)
     stack.config("job", job.job_name)
     running = stack.popen("up", "--yes", "--skip-preview")
     deadline = time.monotonic() + 60
-    while not list(client.list_executions(job)):
+    while not list(own_client.list_executions(job)):
         assert time.monotonic() < deadline and running.poll() is None
         time.sleep(0.1)
     started = " ".join(processes_of(stack).values())
@@ -76,7 +84,9 @@ def test_an_interrupted_up_then_up_again_does_not_start_a_second_run(stack_for, 
     kill_everything_of(stack)  # the CLI, and the language host, program and provider plugin it would orphan
     running.wait()
     stack.run("cancel", "--yes")  # what a user does after a killed CLI: release the stack lock
+    assert [e.properties.lifecycle for e in own_client.list_executions(job)] != ["Succeeded"]
+    threading.Thread(target=end_held_runs_when_polled, args=(own_emulator, last_seq(own_emulator)), daemon=True).start()
     result = stack.run("up", "--yes", "--skip-preview", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert stack.outputs()["lifecycle"] == "Succeeded"
-    assert len(list(client.list_executions(job))) == 1
+    assert len(list(own_client.list_executions(job))) == 1
