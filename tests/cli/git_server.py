@@ -11,8 +11,6 @@ Python refuse to create the plugin's virtualenv there (a real host's URL has no 
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import shutil
 import ssl
 import subprocess
@@ -24,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from elastic_jobs_emulator.server import make_certificate
 
 
 @dataclass(frozen=True)
@@ -45,36 +45,6 @@ class GitServer:
         bare.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["git", "clone", "-q", "--bare", str(work_tree), str(bare)], check=True)
         return f"{self.url}/{owner}/{work_tree.name}.git"
-
-
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, written into ``folder``."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "git-server.pem", folder / "git-server.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
 
 
 class _Backend(BaseHTTPRequestHandler):
@@ -127,7 +97,7 @@ def git_server(folder: Path) -> Iterator[GitServer]:
     """A running server of the bare repositories under ``folder / "repositories"``, stopped at the end."""
     root = folder / "repositories"
     root.mkdir(parents=True, exist_ok=True)
-    cert, key = self_signed(folder)
+    cert, key = make_certificate(folder / "tls", "127.0.0.1")  # the emulator's own: localhost and 127.0.0.1
     handler = type("Backend", (_Backend,), {"root": root})
     server = ThreadingHTTPServer(("127.0.0.1", 443), handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
