@@ -61,14 +61,23 @@ func main() {
 	}
 }
 
-func run(schemaPath, out string) error {
+// readSpec reads the package schema at schemaPath.
+func readSpec(schemaPath string) (schema.PackageSpec, error) {
+	var spec schema.PackageSpec
 	data, err := os.ReadFile(schemaPath)
 	if err != nil {
-		return err
+		return spec, err
 	}
-	var spec schema.PackageSpec
 	if err := json.Unmarshal(data, &spec); err != nil {
-		return fmt.Errorf("%s: %w", schemaPath, err)
+		return spec, fmt.Errorf("%s: %w", schemaPath, err)
+	}
+	return spec, nil
+}
+
+func run(schemaPath, out string) error {
+	spec, err := readSpec(schemaPath)
+	if err != nil {
+		return err
 	}
 	// Each generator fills pkg.Language with its own info, so each binds a fresh package.
 	nodePkg, err := bind(spec)
@@ -117,13 +126,9 @@ func run(schemaPath, out string) error {
 // generateOne writes one language's SDK into out as the official language host's GeneratePackage does: the
 // generator's files only, over whatever out holds (the CLI hands the host a fresh folder).
 func generateOne(schemaPath, language, out string, local bool) error {
-	data, err := os.ReadFile(schemaPath)
+	spec, err := readSpec(schemaPath)
 	if err != nil {
 		return err
-	}
-	var spec schema.PackageSpec
-	if err := json.Unmarshal(data, &spec); err != nil {
-		return fmt.Errorf("%s: %w", schemaPath, err)
 	}
 	pkg, err := bind(spec)
 	if err != nil {
