@@ -155,13 +155,14 @@ class NotFound(ArmError):
         return names_a_missing_parent(self.code, self.message, resource_type(self.url))
 
     def hint(self) -> str:
+        if not self.missing_parent:
+            return "The resource does not exist (or its history was cleaned up)."
         named = self.missing
-        if self.missing_parent and named and named[0].lower().endswith(("/jobagents", "/jobs")):
-            what = "job agent" if named[0].lower().endswith("/jobagents") else "job"
+        kind = named[0].lower().rsplit("/", 1)[-1] if named else ""
+        if named and kind in ("jobagents", "jobs"):
+            what = "job agent" if kind == "jobagents" else "job"
             return f"The {what} '{named[1]}' does not exist; check the names, or create it first."
-        if self.missing_parent:
-            return "A parent (server, job agent or job) does not exist; check the names, or create it first."
-        return "The resource does not exist (or its history was cleaned up)."
+        return "A parent (server, job agent or job) does not exist; check the names, or create it first."
 
 
 class SubscriptionNotFound(NotFound):
