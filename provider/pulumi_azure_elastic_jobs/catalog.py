@@ -109,6 +109,13 @@ EXECUTION_INPUTS = (
         replaces=True,
         items="any",
     ),
+    Prop(
+        "expected_plan",
+        "string",
+        "The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a "
+        "create or replace refuses, before any request that changes anything, to start a run whose live plan "
+        "differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.",
+    ),
 )
 
 EXECUTION_OUTPUTS = (
@@ -155,6 +162,32 @@ EXECUTION_OUTPUTS = (
         "never started again behind your back.",
         required=True,
     ),
+    Prop(
+        "plan",
+        "#/types/azure-elastic-jobs:index:RunPlan",
+        "What the run was planned to do where, read just before it started: the job version, its steps and every "
+        "database each will run on. Known during preview on the native provider; empty when the run was started "
+        "by an earlier attempt of this create (the plan is read only before a start).",
+    ),
+)
+
+RUN_PLAN = (
+    Prop("job", "string", "The job."),
+    Prop("version", "integer", "The job's version when the plan was read."),
+    Prop("digest", "string", "A stable digest of what will run where (`sha256:` and 16 hex characters)."),
+    Prop("pin", "string", "Version, databases per server and digest: the value `expectedPlan` takes."),
+    Prop("summary", "string", "The plan in one line, as the resource's row shows it."),
+    Prop(
+        "steps",
+        "array",
+        "Each step in order: `stepId`, `name`, `targetGroup`, `credential`, `scriptDigest`, `scriptFirstLine`, "
+        "`timeoutSeconds`, `retryAttempts`, `databases` (`server/database`) and `unresolved` members with reasons.",
+        items="any",
+    ),
+    Prop("databases", "integer", "How many databases the run will touch."),
+    Prop("servers", "map", "Databases per server.", items="number"),
+    Prop("busy", "array", "Databases an active run of the job holds: the service skips them there.", items="string"),
+    Prop("unseen", "array", "What the plan could not read (it is incomplete when any).", items="string"),
 )
 
 TARGET_OUTCOMES = (
@@ -173,6 +206,18 @@ TARGET_OUTCOMES = (
         items="any",
     ),
     Prop("problems_omitted", "integer", "How many more did not succeed."),
+    Prop(
+        "by_database",
+        "map",
+        "Per database (`server/database`, the plan's key): how it ended (the worst lifecycle of its steps).",
+        items="string",
+    ),
+    Prop(
+        "unplanned",
+        "array",
+        "Databases the run touched that its plan did not name (the fleet changed, or the plan could not see them).",
+        items="string",
+    ),
 )
 
 MEMBER_PROPS = (
@@ -240,6 +285,11 @@ CONFIG = (
         "Allow Azure AD tokens to go to an HTTPS endpoint other than the cloud's Resource Manager.",
     ),
     Prop("authority_host", "string", "The Microsoft Entra authority (default: the cloud's)."),
+    Prop(
+        "fleet_subscriptions",
+        "string",
+        "Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.",
+    ),
 )
 
 

@@ -75,6 +75,7 @@ MAX_PAGES = 10_000
 """Pages one listing follows before it is taken for endless: 100 items a page, a million runs, far past any job's
 history, so only a service that pages wrongly ever reaches it."""
 ModelT = TypeVar("ModelT", bound=BaseModel)
+ItemT = TypeVar("ItemT")
 _PageKey = tuple[str, str, str, frozenset[tuple[str, str]]]
 _BACKOFF = wait_exponential_jitter(multiplier=0.5, max=30.0, jitter=0.5)  # 0.5 s, 1 s, 2 s, ... plus jitter
 
@@ -321,6 +322,25 @@ class ElasticJobsClient:
     def list_target_executions(self, ref: ExecutionRef, step_name: str | None = None) -> Iterator[JobExecution]:
         path = f"{ref.path}/steps/{segment(step_name)}/targets" if step_name else f"{ref.path}/targets"
         yield from self._list(path, {})
+
+    # --- what a plan reads (jobs, steps, target groups, servers, databases) ------------------------------------
+
+    def read_document(self, path: str) -> dict[str, Any]:
+        """GET one ARM resource as its JSON object (a job, a target group): read as data, not validated."""
+        return self._json(self.request("GET", path))
+
+    def list_documents(self, path: str, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every object of an ARM listing (``value``), following ``nextLink`` like the executions' listings."""
+
+        def read_page(response: requests.Response) -> tuple[list[dict[str, Any]], str | None]:
+            body = self._json(response)
+            items = body.get("value")
+            if not isinstance(items, list):
+                raise self._invalid(response, "the listing's value is not a list")
+            next_link = body.get("nextLink")
+            return [item for item in items if isinstance(item, dict)], next_link if isinstance(next_link, str) else None
+
+        yield from self._pages(path, filters, read_page)
 
     def wait_for_terminal(
         self,
@@ -628,6 +648,21 @@ class ElasticJobsClient:
             previous = response
 
     def _list(self, path: str, filters: dict[str, Any], hints: list[float] | None = None) -> Iterator[JobExecution]:
+        """Every execution of a listing, page after page (see :meth:`_pages`)."""
+
+        def read_page(response: requests.Response) -> tuple[list[JobExecution], str | None]:
+            page = self._parse(response, JobExecutionListResult)
+            return page.value, page.next_link
+
+        yield from self._pages(path, filters, read_page, hints)
+
+    def _pages(
+        self,
+        path: str,
+        filters: dict[str, Any],
+        read_page: Callable[[requests.Response], tuple[list[ItemT], str | None]],
+        hints: list[float] | None = None,
+    ) -> Iterator[ItemT]:
         """Every item of a listing, page after page; raises :class:`EndlessListing` rather than follow a
         ``nextLink`` back to a page this listing has read, or past ``max_pages`` pages. A page's pause hint
         (``Retry-After``) is added to ``hints`` when given."""
@@ -638,11 +673,11 @@ class ElasticJobsClient:
             response = self.request("GET", url, params=params)
             if hints is not None and (hint := retry_after_seconds(response.headers)) is not None:
                 hints.append(hint)
-            page = self._parse(response, JobExecutionListResult)
-            yield from page.value
-            if not page.next_link:
+            items, next_link = read_page(response)
+            yield from items
+            if not next_link:
                 return
-            url, params = page.next_link, {}
+            url, params = next_link, {}
             key = self._page_key(url, params)
             if key in followed or pages >= self.max_pages:
                 raise EndlessListing(path, url, pages, repeated=key in followed)

@@ -17,6 +17,7 @@ clientSecret           AZURE_CLIENT_SECRET
 retryBudget            AZURE_ELASTIC_JOBS_RETRY_BUDGET       seconds one request may spend retrying
 allowCustomEndpoint    AZURE_ELASTIC_JOBS_ALLOW_CUSTOM_...   send Azure AD tokens to a non-Azure HTTPS host
 authorityHost          AZURE_AUTHORITY_HOST                  Microsoft Entra ID host (default: the cloud's)
+fleetSubscriptions     AZURE_ELASTIC_JOBS_FLEET_SUBSCRIPTIONS  more subscriptions a plan looks for servers in
 =====================  ====================================  ===========================================
 """
 
@@ -49,6 +50,8 @@ class Settings:
     retry_budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS
     allow_custom_endpoint: bool = False
     authority_host: str | None = None
+    fleet_subscriptions: tuple[str, ...] = ()
+    """Subscriptions a plan searches for target servers after the agent's own (comma- or space-separated)."""
     subscription_source: str = "the resource's subscription_id input"
     """Where the default subscription came from, for messages: a config key or an environment variable."""
 
@@ -105,6 +108,7 @@ class Settings:
         )
         if subscription and (problem := uuid_problem(subscription)):
             raise ConfigError(f"{subscription_source} {problem}")
+        fleet, fleet_source = pick_with_source("fleetSubscriptions", "AZURE_ELASTIC_JOBS_FLEET_SUBSCRIPTIONS")
         return cls(
             endpoint=endpoint.rstrip("/"),
             environment=environment,
@@ -116,7 +120,17 @@ class Settings:
             retry_budget_seconds=_seconds(budget, budget_source) if budget else DEFAULT_RETRY_BUDGET_SECONDS,
             allow_custom_endpoint=(allow_custom or "").lower() in ("true", "1"),
             authority_host=pick("authorityHost", "AZURE_AUTHORITY_HOST"),
+            fleet_subscriptions=_subscriptions(fleet, fleet_source),
         )
+
+
+def _subscriptions(value: str | None, source: str) -> tuple[str, ...]:
+    """A list of subscription ids, separated by commas or spaces; each must be a UUID."""
+    listed = tuple((value or "").replace(",", " ").split())
+    for subscription in listed:
+        if problem := uuid_problem(subscription):
+            raise ConfigError(f"every subscription in {source} {problem}")
+    return listed
 
 
 def _seconds(value: str, source: str) -> float:

@@ -346,6 +346,19 @@ class Cancelled(ElasticJobsError):
         )
 
 
+class PlanChanged(ElasticJobsError):
+    """A create refused to start a run: the job's live plan is not the one ``expected_plan`` pins (a reviewer saw
+    another). Nothing was started; the message names what changed and the live plan's pin."""
+
+    def __init__(self, job: str, changes: list[str], summary: str, pin: str) -> None:
+        self.job, self.changes, self.summary, self.pin = job, changes, summary, pin
+        super().__init__(
+            f"not starting job {job}: its plan is not the one expected_plan pins ({'; '.join(changes)}). "
+            f"The live plan: {summary}; pin: {pin}. Review it (pulumi preview --diff), "
+            "then set expected_plan to its pin to run it"
+        )
+
+
 class StartedButUnsettled(ElasticJobsError):
     """A create started (or attached to) its run, then failed before it could report it: a wait that timed out,
     a Cancel, an answer lost past the retry budget.

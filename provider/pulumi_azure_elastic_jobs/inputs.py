@@ -21,6 +21,7 @@ from .ids import (
     server_problem,
     uuid_problem,
 )
+from .plan import pin_problem
 from .terms import (
     DEFAULT_API_VERSION,
     DEFAULT_FAIL_ON,
@@ -101,6 +102,7 @@ class ExecutionInputs(AgentInputs):
     job_name: Annotated[StrictStr, _rule(child_name_problem)]
     job_execution_id: Annotated[StrictStr, _rule(uuid_problem)] | None = None
     triggers: dict[str, Any] = Field(default_factory=dict)
+    expected_plan: Annotated[StrictStr, _rule(pin_problem)] | None = None
 
     @property
     def job(self) -> JobRef:
@@ -131,7 +133,7 @@ if tuple(ExecutionInputs.model_fields) != FIELDS:  # terms.FIELDS names the mode
 if {
     name: field.get_default(call_default_factory=True)
     for name, field in ExecutionInputs.model_fields.items()
-    if not field.is_required() and name != "job_execution_id"
+    if not field.is_required() and name not in ("job_execution_id", "expected_plan")
 } != DEFAULTS:
     raise RuntimeError("terms.DEFAULTS is out of date with ExecutionInputs' defaults")
 

@@ -27,6 +27,7 @@ from .errors import (
     ElasticJobsError,
     ExecutionFailed,
     NotFound,
+    PlanChanged,
     StartedButUnsettled,
     SubscriptionNotFound,
     names_a_missing_parent,
@@ -40,6 +41,7 @@ from .outcome import (
     status_line,
     summary_line,
 )
+from .plan import Plan, changes
 from .progress import Progress
 from .runs import (
     Claim,
@@ -49,6 +51,7 @@ from .runs import (
     attach_or_choose,
     cancel_all,
     claim,
+    job_runs,
     may_have_started,
     start_members,
 )
@@ -94,6 +97,7 @@ CONFIG_KEYS = (
     "retryBudget",
     "allowCustomEndpoint",
     "authorityHost",
+    "fleetSubscriptions",
 )
 
 
@@ -121,6 +125,7 @@ OUTPUT_NAMES = (
     "job_execution_id",
     "target_outcomes",
     "in_history",
+    "plan",
 )
 
 
@@ -297,9 +302,14 @@ class Executions:
         engine's custom timeout, when one is given)."""
         declared = _execution_inputs(props)
         client = self.client(declared.api_version)
+        plan: Plan | None = None
         with self._naming_subscription_source(declared.subscription_id):
-            found = attach_or_choose(client, declared)
-            run = found if isinstance(found, Run) else _claim_or_record(client, declared, found)
+            runs = None if declared.job_execution_id else job_runs(client, declared.job)
+            found = attach_or_choose(client, declared, runs)
+            if isinstance(found, Claim):  # a run is about to start: read its plan, and refuse one not reviewed
+                plan = self._plan(client, declared, runs.active if runs else None)
+                self._guard(declared, plan)
+            run = found if isinstance(found, Run) else _claim_or_record(client, declared, found, plan)
         log.info("%s %s", "started" if run.started else "attached to", run.ref.arm_id)
         note = attach_note(run)
         if note:
@@ -311,9 +321,46 @@ class Executions:
         except ExecutionFailed:
             raise  # the run ended as the program said it must not: not recorded, so a fixed job runs again
         except ElasticJobsError as unsettled:
-            outputs = _resource_outputs(declared, run.execution, run.ref, TargetOutcomes())
+            outputs = _resource_outputs(declared, run.execution, run.ref, TargetOutcomes(), _planned(plan))
             raise StartedButUnsettled(run.ref.arm_id, outputs, unsettled) from unsettled
-        return Created(run.ref.arm_id, _resource_outputs(declared, execution, run.ref, targets))
+        return Created(run.ref.arm_id, _resource_outputs(declared, execution, run.ref, targets, _planned(plan)))
+
+    def announce_plan(self, olds: Mapping[str, Any], inputs: Mapping[str, Any], progress: Progress) -> Plan | None:
+        """When these inputs start a run (a new resource, or a replacing change), read its plan and put it in the
+        resource's diagnostics, its first line the summary the row shows; else nothing, and no request."""
+        if olds and not self.diff(olds, inputs).replaces:
+            return None
+        plan = self.preview_plan(inputs)
+        if plan is not None:
+            progress.note(plan.text())
+        return plan
+
+    def preview_plan(self, inputs: Mapping[str, Any]) -> Plan | None:
+        """What a run started now would do where, from reads alone (a preview's): None while an input that names
+        the job is unknown. Never fails for what it cannot read: the plan says what it did not see."""
+        from .inputs import is_unknown
+
+        if any(is_unknown(inputs.get(name)) for name in (*SET_IDENTITY_FIELDS, "job_name")):
+            return None
+        declared = _execution_inputs(inputs)
+        try:
+            return self._plan(self.client(declared.api_version), declared, None)
+        except ElasticJobsError as error:  # no client at all (settings, credentials): say so, do not fail
+            return Plan(declared.job_name, 0, unseen=(str(error),))
+
+    def _plan(self, client: ElasticJobsClient, inputs: ExecutionInputs, active: Mapping[str, Any] | None) -> Plan:
+        from .planning import read_plan  # the plan's reads load only where a plan is read
+
+        return read_plan(client, inputs.job, self.settings().fleet_subscriptions, active)
+
+    @staticmethod
+    def _guard(inputs: ExecutionInputs, plan: Plan) -> None:
+        """Refuse, before any request that changes anything, a run whose live plan is not the pinned one."""
+        if inputs.expected_plan is None:
+            return
+        changed = changes(inputs.expected_plan, plan)
+        if changed:
+            raise PlanChanged(plan.job, changed, plan.summary(), plan.pin)
 
     def read(self, id_: str, props: Mapping[str, Any]) -> Found:
         """Refresh, ``.get`` and import: everything comes from the ARM id.
@@ -341,7 +388,7 @@ class Executions:
                 return Found(ref.arm_id, {key: value for key, value in props.items() if key != "__provider"})
             return Found(ref.arm_id, forgotten(props))  # a run that happened stays happened
         targets = _targets_of(client, ref, execution, props.get("target_outcomes"))
-        outputs = _resource_outputs(inputs, execution, ref, targets)
+        outputs = _resource_outputs(inputs, execution, ref, targets, _recorded_plan(props))
         if "azure_id" in props:
             return Found(ref.arm_id, outputs)  # refresh: the declared inputs stay as they were
         return Found(ref.arm_id, outputs, known)  # import or get: inputs as the id and program give them
@@ -365,7 +412,7 @@ class Executions:
         execution, targets = self._settle(
             client, ref, _limited(declared, time_limit), execution, progress, recorded=True
         )
-        return _resource_outputs(declared, execution, ref, targets)
+        return _resource_outputs(declared, execution, ref, targets, _recorded_plan(olds))
 
     def delete(self, id_: str, props: Mapping[str, Any]) -> None:
         """ARM has no DELETE for executions: cancel an active one (unless cancel_on_destroy=False), then forget."""
@@ -453,7 +500,7 @@ def _the_recorded_run(execution: JobExecution, recorded: Mapping[str, Any]) -> b
         return True
 
 
-def _claim_or_record(client: ElasticJobsClient, inputs: ExecutionInputs, chosen: Claim) -> Run:
+def _claim_or_record(client: ElasticJobsClient, inputs: ExecutionInputs, chosen: Claim, plan: Plan | None) -> Run:
     """PUT the chosen id; when that fails in a way that may have started the run (every answer lost, a 5xx past
     the budget), the resource is recorded with the id it PUT, unconfirmed, so the next ``up`` ensures that id
     instead of choosing another beside a run that may exist."""
@@ -468,6 +515,7 @@ def _claim_or_record(client: ElasticJobsClient, inputs: ExecutionInputs, chosen:
             "azure_id": chosen.ref.arm_id,
             "job_execution_id": chosen.ref.job_execution_id,
             "in_history": True,
+            "plan": _planned(plan),
             "target_outcomes": TargetOutcomes().output(),
         }
         raise StartedButUnsettled(chosen.ref.arm_id, _as_struct_numbers(outputs), error) from error
@@ -544,15 +592,38 @@ def forgotten_member(entry: Mapping[str, Any], gone: ElasticJobsError) -> dict[s
 
 
 def _inputs_of(inputs: ExecutionInputs) -> dict[str, Any]:
-    return inputs.model_dump(exclude={"job_execution_id"})
+    return inputs.model_dump(
+        exclude={"job_execution_id"} if inputs.expected_plan else {"job_execution_id", "expected_plan"}
+    )
 
 
 def _resource_outputs(
-    inputs: ExecutionInputs, execution: JobExecution, ref: ExecutionRef, targets: TargetOutcomes
+    inputs: ExecutionInputs,
+    execution: JobExecution,
+    ref: ExecutionRef,
+    targets: TargetOutcomes,
+    plan: dict[str, Any] | None,
 ) -> dict[str, Any]:
+    """Every output; ``plan`` is the run's plan as recorded when it started (None when none was read)."""
+    recorded = Plan.from_output(plan)
+    planned = recorded.databases if recorded is not None and not recorded.unseen else None
     return _as_struct_numbers(
-        {**_inputs_of(inputs), **execution_outputs(execution, ref), "target_outcomes": targets.output()}
+        {
+            **_inputs_of(inputs),
+            **execution_outputs(execution, ref),
+            "target_outcomes": targets.output(planned),
+            "plan": plan,
+        }
     )
+
+
+def _planned(plan: Plan | None) -> dict[str, Any] | None:
+    return plan.output() if plan is not None else None
+
+
+def _recorded_plan(props: Mapping[str, Any]) -> dict[str, Any] | None:
+    plan = props.get("plan")
+    return dict(plan) if isinstance(plan, Mapping) and plan else None
 
 
 def _targets_of(client: ElasticJobsClient, ref: ExecutionRef, execution: JobExecution, recorded: Any) -> TargetOutcomes:
@@ -619,6 +690,10 @@ class ExecutionSets(Executions):
     leaves the set recorded with its members still running, so the next ``up`` resumes waiting instead of
     losing track of them.
     """
+
+    def announce_plan(self, olds: Mapping[str, Any], inputs: Mapping[str, Any], progress: Progress) -> Plan | None:
+        """A set's members run several jobs: their plans are not read yet (docs/resources.md says so)."""
+        return None
 
     field_names = SET_FIELDS
     output_names = SET_OUTPUT_NAMES

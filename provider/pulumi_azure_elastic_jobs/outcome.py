@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .plan import database_key
 from .progress import duration
 from .terms import SUCCESSFUL_LIFECYCLES, is_terminal
 
@@ -38,20 +39,24 @@ class TargetOutcomes:
     complete: bool = False
     steps: int = 0
     databases: int = 0
+    by_database: dict[str, str] = field(default_factory=dict)
+    """How each database ended, by the plan's key (``server/database``): its worst lifecycle over the steps."""
 
     @classmethod
     def of(cls, targets: Iterable[JobExecution], limit: int = MAX_LISTED_PROBLEMS) -> TargetOutcomes:
         counts: Counter[str] = Counter()
         problems: list[dict[str, Any]] = []
         steps: set[str | None] = set()
-        databases: set[tuple[str | None, str | None]] = set()
+        by_database: dict[str, str] = {}
         for target in targets:
             props = target.properties
             lifecycle = str(props.lifecycle or "Unknown")
             counts[lifecycle] += 1
             steps.add(props.step_name)
             if props.target and props.target.database_name:
-                databases.add((props.target.server_name, props.target.database_name))
+                key = database_key(props.target.server_name or "", props.target.database_name)
+                if by_database.get(key) in (None, *FINE):
+                    by_database[key] = lifecycle  # the first that did not succeed stands for the database
             if lifecycle not in FINE:
                 problems.append(
                     {
@@ -64,7 +69,8 @@ class TargetOutcomes:
                     }
                 )
         omitted = max(0, len(problems) - limit)
-        return cls(dict(sorted(counts.items())), problems[:limit], omitted, True, len(steps), len(databases))
+        databases = dict(sorted(by_database.items()))
+        return cls(dict(sorted(counts.items())), problems[:limit], omitted, True, len(steps), len(databases), databases)
 
     @classmethod
     def from_output(cls, value: Any) -> TargetOutcomes | None:
@@ -74,17 +80,24 @@ class TargetOutcomes:
         counts = {str(k): int(v) for k, v in (value.get("counts") or {}).items()}
         problems = list(value.get("problems") or [])
         omitted, steps, databases = (int(value.get(key) or 0) for key in ("problems_omitted", "steps", "databases"))
-        return cls(counts, problems, omitted, True, steps, databases)
+        by_database = {str(k): str(v) for k, v in (value.get("by_database") or {}).items()}
+        return cls(counts, problems, omitted, True, steps, databases, by_database)
 
-    def output(self) -> dict[str, Any]:
-        return {
+    def output(self, planned: Iterable[str] | None = None) -> dict[str, Any]:
+        """As recorded; with the databases a plan named, also those the run touched beyond them (``unplanned``)."""
+        recorded: dict[str, Any] = {
             "counts": self.counts,
             "problems": self.problems,
             "problems_omitted": self.omitted,
             "steps": self.steps,
             "databases": self.databases,
+            "by_database": self.by_database,
             "complete": self.complete,
         }
+        if planned is not None and self.complete:
+            named = set(planned)
+            recorded["unplanned"] = sorted(key for key in self.by_database if key not in named)
+        return recorded
 
     @property
     def total(self) -> int:

@@ -22,7 +22,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-SERVICER_METHODS = frozenset({"Create", "Update", "Read", "Delete"})
+SERVICER_METHODS = frozenset({"Check", "Create", "Update", "Read", "Delete"})
 ADDRESS = re.compile(r"(?:[\w.-]+|\[[0-9a-fA-F:]+\]):\d{1,5}")
 SEND_TIMEOUT_SECONDS = 2.0
 

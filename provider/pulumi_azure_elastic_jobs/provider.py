@@ -61,7 +61,11 @@ class JobExecutionProvider(ResourceProvider):
         self.connection.configure({key: req.config.get(key) for key in _namespaced(CONFIG_KEYS)})
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        checked = self.operations.check(from_engine(olds), from_engine(news))
+        """Validate; and when the inputs start a run, show its plan (the dynamic plugin's one call in a preview)."""
+        olds = from_engine(olds)
+        checked = self.operations.check(olds, from_engine(news))
+        if not checked.failures:
+            self.operations.announce_plan(olds, checked.inputs, Progress.here())
         return CheckResult(checked.inputs, [CheckFailure(name, reason) for name, reason in checked.failures.items()])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

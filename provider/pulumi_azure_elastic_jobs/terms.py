@@ -34,8 +34,10 @@ IDENTITY_FIELDS = (
     "job_execution_id",
     "triggers",
 )
-# Changing any of these changes how the provider waits or cleans up, never the run itself: updated in place.
+# Changing any of these changes how the provider waits, cleans up or guards a start, never the run itself:
+# updated in place.
 WAITING_FIELDS = (
+    "expected_plan",
     "wait_for_completion",
     "timeout",
     "poll_interval",
@@ -56,7 +58,7 @@ AGENT_FIELDS = (
     "cancel_on_destroy",
     "execution_key",
 )
-FIELDS = (*AGENT_FIELDS, "job_name", "job_execution_id", "triggers")
+FIELDS = (*AGENT_FIELDS, "job_name", "job_execution_id", "triggers", "expected_plan")
 """Every input of a JobExecution (the fields of ``inputs.ExecutionInputs``, in order)."""
 
 MEMBER_FIELDS = ("job_name", "triggers", "job_execution_id")
@@ -76,7 +78,8 @@ DEFAULTS: dict[str, object] = {
     "execution_key": "",
     "triggers": {},
 }
-"""What validation fills in for an input the program left out (the defaults of ``inputs.ExecutionInputs``)."""
+"""What validation fills in for an input the program left out (the defaults of ``inputs.ExecutionInputs``; the
+optional ``job_execution_id`` and ``expected_plan`` have none: left out, they stay out)."""
 
 
 def is_terminal(lifecycle: str | None) -> bool:

@@ -81,6 +81,10 @@ export class JobExecution extends pulumi.CustomResource {
      */
     declare public readonly executionKey: pulumi.Output<string | undefined>;
     /**
+     * The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+     */
+    declare public readonly expectedPlan: pulumi.Output<string | undefined>;
+    /**
      * Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
      */
     declare public readonly failOn: pulumi.Output<string[] | undefined>;
@@ -116,6 +120,10 @@ export class JobExecution extends pulumi.CustomResource {
      * The execution's ARM name (its id).
      */
     declare public /*out*/ readonly name: pulumi.Output<string>;
+    /**
+     * What the run was planned to do where, read just before it started: the job version, its steps and every database each will run on. Known during preview on the native provider; empty when the run was started by an earlier attempt of this create (the plan is read only before a start).
+     */
+    declare public /*out*/ readonly plan: pulumi.Output<outputs.RunPlan | undefined>;
     /**
      * The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
      */
@@ -203,6 +211,7 @@ export class JobExecution extends pulumi.CustomResource {
             resourceInputs["apiVersion"] = args?.apiVersion;
             resourceInputs["cancelOnDestroy"] = args?.cancelOnDestroy;
             resourceInputs["executionKey"] = args?.executionKey;
+            resourceInputs["expectedPlan"] = args?.expectedPlan;
             resourceInputs["failOn"] = args?.failOn;
             resourceInputs["jobAgentName"] = args?.jobAgentName;
             resourceInputs["jobExecutionId"] = args?.jobExecutionId;
@@ -224,6 +233,7 @@ export class JobExecution extends pulumi.CustomResource {
             resourceInputs["lastMessage"] = undefined /*out*/;
             resourceInputs["lifecycle"] = undefined /*out*/;
             resourceInputs["name"] = undefined /*out*/;
+            resourceInputs["plan"] = undefined /*out*/;
             resourceInputs["provisioningState"] = undefined /*out*/;
             resourceInputs["startTime"] = undefined /*out*/;
             resourceInputs["stepId"] = undefined /*out*/;
@@ -241,6 +251,7 @@ export class JobExecution extends pulumi.CustomResource {
             resourceInputs["currentAttempts"] = undefined /*out*/;
             resourceInputs["endTime"] = undefined /*out*/;
             resourceInputs["executionKey"] = undefined /*out*/;
+            resourceInputs["expectedPlan"] = undefined /*out*/;
             resourceInputs["failOn"] = undefined /*out*/;
             resourceInputs["inHistory"] = undefined /*out*/;
             resourceInputs["jobAgentName"] = undefined /*out*/;
@@ -250,6 +261,7 @@ export class JobExecution extends pulumi.CustomResource {
             resourceInputs["lastMessage"] = undefined /*out*/;
             resourceInputs["lifecycle"] = undefined /*out*/;
             resourceInputs["name"] = undefined /*out*/;
+            resourceInputs["plan"] = undefined /*out*/;
             resourceInputs["pollInterval"] = undefined /*out*/;
             resourceInputs["provisioningState"] = undefined /*out*/;
             resourceInputs["resourceGroupName"] = undefined /*out*/;
@@ -287,6 +299,10 @@ export interface JobExecutionArgs {
      * The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
      */
     executionKey?: pulumi.Input<string | undefined>;
+    /**
+     * The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+     */
+    expectedPlan?: pulumi.Input<string | undefined>;
     /**
      * Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
      */

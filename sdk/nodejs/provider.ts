@@ -41,6 +41,7 @@ export class Provider extends pulumi.ProviderResource {
             resourceInputs["clientSecret"] = args?.clientSecret ? pulumi.secret(args.clientSecret) : undefined;
             resourceInputs["endpoint"] = args?.endpoint;
             resourceInputs["environment"] = args?.environment;
+            resourceInputs["fleetSubscriptions"] = args?.fleetSubscriptions;
             resourceInputs["retryBudget"] = pulumi.output(args?.retryBudget).apply(JSON.stringify);
             resourceInputs["subscriptionId"] = args?.subscriptionId;
             resourceInputs["tenantId"] = args?.tenantId;
@@ -83,6 +84,10 @@ export interface ProviderArgs {
      * The Azure cloud: `public` (default), `usgovernment` or `china`.
      */
     environment?: pulumi.Input<string | undefined>;
+    /**
+     * Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
+     */
+    fleetSubscriptions?: pulumi.Input<string | undefined>;
     /**
      * Seconds each request may spend on retries (default 120).
      */

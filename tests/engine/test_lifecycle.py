@@ -268,18 +268,33 @@ def test_bad_inputs_are_check_failures_naming_the_field(engine: Engine, declare:
     assert emulator.requests_log(since) == []
 
 
-def test_preview_of_a_new_resource_and_of_a_trigger_change_sends_no_request(
+def plan_reads_of(sent: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """What a preview sent, but the target listings of the job's active runs (the plan reads them when any)."""
+    assert {r["method"] for r in sent} <= {"GET"}
+    return sorted((r["method"], r["path"]) for r in sent if not r["path"].endswith("/targets"))
+
+
+def test_preview_of_a_new_resource_and_of_a_trigger_change_reads_only_the_plan(
     engine: Engine, declare: Declare, emulator: Emulator, client: ElasticJobsClient
 ) -> None:
     job = new_job(client)
+    plan_reads = [
+        ("GET", job.path),
+        ("GET", f"{job.path}/executions"),  # the job's active runs: the databases they hold are skipped
+        ("GET", f"{job.path}/versions/1/steps"),
+        ("GET", f"{job.agent_path}/targetGroups/all-databases"),
+    ]
     since = last_seq(emulator)
     preview = engine.preview(declare(job_name=job.job_name, triggers={"v": 1}))
     assert list(preview.operations.values()) == ["create"]
-    assert emulator.requests_log(since) == []
+    assert plan_reads_of(emulator.requests_log(since)) == sorted(plan_reads)
     engine.up(declare(job_name=job.job_name, triggers={"v": 1}))
     since = last_seq(emulator)
     preview = engine.preview(declare(job_name=job.job_name, triggers={"v": 2}))
     assert list(preview.operations.values()) == ["replace"]
+    assert plan_reads_of(emulator.requests_log(since)) == sorted(plan_reads)
+    since = last_seq(emulator)
+    engine.preview(declare(job_name=job.job_name, triggers={"v": 1}, timeout=60))  # an update in place: no run
     assert emulator.requests_log(since) == []
 
 

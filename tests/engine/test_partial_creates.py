@@ -141,7 +141,7 @@ def test_a_create_that_did_not_wait_reports_no_partial_failure(native: NativePlu
     native.stub.Delete(provider_pb2.DeleteRequest(id=created.id, urn=urn("quick"), properties=created.properties))
 
 
-def test_native_preview_create_and_update_send_no_request(
+def test_native_preview_create_reads_only_the_plan_and_update_sends_no_request(
     native: NativePlugin, emulator: Emulator, client: ElasticJobsClient
 ) -> None:
     job = new_job(client, script=HELD)
@@ -153,6 +153,10 @@ def test_native_preview_create_and_update_send_no_request(
     fields = created.properties.fields
     assert fields["jobName"].string_value == job.job_name and fields["lifecycle"].string_value == UNKNOWN
     assert fields["azureId"].string_value == UNKNOWN and created.id == ""
+    plan = fields["plan"].struct_value.fields
+    assert plan["summary"].string_value == f"will run {job.job_name} v1: 1 step on 2 databases in 1 server"
+    assert {r["method"] for r in emulator.requests_log()[before:]} == {"GET"}
+    before = len(emulator.requests_log())
     updated = native.stub.Update(
         provider_pb2.UpdateRequest(id="x", urn=urn("previewed"), olds=to_struct({}), news=checked.inputs, preview=True)
     )

@@ -65,7 +65,8 @@ def test_a_waited_run_shows_its_status_on_its_own_row_and_ends_with_one_summary(
     assert any(s.startswith("WaitingForChildJobExecutions · waited ") for s in statuses), statuses
     assert statuses[-1] == ""  # the row's status was cleared before create returned
     assert all(a != b for a, b in itertools.pairwise(statuses))  # only changes are sent
-    (summary,) = [m.message for m in engine_log.messages if not m.ephemeral]
+    plan, summary = [m.message for m in engine_log.messages if not m.ephemeral]  # Check's plan, then the end
+    assert plan.startswith(f"will run {job.job_name} v1: 1 step on 2 databases in 1 server\npin: v1 server1=2 sha256:")
     assert summary.startswith("Succeeded in ") and summary.endswith(": 1 step on 2 databases"), summary
     assert len(engine_log.messages) == sent_while_creating  # nothing arrives after create returned
 
@@ -84,7 +85,11 @@ def test_a_failed_run_says_where_it_failed_once(
     targets = own_client.list_target_executions(only_run(own_client, job))
     failed = [target for target in targets if target.properties.lifecycle == "Failed"]
     shown = min(3, len(failed))
-    assert [m.message for m in engine_log.messages if not m.ephemeral] == []  # said once, by the error itself
+    notes = [m.message for m in engine_log.messages if not m.ephemeral]
+    assert [note.splitlines()[0] for note in notes] == [
+        f"will run {job.job_name} v1: 1 step on 2 databases in 1 server"
+    ]
+    # the failure is said once, by the error itself
     assert error.count("failed on server1/") == error.count("the script raised an error") == shown, error
     assert "after 3 attempts" in error and "run `pulumi up` again" in error
     assert ".." not in error

@@ -44,11 +44,14 @@ from tests.integration.replay import Exchange, Replay, replaying
 from tests.integration.test_replay import (
     NET,
     NET_CANCEL,
+    NET_JOB,
     NET_POLLS,
     NET_RUN,
     NET_SKIPPED,
     NET_TARGETS,
+    PLAN,
     PY,
+    PY_JOB,
     PY_POLL,
     PY_PUT,
     PY_PUT_RUN,
@@ -56,6 +59,7 @@ from tests.integration.test_replay import (
     listed_execution,
     not_found,
     parsed_time,
+    plan_reads,
 )
 
 FACES = ["dynamic", "native"]
@@ -95,7 +99,12 @@ class Face:
     def diagnostics(self, warning: bool = False) -> list[str]:
         """The lasting messages on the resource (not the row's passing status), warnings or the others."""
         severity = engine_pb2.WARNING if warning else engine_pb2.INFO
-        return [m.message for m in self.log.messages if not m.ephemeral and m.severity == severity]
+        lasting = [m.message for m in self.log.messages if not m.ephemeral and m.severity == severity]
+        return [message for message in lasting if not message.startswith("will run ")]
+
+    def plans(self) -> list[str]:
+        """The plans shown on the resource (a dynamic plugin's Check shows one before each create)."""
+        return [m.message for m in self.log.messages if not m.ephemeral and m.message.startswith("will run ")]
 
     def up(self, **inputs: Any) -> None:
         self.engine.up(self.declare(**inputs))
@@ -159,6 +168,16 @@ def origins(*exchanges: Exchange) -> list[str]:
     return [exchange.origin for exchange in exchanges]
 
 
+def lived(replay: Replay) -> list[str]:
+    """The answers a run's life was served, in order, without its plan's reads (those go out in parallel; the
+    Python session's recorded GET of its job answers the plan's read of the job)."""
+    return [
+        served.exchange.origin
+        for served in replay.served
+        if not served.exchange.origin.startswith(f"synthesized: {PLAN}") and not served.path.endswith("/jobs/myjob")
+    ]
+
+
 # --- the .NET session: a run observed WaitingForChildJobExecutions, waited to its end, its targets read --------
 
 
@@ -168,10 +187,10 @@ def test_a_run_found_waiting_for_child_executions_is_attached_to_and_waited_to_i
     target listing. The provider's read of the pinned id finds the run going, so it attaches (no PUT) and waits;
     were WaitingForChildJobExecutions taken for an end, it would record the run unfinished, with no targets."""
     waiting, succeeded = NET_POLLS
-    with replaying(NET) as replay, face_on(kind, replay) as face:
+    with replaying([*NET, *plan_reads(NET_JOB)]) as replay, face_on(kind, replay) as face:
         face.up(**pinned(NET_RUN, **WAITED))
         outputs = face.outputs()
-        assert replay.sequence() == origins(waiting, succeeded, NET_TARGETS)
+        assert lived(replay) == origins(waiting, succeeded, NET_TARGETS)
         assert outputs["lifecycle"] == "Succeeded" and outputs["provisioning_state"] == "Succeeded"
         assert outputs["last_message"] == "Job execution succeeded."
         assert outputs["current_attempts"] == 0 and outputs.get("current_attempt_start_time") is None
@@ -191,16 +210,16 @@ def test_a_run_found_waiting_for_child_executions_is_attached_to_and_waited_to_i
         assert face.diagnostics() == ["Succeeded in 33s: 1 step on 1 database"]  # created 07.92, ended 41.88
 
         face.up(**pinned(NET_RUN, **WAITED))  # no change: no request at all
-        assert len(replay.served) == 3
+        assert len(lived(replay)) == 3
         assert {served.api_version for served in replay.served} == {DEFAULT_API_VERSION}  # ours, not the recording's
 
         face.engine.refresh()  # one read; a finished run's targets are as recorded, never listed again
-        assert replay.sequence() == origins(waiting, succeeded, NET_TARGETS, succeeded)
+        assert lived(replay) == origins(waiting, succeeded, NET_TARGETS, succeeded)
         assert face.outputs()["target_outcomes"]["counts"] == {"Succeeded": 1}
 
         face.restart()
         face.engine.destroy()  # a finished run is forgotten, never cancelled
-        assert replay.sequence() == origins(waiting, succeeded, NET_TARGETS, succeeded, succeeded)
+        assert lived(replay) == origins(waiting, succeeded, NET_TARGETS, succeeded, succeeded)
         assert replay.hits(NET_CANCEL) == 0
 
 
@@ -210,13 +229,13 @@ def test_destroying_a_run_that_ends_as_it_is_cancelled_answered_200_with_an_empt
     the run (200, empty body, ``Location``) and the poll that finds it Succeeded. A destroy must take that cancel
     for a success and the run's end, whatever lifecycle it ended in, as the run stopped."""
     waiting, succeeded = NET_POLLS
-    with replaying([waiting, *NET]) as replay, face_on(kind, replay) as face:
+    with replaying([waiting, *NET, *plan_reads(NET_JOB)]) as replay, face_on(kind, replay) as face:
         face.up(**pinned(NET_RUN, poll_interval=0.05))
         assert face.outputs()["lifecycle"] == "WaitingForChildJobExecutions"
         face.restart()
         face.engine.destroy()
         assert face.engine.state == {}
-        assert replay.sequence() == origins(waiting, waiting, NET_CANCEL, succeeded)
+        assert lived(replay) == origins(waiting, waiting, NET_CANCEL, succeeded)
 
 
 @pytest.mark.parametrize("kind", FACES)
@@ -234,7 +253,7 @@ def test_destroying_a_set_whose_run_ends_as_it_is_cancelled_succeeds(kind: str) 
         face.restart()
         face.engine.destroy()
         assert face.engine.state == {}
-        assert replay.sequence() == origins(waiting, waiting, waiting, NET_CANCEL, succeeded)
+        assert lived(replay) == origins(waiting, waiting, waiting, NET_CANCEL, succeeded)
 
 
 # --- the Python session: a run PUT under a caller-chosen id, answered 201 with no headers ---------------------
@@ -246,15 +265,19 @@ def test_a_run_put_under_a_pinned_id_answered_201_without_headers_is_waited_to_i
     Succeeded. Synthesized: the read of the id before the PUT (404, from the session's own 404 wording) and the
     target listing at the end (empty; the Python session never listed targets)."""
     free, targets = not_found(PY_PUT_RUN, PY_PUT.header("date")), empty_targets(PY_PUT_RUN)
-    with replaying([free, *PY, targets]) as replay, face_on(kind, replay) as face:
+    with replaying([free, *PY, targets, *plan_reads(PY_JOB)]) as replay, face_on(kind, replay) as face:
         face.up(**pinned(PY_PUT_RUN, **WAITED))
         outputs = face.outputs()
-        assert replay.sequence() == origins(free, PY_PUT, PY_POLL, targets)
+        assert lived(replay) == origins(free, PY_PUT, PY_POLL, targets)
         assert outputs["lifecycle"] == "Succeeded" and outputs["last_message"] == "Job execution succeeded."
         assert outputs["current_attempts"] == 0 and outputs["job_version"] == 1
         assert parsed_time("2020-09-03T06:44:53.56Z").isoformat() == _instant(outputs["create_time"])
         assert parsed_time("2020-09-03T06:45:03.8185542Z").isoformat() == _instant(outputs["end_time"])
         assert outputs["target_outcomes"]["complete"] is True and outputs["target_outcomes"]["counts"] == {}
+        planned = "will run myjob v1: 1 step on 1 database in 1 server"
+        assert outputs["plan"]["summary"] == planned  # read before the PUT, recorded with the run
+        assert outputs["plan"]["steps"][0]["databases"] == ["sqlcrudtest-4623/sqlcrudtest-4805"]
+        assert [plan.splitlines()[0] for plan in face.plans()] == ([planned] if kind == "dynamic" else [])
 
 
 @pytest.mark.parametrize("kind", FACES)
@@ -268,7 +291,7 @@ def test_importing_a_recorded_run_by_its_id_reads_it_and_puts_nothing(kind: str)
         assert result.operations == {registration.urn: "import"}
         outputs = face.outputs()
         assert outputs["lifecycle"] == "Succeeded" and outputs["azure_id"] == PY_PUT_RUN.arm_id
-        assert replay.sequence() == origins(PY_POLL, targets)
+        assert lived(replay) == origins(PY_POLL, targets)
         assert replay.hits(PY_PUT) == 0
 
 
@@ -282,12 +305,12 @@ def test_a_skipped_run_ends_the_deployment_as_a_success_despite_its_canceled_pro
     (Terraform azurerm's poller takes Skipped for success); its ``provisioningState`` of Canceled, which the
     default ``fail_on`` names as a lifecycle, must not make it a failure."""
     read, targets = listed_execution(NET_SKIPPED), empty_targets(NET_SKIPPED)
-    with replaying([read, targets]) as replay, face_on(kind, replay) as face:
+    with replaying([read, targets, *plan_reads(NET_JOB)]) as replay, face_on(kind, replay) as face:
         face.up(**pinned(NET_SKIPPED, **WAITED))
         outputs = face.outputs()
         assert (outputs["lifecycle"], outputs["provisioning_state"]) == ("Skipped", "Canceled")
         assert outputs["last_message"] == "Job execution skipped."
-        assert replay.sequence() == origins(read, targets)
+        assert lived(replay) == origins(read, targets)
         attached, skipped = face.diagnostics(warning=True)  # done, but not what was asked: said, as a warning
         assert attached == f"execution {NET_SKIPPED.job_execution_id} already existed (Skipped); no new run was started"
         assert skipped.startswith("Skipped in 20s: Job execution skipped. The service skipped this run")
@@ -299,14 +322,14 @@ def test_a_skipped_run_ends_the_deployment_as_a_success_despite_its_canceled_pro
 def test_a_skipped_run_fails_the_deployment_when_fail_on_names_skipped(kind: str) -> None:
     read, targets = listed_execution(NET_SKIPPED), empty_targets(NET_SKIPPED)
     fail_on = ["Failed", "TimedOut", "Canceled", "Skipped"]
-    with replaying([read, targets]) as replay, face_on(kind, replay) as face:
+    with replaying([read, targets, *plan_reads(NET_JOB)]) as replay, face_on(kind, replay) as face:
         with pytest.raises(grpc.RpcError) as failed:
             face.up(**pinned(NET_SKIPPED, fail_on=fail_on, **WAITED))
         details = str(failed.value.details())
         assert "ended Skipped: Job execution skipped. The service skipped the run because another run" in details
         assert "Fix the step's script" not in details  # nothing in the script to fix
         assert face.engine.state == {}  # a run that ended in fail_on is not recorded
-        assert replay.sequence() == origins(read, targets)
+        assert lived(replay) == origins(read, targets)
 
 
 @pytest.mark.parametrize("kind", FACES)
@@ -322,7 +345,7 @@ def test_a_set_member_whose_run_was_skipped_is_not_a_failed_member(kind: str) ->
         outputs = face.outputs()
         assert outputs["executions"]["nightly"]["lifecycle"] == "Skipped"
         assert outputs["failed_members"] == [] and outputs["finished"] is True
-        assert replay.sequence() == origins(read, read, targets)  # found, then read once more by the set's wait
+        assert lived(replay) == origins(read, read, targets)  # found, then read once more by the set's wait
         assert face.diagnostics() == ["1 run: 1 Skipped"]  # not "(not succeeded: nightly)"
 
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import requests
@@ -77,6 +77,42 @@ def listed_execution(ref: ExecutionRef) -> Exchange:
     """A GET of one execution the .NET session only ever saw in its agent listing: that listing's item, as is."""
     (item,) = [item for item in NET_AGENT_LISTING.json()["value"] if item["name"] == ref.job_execution_id]
     return synthesized("GET", ref.path, 200, item, f"the item of {NET_AGENT_LISTING.origin}'s listing for this id")
+
+
+PLAN = "plan: "
+"""How every answer to a plan's reads is labelled (after `synthesized: `): no recorded SDK read a plan."""
+
+
+def plan_reads(job: JobRef) -> list[Exchange]:
+    """The reads of a run's plan, which neither recorded session made. The .NET session's job and step are its own
+    PUTs' answers (the step made the job's version 1) and its target group holds the one database its run's
+    targets name; the Python session's job is given the same one step. The job's active runs list empty."""
+    recorded_job, recorded_step = one(NET, "PUT", "/jobs/job1"), one(NET, "PUT", "/jobs/job1/steps/step1")
+    job_body = {**recorded_job.json(), "id": unquote(job.path), "name": job.job_name}
+    job_body["properties"] = {**job_body["properties"], "version": 1}
+    group = f"{unquote(job.agent_path)}/targetGroups/tg1"
+    step = {**recorded_step.json(), "id": f"{unquote(job.path)}/versions/1/steps/step1"}
+    step["properties"] = {**step["properties"], "targetGroup": group}
+    (target,) = [item["properties"]["target"] for item in NET_TARGETS.json()["value"]]
+    member = {
+        "membershipType": "Include",
+        "type": "SqlDatabase",
+        **{k: target[k] for k in ("serverName", "databaseName")},
+    }
+    return [
+        synthesized("GET", job.path, 200, job_body, f"{PLAN}{recorded_job.origin}'s job at version 1"),
+        synthesized(
+            "GET", f"{job.path}/versions/1/steps", 200, {"value": [step]}, f"{PLAN}{recorded_step.origin}'s step"
+        ),
+        synthesized(
+            "GET",
+            group,
+            200,
+            {"name": "tg1", "properties": {"members": [member]}},
+            f"{PLAN}the database {NET_TARGETS.origin} names",
+        ),
+        synthesized("GET", f"{job.path}/executions?isActive=true", 200, {"value": []}, f"{PLAN}no active run"),
+    ]
 
 
 def empty_targets(ref: ExecutionRef) -> Exchange:
@@ -180,6 +216,7 @@ def test_target_outcomes_of_the_recorded_run_count_its_one_succeeded_target(
         "problems_omitted": 0,
         "steps": 1,
         "databases": 1,
+        "by_database": {"sqlcrudtest-4623/sqlcrudtest-4805": "Succeeded"},
         "complete": True,
     }
     assert replay.hits(NET_TARGETS) == 1

@@ -50,7 +50,7 @@ from ..terms import UNKNOWN
 from .schema import JOB_EXECUTION, JOB_EXECUTION_SET, schema
 
 T = TypeVar("T")
-OPAQUE = frozenset({"triggers", "counts"})
+OPAQUE = frozenset({"triggers", "counts", "servers", "by_database"})
 """Maps whose keys are the user's or the service's own: never renamed."""
 KEYED = frozenset({"members", "executions"})
 """Maps keyed by the user's member keys, whose values are ours: keys kept, values renamed."""
@@ -171,7 +171,7 @@ class ElasticJobsProvider(Provider):
             given.setdefault(name.rsplit(":", 1)[-1], value)
         config = {f"{NAMESPACE}:{key}": _config_value(given.get(key)) for key in CONFIG_KEYS}
         self.connection.configure(config)
-        return ConfigureResponse(accept_secrets=True, supports_preview=False, accept_resources=False)
+        return ConfigureResponse(accept_secrets=True, supports_preview=True, accept_resources=False)
 
     async def check(self, request: CheckRequest) -> CheckResponse:
         news = from_engine(request.new_inputs)
@@ -198,8 +198,12 @@ class ElasticJobsProvider(Provider):
         ops = self._ops(request.type)
         props = from_engine(request.properties)
         secrets = secret_names(request.properties)
-        if request.preview:  # never a request: what a run will produce is unknown until it runs
-            return CreateResponse("", for_engine(preview_outputs(ops, props), secrets))
+        if request.preview:  # reads only: what the run will do where; what it will produce is unknown until it runs
+            plan = await self._run(ops.announce_plan, {}, props, self._progress(request.urn))
+            outputs = preview_outputs(ops, props)
+            if plan is not None:
+                outputs["plan"] = plan.output()
+            return CreateResponse("", for_engine(outputs, secrets))
         try:
             created = await self._run(ops.create, props, self._progress(request.urn), request.timeout or None)
         except StartedButUnsettled as unsettled:

@@ -10,6 +10,7 @@ from ..catalog import (
     EXECUTION_INPUTS,
     EXECUTION_OUTPUTS,
     MEMBER_PROPS,
+    RUN_PLAN,
     SET_INPUTS,
     SET_OUTPUTS,
     TARGET_OUTCOMES,
@@ -109,6 +110,7 @@ def schema() -> dict[str, Any]:
                 "How a run's target executions (one per step and database) ended.", TARGET_OUTCOMES
             ),
             f"{PACKAGE}:index:Member": _object("One member of a JobExecutionSet.", MEMBER_PROPS),
+            f"{PACKAGE}:index:RunPlan": _object("What a run will do where (see docs/resources.md).", RUN_PLAN),
         },
         "resources": {
             JOB_EXECUTION: _resource(EXECUTION_DESCRIPTION, EXECUTION_INPUTS, EXECUTION_OUTPUTS),

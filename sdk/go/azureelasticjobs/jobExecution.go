@@ -34,6 +34,8 @@ type JobExecution struct {
 	EndTime pulumi.StringPtrOutput `pulumi:"endTime"`
 	// The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
 	ExecutionKey pulumi.StringPtrOutput `pulumi:"executionKey"`
+	// The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+	ExpectedPlan pulumi.StringPtrOutput `pulumi:"expectedPlan"`
 	// Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
 	FailOn pulumi.StringArrayOutput `pulumi:"failOn"`
 	// `true` while the service still knows the run; `false` once a refresh found it gone (history retention, or its job deleted): the outputs are then as last recorded, and the run is never started again behind your back.
@@ -52,6 +54,8 @@ type JobExecution struct {
 	Lifecycle pulumi.StringOutput `pulumi:"lifecycle"`
 	// The execution's ARM name (its id).
 	Name pulumi.StringOutput `pulumi:"name"`
+	// What the run was planned to do where, read just before it started: the job version, its steps and every database each will run on. Known during preview on the native provider; empty when the run was started by an earlier attempt of this create (the plan is read only before a start).
+	Plan RunPlanPtrOutput `pulumi:"plan"`
 	// The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
 	PollInterval pulumi.Float64PtrOutput `pulumi:"pollInterval"`
 	// The ARM provisioning state of the execution.
@@ -148,6 +152,8 @@ type jobExecutionArgs struct {
 	CancelOnDestroy *bool `pulumi:"cancelOnDestroy"`
 	// The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
 	ExecutionKey *string `pulumi:"executionKey"`
+	// The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+	ExpectedPlan *string `pulumi:"expectedPlan"`
 	// Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
 	FailOn []string `pulumi:"failOn"`
 	// The Elastic Job agent.
@@ -180,6 +186,8 @@ type JobExecutionArgs struct {
 	CancelOnDestroy pulumi.BoolPtrInput
 	// The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
 	ExecutionKey pulumi.StringPtrInput
+	// The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+	ExpectedPlan pulumi.StringPtrInput
 	// Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
 	FailOn pulumi.StringArrayInput
 	// The Elastic Job agent.
@@ -331,6 +339,11 @@ func (o JobExecutionOutput) ExecutionKey() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecution) pulumi.StringPtrOutput { return v.ExecutionKey }).(pulumi.StringPtrOutput)
 }
 
+// The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+func (o JobExecutionOutput) ExpectedPlan() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *JobExecution) pulumi.StringPtrOutput { return v.ExpectedPlan }).(pulumi.StringPtrOutput)
+}
+
 // Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
 func (o JobExecutionOutput) FailOn() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *JobExecution) pulumi.StringArrayOutput { return v.FailOn }).(pulumi.StringArrayOutput)
@@ -374,6 +387,11 @@ func (o JobExecutionOutput) Lifecycle() pulumi.StringOutput {
 // The execution's ARM name (its id).
 func (o JobExecutionOutput) Name() pulumi.StringOutput {
 	return o.ApplyT(func(v *JobExecution) pulumi.StringOutput { return v.Name }).(pulumi.StringOutput)
+}
+
+// What the run was planned to do where, read just before it started: the job version, its steps and every database each will run on. Known during preview on the native provider; empty when the run was started by an earlier attempt of this create (the plan is read only before a start).
+func (o JobExecutionOutput) Plan() RunPlanPtrOutput {
+	return o.ApplyT(func(v *JobExecution) RunPlanPtrOutput { return v.Plan }).(RunPlanPtrOutput)
 }
 
 // The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.

@@ -53,6 +53,8 @@ type providerArgs struct {
 	Endpoint *string `pulumi:"endpoint"`
 	// The Azure cloud: `public` (default), `usgovernment` or `china`.
 	Environment *string `pulumi:"environment"`
+	// Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
+	FleetSubscriptions *string `pulumi:"fleetSubscriptions"`
 	// Seconds each request may spend on retries (default 120).
 	RetryBudget *float64 `pulumi:"retryBudget"`
 	// The default subscription of every resource.
@@ -79,6 +81,8 @@ type ProviderArgs struct {
 	Endpoint pulumi.StringPtrInput
 	// The Azure cloud: `public` (default), `usgovernment` or `china`.
 	Environment pulumi.StringPtrInput
+	// Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
+	FleetSubscriptions pulumi.StringPtrInput
 	// Seconds each request may spend on retries (default 120).
 	RetryBudget pulumi.Float64PtrInput
 	// The default subscription of every resource.

@@ -131,8 +131,223 @@ func (o MemberMapOutput) MapIndex(k pulumi.StringInput) MemberOutput {
 	}).(MemberOutput)
 }
 
+// What a run will do where (see docs/resources.md).
+type RunPlan struct {
+	// Databases an active run of the job holds: the service skips them there.
+	Busy []string `pulumi:"busy"`
+	// How many databases the run will touch.
+	Databases *int `pulumi:"databases"`
+	// A stable digest of what will run where (`sha256:` and 16 hex characters).
+	Digest *string `pulumi:"digest"`
+	// The job.
+	Job *string `pulumi:"job"`
+	// Version, databases per server and digest: the value `expectedPlan` takes.
+	Pin *string `pulumi:"pin"`
+	// Databases per server.
+	Servers map[string]float64 `pulumi:"servers"`
+	// Each step in order: `stepId`, `name`, `targetGroup`, `credential`, `scriptDigest`, `scriptFirstLine`, `timeoutSeconds`, `retryAttempts`, `databases` (`server/database`) and `unresolved` members with reasons.
+	Steps []interface{} `pulumi:"steps"`
+	// The plan in one line, as the resource's row shows it.
+	Summary *string `pulumi:"summary"`
+	// What the plan could not read (it is incomplete when any).
+	Unseen []string `pulumi:"unseen"`
+	// The job's version when the plan was read.
+	Version *int `pulumi:"version"`
+}
+
+// What a run will do where (see docs/resources.md).
+type RunPlanOutput struct{ *pulumi.OutputState }
+
+func (RunPlanOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RunPlan)(nil)).Elem()
+}
+
+func (o RunPlanOutput) ToRunPlanOutput() RunPlanOutput {
+	return o
+}
+
+func (o RunPlanOutput) ToRunPlanOutputWithContext(ctx context.Context) RunPlanOutput {
+	return o
+}
+
+// Databases an active run of the job holds: the service skips them there.
+func (o RunPlanOutput) Busy() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v RunPlan) []string { return v.Busy }).(pulumi.StringArrayOutput)
+}
+
+// How many databases the run will touch.
+func (o RunPlanOutput) Databases() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v RunPlan) *int { return v.Databases }).(pulumi.IntPtrOutput)
+}
+
+// A stable digest of what will run where (`sha256:` and 16 hex characters).
+func (o RunPlanOutput) Digest() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RunPlan) *string { return v.Digest }).(pulumi.StringPtrOutput)
+}
+
+// The job.
+func (o RunPlanOutput) Job() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RunPlan) *string { return v.Job }).(pulumi.StringPtrOutput)
+}
+
+// Version, databases per server and digest: the value `expectedPlan` takes.
+func (o RunPlanOutput) Pin() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RunPlan) *string { return v.Pin }).(pulumi.StringPtrOutput)
+}
+
+// Databases per server.
+func (o RunPlanOutput) Servers() pulumi.Float64MapOutput {
+	return o.ApplyT(func(v RunPlan) map[string]float64 { return v.Servers }).(pulumi.Float64MapOutput)
+}
+
+// Each step in order: `stepId`, `name`, `targetGroup`, `credential`, `scriptDigest`, `scriptFirstLine`, `timeoutSeconds`, `retryAttempts`, `databases` (`server/database`) and `unresolved` members with reasons.
+func (o RunPlanOutput) Steps() pulumi.ArrayOutput {
+	return o.ApplyT(func(v RunPlan) []interface{} { return v.Steps }).(pulumi.ArrayOutput)
+}
+
+// The plan in one line, as the resource's row shows it.
+func (o RunPlanOutput) Summary() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RunPlan) *string { return v.Summary }).(pulumi.StringPtrOutput)
+}
+
+// What the plan could not read (it is incomplete when any).
+func (o RunPlanOutput) Unseen() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v RunPlan) []string { return v.Unseen }).(pulumi.StringArrayOutput)
+}
+
+// The job's version when the plan was read.
+func (o RunPlanOutput) Version() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v RunPlan) *int { return v.Version }).(pulumi.IntPtrOutput)
+}
+
+type RunPlanPtrOutput struct{ *pulumi.OutputState }
+
+func (RunPlanPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RunPlan)(nil)).Elem()
+}
+
+func (o RunPlanPtrOutput) ToRunPlanPtrOutput() RunPlanPtrOutput {
+	return o
+}
+
+func (o RunPlanPtrOutput) ToRunPlanPtrOutputWithContext(ctx context.Context) RunPlanPtrOutput {
+	return o
+}
+
+func (o RunPlanPtrOutput) Elem() RunPlanOutput {
+	return o.ApplyT(func(v *RunPlan) RunPlan {
+		if v != nil {
+			return *v
+		}
+		var ret RunPlan
+		return ret
+	}).(RunPlanOutput)
+}
+
+// Databases an active run of the job holds: the service skips them there.
+func (o RunPlanPtrOutput) Busy() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *RunPlan) []string {
+		if v == nil {
+			return nil
+		}
+		return v.Busy
+	}).(pulumi.StringArrayOutput)
+}
+
+// How many databases the run will touch.
+func (o RunPlanPtrOutput) Databases() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *RunPlan) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Databases
+	}).(pulumi.IntPtrOutput)
+}
+
+// A stable digest of what will run where (`sha256:` and 16 hex characters).
+func (o RunPlanPtrOutput) Digest() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RunPlan) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Digest
+	}).(pulumi.StringPtrOutput)
+}
+
+// The job.
+func (o RunPlanPtrOutput) Job() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RunPlan) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Job
+	}).(pulumi.StringPtrOutput)
+}
+
+// Version, databases per server and digest: the value `expectedPlan` takes.
+func (o RunPlanPtrOutput) Pin() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RunPlan) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Pin
+	}).(pulumi.StringPtrOutput)
+}
+
+// Databases per server.
+func (o RunPlanPtrOutput) Servers() pulumi.Float64MapOutput {
+	return o.ApplyT(func(v *RunPlan) map[string]float64 {
+		if v == nil {
+			return nil
+		}
+		return v.Servers
+	}).(pulumi.Float64MapOutput)
+}
+
+// Each step in order: `stepId`, `name`, `targetGroup`, `credential`, `scriptDigest`, `scriptFirstLine`, `timeoutSeconds`, `retryAttempts`, `databases` (`server/database`) and `unresolved` members with reasons.
+func (o RunPlanPtrOutput) Steps() pulumi.ArrayOutput {
+	return o.ApplyT(func(v *RunPlan) []interface{} {
+		if v == nil {
+			return nil
+		}
+		return v.Steps
+	}).(pulumi.ArrayOutput)
+}
+
+// The plan in one line, as the resource's row shows it.
+func (o RunPlanPtrOutput) Summary() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RunPlan) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Summary
+	}).(pulumi.StringPtrOutput)
+}
+
+// What the plan could not read (it is incomplete when any).
+func (o RunPlanPtrOutput) Unseen() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *RunPlan) []string {
+		if v == nil {
+			return nil
+		}
+		return v.Unseen
+	}).(pulumi.StringArrayOutput)
+}
+
+// The job's version when the plan was read.
+func (o RunPlanPtrOutput) Version() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *RunPlan) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Version
+	}).(pulumi.IntPtrOutput)
+}
+
 // How a run's target executions (one per step and database) ended.
 type TargetOutcomes struct {
+	// Per database (`server/database`, the plan's key): how it ended (the worst lifecycle of its steps).
+	ByDatabase map[string]string `pulumi:"byDatabase"`
 	// Whether every target execution was read (false until the run is terminal, or when the listing failed).
 	Complete *bool `pulumi:"complete"`
 	// How many target executions ended in each lifecycle.
@@ -145,6 +360,8 @@ type TargetOutcomes struct {
 	ProblemsOmitted *int `pulumi:"problemsOmitted"`
 	// How many steps ran.
 	Steps *int `pulumi:"steps"`
+	// Databases the run touched that its plan did not name (the fleet changed, or the plan could not see them).
+	Unplanned []string `pulumi:"unplanned"`
 }
 
 // How a run's target executions (one per step and database) ended.
@@ -160,6 +377,11 @@ func (o TargetOutcomesOutput) ToTargetOutcomesOutput() TargetOutcomesOutput {
 
 func (o TargetOutcomesOutput) ToTargetOutcomesOutputWithContext(ctx context.Context) TargetOutcomesOutput {
 	return o
+}
+
+// Per database (`server/database`, the plan's key): how it ended (the worst lifecycle of its steps).
+func (o TargetOutcomesOutput) ByDatabase() pulumi.StringMapOutput {
+	return o.ApplyT(func(v TargetOutcomes) map[string]string { return v.ByDatabase }).(pulumi.StringMapOutput)
 }
 
 // Whether every target execution was read (false until the run is terminal, or when the listing failed).
@@ -192,10 +414,17 @@ func (o TargetOutcomesOutput) Steps() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v TargetOutcomes) *int { return v.Steps }).(pulumi.IntPtrOutput)
 }
 
+// Databases the run touched that its plan did not name (the fleet changed, or the plan could not see them).
+func (o TargetOutcomesOutput) Unplanned() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v TargetOutcomes) []string { return v.Unplanned }).(pulumi.StringArrayOutput)
+}
+
 func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*MemberInput)(nil)).Elem(), MemberArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*MemberMapInput)(nil)).Elem(), MemberMap{})
 	pulumi.RegisterOutputType(MemberOutput{})
 	pulumi.RegisterOutputType(MemberMapOutput{})
+	pulumi.RegisterOutputType(RunPlanOutput{})
+	pulumi.RegisterOutputType(RunPlanPtrOutput{})
 	pulumi.RegisterOutputType(TargetOutcomesOutput{})
 }

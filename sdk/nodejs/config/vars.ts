@@ -85,6 +85,17 @@ Object.defineProperty(exports, "environment", {
 });
 
 /**
+ * Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
+ */
+export declare const fleetSubscriptions: string | undefined;
+Object.defineProperty(exports, "fleetSubscriptions", {
+    get() {
+        return __config.get("fleetSubscriptions");
+    },
+    enumerable: true,
+});
+
+/**
  * Seconds each request may spend on retries (default 120).
  */
 export declare const retryBudget: number | undefined;

@@ -24,9 +24,59 @@ export interface Member {
 }
 
 /**
+ * What a run will do where (see docs/resources.md).
+ */
+export interface RunPlan {
+    /**
+     * Databases an active run of the job holds: the service skips them there.
+     */
+    busy?: string[];
+    /**
+     * How many databases the run will touch.
+     */
+    databases?: number;
+    /**
+     * A stable digest of what will run where (`sha256:` and 16 hex characters).
+     */
+    digest?: string;
+    /**
+     * The job.
+     */
+    job?: string;
+    /**
+     * Version, databases per server and digest: the value `expectedPlan` takes.
+     */
+    pin?: string;
+    /**
+     * Databases per server.
+     */
+    servers?: {[key: string]: number};
+    /**
+     * Each step in order: `stepId`, `name`, `targetGroup`, `credential`, `scriptDigest`, `scriptFirstLine`, `timeoutSeconds`, `retryAttempts`, `databases` (`server/database`) and `unresolved` members with reasons.
+     */
+    steps?: any[];
+    /**
+     * The plan in one line, as the resource's row shows it.
+     */
+    summary?: string;
+    /**
+     * What the plan could not read (it is incomplete when any).
+     */
+    unseen?: string[];
+    /**
+     * The job's version when the plan was read.
+     */
+    version?: number;
+}
+
+/**
  * How a run's target executions (one per step and database) ended.
  */
 export interface TargetOutcomes {
+    /**
+     * Per database (`server/database`, the plan's key): how it ended (the worst lifecycle of its steps).
+     */
+    byDatabase?: {[key: string]: string};
     /**
      * Whether every target execution was read (false until the run is terminal, or when the listing failed).
      */
@@ -51,5 +101,9 @@ export interface TargetOutcomes {
      * How many steps ran.
      */
     steps?: number;
+    /**
+     * Databases the run touched that its plan did not name (the fleet changed, or the plan could not see them).
+     */
+    unplanned?: string[];
 }
 

@@ -27,6 +27,7 @@ class JobExecutionArgs:
                  api_version: pulumi.Input[Optional[_builtins.str]] = None,
                  cancel_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  execution_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 expected_plan: pulumi.Input[Optional[_builtins.str]] = None,
                  fail_on: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  job_execution_id: pulumi.Input[Optional[_builtins.str]] = None,
                  poll_interval: pulumi.Input[Optional[_builtins.float]] = None,
@@ -44,6 +45,7 @@ class JobExecutionArgs:
         :param pulumi.Input[_builtins.str] api_version: The ARM api-version of the Microsoft.Sql calls (default `2025-01-01`). Updated in place.
         :param pulumi.Input[_builtins.bool] cancel_on_destroy: Cancel an active run when the resource is destroyed or replaced (default `true`). With `false` the run is left going, and a replacement attaches to it while it runs instead of starting a second one.
         :param pulumi.Input[_builtins.str] execution_key: The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
+        :param pulumi.Input[_builtins.str] expected_plan: The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] fail_on: Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
         :param pulumi.Input[_builtins.str] job_execution_id: A UUID to pin the run to. By default one is derived from the execution key, the job and `triggers`, so an interrupted `up` attaches to its run instead of starting another.
         :param pulumi.Input[_builtins.float] poll_interval: The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
@@ -62,6 +64,8 @@ class JobExecutionArgs:
             pulumi.set(__self__, "cancel_on_destroy", cancel_on_destroy)
         if execution_key is not None:
             pulumi.set(__self__, "execution_key", execution_key)
+        if expected_plan is not None:
+            pulumi.set(__self__, "expected_plan", expected_plan)
         if fail_on is not None:
             pulumi.set(__self__, "fail_on", fail_on)
         if job_execution_id is not None:
@@ -162,6 +166,18 @@ class JobExecutionArgs:
         pulumi.set(self, "execution_key", value)
 
     @_builtins.property
+    @pulumi.getter(name="expectedPlan")
+    def expected_plan(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+        """
+        return pulumi.get(self, "expected_plan")
+
+    @expected_plan.setter
+    def expected_plan(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "expected_plan", value)
+
+    @_builtins.property
     @pulumi.getter(name="failOn")
     def fail_on(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
         """
@@ -255,6 +271,7 @@ class JobExecution(pulumi.CustomResource):
                  api_version: pulumi.Input[Optional[_builtins.str]] = None,
                  cancel_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  execution_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 expected_plan: pulumi.Input[Optional[_builtins.str]] = None,
                  fail_on: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  job_agent_name: pulumi.Input[Optional[_builtins.str]] = None,
                  job_execution_id: pulumi.Input[Optional[_builtins.str]] = None,
@@ -278,6 +295,7 @@ class JobExecution(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] api_version: The ARM api-version of the Microsoft.Sql calls (default `2025-01-01`). Updated in place.
         :param pulumi.Input[_builtins.bool] cancel_on_destroy: Cancel an active run when the resource is destroyed or replaced (default `true`). With `false` the run is left going, and a replacement attaches to it while it runs instead of starting a second one.
         :param pulumi.Input[_builtins.str] execution_key: The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
+        :param pulumi.Input[_builtins.str] expected_plan: The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] fail_on: Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
         :param pulumi.Input[_builtins.str] job_agent_name: The Elastic Job agent.
         :param pulumi.Input[_builtins.str] job_execution_id: A UUID to pin the run to. By default one is derived from the execution key, the job and `triggers`, so an interrupted `up` attaches to its run instead of starting another.
@@ -320,6 +338,7 @@ class JobExecution(pulumi.CustomResource):
                  api_version: pulumi.Input[Optional[_builtins.str]] = None,
                  cancel_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  execution_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 expected_plan: pulumi.Input[Optional[_builtins.str]] = None,
                  fail_on: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  job_agent_name: pulumi.Input[Optional[_builtins.str]] = None,
                  job_execution_id: pulumi.Input[Optional[_builtins.str]] = None,
@@ -343,6 +362,7 @@ class JobExecution(pulumi.CustomResource):
             __props__.__dict__["api_version"] = api_version
             __props__.__dict__["cancel_on_destroy"] = cancel_on_destroy
             __props__.__dict__["execution_key"] = execution_key
+            __props__.__dict__["expected_plan"] = expected_plan
             __props__.__dict__["fail_on"] = fail_on
             if job_agent_name is None and not opts.urn:
                 raise TypeError("Missing required property 'job_agent_name'")
@@ -372,6 +392,7 @@ class JobExecution(pulumi.CustomResource):
             __props__.__dict__["last_message"] = None
             __props__.__dict__["lifecycle"] = None
             __props__.__dict__["name"] = None
+            __props__.__dict__["plan"] = None
             __props__.__dict__["provisioning_state"] = None
             __props__.__dict__["start_time"] = None
             __props__.__dict__["step_id"] = None
@@ -410,6 +431,7 @@ class JobExecution(pulumi.CustomResource):
         __props__.__dict__["current_attempts"] = None
         __props__.__dict__["end_time"] = None
         __props__.__dict__["execution_key"] = None
+        __props__.__dict__["expected_plan"] = None
         __props__.__dict__["fail_on"] = None
         __props__.__dict__["in_history"] = None
         __props__.__dict__["job_agent_name"] = None
@@ -419,6 +441,7 @@ class JobExecution(pulumi.CustomResource):
         __props__.__dict__["last_message"] = None
         __props__.__dict__["lifecycle"] = None
         __props__.__dict__["name"] = None
+        __props__.__dict__["plan"] = None
         __props__.__dict__["poll_interval"] = None
         __props__.__dict__["provisioning_state"] = None
         __props__.__dict__["resource_group_name"] = None
@@ -507,6 +530,14 @@ class JobExecution(pulumi.CustomResource):
         return pulumi.get(self, "execution_key")
 
     @_builtins.property
+    @pulumi.getter(name="expectedPlan")
+    def expected_plan(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+        """
+        return pulumi.get(self, "expected_plan")
+
+    @_builtins.property
     @pulumi.getter(name="failOn")
     def fail_on(self) -> pulumi.Output[Optional[Sequence[_builtins.str]]]:
         """
@@ -577,6 +608,14 @@ class JobExecution(pulumi.CustomResource):
         The execution's ARM name (its id).
         """
         return pulumi.get(self, "name")
+
+    @_builtins.property
+    @pulumi.getter
+    def plan(self) -> pulumi.Output[Optional['outputs.RunPlan']]:
+        """
+        What the run was planned to do where, read just before it started: the job version, its steps and every database each will run on. Known during preview on the native provider; empty when the run was started by an earlier attempt of this create (the plan is read only before a start).
+        """
+        return pulumi.get(self, "plan")
 
     @_builtins.property
     @pulumi.getter(name="pollInterval")

@@ -16,6 +16,7 @@ from . import _utilities
 
 __all__ = [
     'Member',
+    'RunPlan',
     'TargetOutcomes',
 ]
 
@@ -86,6 +87,138 @@ class Member(dict):
 
 
 @pulumi.output_type
+class RunPlan(dict):
+    """
+    What a run will do where (see docs/resources.md).
+    """
+    def __init__(__self__, *,
+                 busy: Optional[Sequence[_builtins.str]] = None,
+                 databases: Optional[_builtins.int] = None,
+                 digest: Optional[_builtins.str] = None,
+                 job: Optional[_builtins.str] = None,
+                 pin: Optional[_builtins.str] = None,
+                 servers: Optional[Mapping[str, _builtins.float]] = None,
+                 steps: Optional[Sequence[Any]] = None,
+                 summary: Optional[_builtins.str] = None,
+                 unseen: Optional[Sequence[_builtins.str]] = None,
+                 version: Optional[_builtins.int] = None):
+        """
+        What a run will do where (see docs/resources.md).
+
+        :param Sequence[_builtins.str] busy: Databases an active run of the job holds: the service skips them there.
+        :param _builtins.int databases: How many databases the run will touch.
+        :param _builtins.str digest: A stable digest of what will run where (`sha256:` and 16 hex characters).
+        :param _builtins.str job: The job.
+        :param _builtins.str pin: Version, databases per server and digest: the value `expectedPlan` takes.
+        :param Mapping[str, _builtins.float] servers: Databases per server.
+        :param Sequence[Any] steps: Each step in order: `stepId`, `name`, `targetGroup`, `credential`, `scriptDigest`, `scriptFirstLine`, `timeoutSeconds`, `retryAttempts`, `databases` (`server/database`) and `unresolved` members with reasons.
+        :param _builtins.str summary: The plan in one line, as the resource's row shows it.
+        :param Sequence[_builtins.str] unseen: What the plan could not read (it is incomplete when any).
+        :param _builtins.int version: The job's version when the plan was read.
+        """
+        if busy is not None:
+            pulumi.set(__self__, "busy", busy)
+        if databases is not None:
+            pulumi.set(__self__, "databases", databases)
+        if digest is not None:
+            pulumi.set(__self__, "digest", digest)
+        if job is not None:
+            pulumi.set(__self__, "job", job)
+        if pin is not None:
+            pulumi.set(__self__, "pin", pin)
+        if servers is not None:
+            pulumi.set(__self__, "servers", servers)
+        if steps is not None:
+            pulumi.set(__self__, "steps", steps)
+        if summary is not None:
+            pulumi.set(__self__, "summary", summary)
+        if unseen is not None:
+            pulumi.set(__self__, "unseen", unseen)
+        if version is not None:
+            pulumi.set(__self__, "version", version)
+
+    @_builtins.property
+    @pulumi.getter
+    def busy(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        Databases an active run of the job holds: the service skips them there.
+        """
+        return pulumi.get(self, "busy")
+
+    @_builtins.property
+    @pulumi.getter
+    def databases(self) -> Optional[_builtins.int]:
+        """
+        How many databases the run will touch.
+        """
+        return pulumi.get(self, "databases")
+
+    @_builtins.property
+    @pulumi.getter
+    def digest(self) -> Optional[_builtins.str]:
+        """
+        A stable digest of what will run where (`sha256:` and 16 hex characters).
+        """
+        return pulumi.get(self, "digest")
+
+    @_builtins.property
+    @pulumi.getter
+    def job(self) -> Optional[_builtins.str]:
+        """
+        The job.
+        """
+        return pulumi.get(self, "job")
+
+    @_builtins.property
+    @pulumi.getter
+    def pin(self) -> Optional[_builtins.str]:
+        """
+        Version, databases per server and digest: the value `expectedPlan` takes.
+        """
+        return pulumi.get(self, "pin")
+
+    @_builtins.property
+    @pulumi.getter
+    def servers(self) -> Optional[Mapping[str, _builtins.float]]:
+        """
+        Databases per server.
+        """
+        return pulumi.get(self, "servers")
+
+    @_builtins.property
+    @pulumi.getter
+    def steps(self) -> Optional[Sequence[Any]]:
+        """
+        Each step in order: `stepId`, `name`, `targetGroup`, `credential`, `scriptDigest`, `scriptFirstLine`, `timeoutSeconds`, `retryAttempts`, `databases` (`server/database`) and `unresolved` members with reasons.
+        """
+        return pulumi.get(self, "steps")
+
+    @_builtins.property
+    @pulumi.getter
+    def summary(self) -> Optional[_builtins.str]:
+        """
+        The plan in one line, as the resource's row shows it.
+        """
+        return pulumi.get(self, "summary")
+
+    @_builtins.property
+    @pulumi.getter
+    def unseen(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        What the plan could not read (it is incomplete when any).
+        """
+        return pulumi.get(self, "unseen")
+
+    @_builtins.property
+    @pulumi.getter
+    def version(self) -> Optional[_builtins.int]:
+        """
+        The job's version when the plan was read.
+        """
+        return pulumi.get(self, "version")
+
+
+@pulumi.output_type
 class TargetOutcomes(dict):
     """
     How a run's target executions (one per step and database) ended.
@@ -93,7 +226,9 @@ class TargetOutcomes(dict):
     @staticmethod
     def __key_warning(key: str):
         suggest = None
-        if key == "problemsOmitted":
+        if key == "byDatabase":
+            suggest = "by_database"
+        elif key == "problemsOmitted":
             suggest = "problems_omitted"
 
         if suggest:
@@ -108,22 +243,28 @@ class TargetOutcomes(dict):
         return super().get(key, default)
 
     def __init__(__self__, *,
+                 by_database: Optional[Mapping[str, _builtins.str]] = None,
                  complete: Optional[_builtins.bool] = None,
                  counts: Optional[Mapping[str, _builtins.float]] = None,
                  databases: Optional[_builtins.int] = None,
                  problems: Optional[Sequence[Any]] = None,
                  problems_omitted: Optional[_builtins.int] = None,
-                 steps: Optional[_builtins.int] = None):
+                 steps: Optional[_builtins.int] = None,
+                 unplanned: Optional[Sequence[_builtins.str]] = None):
         """
         How a run's target executions (one per step and database) ended.
 
+        :param Mapping[str, _builtins.str] by_database: Per database (`server/database`, the plan's key): how it ended (the worst lifecycle of its steps).
         :param _builtins.bool complete: Whether every target execution was read (false until the run is terminal, or when the listing failed).
         :param Mapping[str, _builtins.float] counts: How many target executions ended in each lifecycle.
         :param _builtins.int databases: How many databases the run touched.
         :param Sequence[Any] problems: The first 20 target executions that did not succeed: server, database, step, lifecycle, attempts, message.
         :param _builtins.int problems_omitted: How many more did not succeed.
         :param _builtins.int steps: How many steps ran.
+        :param Sequence[_builtins.str] unplanned: Databases the run touched that its plan did not name (the fleet changed, or the plan could not see them).
         """
+        if by_database is not None:
+            pulumi.set(__self__, "by_database", by_database)
         if complete is not None:
             pulumi.set(__self__, "complete", complete)
         if counts is not None:
@@ -136,6 +277,16 @@ class TargetOutcomes(dict):
             pulumi.set(__self__, "problems_omitted", problems_omitted)
         if steps is not None:
             pulumi.set(__self__, "steps", steps)
+        if unplanned is not None:
+            pulumi.set(__self__, "unplanned", unplanned)
+
+    @_builtins.property
+    @pulumi.getter(name="byDatabase")
+    def by_database(self) -> Optional[Mapping[str, _builtins.str]]:
+        """
+        Per database (`server/database`, the plan's key): how it ended (the worst lifecycle of its steps).
+        """
+        return pulumi.get(self, "by_database")
 
     @_builtins.property
     @pulumi.getter
@@ -184,5 +335,13 @@ class TargetOutcomes(dict):
         How many steps ran.
         """
         return pulumi.get(self, "steps")
+
+    @_builtins.property
+    @pulumi.getter
+    def unplanned(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        Databases the run touched that its plan did not name (the fleet changed, or the plan could not see them).
+        """
+        return pulumi.get(self, "unplanned")
 
 

@@ -26,6 +26,7 @@ class ProviderArgs:
                  client_secret: pulumi.Input[Optional[_builtins.str]] = None,
                  endpoint: pulumi.Input[Optional[_builtins.str]] = None,
                  environment: pulumi.Input[Optional[_builtins.str]] = None,
+                 fleet_subscriptions: pulumi.Input[Optional[_builtins.str]] = None,
                  retry_budget: pulumi.Input[Optional[_builtins.float]] = None,
                  subscription_id: pulumi.Input[Optional[_builtins.str]] = None,
                  tenant_id: pulumi.Input[Optional[_builtins.str]] = None,
@@ -40,6 +41,7 @@ class ProviderArgs:
         :param pulumi.Input[_builtins.str] client_secret: The secret of a service principal.
         :param pulumi.Input[_builtins.str] endpoint: The ARM endpoint (default: the cloud's Resource Manager, `https://management.azure.com`); the local emulator's URL to use it.
         :param pulumi.Input[_builtins.str] environment: The Azure cloud: `public` (default), `usgovernment` or `china`.
+        :param pulumi.Input[_builtins.str] fleet_subscriptions: Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
         :param pulumi.Input[_builtins.float] retry_budget: Seconds each request may spend on retries (default 120).
         :param pulumi.Input[_builtins.str] subscription_id: The default subscription of every resource.
         :param pulumi.Input[_builtins.str] tenant_id: The tenant of a service principal.
@@ -59,6 +61,8 @@ class ProviderArgs:
             pulumi.set(__self__, "endpoint", endpoint)
         if environment is not None:
             pulumi.set(__self__, "environment", environment)
+        if fleet_subscriptions is not None:
+            pulumi.set(__self__, "fleet_subscriptions", fleet_subscriptions)
         if retry_budget is not None:
             pulumi.set(__self__, "retry_budget", retry_budget)
         if subscription_id is not None:
@@ -153,6 +157,18 @@ class ProviderArgs:
         pulumi.set(self, "environment", value)
 
     @_builtins.property
+    @pulumi.getter(name="fleetSubscriptions")
+    def fleet_subscriptions(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
+        """
+        return pulumi.get(self, "fleet_subscriptions")
+
+    @fleet_subscriptions.setter
+    def fleet_subscriptions(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "fleet_subscriptions", value)
+
+    @_builtins.property
     @pulumi.getter(name="retryBudget")
     def retry_budget(self) -> pulumi.Input[Optional[_builtins.float]]:
         """
@@ -214,6 +230,7 @@ class Provider(pulumi.ProviderResource):
                  client_secret: pulumi.Input[Optional[_builtins.str]] = None,
                  endpoint: pulumi.Input[Optional[_builtins.str]] = None,
                  environment: pulumi.Input[Optional[_builtins.str]] = None,
+                 fleet_subscriptions: pulumi.Input[Optional[_builtins.str]] = None,
                  retry_budget: pulumi.Input[Optional[_builtins.float]] = None,
                  subscription_id: pulumi.Input[Optional[_builtins.str]] = None,
                  tenant_id: pulumi.Input[Optional[_builtins.str]] = None,
@@ -231,6 +248,7 @@ class Provider(pulumi.ProviderResource):
         :param pulumi.Input[_builtins.str] client_secret: The secret of a service principal.
         :param pulumi.Input[_builtins.str] endpoint: The ARM endpoint (default: the cloud's Resource Manager, `https://management.azure.com`); the local emulator's URL to use it.
         :param pulumi.Input[_builtins.str] environment: The Azure cloud: `public` (default), `usgovernment` or `china`.
+        :param pulumi.Input[_builtins.str] fleet_subscriptions: Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
         :param pulumi.Input[_builtins.float] retry_budget: Seconds each request may spend on retries (default 120).
         :param pulumi.Input[_builtins.str] subscription_id: The default subscription of every resource.
         :param pulumi.Input[_builtins.str] tenant_id: The tenant of a service principal.
@@ -267,6 +285,7 @@ class Provider(pulumi.ProviderResource):
                  client_secret: pulumi.Input[Optional[_builtins.str]] = None,
                  endpoint: pulumi.Input[Optional[_builtins.str]] = None,
                  environment: pulumi.Input[Optional[_builtins.str]] = None,
+                 fleet_subscriptions: pulumi.Input[Optional[_builtins.str]] = None,
                  retry_budget: pulumi.Input[Optional[_builtins.float]] = None,
                  subscription_id: pulumi.Input[Optional[_builtins.str]] = None,
                  tenant_id: pulumi.Input[Optional[_builtins.str]] = None,
@@ -287,6 +306,7 @@ class Provider(pulumi.ProviderResource):
             __props__.__dict__["client_secret"] = None if client_secret is None else pulumi.Output.secret(client_secret)
             __props__.__dict__["endpoint"] = endpoint
             __props__.__dict__["environment"] = environment
+            __props__.__dict__["fleet_subscriptions"] = fleet_subscriptions
             __props__.__dict__["retry_budget"] = pulumi.Output.from_input(retry_budget).apply(pulumi.runtime.to_json) if retry_budget is not None else None
             __props__.__dict__["subscription_id"] = subscription_id
             __props__.__dict__["tenant_id"] = tenant_id

@@ -46,6 +46,11 @@ func GetEnvironment(ctx *pulumi.Context) string {
 	return config.Get(ctx, "azure-elastic-jobs:environment")
 }
 
+// Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
+func GetFleetSubscriptions(ctx *pulumi.Context) string {
+	return config.Get(ctx, "azure-elastic-jobs:fleetSubscriptions")
+}
+
 // Seconds each request may spend on retries (default 120).
 func GetRetryBudget(ctx *pulumi.Context) float64 {
 	return config.GetFloat64(ctx, "azure-elastic-jobs:retryBudget")

@@ -49,6 +49,11 @@ environment: Optional[str]
 The Azure cloud: `public` (default), `usgovernment` or `china`.
 """
 
+fleetSubscriptions: Optional[str]
+"""
+Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
+"""
+
 retryBudget: Optional[float]
 """
 Seconds each request may spend on retries (default 120).

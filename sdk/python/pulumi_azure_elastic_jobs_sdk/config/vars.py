@@ -70,6 +70,13 @@ class _ExportableConfig(types.ModuleType):
         return __config__.get('environment')
 
     @_builtins.property
+    def fleet_subscriptions(self) -> Optional[str]:
+        """
+        Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
+        """
+        return __config__.get('fleetSubscriptions')
+
+    @_builtins.property
     def retry_budget(self) -> Optional[float]:
         """
         Seconds each request may spend on retries (default 120).

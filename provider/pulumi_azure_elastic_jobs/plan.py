@@ -1,0 +1,297 @@
+"""What a run will do where, as pure data: the job's version, its steps in order, and the databases each will touch.
+
+A plan is computed from reads alone (:mod:`.planning` does them) and never imports pulumi, so both faces show the
+same one: the row's line during a preview, the text a pull request's comment shows, the ``plan`` output recorded
+when a run starts, and the guard that refuses a run whose live plan differs from the one a reviewer saw.
+
+How far to trust it: the service expands a target group itself when the run starts, through SQL with the target
+group's refresh credential; a plan reads the same fleet through ARM with the provider's identity. Both see the
+same servers, pools and databases unless the fleet changes between the plan and the run, or the two identities
+see different things; members neither can expand through ARM (shard maps) are listed as unresolved, never guessed.
+``master`` is left out of server and pool targets, as the service leaves it out (a server target runs on the
+server's user databases); a SqlDatabase member that names ``master`` runs there, and the plan says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+SYSTEM_DATABASES = frozenset({"master"})
+"""Databases the service lists in ARM but never targets through a server or a pool."""
+DIGEST_CHARS = 16
+"""Hex characters of SHA-256 kept in a digest: 64 bits, ample to tell two plans of one job apart."""
+SCRIPT_DIGEST_CHARS = 12
+MAX_FIRST_LINE = 80
+
+
+def server_key(name: str) -> str:
+    """A server as the service matches it: by name, whether a member names it or its DNS name
+    (``s1.database.windows.net``), in any case."""
+    return name.strip().split(".", 1)[0].lower()
+
+
+def database_key(server: str, database: str) -> str:
+    """One database, by the key the plan and ``target_outcomes`` share: ``server/database``, lower case."""
+    return f"{server_key(server)}/{database.strip().lower()}"
+
+
+def script_digest(script: str) -> str:
+    return "sha256:" + hashlib.sha256(script.encode()).hexdigest()[:SCRIPT_DIGEST_CHARS]
+
+
+def first_line(script: str) -> str:
+    """The script's first line with text, shortened: what a reviewer recognizes a step by."""
+    line = next((text.strip() for text in script.splitlines() if text.strip()), "")
+    return line if len(line) <= MAX_FIRST_LINE else line[: MAX_FIRST_LINE - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """A target group member the plan could not turn into databases, and why."""
+
+    member: str
+    reason: str
+
+    def output(self) -> dict[str, str]:
+        return {"member": self.member, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One step of the job's version, and every database it will run on after expansion."""
+
+    step_id: int
+    name: str
+    target_group: str
+    credential: str | None
+    script_digest: str
+    script_first_line: str
+    timeout_seconds: int
+    retry_attempts: int
+    databases: tuple[str, ...] = ()
+    unresolved: tuple[Unresolved, ...] = ()
+
+    def output(self) -> dict[str, Any]:
+        return {
+            "step_id": self.step_id,
+            "name": self.name,
+            "target_group": self.target_group,
+            "credential": self.credential,
+            "script_digest": self.script_digest,
+            "script_first_line": self.script_first_line,
+            "timeout_seconds": self.timeout_seconds,
+            "retry_attempts": self.retry_attempts,
+            "databases": list(self.databases),
+            "unresolved": [item.output() for item in self.unresolved],
+        }
+
+    @classmethod
+    def from_output(cls, value: Mapping[str, Any]) -> PlannedStep:
+        return cls(
+            step_id=int(value.get("step_id") or 0),
+            name=str(value.get("name") or ""),
+            target_group=str(value.get("target_group") or ""),
+            credential=value.get("credential"),
+            script_digest=str(value.get("script_digest") or ""),
+            script_first_line=str(value.get("script_first_line") or ""),
+            timeout_seconds=int(value.get("timeout_seconds") or 0),
+            retry_attempts=int(value.get("retry_attempts") or 0),
+            databases=tuple(str(key) for key in value.get("databases") or ()),
+            unresolved=tuple(
+                Unresolved(str(item.get("member")), str(item.get("reason"))) for item in value.get("unresolved") or ()
+            ),
+        )
+
+    def identity(self) -> dict[str, Any]:
+        """What the digest covers: everything the step will do where, not why a member did not resolve (a reason
+        may quote a request id)."""
+        return {**self.output(), "unresolved": sorted(item.member for item in self.unresolved)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A run of ``job`` at ``version``: its steps in order, the databases each runs on, and what could not be seen.
+
+    ``busy`` are databases where a run of the job is still active (the service skips the new run there); they are
+    outside the digest, which says what the job will do where, not what happens to be running right now.
+    ``unseen`` says what the reads could not tell (a job that does not exist, a listing the identity may not
+    read): a plan with something unseen is incomplete, and says so."""
+
+    job: str
+    version: int
+    steps: tuple[PlannedStep, ...] = ()
+    busy: tuple[str, ...] = ()
+    unseen: tuple[str, ...] = ()
+
+    @cached_property
+    def databases(self) -> tuple[str, ...]:
+        return tuple(sorted({key for step in self.steps for key in step.databases}))
+
+    @cached_property
+    def servers(self) -> dict[str, int]:
+        """Databases the run touches per server, by server key."""
+        counts: dict[str, int] = {}
+        for key in self.databases:
+            server = key.split("/", 1)[0]
+            counts[server] = counts.get(server, 0) + 1
+        return dict(sorted(counts.items()))
+
+    @cached_property
+    def unresolved(self) -> tuple[str, ...]:
+        return tuple(sorted({item.member for step in self.steps for item in step.unresolved}))
+
+    @cached_property
+    def digest(self) -> str:
+        """A stable digest of what the run will do where (job, version, steps, databases, unresolved members)."""
+        identity = {
+            "job": self.job.lower(),
+            "version": self.version,
+            "steps": [step.identity() for step in self.steps],
+        }
+        canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:DIGEST_CHARS]
+
+    @property
+    def pin(self) -> str:
+        """The plan as a reviewer pins it (``expected_plan``): version, databases per server, digest.
+
+        Readable in a pull request, short enough for a config value, and detailed enough that a changed plan can
+        be named (``version 8 -> 9``, ``+3 databases on server2``) without keeping the reviewed plan anywhere."""
+        servers = " ".join(f"{server}={count}" for server, count in self.servers.items())
+        return " ".join(part for part in (f"v{self.version}", servers, self.digest) if part)
+
+    def summary(self) -> str:
+        """One line for the row: ``will run nightly v8: 2 steps on 14 databases in 2 servers; 1 member unresolved``."""
+        head = f"will run {self.job} v{self.version}: {_count(len(self.steps), 'step')}"
+        head += f" on {_count(len(self.databases), 'database')} in {_count(len(self.servers), 'server')}"
+        tails = []
+        if self.unresolved:
+            tails.append(f"{_count(len(self.unresolved), 'member')} unresolved")
+        if self.busy:
+            tails.append(f"{_count(len(self.busy), 'database')} busy with an active run (skipped)")
+        if self.unseen:
+            tails.append(f"incomplete: {_count(len(self.unseen), 'read')} failed")
+        return "; ".join([head, *tails])
+
+    def text(self) -> str:
+        """The whole plan for a person (the resource's diagnostics, a pull request's comment)."""
+        lines = [self.summary(), f"pin: {self.pin}"]
+        for step in self.steps:
+            lines.append(
+                f"step {step.step_id} {step.name!r} on target group {step.target_group!r}"
+                f" ({step.script_digest}, timeout {step.timeout_seconds}s, {step.retry_attempts} retries):"
+                f" {step.script_first_line}"
+            )
+            lines.extend(f"  {server}: {', '.join(names)}" for server, names in _by_server(step.databases).items())
+            lines.extend(f"  unresolved {item.member}: {item.reason}" for item in step.unresolved)
+        if self.busy:
+            lines.append(f"busy (an active run holds them; the service skips them): {', '.join(self.busy)}")
+        lines.extend(f"not seen: {what}" for what in self.unseen)
+        return "\n".join(lines)
+
+    def output(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "version": self.version,
+            "digest": self.digest,
+            "pin": self.pin,
+            "summary": self.summary(),
+            "steps": [step.output() for step in self.steps],
+            "databases": len(self.databases),
+            "servers": self.servers,
+            "busy": list(self.busy),
+            "unseen": list(self.unseen),
+        }
+
+    @classmethod
+    def from_output(cls, value: Any) -> Plan | None:
+        """A plan recorded in state, or None when there is none (a run created before plans, or a preview's)."""
+        if not isinstance(value, Mapping) or not isinstance(value.get("steps"), list):
+            return None
+        return cls(
+            job=str(value.get("job") or ""),
+            version=int(value.get("version") or 0),
+            steps=tuple(PlannedStep.from_output(step) for step in value["steps"] if isinstance(step, Mapping)),
+            busy=tuple(str(key) for key in value.get("busy") or ()),
+            unseen=tuple(str(what) for what in value.get("unseen") or ()),
+        )
+
+
+def _by_server(keys: Iterable[str]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for key in keys:
+        server, _, database = key.partition("/")
+        grouped.setdefault(server, []).append(database)
+    return grouped
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+# --- the guard ---------------------------------------------------------------------------------------------------
+
+_PIN_VERSION = re.compile(r"^v(\d+)$", re.IGNORECASE)
+_PIN_SERVER = re.compile(r"^([^=\s]+)=(\d+)$")
+_PIN_DIGEST = re.compile(rf"^sha256:[0-9a-f]{{{DIGEST_CHARS}}}$")
+
+
+@dataclass(frozen=True)
+class Pin:
+    """What a reviewer pinned: any of a version, databases per server, and a digest (all optional, at least one)."""
+
+    version: int | None = None
+    servers: dict[str, int] | None = None
+    digest: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def pin_problem(text: str) -> str | None:
+    """Why ``text`` is not a plan pin, or None: checked with the other inputs, before any request."""
+    pin = parse_pin(text)
+    if pin.problems:
+        return "; ".join(pin.problems)
+    if pin.version is None and pin.servers is None and pin.digest is None:
+        return "must name a version (v8), databases per server (server1=12) or a digest (sha256:...), as a plan's pin"
+    return None
+
+
+def parse_pin(text: str) -> Pin:
+    version, servers, digest, problems = None, None, None, []
+    for part in text.split():
+        if match := _PIN_VERSION.match(part):
+            version = int(match.group(1))
+        elif _PIN_DIGEST.match(part.lower()):
+            digest = part.lower()
+        elif match := _PIN_SERVER.match(part):
+            servers = {**(servers or {}), server_key(match.group(1)): int(match.group(2))}
+        else:
+            problems.append(
+                f"cannot read {part!r}: a pin is 'v<version>', '<server>=<databases>' and 'sha256:<{DIGEST_CHARS} hex>'"
+            )
+    return Pin(version, servers, digest, problems)
+
+
+def changes(expected: str, plan: Plan) -> list[str]:
+    """How the live ``plan`` differs from the pinned one, in words (``version 8 -> 9``, ``+3 databases on server2``);
+    empty when it matches everything the pin names. A plan that could not see everything never matches a digest."""
+    pin = parse_pin(expected)
+    found: list[str] = []
+    if pin.version is not None and pin.version != plan.version:
+        found.append(f"version {pin.version} -> {plan.version}")
+    if pin.servers is not None:
+        for server in sorted({*pin.servers, *plan.servers}):
+            delta = plan.servers.get(server, 0) - pin.servers.get(server, 0)
+            if delta:
+                found.append(f"{delta:+d} {'database' if abs(delta) == 1 else 'databases'} on {server}")
+    if pin.digest is not None and pin.digest != plan.digest and not found:
+        found.append(f"digest {pin.digest} -> {plan.digest} (the steps, their scripts or the databases' names changed)")
+    if plan.unseen and (pin.digest is not None or pin.servers is not None):
+        found.append("the plan could not be read whole: " + "; ".join(plan.unseen))
+    return found

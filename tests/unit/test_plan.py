@@ -1,0 +1,210 @@
+"""The plan of a run, as pure data: expansion of target group members, the digest, the pin and the guard's words.
+
+The reads themselves are tested against the emulator over a socket (tests/integration/test_plan_reads.py); here a
+fleet is given as data, and a property holds the expansion rule against a model of it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pulumi_azure_elastic_jobs.plan import Plan, PlannedStep, Unresolved, changes, parse_pin, pin_problem
+from pulumi_azure_elastic_jobs.planning import Fleet, expand
+
+FLEET = Fleet(
+    databases={
+        "s1": {"master": None, "a": None, "b": "p1", "c": "p1"},
+        "s2": {"master": None, "d": None},
+    },
+    pools={("s3", "p9"): ["x", "y"]},
+    missing={"gone": "server gone was not found in subscription(s) 0000 (the provider's identity may not read it)"},
+)
+
+
+def member(kind: str, server: str, name: str | None = None, exclude: bool = False) -> dict[str, Any]:
+    found: dict[str, Any] = {"type": kind, "serverName": server}
+    if exclude:
+        found["membershipType"] = "Exclude"
+    if kind == "SqlDatabase":
+        found["databaseName"] = name
+    elif kind == "SqlElasticPool":
+        found["elasticPoolName"] = name
+    elif kind == "SqlShardMap":
+        found["shardMapName"] = name
+    return found
+
+
+def test_a_server_member_runs_on_its_user_databases_and_never_on_master() -> None:
+    databases, unresolved = expand([member("SqlServer", "S1.database.windows.net")], FLEET)
+    assert databases == ("s1/a", "s1/b", "s1/c")
+    assert unresolved == ()
+
+
+def test_a_database_member_that_names_master_runs_there() -> None:
+    assert expand([member("SqlDatabase", "s1", "master")], FLEET)[0] == ("s1/master",)
+
+
+def test_a_pool_member_takes_the_pool_databases_from_its_server_listing_or_its_own() -> None:
+    assert expand([member("SqlElasticPool", "s1", "P1")], FLEET)[0] == ("s1/b", "s1/c")
+    assert expand([member("SqlElasticPool", "s3", "p9")], FLEET)[0] == ("s3/x", "s3/y")
+
+
+def test_excludes_take_databases_out_whatever_kind_names_them() -> None:
+    members = [
+        member("SqlServer", "s1"),
+        member("SqlServer", "s2"),
+        member("SqlElasticPool", "s1", "p1", exclude=True),
+        member("SqlDatabase", "s2", "d", exclude=True),
+    ]
+    assert expand(members, FLEET)[0] == ("s1/a",)
+
+
+def test_members_that_cannot_be_expanded_are_unresolved_with_the_reason() -> None:
+    members = [
+        member("SqlServer", "gone"),
+        member("SqlShardMap", "s1", "tenants"),
+        member("SqlDatabase", "s1", "nope"),
+    ]
+    databases, unresolved = expand(members, FLEET)
+    assert databases == ()
+    reasons = {item.member: item.reason for item in unresolved}
+    assert "the provider's identity may not read it" in reasons["SqlServer gone"]
+    assert "shard map manager" in reasons["SqlShardMap s1/tenants"]
+    assert reasons["SqlDatabase s1/nope"] == "no database 'nope' on server s1"
+
+
+def test_a_database_member_on_a_server_not_listed_is_taken_as_named() -> None:
+    assert expand([member("SqlDatabase", "elsewhere", "Db1")], FLEET) == (("elsewhere/db1",), ())
+
+
+SERVERS = {"s1": ["a", "b", "c"], "s2": ["d"]}
+POOLS = {("s1", "p1"): ["b", "c"]}
+MEMBERS = st.one_of(
+    st.sampled_from(sorted(SERVERS)).map(lambda s: ("SqlServer", s, None)),
+    st.sampled_from(sorted(POOLS)).map(lambda sp: ("SqlElasticPool", sp[0], sp[1])),
+    st.sampled_from([(s, d) for s, names in SERVERS.items() for d in names]).map(lambda sd: ("SqlDatabase", *sd)),
+)
+
+
+def databases_of(kind: str, server: str, name: str | None) -> set[str]:
+    if kind == "SqlServer":
+        return {f"{server}/{d}" for d in SERVERS[server]}
+    if kind == "SqlElasticPool":
+        return {f"{server}/{d}" for d in POOLS[(server, str(name))]}
+    return {f"{server}/{name}"}
+
+
+@given(st.lists(st.tuples(MEMBERS, st.booleans()), max_size=8))
+def test_a_database_is_planned_exactly_when_a_member_includes_it_and_none_excludes_it(
+    chosen: list[tuple[tuple[str, str, str | None], bool]],
+) -> None:
+    fleet = Fleet(
+        databases={
+            s: {"master": None, **{d: ("p1" if (s, d) in {("s1", "b"), ("s1", "c")} else None) for d in names}}
+            for s, names in SERVERS.items()
+        }
+    )
+    members = [member(kind, server, name, exclude) for (kind, server, name), exclude in chosen]
+    included = set().union(*(databases_of(*m) for m, exclude in chosen if not exclude))
+    excluded = set().union(*(databases_of(*m) for m, exclude in chosen if exclude))
+    assert set(expand(members, fleet)[0]) == included - excluded
+
+
+def step(
+    databases: tuple[str, ...], script: str = "sha256:aaaaaaaaaaaa", unresolved: tuple[Unresolved, ...] = ()
+) -> PlannedStep:
+    return PlannedStep(1, "migrate", "fleet", "cred", script, "ALTER TABLE t ADD c int;", 300, 2, databases, unresolved)
+
+
+PLAN = Plan("nightly", 8, (step(("s1/a", "s1/b", "s2/d")),))
+
+
+def test_the_summary_says_version_steps_databases_and_servers_in_one_line() -> None:
+    busy = Plan("nightly", 8, (step(("s1/a",), unresolved=(Unresolved("SqlShardMap s1/m", "why"),)),), busy=("s1/a",))
+    assert PLAN.summary() == "will run nightly v8: 1 step on 3 databases in 2 servers"
+    assert busy.summary() == (
+        "will run nightly v8: 1 step on 1 database in 1 server; 1 member unresolved; "
+        "1 database busy with an active run (skipped)"
+    )
+
+
+def test_the_text_lists_every_database_by_server_under_its_step() -> None:
+    lines = PLAN.text().splitlines()
+    assert lines[0] == PLAN.summary()
+    assert lines[1] == f"pin: v8 s1=2 s2=1 {PLAN.digest}"
+    assert "  s1: a, b" in lines
+    assert "  s2: d" in lines
+
+
+def test_the_digest_is_stable_through_state_and_ignores_what_is_running_now_and_why_a_member_did_not_resolve() -> None:
+    again = Plan.from_output(PLAN.output())
+    assert again is not None and again.digest == PLAN.digest and again == PLAN
+    assert Plan("nightly", 8, PLAN.steps, busy=("s1/a",)).digest == PLAN.digest
+    one = Plan("j", 1, (step((), unresolved=(Unresolved("SqlShardMap s/m", "request id 1"),)),))
+    two = Plan("j", 1, (step((), unresolved=(Unresolved("SqlShardMap s/m", "request id 2"),)),))
+    assert one.digest == two.digest
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        Plan("nightly", 9, PLAN.steps),
+        Plan("nightly", 8, (step(("s1/a", "s1/b")),)),
+        Plan("nightly", 8, (step(("s1/a", "s1/b", "s2/d"), script="sha256:bbbbbbbbbbbb"),)),
+    ],
+    ids=["version", "databases", "script"],
+)
+def test_any_change_to_what_runs_where_changes_the_digest(changed: Plan) -> None:
+    assert changed.digest != PLAN.digest
+
+
+def test_the_guard_names_a_new_version_and_databases_added_per_server() -> None:
+    later = Plan("nightly", 9, (step(("s1/a", "s1/b", "s2/d", "s2/e", "s2/f", "s2/g", "s3/z")),))
+    assert changes(PLAN.pin, later) == [
+        "version 8 -> 9",
+        "+3 databases on s2",
+        "+1 database on s3",
+    ]
+    assert changes(PLAN.pin, PLAN) == []
+
+
+def test_the_guard_names_a_changed_script_by_the_digest_when_counts_are_the_same() -> None:
+    edited = Plan("nightly", 8, (step(PLAN.steps[0].databases, script="sha256:bbbbbbbbbbbb"),))
+    (said,) = changes(PLAN.pin, edited)
+    assert said.startswith(f"digest {PLAN.digest} -> {edited.digest}")
+
+
+def test_a_pin_may_name_only_the_version() -> None:
+    assert changes("v8", Plan("nightly", 8, (step(("s9/q",)),))) == []
+    assert changes("v8", Plan("nightly", 10, ())) == ["version 8 -> 10"]
+
+
+def test_a_plan_that_could_not_see_everything_never_matches_a_digest() -> None:
+    blind = Plan(
+        "nightly", 8, PLAN.steps, unseen=("listing servers in subscription x failed (AuthorizationFailed: no)",)
+    )
+    assert changes(PLAN.pin, blind) == [
+        "the plan could not be read whole: listing servers in subscription x failed (AuthorizationFailed: no)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "must name a version"),
+        ("version8", "cannot read 'version8'"),
+        ("sha256:abc", "cannot read 'sha256:abc'"),
+    ],
+)
+def test_a_pin_that_cannot_be_read_is_refused_before_any_request(text: str, problem: str) -> None:
+    found = pin_problem(text)
+    assert found is not None and problem in found
+
+
+def test_a_pin_reads_back_what_a_plan_writes() -> None:
+    pin = parse_pin(PLAN.pin)
+    assert (pin.version, pin.servers, pin.digest) == (8, {"s1": 2, "s2": 1}, PLAN.digest)
