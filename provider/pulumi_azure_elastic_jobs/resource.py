@@ -66,7 +66,12 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
     target_outcomes: pulumi.Output[dict[str, Any]]
     """How the run's target executions ended, read once when the run is terminal: ``counts`` by lifecycle,
     ``problems`` (the first 20 that did not succeed: server, database, step, lifecycle, attempts, message),
-    ``problems_omitted``, ``steps``, ``databases``, and ``complete`` (False until the run is terminal)."""
+    ``problems_omitted``, ``steps``, ``databases``, ``by_database`` (how each ``server/database`` ended),
+    ``unplanned`` (databases the run touched that its plan did not name) and ``complete`` (False until the run is
+    terminal)."""
+    plan: pulumi.Output[dict[str, Any] | None]
+    """What the run was planned to do where, read just before it started: ``job``, ``version``, ``digest``,
+    ``pin``, ``summary``, ``steps`` (each with its ``databases``), ``busy``, ``unseen`` (docs/resources.md)."""
     provisioning_state: pulumi.Output[str | None]
     create_time: pulumi.Output[str | None]
     start_time: pulumi.Output[str | None]
@@ -105,6 +110,7 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
         triggers: pulumi.Input[Mapping[str, Any]] | None = None,
         cancel_on_destroy: pulumi.Input[bool] | None = None,
         execution_key: pulumi.Input[str] | None = None,
+        expected_plan: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Declare one execution of ``job_name``.
@@ -122,6 +128,8 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
         :param cancel_on_destroy: cancel an active run when the resource is destroyed (default True).
         :param execution_key: the key of the derived ids (default: the organization and this resource's URN);
             resources that share a key share one id chain, so one attaches to the other's active run.
+        :param expected_plan: the plan a reviewer approved, as its pin (``v8 server1=12 sha256:...``, or a part):
+            a create refuses, before any request that changes anything, a run whose live plan differs.
         """
         opts = _with_delete_before_replace(opts)
         props: dict[str, Any] = {
@@ -139,6 +147,7 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
             "triggers": triggers,
             "cancel_on_destroy": cancel_on_destroy,
             "execution_key": _execution_key(JobExecution, resource_name, opts, execution_key),
+            "expected_plan": expected_plan,
         }
         props.update({name: None for name in OUTPUT_NAMES if name not in props})
         super().__init__(JobExecutionProvider(), resource_name, props, opts)

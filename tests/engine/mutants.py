@@ -25,6 +25,8 @@ _SETS = "tests/engine/test_set_reliability.py"
 _CLIENT = "tests/integration/test_client.py"
 _REPLAY = "tests/integration/test_replay.py"
 _REPLAY_PLUGINS = "tests/engine/test_replay_plugins.py"
+_PLAN = "tests/unit/test_plan.py"
+_PLAN_GUARD = "tests/engine/test_plan_guard.py"
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,7 @@ MUTANTS: tuple[Mutant, ...] = (
         module="operations.py",
         old=(
             "        except ElasticJobsError as unsettled:\n"
-            "            outputs = _resource_outputs(declared, run.execution, run.ref, TargetOutcomes())\n"
+            "            outputs = _resource_outputs(declared, run.execution, run.ref, TargetOutcomes(), _planned(plan))\n"
             "            raise StartedButUnsettled(run.ref.arm_id, outputs, unsettled) from unsettled\n"
         ),
         new="        except ElasticJobsError:\n            raise\n",
@@ -339,5 +341,33 @@ MUTANTS: tuple[Mutant, ...] = (
         old="                if execution is not None and not is_terminal(execution.properties.lifecycle):\n",
         new="                if execution is None or not is_terminal(execution.properties.lifecycle):\n",
         killers=(f"{_CLIENT}::test_a_run_a_lagging_listing_leaves_out_is_read_and_still_waited_for",),
+    ),
+    Mutant(
+        name="an-unreviewed-plan-runs",
+        breaks="a create with expected_plan starts a run whose live plan is not the pinned one (the job was edited "
+        "between review and merge)",
+        module="operations.py",
+        old="        changed = changes(inputs.expected_plan, plan)\n",
+        new="        changed: list[str] = []\n",
+        killers=(
+            f"{_PLAN_GUARD}::test_an_edited_job_is_refused_before_any_mutating_request_and_the_reviewed_one_runs"
+            "[dynamic]",
+        ),
+    ),
+    Mutant(
+        name="a-server-target-plans-master",
+        breaks="the plan of a server target names master, which the service never runs a server target on",
+        module="planning.py",
+        old="        return {database_key(server, name) for name in found if name not in SYSTEM_DATABASES}, None\n",
+        new="        return {database_key(server, name) for name in found}, None\n",
+        killers=(f"{_PLAN}::test_a_server_member_runs_on_its_user_databases_and_never_on_master",),
+    ),
+    Mutant(
+        name="an-excluded-database-is-planned",
+        breaks="the plan names databases a target group excludes, so a reviewer sees the wrong fleet",
+        module="planning.py",
+        old="    return tuple(sorted(included - excluded)), tuple(unresolved)\n",
+        new="    return tuple(sorted(included)), tuple(unresolved)\n",
+        killers=(f"{_PLAN}::test_excludes_take_databases_out_whatever_kind_names_them",),
     ),
 )

@@ -1,0 +1,112 @@
+"""Reviewed = run, on both faces over gRPC: a create with ``expected_plan`` starts its run only when the live plan
+is the pinned one; otherwise it refuses before any request that changes anything, and names what changed.
+
+The story of a pull request: the plan is reviewed (its pin taken from the core's own read, the one both faces
+show), someone edits the job before the merge (a new step makes version 2), and the merge's ``up`` must not run
+the edited job; once the new plan is pinned, it runs, and the state records that plan with the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+import pytest
+
+from elastic_jobs_emulator import Emulator
+from pulumi_azure_elastic_jobs.client import ElasticJobsClient
+from pulumi_azure_elastic_jobs.planning import read_plan
+from tests.conftest import new_job
+from tests.engine.conftest import AGENT, Declare, configured_plugin
+from tests.engine.harness import (
+    EXECUTION,
+    Engine,
+    EngineLog,
+    NativePlugin,
+    NativeStubs,
+    Registration,
+    camel_inputs,
+    snake_outputs,
+    to_struct,
+    urn,
+)
+
+Up = Callable[..., Engine]
+
+
+@pytest.fixture(params=["dynamic", "native"])
+def face(
+    request: pytest.FixtureRequest, emulator: Emulator, declare: Declare, engine_log: EngineLog
+) -> Iterator[tuple[Engine, Callable[..., list[Registration]], Callable[[Any], Any]]]:
+    """An engine on one plugin, how it declares a JobExecution, and how its state reads in the core's names."""
+    if request.param == "dynamic":
+        plugin = configured_plugin(emulator, engine_log.address)
+        try:
+            yield Engine(plugin), declare, lambda value: value
+        finally:
+            plugin.kill()
+        return
+    native = NativePlugin(engine_log.address, emulator)
+
+    def declare_native(**inputs: Any) -> list[Registration]:
+        return [Registration(EXECUTION, "run", urn("run"), to_struct(camel_inputs({**AGENT, **inputs})))]
+
+    try:
+        yield Engine(NativeStubs(native)), declare_native, snake_outputs  # type: ignore[arg-type]
+    finally:
+        native.kill()
+
+
+def add_step(client: ElasticJobsClient, job: Any, name: str, script: str) -> None:
+    body = {
+        "properties": {
+            "targetGroup": f"{job.agent_path}/targetGroups/all-databases",
+            "action": {"value": script},
+            "executionOptions": {"retryAttempts": 0},
+        }
+    }
+    client.request("PUT", f"{job.path}/steps/{name}", json=body)
+
+
+def test_an_edited_job_is_refused_before_any_mutating_request_and_the_reviewed_one_runs(
+    face: tuple[Engine, Callable[..., list[Registration]], Callable[[Any], Any]],
+    emulator: Emulator,
+    client: ElasticJobsClient,
+) -> None:
+    engine, declare, to_core = face
+    job = new_job(client, script="SELECT 1; -- emulator:duration=0")
+    reviewed = read_plan(client, job)
+    assert reviewed.summary() == f"will run {job.job_name} v1: 1 step on 2 databases in 1 server"
+    add_step(client, job, "backfill", "UPDATE t SET c = 0; -- emulator:duration=0")  # edited after the review
+
+    since = emulator.requests_log()[-1]["seq"]
+    with pytest.raises(grpc.RpcError) as refused:
+        engine.up(declare(job_name=job.job_name, expected_plan=reviewed.pin, wait_for_completion=True))
+    message = str(refused.value.details())
+    assert "its plan is not the one expected_plan pins (version 1 -> 2" in message
+    live = read_plan(client, job)
+    assert f"pin: {live.pin}" in message
+    assert {r["method"] for r in emulator.requests_log(since)} == {"GET"}  # reads only: nothing ran
+    assert list(client.list_executions(job)) == [] and engine.state == {}
+
+    engine.up(declare(job_name=job.job_name, expected_plan=live.pin, wait_for_completion=True, poll_interval=0.1))
+    (state,) = engine.state.values()
+    outputs = to_core(state.output_props)
+    assert outputs["lifecycle"] == "Succeeded" and outputs["plan"]["pin"] == live.pin
+    assert [step["name"] for step in outputs["plan"]["steps"]] == ["step1", "backfill"]
+    assert sorted(outputs["target_outcomes"]["by_database"]) == list(live.databases)
+    assert outputs["target_outcomes"]["unplanned"] == []
+
+
+def test_a_pin_that_cannot_be_read_is_a_check_failure_naming_the_input(
+    face: tuple[Engine, Callable[..., list[Registration]], Callable[[Any], Any]],
+    emulator: Emulator,
+    client: ElasticJobsClient,
+) -> None:
+    engine, declare, _ = face
+    since = emulator.requests_log()[-1]["seq"]
+    result = engine.up(declare(job_name="nightly-migration", expected_plan="version 8"))
+    ((field, reason),) = [failure for failures in result.failures.values() for failure in failures]
+    assert field in ("expected_plan", "expectedPlan") and "cannot read 'version'" in reason
+    assert emulator.requests_log(since) == [] and engine.state == {}
