@@ -219,7 +219,8 @@ MUTANTS: tuple[Mutant, ...] = (
         module="operations.py",
         old=(
             "        except ElasticJobsError as unsettled:\n"
-            "            outputs = _resource_outputs(declared, run.execution, run.ref, TargetOutcomes(), _planned(plan))\n"
+            "            outputs = _resource_outputs("
+            "declared, run.execution, run.ref, TargetOutcomes(), _planned(plan))\n"
             "            raise StartedButUnsettled(run.ref.arm_id, outputs, unsettled) from unsettled\n"
         ),
         new="        except ElasticJobsError:\n            raise\n",
