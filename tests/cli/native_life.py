@@ -74,13 +74,21 @@ def reindex_ran_after_the_migration(client: ElasticJobsClient, chain: Chain, out
     assert reindex.create_time >= migration.end_time, (migration, reindex)
 
 
-def preview_sends_nothing(stack: Stack, emulator: Emulator) -> str:
-    """`pulumi preview --diff`, which must send no request and print no warning; its output."""
+def preview_reads_only(stack: Stack, emulator: Emulator) -> str:
+    """`pulumi preview --diff`, which must send no request but its plans' reads and print no warning; its output
+    (in `--diff` mode the CLI writes a resource's diagnostics, the plans among them, to stderr)."""
     since = last_seq(emulator)
     preview = stack.run("preview", "--diff")
-    assert sent(emulator, since) == [], "a preview sends nothing"
+    assert mutating(emulator, since) == [], "a preview changes nothing"
     assert warnings_in(preview.stdout + preview.stderr) == []
-    return preview.stdout
+    return preview.stdout + preview.stderr
+
+
+def shows_the_plan(preview: str, job: JobRef) -> None:
+    """The migration's plan, under the resource: its summary line, its pin and the databases by server."""
+    assert f"will run {job.job_name} v1: 1 step on 2 databases in 1 server" in preview, preview
+    assert re.search(r"pin: v1 server1=2 sha256:[0-9a-f]{16}", preview), preview
+    assert "server1: app-db-1, app-db-2" in preview, preview
 
 
 def first_up_runs_the_chain_once(
@@ -88,7 +96,9 @@ def first_up_runs_the_chain_once(
 ) -> dict[str, Any]:
     """A preview that shows both creates, the reindex's job name and trigger unknown, and sends nothing; then a
     waited `up` that runs the migration, then the reindex: exactly one run of each job."""
-    preview = preview_sends_nothing(stack, emulator)
+    preview = preview_reads_only(stack, emulator)
+    shows_the_plan(preview, chain.migration)  # the reindex's job is unknown until the migration ran: no plan yet
+    assert preview.count("will run ") == 1, preview
     assert preview.count(CREATE) == 2 and "triggers" in preview, preview
     assert re.search(rf"jobName\s*: {re.escape(UNKNOWN)}", preview), preview
     assert f"migration: {UNKNOWN}" in preview, preview
@@ -96,6 +106,7 @@ def first_up_runs_the_chain_once(
     up = stack.run("up", "--yes", "--skip-preview")
     outputs = stack.outputs()
     assert outputs["targetOutcomes"]["complete"] is True and outputs["targetOutcomes"]["databases"] >= 1, up.stdout
+    assert outputs["targetOutcomes"]["unplanned"] == [], outputs  # every database the run touched was planned
     assert warnings_in(up.stdout + up.stderr) == []
     assert runs_of(client, chain.migration) == [outputs["executionId"]]
     assert runs_of(client, chain.reindex) == [outputs["reindexExecutionId"]]
@@ -116,7 +127,8 @@ def trigger_change_reruns_the_chain_once(
     reindex: one new run of each job, the reindex's after the migration's."""
     before, previous = run_counts(client, chain), stack.outputs()
     stack.config("script", "v2")
-    preview = preview_sends_nothing(stack, emulator)
+    preview = preview_reads_only(stack, emulator)
+    shows_the_plan(preview, chain.migration)
     assert preview.count(REPLACE) == 2 and 'script: "v1" => "v2"' in preview, preview
     assert f'migration: "{previous["executionId"]}" => {UNKNOWN}' in preview, preview
 

@@ -22,9 +22,12 @@ def test_quickstart_preview_up_again_trigger_refresh_destroy(
     stack.config("job", job.job_name)
 
     since = last_seq(emulator)
-    preview = stack.run("preview", "--diff").stdout
+    previewed = stack.run("preview", "--diff")
+    preview = previewed.stdout + previewed.stderr  # --diff writes diagnostics (the plan) to stderr
     assert "+ pulumi-python:dynamic/azure-elastic-jobs:JobExecution: (create)" in preview
-    assert emulator.requests_log(since) == []
+    assert mutating(emulator, since) == []  # reads only: the plan's
+    assert f"will run {job.job_name} v1: 1 step on 2 databases in 1 server" in preview, preview  # under the resource
+    assert "server1: app-db-1, app-db-2" in preview, preview
 
     stack.run("up", "--yes")
     outputs = stack.outputs()
@@ -37,9 +40,11 @@ def test_quickstart_preview_up_again_trigger_refresh_destroy(
     assert mutating(emulator, since) == []
 
     stack.config("release", "2026.12")
-    changed = stack.run("preview", "--diff").stdout
+    replacing = stack.run("preview", "--diff")
+    changed = replacing.stdout + replacing.stderr
     assert "+-pulumi-python:dynamic/azure-elastic-jobs:JobExecution: (replace)" in changed
     assert "triggers" in changed and "2026.12" in changed
+    assert f"will run {job.job_name} v1" in changed, changed  # a replacement starts a run: its plan is shown
     stack.run("up", "--yes")
     assert len(list(client.list_executions(job))) == 2
 
