@@ -39,6 +39,9 @@ def user_repository(into: Path) -> Path:
     shutil.copytree(ROOT / "examples" / "quickstart", into, ignore=shutil.ignore_patterns(".venv", "Pulumi.*.yaml"))
     project = (into / "Pulumi.yaml").read_text().replace("../../.venv", ".venv")
     (into / "Pulumi.yaml").write_text(project)
+    (into / ".github").mkdir()
+    shutil.copy2(ROOT / "examples" / "github-actions" / "plan_table.py", into / ".github" / "plan_table.py")
+    shutil.copy2(ROOT / "examples" / "seed.yaml", into / "seed.yaml")  # the fleet the emulator job starts with
     (into / "requirements.txt").write_text(
         f"pulumi-azure-elastic-jobs[emulator] @ {ROOT.as_uri()}\n"
         f"elastic-jobs-emulator @ {(ROOT / 'emulator').as_uri()}\n"
@@ -92,10 +95,11 @@ def test_emulator_job_runs_as_written(pulumi_cli: str, tmp_path: Path) -> None:
         "PATH": f"{TOOLS_BIN}:{os.environ['PATH']}",
         "PULUMI_HOME": str(tmp_path / ".pulumi-home"),
         "PULUMI_SKIP_UPDATE_CHECK": "1",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "step-summary.md"),
         MARKER: marker,
     }
     env.pop("VIRTUAL_ENV", None)
-    previews = []
+    previews, comments = [], []
     try:
         for step in job["steps"]:
             uses = step.get("uses", "")
@@ -105,9 +109,16 @@ def test_emulator_job_runs_as_written(pulumi_cli: str, tmp_path: Path) -> None:
                 for args in action_commands(step):
                     previews.append(run_step([pulumi_cli, *args, "--non-interactive"], workspace, env))
                 continue
+            if uses.startswith("marocchino/sticky-pull-request-comment@"):
+                comments.append((workspace / step["with"]["path"]).read_text())
+                continue
             assert not uses, f"a step this local run does not know: {uses}"
             run_step(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], workspace, env)
     finally:
         kill_everything_marked(marker)
     assert "+ pulumi-python:dynamic/azure-elastic-jobs:JobExecution: (create)" in previews[-1]
     assert "+ 2 to create" in previews[-1]
+    (plans,) = comments  # the seeded nightly-migration job, its plan as the PR's second comment
+    assert "### nightly-migration" in plans, plans
+    assert "will run nightly-migration v1: 1 step on 2 databases in 1 server" in plans, plans
+    assert plans in (tmp_path / "step-summary.md").read_text()
