@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from pulumi_azure_elastic_jobs.ids import uuid_problem
 
+from .access import TOKEN_CLIENT_ID
 from .arm import ArmFailure
 from .backend import (
     AGENT_TYPE,
@@ -390,7 +391,9 @@ def _operation_headers(base_url: str, subscription: str, operation_id: str) -> d
     }
 
 
-def _check_auth(emulation: Emulation, authorization: str | None, path: str) -> Answer | None:
+def _check_auth(emulation: Emulation, authorization: str | None, method: str, path: str) -> Answer | None:
+    """401 for a missing, malformed, expired or (when one is required) wrong token; then the subscription's
+    checks; then 403 for a read the token's identity may not make (``access``)."""
     challenge = {
         "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/common", '
         'error="invalid_token", error_description="The access token is missing or invalid"'
@@ -420,7 +423,11 @@ def _check_auth(emulation: Emulation, authorization: str | None, path: str) -> A
         )
     if issued == "unknown" and emulation.token is not None and token.strip() != emulation.token:
         return _arm_error(401, "InvalidAuthenticationToken", "The access token is invalid.", headers=challenge)
-    return _check_subscription(emulation, path)
+    unknown = _check_subscription(emulation, path)
+    if unknown:
+        return unknown
+    refused = emulation.access.refusal(emulation.directory.client_of(token.strip()) or TOKEN_CLIENT_ID, method, path)
+    return (refused.status, refused.body(), {}) if refused else None
 
 
 def _check_subscription(emulation: Emulation, path: str) -> Answer | None:
@@ -516,7 +523,7 @@ def create_app(emulation: Emulation) -> FastAPI:
                 fault.message or "Injected fault.",
                 headers=extra,
             )
-        denied = _check_auth(emulation, request.headers.get("authorization"), raw_path)
+        denied = _check_auth(emulation, request.headers.get("authorization"), method, raw_path)
         if denied:
             return denied
         query = dict(parse_qsl(request.url.query, keep_blank_values=True))

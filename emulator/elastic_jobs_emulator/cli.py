@@ -90,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
     parser.add_argument(
         "--seed",
         type=Path,
-        help="JSON/YAML fixture of servers, databases, pools, agents, jobs, steps, target groups",
+        help="JSON/YAML fixture of servers, databases, pools, agents, jobs, steps, target groups, denied reads",
     )
     parser.add_argument(
         "--async-put",

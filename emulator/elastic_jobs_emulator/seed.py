@@ -5,6 +5,9 @@ Fixture shape (names as in ARM; bodies are ARM ``properties``)::
 
     strictSubscriptions: [00000000-0000-0000-0000-000000000000]    # optional: strict mode, only these (and the
                                                                   # ones below) exist; others answer 404
+    deniedReads:                                                  # optional: GETs in a subscription answer 403
+      11111111-1111-1111-1111-111111111111: ["*"]                 # AuthorizationFailed to these client ids
+                                                                  # ("*": every identity)
     subscriptions:
       00000000-0000-0000-0000-000000000000:
         resourceGroups:
@@ -35,6 +38,7 @@ from typing import Any
 
 from pulumi_azure_elastic_jobs.ids import uuid_problem
 
+from .access import EVERY_IDENTITY
 from .backend import Agent, Backend
 from .fleet import ServerRef
 
@@ -70,6 +74,23 @@ def subscriptions_of(fixture: dict[str, Any]) -> tuple[set[str] | None, set[str]
         if problem:
             raise ValueError(f"a seed's subscription id {problem}")
     return (None if strict is None else {str(s).lower() for s in strict}), {s.lower() for s in used}
+
+
+def denied_reads_of(fixture: dict[str, Any]) -> dict[str, list[str]]:
+    """The fixture's ``deniedReads``: subscription -> client ids (``*``: every identity). Raises ValueError for
+    a subscription id that is not a UUID or a value that is not a list of client ids."""
+    denials = fixture.get("deniedReads") or {}
+    if not isinstance(denials, dict):
+        raise ValueError("deniedReads maps a subscription id to a list of client ids ('*': every identity)")
+    out: dict[str, list[str]] = {}
+    for subscription, clients in denials.items():
+        problem = uuid_problem(str(subscription))
+        if problem:
+            raise ValueError(f"a seed's subscription id {problem}")
+        if not isinstance(clients, list) or not clients:
+            raise ValueError(f"deniedReads of {subscription} is a list of client ids, or ['{EVERY_IDENTITY}']")
+        out[str(subscription)] = [str(client) for client in clients]
+    return out
 
 
 def _apply_server(backend: Backend, ref: ServerRef, spec: dict[str, Any]) -> int:

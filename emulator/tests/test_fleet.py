@@ -1,7 +1,7 @@
 """The fleet a run touches, over a real socket: servers, databases and elastic pools built with the official
 azure-mgmt-sql client, a run that executes each step on each database its target groups expand to, a second run
 that skips the databases the first is still active on; and the surfaces around them (lists that page, ARM's
-errors, seeding, api-versions)."""
+errors, denied reads, seeding, api-versions)."""
 
 from __future__ import annotations
 
@@ -254,11 +254,50 @@ def test_fleet_errors_are_arms(fleet_emulator: Emulator) -> None:
     assert arm(fleet_emulator, "PUT", elsewhere, json={"location": "westeurope"}).status_code == 201  # free again
 
 
-def test_a_seed_builds_servers_databases_and_pools_and_keeps_the_old_format(
+def test_an_identity_denied_reads_in_a_subscription_gets_arms_authorization_failed(fleet_emulator: Emulator) -> None:
+    hidden, client_id, tenant = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    name = f"hidden-{uuid.uuid4().hex[:6]}"
+    server = f"/subscriptions/{hidden}/resourceGroups/rg/providers/Microsoft.Sql/servers/{name}"
+    assert arm(fleet_emulator, "PUT", server, json={"location": "westeurope"}).status_code == 201
+    fleet_emulator.add_service_principal(tenant, client_id, "secret")
+    issued = requests.post(
+        f"{fleet_emulator.url}/{tenant}/oauth2/v2.0/token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": "secret"},
+        verify=fleet_emulator.ca_bundle,
+        timeout=10,
+    ).json()["access_token"]
+    try:
+        assert fleet_emulator.deny_reads(hidden, [client_id]) == {hidden: [client_id]}
+        refused = arm(fleet_emulator, "GET", f"{server}/databases", token=issued)
+        assert refused.status_code == 403
+        error = refused.json()["error"]
+        assert error["code"] == "AuthorizationFailed"
+        assert error["message"].startswith(f"The client '{client_id}' with object id '")
+        assert error["message"].endswith(
+            "does not have authorization to perform action 'Microsoft.Sql/servers/databases/read' over scope "
+            f"'{server}' or the scope is invalid. If access was recently granted, please refresh your credentials."
+        )
+        listing = arm(fleet_emulator, "GET", f"/subscriptions/{hidden}/providers/Microsoft.Sql/servers", token=issued)
+        scope = f"'Microsoft.Sql/servers/read' over scope '/subscriptions/{hidden}' or"
+        assert scope in listing.json()["error"]["message"]
+        assert arm(fleet_emulator, "GET", server).status_code == 200  # another identity still reads it
+        assert arm(fleet_emulator, "PUT", f"{server}/databases/db1", token=issued, json={"location": "westeurope"}).ok
+
+        fleet_emulator.deny_reads(hidden)  # every identity
+        everyone = arm(fleet_emulator, "GET", server).json()["error"]["message"]
+        assert "The client 'elastic-jobs-emulator' with object id" in everyone
+        assert "'Microsoft.Sql/servers/read' over scope" in everyone
+    finally:
+        fleet_emulator.allow_reads()
+    assert arm(fleet_emulator, "GET", server, token=issued).status_code == 200
+
+
+def test_a_seed_builds_servers_databases_pools_and_denied_reads_and_keeps_the_old_format(
     fleet_emulator: Emulator,
 ) -> None:
-    subscription, tag = str(uuid.uuid4()), uuid.uuid4().hex[:6]
+    subscription, hidden, tag = str(uuid.uuid4()), str(uuid.uuid4()), uuid.uuid4().hex[:6]
     fixture = {
+        "deniedReads": {hidden: ["*"]},
         "subscriptions": {
             subscription: {
                 "resourceGroups": {
@@ -278,15 +317,20 @@ def test_a_seed_builds_servers_databases_and_pools_and_keeps_the_old_format(
         },
     }
     fleet_emulator.seed(fixture)
-    servers = f"/subscriptions/{subscription}/resourceGroups/rg/providers/Microsoft.Sql/servers"
-    seeded = arm(fleet_emulator, "GET", f"{servers}/seeded-{tag}").json()
-    assert seeded["properties"]["administratorLogin"] == "admin1"
-    names = [db["name"] for db in arm(fleet_emulator, "GET", f"{servers}/seeded-{tag}/databases").json()["value"]]
-    assert names == ["master", "db1", "db2"]
-    pooled = arm(fleet_emulator, "GET", f"{servers}/seeded-{tag}/elasticPools/pool1/databases").json()["value"]
-    assert [db["name"] for db in pooled] == ["db2"]
-    assert arm(fleet_emulator, "GET", f"{servers}/legacy-{tag}").status_code == 404  # only agents: not modelled
-    assert arm(fleet_emulator, "GET", f"{servers}/legacy-{tag}/jobAgents/agent1").status_code == 200
+    try:
+        servers = f"/subscriptions/{subscription}/resourceGroups/rg/providers/Microsoft.Sql/servers"
+        seeded = arm(fleet_emulator, "GET", f"{servers}/seeded-{tag}").json()
+        assert seeded["properties"]["administratorLogin"] == "admin1"
+        names = [db["name"] for db in arm(fleet_emulator, "GET", f"{servers}/seeded-{tag}/databases").json()["value"]]
+        assert names == ["master", "db1", "db2"]
+        pooled = arm(fleet_emulator, "GET", f"{servers}/seeded-{tag}/elasticPools/pool1/databases").json()["value"]
+        assert [db["name"] for db in pooled] == ["db2"]
+        assert arm(fleet_emulator, "GET", f"{servers}/legacy-{tag}").status_code == 404  # only agents: not modelled
+        assert arm(fleet_emulator, "GET", f"{servers}/legacy-{tag}/jobAgents/agent1").status_code == 200
+        denied = arm(fleet_emulator, "GET", f"/subscriptions/{hidden}/providers/Microsoft.Sql/servers")
+        assert denied.status_code == 403
+    finally:
+        fleet_emulator.allow_reads()
 
 
 def test_fleet_routes_accept_the_api_versions_older_sql_clients_send_and_jobs_routes_do_not(
