@@ -1,4 +1,5 @@
-"""The emulator's admin API under ``/_emulator``: request log, faults, job behaviors, settings, seeding, reset.
+"""The emulator's admin API under ``/_emulator``: request log, faults, job behaviors, denied reads, settings,
+seeding, reset.
 
 Outside the ARM namespace, so no Azure client ever calls it by accident. Open on loopback to requests that pass
 ``guard`` (they name the bound address, come from no other origin, and send JSON bodies only); guarded by the admin
@@ -55,6 +56,14 @@ class BehaviorSpec(BaseModel):
 class IdentitySpec(BaseModel):
     tenant_id: str
     client_secret: str
+
+
+class DeniedReadsSpec(BaseModel):
+    client_ids: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="the identities (client ids; the emulator's own token is 'elastic-jobs-emulator') whose reads "
+        "in the subscription answer 403 AuthorizationFailed; '*' (the default) for every identity",
+    )
 
 
 class SettingsSpec(BaseModel):
@@ -139,6 +148,25 @@ def admin_router(emulation: Emulation, openapi: Callable[[], dict[str, Any]]) ->
     def clear_behaviors() -> None:
         backend.behaviors.clear()
 
+    @router.put("/denied-reads/{subscription}")
+    def deny_reads(subscription: str, spec: DeniedReadsSpec) -> dict[str, list[str]]:
+        """Deny these identities every read (GET) in the subscription: ARM answers them 403 AuthorizationFailed,
+        as it does a client with no reader role there. Writes stay allowed."""
+        try:
+            emulation.access.deny(subscription, spec.client_ids)
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
+        return emulation.access.denied()
+
+    @router.get("/denied-reads")
+    def denied_reads() -> dict[str, list[str]]:
+        return emulation.access.denied()
+
+    @router.delete("/denied-reads", status_code=204)
+    def allow_reads(subscription: str | None = None) -> None:
+        """Allow reads again: in one subscription (``?subscription=``), or everywhere."""
+        emulation.access.allow(subscription)
+
     @router.get("/settings")
     def get_settings() -> dict[str, Any]:
         return {
@@ -180,6 +208,7 @@ def admin_router(emulation: Emulation, openapi: Callable[[], dict[str, Any]]) ->
     @router.post("/reset", status_code=204)
     def reset() -> None:
         backend.store.reset()
+        emulation.access.allow()
         backend.behaviors.clear()
         emulation.faults.clear()
         emulation.requests.clear()

@@ -29,6 +29,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from pulumi_azure_elastic_jobs.ids import uuid_problem
 
+from .access import TOKEN_CLIENT_ID
+from .arm import ArmFailure
 from .backend import (
     AGENT_TYPE,
     CREDENTIAL_TYPE,
@@ -37,11 +39,11 @@ from .backend import (
     TARGET_GROUP_TYPE,
     VERSION_TYPE,
     Agent,
-    ArmFailure,
     Backend,
 )
 from .emulation import Emulation
 from .faults import FaultRule
+from .fleet import Fleet, ServerRef
 from .guard import RequestGuard
 from .identity import identity_router
 
@@ -77,6 +79,17 @@ SUPPORTED_API_VERSIONS = frozenset(
 )
 
 
+FLEET_API_VERSIONS = SUPPORTED_API_VERSIONS | {
+    # Microsoft.Sql api-versions that carry servers, databases or elastic pools but not the jobs routes, which older
+    # clients still send (azure-mgmt-sql before 1.0, azurerm's retired azurerm_sql_* resources).
+    "2014-04-01",
+    "2015-05-01-preview",
+    "2017-10-01-preview",
+    "2019-06-01-preview",
+}
+"""What the routes of servers, databases and elastic pools accept (azure-mgmt-sql 4.0.0 sends 2025-01-01)."""
+
+
 def newest_first(versions: frozenset[str]) -> list[str]:
     """As ARM lists them: by date, newest first, a stable version before the preview of the same date."""
     return sorted(versions, key=lambda v: (v[:10], not v.endswith("-preview")), reverse=True)
@@ -84,13 +97,17 @@ def newest_first(versions: frozenset[str]) -> list[str]:
 
 MAX_BODY_BYTES = 1024 * 1024
 _SEG = r"([^/]+)"
-_AGENT = rf"/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers/microsoft\.sql/servers/{_SEG}/jobagents/{_SEG}"
+_SERVERS = rf"/subscriptions/{_SEG}/resourcegroups/{_SEG}/providers/microsoft\.sql/servers"
+_SERVER = rf"{_SERVERS}/{_SEG}"
+_AGENT = rf"{_SERVER}/jobagents/{_SEG}"
 _EXECUTION = rf"{_AGENT}/jobs/{_SEG}/executions/{_SEG}"
 _OPERATION = (
     rf"/subscriptions/{_SEG}/providers/microsoft\.sql/locations/emulator/(operationresults|operationstatuses)/{_SEG}"
 )
 
 Answer = tuple[int, Any, dict[str, str]]
+Route = tuple[str, re.Pattern[str], Callable[..., Answer], frozenset[str]]
+"""(method, path pattern, handler(context, *names), the api-versions it accepts)."""
 
 
 @dataclass
@@ -102,6 +119,11 @@ class RequestContext:
     path: str
     async_polls: int | None = None
 
+    @property
+    def url(self) -> str:
+        """The request's URL without its query: what a list's ``nextLink`` extends."""
+        return self.base_url + self.path
+
 
 def _arm_error(
     status: int, code: str, message: str, target: str | None = None, headers: dict[str, str] | None = None
@@ -109,8 +131,73 @@ def _arm_error(
     return status, ArmFailure(status, code, message, target).body(), headers or {}
 
 
-def _routes(backend: Backend) -> list[tuple[str, re.Pattern[str], Callable[..., Answer]]]:
-    """The ARM route table: (method, pattern, handler(context, *names))."""
+def _compiled(table: list[tuple[str, str, Callable[..., Answer]]], versions: frozenset[str]) -> list[Route]:
+    return [(method, re.compile(f"^{path}/?$", re.IGNORECASE), handler, versions) for method, path, handler in table]
+
+
+def _fleet_routes(fleet: Fleet) -> list[Route]:
+    """The routes of servers, their databases and elastic pools (Microsoft.Sql's Servers, Databases and
+    ElasticPools operations)."""
+
+    def ok(result: tuple[int, Any]) -> Answer:
+        return result[0], result[1], {}
+
+    def listed(body: Any) -> Answer:
+        return 200, body, {}
+
+    table: list[tuple[str, str, Callable[..., Answer]]] = [
+        (
+            "GET",
+            rf"/subscriptions/{_SEG}/providers/microsoft\.sql/servers",
+            lambda c, s: listed(fleet.list_servers(s, None, c.query, c.url)),
+        ),
+        ("GET", _SERVERS, lambda c, s, g: listed(fleet.list_servers(s, g, c.query, c.url))),
+        ("GET", _SERVER, lambda c, s, g, v: ok(fleet.get_server(ServerRef(s, g, v)))),
+        ("PUT", _SERVER, lambda c, s, g, v: ok(fleet.put_server(ServerRef(s, g, v), c.body))),
+        ("DELETE", _SERVER, lambda c, s, g, v: ok(fleet.delete_server(ServerRef(s, g, v)))),
+        (
+            "GET",
+            rf"{_SERVER}/databases",
+            lambda c, s, g, v: listed(fleet.list_databases(ServerRef(s, g, v), c.query, c.url)),
+        ),
+        ("GET", rf"{_SERVER}/databases/{_SEG}", lambda c, s, g, v, d: ok(fleet.get_database(ServerRef(s, g, v), d))),
+        (
+            "PUT",
+            rf"{_SERVER}/databases/{_SEG}",
+            lambda c, s, g, v, d: ok(fleet.put_database(ServerRef(s, g, v), d, c.body)),
+        ),
+        (
+            "DELETE",
+            rf"{_SERVER}/databases/{_SEG}",
+            lambda c, s, g, v, d: ok(fleet.delete_database(ServerRef(s, g, v), d)),
+        ),
+        (
+            "GET",
+            rf"{_SERVER}/elasticpools",
+            lambda c, s, g, v: listed(fleet.list_pools(ServerRef(s, g, v), c.query, c.url)),
+        ),
+        ("GET", rf"{_SERVER}/elasticpools/{_SEG}", lambda c, s, g, v, e: ok(fleet.get_pool(ServerRef(s, g, v), e))),
+        (
+            "PUT",
+            rf"{_SERVER}/elasticpools/{_SEG}",
+            lambda c, s, g, v, e: ok(fleet.put_pool(ServerRef(s, g, v), e, c.body)),
+        ),
+        (
+            "DELETE",
+            rf"{_SERVER}/elasticpools/{_SEG}",
+            lambda c, s, g, v, e: ok(fleet.delete_pool(ServerRef(s, g, v), e)),
+        ),
+        (
+            "GET",
+            rf"{_SERVER}/elasticpools/{_SEG}/databases",
+            lambda c, s, g, v, e: listed(fleet.list_pool_databases(ServerRef(s, g, v), e, c.query, c.url)),
+        ),
+    ]
+    return _compiled(table, frozenset(FLEET_API_VERSIONS))
+
+
+def _routes(backend: Backend) -> list[Route]:
+    """The ARM route table: the jobs' routes, then the fleet's."""
 
     def agent_of(s: str, g: str, v: str, a: str) -> Agent:
         return Agent(s, g, v, a)
@@ -278,7 +365,7 @@ def _routes(backend: Backend) -> list[tuple[str, re.Pattern[str], Callable[..., 
         ("GET", rf"{_EXECUTION}/targets", targets),
         ("GET", _OPERATION, operation),
     ]
-    return [(method, re.compile(f"^{pattern}/?$", re.IGNORECASE), handler) for method, pattern, handler in table]
+    return [*_compiled(table, SUPPORTED_API_VERSIONS), *_fleet_routes(backend.fleet)]
 
 
 def _resource_url(c: RequestContext, arm_id: str) -> str:
@@ -304,7 +391,9 @@ def _operation_headers(base_url: str, subscription: str, operation_id: str) -> d
     }
 
 
-def _check_auth(emulation: Emulation, authorization: str | None, path: str) -> Answer | None:
+def _check_auth(emulation: Emulation, authorization: str | None, method: str, path: str) -> Answer | None:
+    """401 for a missing, malformed, expired or (when one is required) wrong token; then the subscription's
+    checks; then 403 for a read the token's identity may not make (``access``)."""
     challenge = {
         "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/common", '
         'error="invalid_token", error_description="The access token is missing or invalid"'
@@ -334,7 +423,11 @@ def _check_auth(emulation: Emulation, authorization: str | None, path: str) -> A
         )
     if issued == "unknown" and emulation.token is not None and token.strip() != emulation.token:
         return _arm_error(401, "InvalidAuthenticationToken", "The access token is invalid.", headers=challenge)
-    return _check_subscription(emulation, path)
+    unknown = _check_subscription(emulation, path)
+    if unknown:
+        return unknown
+    refused = emulation.access.refusal(emulation.directory.client_of(token.strip()) or TOKEN_CLIENT_ID, method, path)
+    return (refused.status, refused.body(), {}) if refused else None
 
 
 def _check_subscription(emulation: Emulation, path: str) -> Answer | None:
@@ -363,9 +456,9 @@ def create_app(emulation: Emulation) -> FastAPI:
     )
     app.add_middleware(RequestGuard, loopback_host=emulation.loopback_host)
     routes = _routes(emulation.backend)
-    routes_by_method: dict[str, list[tuple[re.Pattern[str], Callable[..., Answer]]]] = {}
-    for route_method, route_pattern, route_handler in routes:
-        routes_by_method.setdefault(route_method, []).append((route_pattern, route_handler))
+    routes_by_method: dict[str, list[Route]] = {}
+    for route in routes:
+        routes_by_method.setdefault(route[0], []).append(route)
     backend = emulation.backend
 
     from .admin import admin_router
@@ -430,7 +523,7 @@ def create_app(emulation: Emulation) -> FastAPI:
                 fault.message or "Injected fault.",
                 headers=extra,
             )
-        denied = _check_auth(emulation, request.headers.get("authorization"), raw_path)
+        denied = _check_auth(emulation, request.headers.get("authorization"), method, raw_path)
         if denied:
             return denied
         query = dict(parse_qsl(request.url.query, keep_blank_values=True))
@@ -441,29 +534,33 @@ def create_app(emulation: Emulation) -> FastAPI:
                 "MissingApiVersionParameter",
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
-        if version not in SUPPORTED_API_VERSIONS:
+        route, match = next(
+            ((route, found) for route in routes_by_method.get(method, []) if (found := route[1].match(raw_path))),
+            (None, None),
+        )
+        versions = route[3] if route else SUPPORTED_API_VERSIONS
+        if version not in versions:
             return _arm_error(
                 400,
                 "InvalidApiVersionParameter",
                 f"The api-version '{version}' is invalid. The supported versions are "
-                f"'{','.join(newest_first(SUPPORTED_API_VERSIONS))}'.",
+                f"'{','.join(newest_first(versions))}'.",
             )
         body = await _read_body(request) if method in ("PUT", "PATCH", "POST") else None
         if isinstance(body, tuple):
             return body
-        for pattern, handler in routes_by_method.get(method, []):
-            match = pattern.match(raw_path)
-            if match:
-                names = [unquote(group) for group in match.groups()]
-                context = RequestContext(method, body, query, str(request.base_url).rstrip("/"), raw_path)
-                if handler.__name__ in ("put_execution", "start"):
-                    async_rule = emulation.faults.take(method, raw_path, kinds=("async",))
-                    context.async_polls = async_rule.polls if async_rule else None
-                try:  # inline: every handler is a few SQLite statements, cheaper than a thread hop
-                    return handler(context, *names)
-                except ArmFailure as failure:
-                    return failure.status, failure.body(), {}
-        if any(pattern.match(raw_path) for _, pattern, _ in routes):
+        if route is not None and match is not None:
+            handler = route[2]
+            names = [unquote(group) for group in match.groups()]
+            context = RequestContext(method, body, query, str(request.base_url).rstrip("/"), raw_path)
+            if handler.__name__ in ("put_execution", "start"):
+                async_rule = emulation.faults.take(method, raw_path, kinds=("async",))
+                context.async_polls = async_rule.polls if async_rule else None
+            try:  # inline: every handler is a few SQLite statements, cheaper than a thread hop
+                return handler(context, *names)
+            except ArmFailure as failure:
+                return failure.status, failure.body(), {}
+        if any(pattern.match(raw_path) for _, pattern, _, _ in routes):
             return _arm_error(405, "MethodNotAllowed", f"The method {method} is not allowed on this resource.")
         return _arm_error(
             404,

@@ -1,9 +1,11 @@
-"""The emulator's rules: what each ARM operation on Elastic Jobs does to the state, independent of HTTP.
+"""The emulator's rules for the Elastic Jobs resources: what each ARM operation on job agents, jobs, steps,
+versions, target groups, credentials and executions does to the state, independent of HTTP.
 
 Every operation takes names already split from the path and returns ``(status, body)`` or raises
 :class:`ArmFailure` with a real ARM error code. Bodies are validated with the same pydantic models the client
 uses; readOnly properties a client sends are ignored; ``id``, ``name``, ``type`` and ``systemData`` are filled
-as ARM fills them.
+as ARM fills them. The fleet a run touches (servers, databases, elastic pools, and what a target group expands
+to) is ``fleet``'s room, which a run asks for its targets; what every answer shares is ``arm``'s.
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
-
-from pydantic import BaseModel, ValidationError
+from urllib.parse import urlencode
 
 from pulumi_azure_elastic_jobs.ids import child_name_problem, resource_group_problem, server_problem, uuid_problem
 from pulumi_azure_elastic_jobs.models import (
@@ -32,6 +33,8 @@ from pulumi_azure_elastic_jobs.models import (
 )
 
 from . import engine
+from .arm import PAGE_SIZE, ArmFailure, check_name, int_param, not_found, present, public, validated
+from .fleet import Fleet
 from .store import Document, Store
 
 AsyncPut = Literal["never", "new", "always"]
@@ -44,7 +47,6 @@ VERSION_TYPE = "Microsoft.Sql/servers/jobAgents/jobs/versions"
 VERSION_STEP_TYPE = "Microsoft.Sql/servers/jobAgents/jobs/versions/steps"
 TARGET_GROUP_TYPE = "Microsoft.Sql/servers/jobAgents/targetGroups"
 CREDENTIAL_TYPE = "Microsoft.Sql/servers/jobAgents/credentials"
-PAGE_SIZE = 100
 _CHILD_TYPES = {
     "jobs": JOB_TYPE,
     "steps": STEP_TYPE,
@@ -54,18 +56,6 @@ _CHILD_TYPES = {
     "executions": EXECUTION_TYPE,
 }
 """The type of each collection below an agent, to name a missing parent as the service does."""
-
-
-class ArmFailure(Exception):
-    def __init__(self, status: int, code: str, message: str, target: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.target = status, code, message, target
-
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.target:
-            error["target"] = self.target
-        return {"error": error}
 
 
 @dataclass(frozen=True)
@@ -92,38 +82,10 @@ class Agent:
         return f"{self.id}/jobs/{job}"
 
     def validate(self) -> None:
-        _check_name("subscriptionId", self.subscription, uuid_problem)
-        _check_name("resourceGroupName", self.resource_group, resource_group_problem)
-        _check_name("serverName", self.server, server_problem)
-        _check_name("jobAgentName", self.agent, child_name_problem)
-
-
-def _check_name(what: str, value: str, rule: Callable[[str], str | None]) -> None:
-    problem = rule(value)
-    if problem:
-        raise ArmFailure(400, "InvalidParameter", f"The parameter {what} {problem}.", what)
-
-
-def _validated(model: type[BaseModel], body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ArmFailure(400, "InvalidRequestContent", "The request content must be a JSON object.")
-    try:
-        return model.model_validate(body).model_dump(mode="json", by_alias=True, exclude_none=True)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ArmFailure(400, "InvalidRequestContent", f"Invalid value for '{where}': {first['msg']}.", where) from None
-
-
-def present(values: Document) -> Document:
-    """Properties without the absent ones: the service omits a value it does not have (the schema has no null)."""
-    return {
-        key: present(value) if isinstance(value, dict) else value for key, value in values.items() if value is not None
-    }
-
-
-def public(doc: Document) -> Document:
-    return {key: value for key, value in doc.items() if not key.startswith("_")}
+        check_name("subscriptionId", self.subscription, uuid_problem)
+        check_name("resourceGroupName", self.resource_group, resource_group_problem)
+        check_name("serverName", self.server, server_problem)
+        check_name("jobAgentName", self.agent, child_name_problem)
 
 
 @dataclass
@@ -205,9 +167,12 @@ class Backend:
     """Operation records of 202 answers (polled through their URLs), bounded by ``history``; a lapsed one is
     404 ``ResourceNotFound``, as ARM forgets operations too."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    fleet: Fleet = field(init=False)
+    """Servers, databases and elastic pools, and the expansion of target groups into the databases a run touches."""
 
     def __post_init__(self) -> None:
         self._operations = Bounded(self.history)
+        self.fleet = Fleet(self.store, self.clock.now, self.refuse_while_active)
 
     # --- common ----------------------------------------------------------------------------------------------
 
@@ -232,7 +197,7 @@ class Backend:
         doc = self.store.get(arm_id)
         if doc is not None:
             return doc
-        raise _not_found(*(self._outermost_missing(arm_id) or (what, arm_id.rsplit("/", 1)[-1])))
+        raise not_found(*(self._outermost_missing(arm_id) or (what, arm_id.rsplit("/", 1)[-1])))
 
     def _outermost_missing(self, arm_id: str) -> tuple[str, str] | None:
         """The first ancestor of ``arm_id`` from its agent down (job, execution, ...) that does not exist."""
@@ -278,34 +243,36 @@ class Backend:
         """Servers are implicit in the emulator: any server lists the agents created under it."""
         return 200, {"value": [public(doc) for doc in self.store.children(server_id, AGENT_TYPE)]}
 
+    def refuse_while_active(self, arm_id: str) -> None:
+        """409 Conflict while a job execution below ``arm_id`` is still active (a guess: no recording deletes one)."""
+        now = self.clock.now()
+        active = [
+            doc["name"] for doc in self.store.descendants(arm_id, EXECUTION_TYPE) if engine.is_active(doc["_plan"], now)
+        ]
+        if active:
+            raise ArmFailure(
+                409,
+                "Conflict",
+                f"Cannot delete '{arm_id.rsplit('/', 1)[-1]}' while "
+                f"{len(active)} job execution(s) below it are active; cancel them first.",
+            )
+
     def delete(self, arm_id: str) -> tuple[int, Document | None]:
         """Delete a resource and all below it; 409 Conflict while an execution below it is still active."""
         with self.store.transaction():
-            now = self.clock.now()
-            active = [
-                doc["name"]
-                for doc in self.store.descendants(arm_id, EXECUTION_TYPE)
-                if engine.is_active(doc["_plan"], now)
-            ]
-            if active:
-                raise ArmFailure(
-                    409,
-                    "Conflict",
-                    f"Cannot delete '{arm_id.rsplit('/', 1)[-1]}' while "
-                    f"{len(active)} job execution(s) below it are active; cancel them first.",
-                )
+            self.refuse_while_active(arm_id)
             if self.store.delete(arm_id):
                 return 200, None
             missing = self._outermost_missing(arm_id)
             if missing:  # as recorded: a child of a missing job is a 404 naming the job
-                raise _not_found(*missing)
+                raise not_found(*missing)
             return 204, None
 
     # --- agents, jobs, steps, target groups, credentials -----------------------------------------------------
 
     def put_agent(self, agent: Agent, body: Any) -> tuple[int, Document]:
         agent.validate()
-        data = _validated(JobAgent, body)
+        data = validated(JobAgent, body)
         data["properties"]["state"] = "Ready"
         data.setdefault("sku", {"name": "JA100", "capacity": 100})
         data = {key: value for key, value in data.items() if key not in ("id", "name", "type", "systemData")}
@@ -325,13 +292,13 @@ class Backend:
     def put_child(self, agent: Agent, collection: str, name: str, body: Any) -> tuple[int, Document]:
         """PUT a job, a target group or a credential under an existing agent."""
         agent.validate()
-        _check_name("name", name, child_name_problem)
+        check_name("name", name, child_name_problem)
         model, kind = {
             "jobs": (Job, JOB_TYPE),
             "targetGroups": (JobTargetGroup, TARGET_GROUP_TYPE),
             "credentials": (JobCredential, CREDENTIAL_TYPE),
         }[collection]
-        data = {"properties": _validated(model, body).get("properties", {})}
+        data = {"properties": validated(model, body).get("properties", {})}
         arm_id = f"{agent.id}/{collection}/{name}"
         with self.store.transaction():
             self._require(agent.id, AGENT_TYPE)
@@ -367,8 +334,8 @@ class Backend:
 
     def put_step(self, agent: Agent, job: str, step: str, body: Any) -> tuple[int, Document]:
         agent.validate()
-        _check_name("stepName", step, child_name_problem)
-        data = {"properties": _validated(JobStep, body)["properties"]}
+        check_name("stepName", step, child_name_problem)
+        data = {"properties": validated(JobStep, body)["properties"]}
         job_id = agent.job_id(job)
         with self.store.transaction():
             self._require(job_id, JOB_TYPE)
@@ -436,7 +403,7 @@ class Backend:
 
         Returns (status, body, accepted asynchronously, seconds until it next changes)."""
         agent.validate()
-        _check_name("jobExecutionId", execution_id, uuid_problem)
+        check_name("jobExecutionId", execution_id, uuid_problem)
         arm_id = f"{agent.job_id(job)}/executions/{execution_id}"
         with self.store.transaction():
             existing = self.store.get(arm_id)
@@ -464,17 +431,26 @@ class Backend:
         steps = [public(s) for s in self.store.children(job_id, STEP_TYPE)]
         behavior = self.behaviors.get(job.lower(), engine.Behavior())
         now = self.clock.now()
-        skipped = behavior.skip_while_active and any(
-            engine.is_active(doc["_plan"], now) for doc in self.store.children(job_id, EXECUTION_TYPE)
-        )
+        runs = [(doc["name"], doc["_plan"]) for doc in self.store.children(job_id, EXECUTION_TYPE)]
+        skipped = behavior.skip_while_active and any(engine.is_active(plan, now) for _, plan in runs)
+        expanded: dict[str, list[Document]] = {}
+
+        def targets_of(step: Document) -> list[Document]:
+            """A step's targets, its group expanded once per run however many steps share it."""
+            group = step["properties"]["targetGroup"].rstrip("/").rsplit("/", 1)[-1].lower()
+            if group not in expanded:
+                expanded[group] = self._targets(agent, group)
+            return expanded[group]
+
         plan = engine.plan_execution(
             now,
             steps,
-            lambda step: self._targets(agent, step),
+            targets_of,
             self.clock.time_scale,
             behavior,
             arm_id.lower(),
             skipped,
+            engine.busy_databases(runs, now),
         )
         plan["job_version"] = job_doc["properties"].get("version", 0)
         doc = {
@@ -487,31 +463,10 @@ class Backend:
         self.store.put(arm_id, job_id, EXECUTION_TYPE, doc)
         return doc
 
-    def _targets(self, agent: Agent, step: Document) -> list[dict[str, Any]]:
-        group_name = step["properties"]["targetGroup"].rstrip("/").rsplit("/", 1)[-1]
+    def _targets(self, agent: Agent, group_name: str) -> list[dict[str, Any]]:
+        """The targets of one of the agent's target groups, expanded by the fleet (none when it is gone)."""
         group = self.store.get(f"{agent.id}/targetGroups/{group_name}")
-        if group is None:
-            return []
-        members = group["properties"]["members"]
-        excluded = {
-            (m.get("serverName", "").lower(), (m.get("databaseName") or "").lower())
-            for m in members
-            if m.get("membershipType") == "Exclude"
-        }
-        targets = []
-        for member in members:
-            if member.get("membershipType", "Include") != "Include":
-                continue
-            key = (member.get("serverName", "").lower(), (member.get("databaseName") or "").lower())
-            if key not in excluded:
-                targets.append(
-                    {
-                        "type": member["type"],
-                        "serverName": member.get("serverName"),
-                        "databaseName": member.get("databaseName"),
-                    }
-                )
-        return targets
+        return [] if group is None else self.fleet.expand(group["properties"]["members"])
 
     def _execution(self, arm_id: str) -> Document:
         return self._require(arm_id, EXECUTION_TYPE)
@@ -627,8 +582,9 @@ class Backend:
 
     @staticmethod
     def _page(items: list[Document], query: dict[str, str], base_url: str) -> Document:
-        skip = _int(query.get("$skip"), "$skip")
-        top = _int(query.get("$top"), "$top")
+        """One page of an already filtered list, by ``$skip`` and ``$top`` (the executions' swagger parameters)."""
+        skip = int_param(query.get("$skip"), "$skip")
+        top = int_param(query.get("$top"), "$top")
         window = items[skip:]
         if top is not None:
             window = window[:top]
@@ -639,8 +595,6 @@ class Backend:
             rest["$skip"] = str((skip or 0) + PAGE_SIZE)
             if top is not None:
                 rest["$top"] = str(top - PAGE_SIZE)
-            from urllib.parse import urlencode
-
             body["nextLink"] = f"{base_url}?{urlencode(rest)}"
         return body
 
@@ -659,25 +613,6 @@ class Backend:
                 raise ArmFailure(404, "ResourceNotFound", f"Operation '{operation_id}' was not found.")
             operation["polls_left"] -= 1
             return operation["polls_left"] < 0, operation["resource"]
-
-
-def _not_found(kind: str, name: str) -> ArmFailure:
-    """The service's 404, in its words (recorded)."""
-    return ArmFailure(
-        404, "ResourceNotFound", f"The requested resource of type '{kind}' with name '{name}' was not found."
-    )
-
-
-def _int(value: str | None, name: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise ArmFailure(400, "InvalidParameter", f"{name} must be an integer.", name) from None
-    if number < 0:
-        raise ArmFailure(400, "InvalidParameter", f"{name} must not be negative.", name)
-    return number
 
 
 def _utc_moment(value: str) -> datetime:

@@ -87,7 +87,11 @@ def parse_args(argv: list[str] | None = None) -> EmulatorOptions:
         metavar="S",
         help="deprecated alias of --subscription (it no longer answers 403 for other subscriptions)",
     )
-    parser.add_argument("--seed", type=Path, help="JSON/YAML fixture of agents, jobs, steps, target groups")
+    parser.add_argument(
+        "--seed",
+        type=Path,
+        help="JSON/YAML fixture of servers, databases, pools, agents, jobs, steps, target groups, denied reads",
+    )
     parser.add_argument(
         "--async-put",
         nargs="?",

@@ -11,10 +11,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from .access import ReadAccess
 from .backend import Backend
 from .faults import Faults
 from .identity import Directory
-from .seed import apply_seed, subscriptions_of
+from .seed import apply_seed, denied_reads_of, subscriptions_of
 
 
 @dataclass
@@ -34,6 +35,8 @@ class Emulation:
 
     ``None`` (the default) accepts every well-formed subscription id, as moto and LocalStack accept any account:
     each exists from its first use and never goes away, whatever is deleted in it."""
+    access: ReadAccess = field(default_factory=ReadAccess)
+    """Subscriptions whose reads are denied to some identities (403 ``AuthorizationFailed``)."""
     directory: Directory = field(init=False)
     """The emulated Entra ID: its tokens expire on the backend's service clock."""
     requests: deque[dict[str, Any]] = field(init=False)
@@ -50,12 +53,16 @@ class Emulation:
 
     def apply_seed(self, fixture: dict[str, Any]) -> int:
         """Create what a fixture names; its ``strictSubscriptions`` turn strict mode on (or extend it), and in
-        strict mode every subscription it creates resources in exists from then on. Returns how many resources."""
+        strict mode every subscription it creates resources in (or denies reads in) exists from then on; its
+        ``deniedReads`` deny reads. Returns how many resources."""
         strict, used = subscriptions_of(fixture)
+        denials = denied_reads_of(fixture)
         if strict is not None:
             self.subscriptions = (self.subscriptions or set()) | strict
         if self.subscriptions is not None:
-            self.subscriptions |= used
+            self.subscriptions |= used | set(denials)
+        for subscription, clients in denials.items():
+            self.access.deny(subscription, clients)
         return apply_seed(self.backend, fixture)
 
     def record(self, entry: dict[str, Any]) -> None:

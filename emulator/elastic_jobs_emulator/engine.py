@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pulumi_azure_elastic_jobs.ids import server_short_name
 from pulumi_azure_elastic_jobs.models import JobExecutionLifecycle as L
 
 START_DELAY = 0.5
@@ -104,12 +105,78 @@ def _attempt_outcomes(script: str, retries: int, behavior: Behavior) -> list[str
 
 
 def where_of(target: dict[str, Any]) -> str:
-    return f"[{target.get('serverName')}].[{target.get('databaseName')}]"
+    """What a target names, unique within a step: its database, or the member that could not be expanded."""
+    where = f"[{target.get('serverName')}].[{target.get('databaseName')}]"
+    if target.get("type", "SqlDatabase") == "SqlDatabase":
+        return where
+    return f"{target['type']}:{where}.[{target.get('elasticPoolName') or target.get('shardMapName')}]"
+
+
+def database_key(target: dict[str, Any]) -> tuple[str, str]:
+    """The database a target runs on, as the service tells databases apart: server and database names, case
+    insensitive, a server's public DNS name (``name.database.windows.net``) the same as its name."""
+    return server_short_name(str(target.get("serverName") or "")), str(target.get("databaseName") or "").lower()
+
+
+def _may_be_skipped(target: dict[str, Any]) -> bool:
+    """A database of the modelled fleet: what the service skips while another run of the job is active on it. A
+    database on a server the emulator does not model (``asNamed``) runs as every target ran before the fleet was
+    modelled, overlapping runs included; a member that could not be expanded is no database."""
+    is_database = target.get("type", "SqlDatabase") == "SqlDatabase"
+    return is_database and not target.get("asNamed") and not target.get("problem")
+
+
+BusyDatabases = dict[tuple[str, str], tuple[float, str]]
+"""Databases where another run of the job is still active: ``database_key`` -> (until when, that run's id)."""
+
+
+def busy_databases(runs: list[tuple[str, dict[str, Any]]], now: float) -> BusyDatabases:
+    """Where the job's other runs (``(execution id, plan)``) that are active at ``now`` still have work: from now
+    until the end of each one's last target on a database (or its cancel), the service would skip that database in
+    a new run."""
+    busy: BusyDatabases = {}
+    for execution_id, plan in runs:
+        if not is_active(plan, now):
+            continue
+        stop = plan["canceled_at"] if plan["canceled_at"] is not None else float("inf")
+        for step in plan["steps"]:
+            for target in step["targets"]:
+                if target["outcome"] == L.SKIPPED or not _may_be_skipped(target["target"]):
+                    continue
+                until = min(target["end"], stop)
+                key = database_key(target["target"])
+                if until > now and until > busy.get(key, (0.0, ""))[0]:
+                    busy[key] = (until, execution_id)
+    return busy
 
 
 def _plan_target(
-    target: dict[str, Any], step: dict[str, Any], begin: float, scale: float, behavior: Behavior, seed: str
+    target: dict[str, Any],
+    step: dict[str, Any],
+    begin: float,
+    scale: float,
+    behavior: Behavior,
+    seed: str,
+    busy: BusyDatabases,
 ) -> dict[str, Any]:
+    """A target's timeline: its attempts, outcome and message. A member that could not be expanded (``problem``)
+    fails at once without retries; a database where another run of the job is still active is skipped."""
+    planned = {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}/{step['name']}/{where_of(target)}")),
+        "target": target,
+        "start": begin,
+    }
+    if target.get("problem"):
+        attempt = {"start": begin, "end": begin, "outcome": L.FAILED.value}
+        return {**planned, "attempts": [attempt], "end": begin, "outcome": L.FAILED.value, "message": target["problem"]}
+    holder = busy.get(database_key(target)) if _may_be_skipped(target) else None
+    if holder is not None and begin < holder[0]:
+        # Wording guessed: no recording shows a target the service skipped.
+        message = (
+            f"Step {step['properties'].get('stepId')} skipped execution on target (server '{target.get('serverName')}',"
+            f" database '{target.get('databaseName')}'): job execution '{holder[1]}' of this job is still active on it."
+        )
+        return {**planned, "attempts": [], "end": begin, "outcome": L.SKIPPED.value, "message": message}
     props = step["properties"]
     options = props.get("executionOptions") or {}
     script = props["action"]["value"]
@@ -143,15 +210,7 @@ def _plan_target(
             "TimedOut": "Command timed out after the step's timeout.",
         }[outcome]
     )
-    return {
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}/{step['name']}/{where_of(target)}")),
-        "target": target,
-        "attempts": attempts,
-        "start": begin,
-        "end": clock,
-        "outcome": outcome,
-        "message": message,
-    }
+    return {**planned, "attempts": attempts, "end": clock, "outcome": outcome, "message": message}
 
 
 def plan_execution(
@@ -162,46 +221,49 @@ def plan_execution(
     behavior: Behavior,
     seed: str,
     skipped: bool = False,
+    busy: BusyDatabases | None = None,
 ) -> dict[str, Any]:
-    """Plan a whole run; ``targets_of(step)`` resolves a step's target group to target dicts. A ``skipped`` run
-    (or one under a ``Skipped`` behavior) starts, runs no step and ends ``Skipped``, as the service ends one."""
+    """Plan a whole run; ``targets_of(step)`` resolves a step's target group to target dicts (a database, or a
+    member that could not be expanded, with its ``problem``). A ``skipped`` run (or one under a ``Skipped``
+    behavior) starts, runs no step and ends ``Skipped``, as the service ends one; within a run, a database in
+    ``busy`` is skipped while another run of the job is still active on it."""
     created = on_creation_tick(created)
     delay = START_DELAY if behavior.start_delay_seconds is None else behavior.start_delay_seconds
     start = created + delay / scale
     if skipped or behavior.outcome == L.SKIPPED:
         return _skipped_plan(created, start, scale)
     clock, planned, outcome, message = start, [], L.SUCCEEDED.value, "Job execution succeeded."
-    no_targets = False
+    no_targets = skipped_targets = False
     for step in sorted(steps, key=lambda s: s["properties"].get("stepId") or 0):
-        targets = [_plan_target(t, step, clock, scale, behavior, seed) for t in targets_of(step)]
+        number = step["properties"].get("stepId")
+        targets = [_plan_target(t, step, clock, scale, behavior, seed, busy or {}) for t in targets_of(step)]
         end = max((t["end"] for t in targets), default=clock)
-        failures = [t for t in targets if t["outcome"] != "Succeeded"]
-        step_outcome = failures[0]["outcome"] if failures else ("Succeeded" if targets else "Skipped")
+        failures = [t for t in targets if t["outcome"] not in (L.SUCCEEDED, L.SKIPPED)]
+        step_outcome = _step_outcome(targets)
         no_targets = no_targets or not targets
+        skipped_targets = skipped_targets or any(t["outcome"] == L.SKIPPED for t in targets)
         planned.append(
             {
                 "name": step["name"],
-                "id": step["properties"].get("stepId"),
+                "id": number,
                 "start": clock,
                 "end": end,
                 "outcome": step_outcome,
                 "targets": targets,
-                "message": failures[0]["message"]
-                if failures
-                else f"Step {step['properties'].get('stepId')} {step_outcome.lower()}.",
+                "message": failures[0]["message"] if failures else _STEP_MESSAGES[step_outcome].format(number=number),
             }
         )
         clock = end
         if failures:
             outcome = step_outcome
-            message = (
-                f"Step {step['properties'].get('stepId')} ({step['name']}) {step_outcome}: {failures[0]['message']}"
-            )
+            message = f"Step {number} ({step['name']}) {step_outcome}: {failures[0]['message']}"
             break
-    if outcome == L.SUCCEEDED and no_targets:
-        outcome, message = (
-            L.SUCCEEDED_WITH_SKIPPED.value,
-            "Job execution succeeded; some steps had no targets.",
+    if outcome == L.SUCCEEDED and (no_targets or skipped_targets):
+        outcome = L.SUCCEEDED_WITH_SKIPPED.value
+        message = (
+            "Job execution succeeded; some steps had no targets."
+            if no_targets
+            else "Job execution succeeded; some targets were skipped."
         )
     return {
         "created": created,
@@ -212,6 +274,25 @@ def plan_execution(
         "steps": planned,
         "canceled_at": None,
     }
+
+
+def _step_outcome(targets: list[dict[str, Any]]) -> str:
+    """A step ends as its first failed target; else ``Skipped`` when it ran on nothing, ``SucceededWithSkipped``
+    when some of its databases were skipped, ``Succeeded`` when every one ran."""
+    failures = [t for t in targets if t["outcome"] not in (L.SUCCEEDED, L.SKIPPED)]
+    if failures:
+        return str(failures[0]["outcome"])
+    ran = sum(t["outcome"] != L.SKIPPED for t in targets)
+    if not ran:
+        return L.SKIPPED.value
+    return L.SUCCEEDED_WITH_SKIPPED.value if ran < len(targets) else L.SUCCEEDED.value
+
+
+_STEP_MESSAGES = {
+    L.SUCCEEDED.value: "Step {number} succeeded.",  # recorded
+    L.SKIPPED.value: "Step {number} skipped.",  # guessed, as the two below
+    L.SUCCEEDED_WITH_SKIPPED.value: "Step {number} succeeded; some targets were skipped.",
+}
 
 
 def _skipped_plan(created: float, start: float, scale: float) -> dict[str, Any]:
@@ -269,7 +350,7 @@ def _child_properties(
     lifecycle: str,
     ended: float | None,
     attempts: int,
-    attempt_start: float,
+    attempt_start: float | None,
     kind: str,
 ) -> dict[str, Any]:
     """The properties a step or target execution shares: its name, lifecycle, times, attempts and message."""
@@ -305,10 +386,11 @@ def render_target(target: dict[str, Any], step: dict[str, Any], plan: dict[str, 
     if lifecycle == L.IN_PROGRESS and started and started[-1]["end"] <= effective:
         lifecycle = L.WAITING_FOR_RETRY.value
     info = target["target"]
-    attempt_start = started[-1]["start"] if started else target["start"]
-    properties = _child_properties(
-        target, target["id"], lifecycle, ended, max(1, len(started)), attempt_start, "Target"
-    )
+    if target["attempts"]:
+        attempts, attempt_start = max(1, len(started)), started[-1]["start"] if started else target["start"]
+    else:  # skipped: the service made no attempt
+        attempts, attempt_start = 0, None
+    properties = _child_properties(target, target["id"], lifecycle, ended, attempts, attempt_start, "Target")
     return {
         **properties,
         "stepName": step["name"],

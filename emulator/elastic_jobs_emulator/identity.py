@@ -26,7 +26,8 @@ TOKEN_PREFIX = "emulated-entra."  # noqa: S105 - the format of the tokens it iss
 
 @dataclass
 class Directory:
-    """Registered service principals and the tokens issued to them (token -> expiry on the service clock).
+    """Registered service principals and the tokens issued to them (token -> (expiry on the service clock, client
+    id)).
 
     Issued tokens are bookkeeping bounded by ``history``: an expired one is forgotten once it is older than the
     history's seconds, and the oldest go when there are more than its size. A forgotten token of this format
@@ -54,16 +55,23 @@ class Directory:
                 return None
             token = f"{TOKEN_PREFIX}{secrets.token_urlsafe(24)}"
             now = self.clock.now()
-            self._issued.add(token, now + self.token_lifetime_seconds, lapses=lambda expiry: expiry <= now)
+            issued = (now + self.token_lifetime_seconds, client_id)
+            self._issued.add(token, issued, lapses=lambda record: record[0] <= now)
             return token, self.token_lifetime_seconds
 
     def state_of(self, token: str) -> str:
         """``unknown`` (not issued here), ``valid`` or ``expired``."""
         with self._lock:
-            expiry = self._issued.get(token)
-        if expiry is None:
+            record = self._issued.get(token)
+        if record is None:
             return "expired" if token.startswith(TOKEN_PREFIX) else "unknown"
-        return "valid" if self.clock.now() < expiry else "expired"
+        return "valid" if self.clock.now() < record[0] else "expired"
+
+    def client_of(self, token: str) -> str | None:
+        """The client id a token was issued to, or None when this Entra ID did not issue it (or forgot it)."""
+        with self._lock:
+            record = self._issued.get(token)
+        return None if record is None else str(record[1])
 
     def issued_tokens(self) -> list[str]:
         """The tokens it still holds (see ``history``)."""

@@ -389,6 +389,17 @@ class Emulator:
     def seed(self, fixture: dict[str, Any]) -> None:
         self._admin("POST", "/seed", json=fixture)
 
+    def deny_reads(self, subscription: str, client_ids: list[str] | None = None) -> dict[str, list[str]]:
+        """Deny reads in ``subscription`` to these client ids (default: every identity): 403 AuthorizationFailed."""
+        result: dict[str, list[str]] = self._admin(
+            "PUT", f"/denied-reads/{subscription}", json={"client_ids": client_ids or ["*"]}
+        )
+        return result
+
+    def allow_reads(self, subscription: str | None = None) -> None:
+        """Allow reads again: in one subscription, or everywhere."""
+        self._admin("DELETE", "/denied-reads", params={"subscription": subscription} if subscription else {})
+
     def settings(self, **spec: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._admin("PUT", "/settings", json=spec)
         return result

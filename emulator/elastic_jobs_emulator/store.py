@@ -3,6 +3,11 @@
 In memory by default; with a data directory the database is a file in WAL mode and every write is one
 transaction, so a ``kill -9`` loses nothing that was answered. One connection behind one lock: the emulator's
 requests are short and SQLite serializes writers anyway.
+
+Every listing is an index range, never a scan of the store: children by (parent, kind), everything below an id by
+(kind, key) as a key range, and a resource by its ``lookup`` (a second key it is found by: a server by its
+globally unique name, a database by its elastic pool). Listings page in SQL (``offset``, ``limit``), so a page of
+a thousand-database server decodes one page of documents.
 """
 
 from __future__ import annotations
@@ -22,10 +27,21 @@ CREATE TABLE IF NOT EXISTS resources (
     key TEXT PRIMARY KEY,
     parent TEXT NOT NULL,
     kind TEXT NOT NULL,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    lookup TEXT
 );
-CREATE INDEX IF NOT EXISTS resources_by_parent ON resources (parent, kind);
 """
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS resources_by_parent ON resources (parent, kind);
+CREATE INDEX IF NOT EXISTS resources_by_kind ON resources (kind, key);
+CREATE INDEX IF NOT EXISTS resources_by_lookup ON resources (lookup, kind);
+"""
+
+
+CHILDREN = "SELECT doc FROM resources WHERE parent = ? AND kind = ? ORDER BY rowid LIMIT ? OFFSET ?"
+BELOW = "SELECT doc FROM resources WHERE kind = ? AND key >= ? AND key < ? ORDER BY rowid LIMIT ? OFFSET ?"
+BY_LOOKUP = "SELECT doc FROM resources WHERE lookup = ? AND kind = ? ORDER BY rowid LIMIT ? OFFSET ?"
+"""The listings, each an index range (``test_fleet_expansion`` holds them to it), a page at a time."""
 
 
 def key_of(arm_id: str) -> str:
@@ -33,9 +49,16 @@ def key_of(arm_id: str) -> str:
     return arm_id.rstrip("/").lower()
 
 
-def _below(arm_id: str) -> str:
-    """A LIKE pattern (escape ``\\``) for every key below ``arm_id``."""
-    return key_of(arm_id).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+def _below(arm_id: str) -> tuple[str, str]:
+    """The key range of everything below ``arm_id``: from ``id/`` up to ``id0`` (``0`` sorts right after ``/``),
+    which an index serves as a range."""
+    key = key_of(arm_id)
+    return f"{key}/", f"{key}0"
+
+
+def _window(offset: int, limit: int | None) -> tuple[int, int]:
+    """The values of a page's ``LIMIT ? OFFSET ?`` (a limit of -1 is none)."""
+    return (-1 if limit is None else limit), offset
 
 
 class Store:
@@ -50,6 +73,10 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(resources)")}
+        if "lookup" not in columns:  # a data directory written before servers, databases and pools were modelled
+            self._db.execute("ALTER TABLE resources ADD COLUMN lookup TEXT")
+        self._db.executescript(_INDEXES)
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -78,36 +105,53 @@ class Store:
             row = self._db.execute("SELECT doc FROM resources WHERE key = ?", (key_of(arm_id),)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def put(self, arm_id: str, parent_id: str, kind: str, doc: Document) -> None:
+    def put(self, arm_id: str, parent_id: str, kind: str, doc: Document, lookup: str | None = None) -> None:
+        """Create or replace a resource; ``lookup`` is the second key it is found by (``by_lookup``), if any."""
         with self._lock:
             self._db.execute(
                 # An upsert keeps the rowid, so rowid order is creation order.
-                "INSERT INTO resources (key, parent, kind, doc) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET doc = excluded.doc",
-                (key_of(arm_id), key_of(parent_id), kind, json.dumps(doc)),
+                "INSERT INTO resources (key, parent, kind, doc, lookup) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET doc = excluded.doc, lookup = excluded.lookup",
+                (key_of(arm_id), key_of(parent_id), kind, json.dumps(doc), None if lookup is None else lookup.lower()),
             )
 
     def delete(self, arm_id: str) -> bool:
         """Delete a resource and everything below it; True when it existed."""
+        low, high = _below(arm_id)
         with self._lock:
             cursor = self._db.execute(
-                "DELETE FROM resources WHERE key = ? OR key LIKE ? ESCAPE '\\'", (key_of(arm_id), _below(arm_id))
+                "DELETE FROM resources WHERE key = ? OR (key >= ? AND key < ?)", (key_of(arm_id), low, high)
             )
         return cursor.rowcount > 0
 
-    def children(self, parent_id: str, kind: str) -> list[Document]:
+    def children(self, parent_id: str, kind: str, offset: int = 0, limit: int | None = None) -> list[Document]:
+        """The resources of ``kind`` directly below ``parent_id``, in creation order (a page of them)."""
+        bounds = _window(offset, limit)
         with self._lock:
             rows = self._db.execute(
-                "SELECT doc FROM resources WHERE parent = ? AND kind = ? ORDER BY rowid",
-                (key_of(parent_id), kind),
+                CHILDREN,
+                (key_of(parent_id), kind, *bounds),
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
 
-    def descendants(self, ancestor_id: str, kind: str) -> list[Document]:
+    def descendants(self, ancestor_id: str, kind: str, offset: int = 0, limit: int | None = None) -> list[Document]:
+        """The resources of ``kind`` anywhere below ``ancestor_id``, in creation order (a page of them)."""
+        low, high = _below(ancestor_id)
+        bounds = _window(offset, limit)
         with self._lock:
             rows = self._db.execute(
-                "SELECT doc FROM resources WHERE kind = ? AND key LIKE ? ESCAPE '\\' ORDER BY rowid",
-                (kind, _below(ancestor_id)),
+                BELOW,
+                (kind, low, high, *bounds),
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def by_lookup(self, lookup: str, kind: str, offset: int = 0, limit: int | None = None) -> list[Document]:
+        """The resources of ``kind`` put with this ``lookup`` key, in creation order (a page of them)."""
+        bounds = _window(offset, limit)
+        with self._lock:
+            rows = self._db.execute(
+                BY_LOOKUP,
+                (lookup.lower(), kind, *bounds),
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
 

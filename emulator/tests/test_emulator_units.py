@@ -101,3 +101,52 @@ def test_a_loopback_emulator_answers_only_to_its_own_names(bound: str, host: str
     from elastic_jobs_emulator.guard import host_problem
 
     assert (host_problem(host, bound) is None) is accepted
+
+
+@pytest.mark.parametrize(
+    ("path", "action", "scope"),
+    [
+        ("/subscriptions/S/providers/Microsoft.Sql/servers", "Microsoft.Sql/servers/read", "/subscriptions/S"),
+        (
+            "/subscriptions/S/resourceGroups/G/providers/Microsoft.Sql/servers",
+            "Microsoft.Sql/servers/read",
+            "/subscriptions/S/resourceGroups/G",
+        ),
+        (
+            "/subscriptions/S/resourceGroups/G/providers/Microsoft.Sql/servers/V/elasticPools/P/databases",
+            "Microsoft.Sql/servers/elasticPools/databases/read",
+            "/subscriptions/S/resourceGroups/G/providers/Microsoft.Sql/servers/V/elasticPools/P",
+        ),
+        (
+            "/subscriptions/S/resourceGroups/G/providers/Microsoft.Sql/servers/V/jobAgents/A/jobs/J",
+            "Microsoft.Sql/servers/jobAgents/jobs/read",
+            "/subscriptions/S/resourceGroups/G/providers/Microsoft.Sql/servers/V/jobAgents/A/jobs/J",
+        ),
+        (
+            "/subscriptions/S/resourceGroups/G",
+            "Microsoft.Resources/subscriptions/resourceGroups/read",
+            "/subscriptions/S/resourceGroups/G",
+        ),
+        ("/subscriptions/S", "Microsoft.Resources/subscriptions/read", "/subscriptions/S"),
+    ],
+)
+def test_a_denied_read_names_the_action_and_scope_arm_checks(path: str, action: str, scope: str) -> None:
+    from elastic_jobs_emulator.access import action_and_scope
+
+    assert action_and_scope(path) == (action, scope)
+
+
+def test_reads_are_denied_only_to_the_identities_named_and_only_in_that_subscription() -> None:
+    from elastic_jobs_emulator.access import ReadAccess
+
+    access = ReadAccess()
+    access.deny(SUB, ["Client-A"])
+    path = f"/subscriptions/{SUB}/providers/Microsoft.Sql/servers"
+    assert access.refusal("client-a", "GET", path) is not None
+    assert access.refusal("client-b", "GET", path) is None
+    assert access.refusal("client-a", "PUT", f"{path}/s1") is None  # writes stay allowed
+    assert access.refusal("client-a", "GET", "/subscriptions/11111111-1111-1111-1111-111111111111") is None
+    with pytest.raises(ValueError, match="must be"):
+        access.deny("prod")
+    access.allow(SUB)
+    assert access.refusal("client-a", "GET", path) is None

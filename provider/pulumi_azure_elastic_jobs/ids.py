@@ -58,6 +58,16 @@ def server_problem(value: str) -> str | None:
     return None
 
 
+SQL_SERVER_DOMAIN = ".database.windows.net"
+"""The public DNS suffix of an Azure SQL logical server (``name.database.windows.net``)."""
+
+
+def server_short_name(name: str) -> str:
+    """A server as a target member may name it (its name or its public DNS name, any case) as the server's own
+    name: lowercased, without ``.database.windows.net``. Server names are globally unique, so this names one."""
+    return name.strip().lower().removesuffix(SQL_SERVER_DOMAIN)
+
+
 def child_name_problem(value: str) -> str | None:
     """Rule for job agent, job, step, target group and credential names."""
     if not _CHILD_NAME.match(value):

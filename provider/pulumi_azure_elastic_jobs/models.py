@@ -254,6 +254,93 @@ class JobVersion(ProxyResource):
     pass
 
 
+# --- the fleet a run touches: logical servers, their databases and elastic pools (Servers.json, Databases.json,
+# ElasticPools.json of the same api-version); only what a target group's expansion needs, the rest kept as extra --
+
+SERVER_TYPE = "Microsoft.Sql/servers"
+DATABASE_TYPE = "Microsoft.Sql/servers/databases"
+ELASTIC_POOL_TYPE = "Microsoft.Sql/servers/elasticPools"
+SYSTEM_DATABASES = frozenset({"master"})
+"""What a server lists beside its user databases; the service runs a SqlServer target on user databases only."""
+
+
+class SqlSku(WireModel):
+    """A database's or pool's sku (``GP_Gen5``, ``S0``, ``ElasticPool``, ``System``): every part optional."""
+
+    name: str | None = None
+    tier: str | None = None
+    size: str | None = None
+    family: str | None = None
+    capacity: int | None = None
+
+
+class ServerProperties(WireModel):
+    administrator_login: str | None = None
+    administrator_login_password: str | None = Field(default=None, repr=False)
+    version: str | None = None
+    state: str | None = None
+    fully_qualified_domain_name: str | None = None
+    public_network_access: str | None = None
+    minimal_tls_version: str | None = None
+
+
+class Server(TrackedResource):
+    kind: str | None = None
+    properties: ServerProperties = Field(default_factory=ServerProperties)
+
+
+class DatabaseProperties(WireModel):
+    create_mode: str | None = None
+    collation: str | None = None
+    max_size_bytes: int | None = None
+    elastic_pool_id: str | None = None
+    status: str | None = None
+    database_id: str | None = None
+    creation_date: datetime | None = None
+    current_service_objective_name: str | None = None
+    requested_service_objective_name: str | None = None
+    current_sku: SqlSku | None = None
+    zone_redundant: bool | None = None
+    read_scale: str | None = None
+    catalog_collation: str | None = None
+
+
+class Database(TrackedResource):
+    sku: SqlSku | None = None
+    kind: str | None = None
+    managed_by: str | None = None
+    properties: DatabaseProperties = Field(default_factory=DatabaseProperties)
+
+
+class ElasticPoolProperties(WireModel):
+    state: str | None = None
+    creation_date: datetime | None = None
+    max_size_bytes: int | None = None
+    zone_redundant: bool | None = None
+    license_type: str | None = None
+
+
+class ElasticPool(TrackedResource):
+    sku: SqlSku | None = None
+    kind: str | None = None
+    properties: ElasticPoolProperties = Field(default_factory=ElasticPoolProperties)
+
+
+class ServerListResult(WireModel):
+    value: list[Server] = Field(default_factory=list)
+    next_link: str | None = None
+
+
+class DatabaseListResult(WireModel):
+    value: list[Database] = Field(default_factory=list)
+    next_link: str | None = None
+
+
+class ElasticPoolListResult(WireModel):
+    value: list[ElasticPool] = Field(default_factory=list)
+    next_link: str | None = None
+
+
 # --- errors ------------------------------------------------------------------------------------------------
 
 
