@@ -33,12 +33,12 @@ from pulumi_azure_elastic_jobs.models import (
     DATABASE_TYPE,
     ELASTIC_POOL_TYPE,
     SERVER_TYPE,
-    SYSTEM_DATABASES,
     Database,
     ElasticPool,
     JobTargetType,
     Server,
 )
+from pulumi_azure_elastic_jobs.terms import SYSTEM_DATABASES
 
 from . import engine
 from .arm import ArmFailure, check_name, not_found, offset_page, present, validated

@@ -63,9 +63,10 @@ SQL_SERVER_DOMAIN = ".database.windows.net"
 
 
 def server_short_name(name: str) -> str:
-    """A server as a target member may name it (its name or its public DNS name, any case) as the server's own
-    name: lowercased, without ``.database.windows.net``. Server names are globally unique, so this names one."""
-    return name.strip().lower().removesuffix(SQL_SERVER_DOMAIN)
+    """A server as a target member may name it (its name or its DNS name in any cloud, ``.database.windows.net``,
+    ``.database.usgovcloudapi.net``..., any case) as the server's own name: lowercased, up to the first dot (a
+    server's name has none). Server names are globally unique, so this names one."""
+    return name.strip().lower().split(".", 1)[0]
 
 
 def child_name_problem(value: str) -> str | None:

@@ -260,8 +260,6 @@ class JobVersion(ProxyResource):
 SERVER_TYPE = "Microsoft.Sql/servers"
 DATABASE_TYPE = "Microsoft.Sql/servers/databases"
 ELASTIC_POOL_TYPE = "Microsoft.Sql/servers/elasticPools"
-SYSTEM_DATABASES = frozenset({"master"})
-"""What a server lists beside its user databases; the service runs a SqlServer target on user databases only."""
 
 
 class SqlSku(WireModel):

@@ -22,23 +22,18 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-SYSTEM_DATABASES = frozenset({"master"})
-"""Databases the service lists in ARM but never targets through a server or a pool."""
+from .ids import server_short_name
+
 DIGEST_CHARS = 16
 """Hex characters of SHA-256 kept in a digest: 64 bits, ample to tell two plans of one job apart."""
 SCRIPT_DIGEST_CHARS = 12
 MAX_FIRST_LINE = 80
 
 
-def server_key(name: str) -> str:
-    """A server as the service matches it: by name, whether a member names it or its DNS name
-    (``s1.database.windows.net``), in any case."""
-    return name.strip().split(".", 1)[0].lower()
-
-
 def database_key(server: str, database: str) -> str:
-    """One database, by the key the plan and ``target_outcomes`` share: ``server/database``, lower case."""
-    return f"{server_key(server)}/{database.strip().lower()}"
+    """One database, by the key the plan and ``target_outcomes`` share: ``server/database``, lower case, the
+    server by its own name however a member spelled it."""
+    return f"{server_short_name(server)}/{database.strip().lower()}"
 
 
 def script_digest(script: str) -> str:
@@ -270,7 +265,7 @@ def parse_pin(text: str) -> Pin:
         elif _PIN_DIGEST.match(part.lower()):
             digest = part.lower()
         elif match := _PIN_SERVER.match(part):
-            servers = {**(servers or {}), server_key(match.group(1)): int(match.group(2))}
+            servers = {**(servers or {}), server_short_name(match.group(1)): int(match.group(2))}
         else:
             problems.append(
                 f"cannot read {part!r}: a pin is 'v<version>', '<server>=<databases>' and 'sha256:<{DIGEST_CHARS} hex>'"

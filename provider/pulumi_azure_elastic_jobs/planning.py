@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 
 from .client import ElasticJobsClient
 from .errors import ArmError, ElasticJobsError
-from .ids import ExecutionRef, JobRef, segment
-from .plan import SYSTEM_DATABASES, Plan, PlannedStep, Unresolved, database_key, first_line, script_digest, server_key
-from .terms import is_terminal
+from .ids import ExecutionRef, JobRef, segment, server_short_name
+from .plan import Plan, PlannedStep, Unresolved, database_key, first_line, script_digest
+from .terms import SYSTEM_DATABASES, is_terminal
 
 READERS = 8
 """Reads of one stage in flight at once: enough for 10 servers and 2 pools in one round trip."""
@@ -42,7 +42,7 @@ def last_segment(arm_id: str | None) -> str:
 
 @dataclass
 class Fleet:
-    """What the reads found of the servers, pools and databases the members name (keys as :func:`server_key`).
+    """What the reads found of the servers, pools and databases the members name (servers by their own names).
 
     ``databases[server]`` is the server's databases (name → pool key or None) or why it could not be read;
     ``pools[(server, pool)]`` a pool's databases or why not; ``missing[server]`` why a server was not found."""
@@ -77,7 +77,7 @@ def describe(member: Mapping[str, Any]) -> str:
 def members_of(member: Mapping[str, Any], fleet: Fleet) -> tuple[set[str], str | None]:
     """The databases one member stands for, or why it cannot be expanded."""
     kind = member.get("type")
-    server = server_key(str(member.get("serverName") or ""))
+    server = server_short_name(str(member.get("serverName") or ""))
     if kind == "SqlDatabase":
         name = str(member.get("databaseName") or "")
         listed = fleet.databases.get(server)
@@ -218,9 +218,9 @@ class _Reader:
 
     def _fleet(self, groups: Iterable[list[dict[str, Any]] | str], subscriptions: Sequence[str]) -> Fleet:
         members = [member for group in groups if isinstance(group, list) for member in group]
-        whole = {server_key(str(m.get("serverName") or "")) for m in members if m.get("type") == "SqlServer"}
+        whole = {server_short_name(str(m.get("serverName") or "")) for m in members if m.get("type") == "SqlServer"}
         pools = {
-            (server_key(str(m.get("serverName") or "")), str(m.get("elasticPoolName") or "").lower())
+            (server_short_name(str(m.get("serverName") or "")), str(m.get("elasticPoolName") or "").lower())
             for m in members
             if m.get("type") == "SqlElasticPool"
         }
@@ -263,7 +263,7 @@ class _Reader:
                 refused.append(f"listing servers in subscription {subscription} failed ({short(answer)})")
                 continue
             for server in answer:
-                key = server_key(str(server.get("name") or ""))
+                key = server_short_name(str(server.get("name") or ""))
                 if key in servers and key not in found and server.get("id"):
                     found[key] = str(server["id"])
         because = "; ".join(refused) if refused else "the provider's identity may not read it"

@@ -19,6 +19,9 @@ SUCCESSFUL_LIFECYCLES: frozenset[str] = frozenset({"Succeeded", "SucceededWithSk
 """Ends that are no failure: a skipped run counts as done, as Terraform azurerm's poller takes it (``fail_on`` may
 still name Skipped to fail a deployment on it). Status and summary lines never call these "not succeeded"."""
 
+SYSTEM_DATABASES: frozenset[str] = frozenset({"master"})
+"""What a server lists beside its user databases; the service runs a SqlServer target on user databases only."""
+
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN, without importing pulumi
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 DEFAULT_TIMEOUT_SECONDS = 3600.0
