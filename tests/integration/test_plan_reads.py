@@ -1,0 +1,184 @@
+"""A run's plan read over a real socket from the emulator's fleet, held against what the run then does.
+
+The plan (the provider's reading of the fleet through ARM) and the emulator's expansion at run start (its stand-in
+for the service's) are written apart; each test builds a fleet through ARM PUTs, reads the plan, starts the run and
+compares the databases each step's target executions name with the plan's, so neither can drift alone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from elastic_jobs_emulator import Emulator
+from pulumi_azure_elastic_jobs.auth import StaticToken
+from pulumi_azure_elastic_jobs.client import ElasticJobsClient
+from pulumi_azure_elastic_jobs.ids import JobRef
+from pulumi_azure_elastic_jobs.plan import Plan, database_key
+from pulumi_azure_elastic_jobs.planning import read_plan
+from tests.conftest import TIME_SCALE
+
+SUB = "00000000-0000-0000-0000-000000000000"
+OTHER_SUB = "22222222-2222-2222-2222-222222222222"
+HELD = "SELECT 1; -- emulator:duration=360000"
+
+
+@pytest.fixture
+def fleet_emulator() -> Iterator[Emulator]:
+    emulator = Emulator(time_scale=TIME_SCALE)
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def fleet_client(fleet_emulator: Emulator) -> Iterator[ElasticJobsClient]:
+    with ElasticJobsClient(fleet_emulator.url, StaticToken(fleet_emulator.token or "t")) as client:
+        yield client
+
+
+def server(
+    client: ElasticJobsClient, subscription: str, group: str, name: str, databases: dict[str, str | None]
+) -> str:
+    """A server with user databases (name -> its pool or None), its pools made first; its ARM path."""
+    path = f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Sql/servers/{name}"
+    client.request("PUT", path, json={"location": "westeurope", "properties": {"administratorLogin": "admin1"}})
+    for pool in sorted({pool for pool in databases.values() if pool}):
+        client.request("PUT", f"{path}/elasticPools/{pool}", json={"location": "westeurope", "properties": {}})
+    for database, pool in databases.items():
+        properties = {"elasticPoolId": f"{path}/elasticPools/{pool}"} if pool else {}
+        client.request("PUT", f"{path}/databases/{database}", json={"location": "westeurope", "properties": properties})
+    return path
+
+
+def job_on(client: ElasticJobsClient, members: list[dict[str, Any]], scripts: list[str]) -> JobRef:
+    """An agent on a server of its own, a target group of ``members``, and a job of one step per script."""
+    name = f"job-{uuid.uuid4().hex[:8]}"
+    agent_server = server(client, SUB, "jobs", f"agent-{uuid.uuid4().hex[:6]}", {"jobsdb": None})
+    job = JobRef(SUB, "jobs", agent_server.rsplit("/", 1)[-1], "agent1", name)
+    client.request(
+        "PUT",
+        job.agent_path,
+        json={"location": "westeurope", "properties": {"databaseId": f"{agent_server}/databases/jobsdb"}},
+    )
+    client.request("PUT", f"{job.agent_path}/targetGroups/fleet", json={"properties": {"members": members}})
+    client.request("PUT", job.path, json={"properties": {}})
+    for number, script in enumerate(scripts, start=1):
+        body = {
+            "properties": {
+                "targetGroup": f"{job.agent_path}/targetGroups/fleet",
+                "action": {"value": script},
+                "executionOptions": {"retryAttempts": 0},
+            }
+        }
+        client.request("PUT", f"{job.path}/steps/step{number}", json=body)
+    return job
+
+
+def ran_on(client: ElasticJobsClient, job: JobRef) -> dict[str, list[str]]:
+    """Per step, the databases a run of ``job`` started now touches, by the plan's key."""
+    run = client.start_execution(job)
+    ref = job.execution(str(run.name))
+    client.wait_for_terminal(ref, timeout=60, poll_interval=0.05)
+    touched: dict[str, set[str]] = {}
+    for target in client.list_target_executions(ref):
+        where = target.properties.target
+        if where and where.database_name and target.properties.lifecycle != "Skipped":
+            step = str(target.properties.step_name)
+            touched.setdefault(step, set()).add(database_key(where.server_name or "", where.database_name))
+    return {step: sorted(keys) for step, keys in sorted(touched.items())}
+
+
+def planned_on(plan: Plan) -> dict[str, list[str]]:
+    return {step.name: list(step.databases) for step in plan.steps if step.databases}
+
+
+def test_the_plan_names_exactly_the_databases_each_step_of_the_run_then_touches(
+    fleet_emulator: Emulator, fleet_client: ElasticJobsClient
+) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    a, b = f"sa-{suffix}", f"sb-{suffix}"
+    server(fleet_client, SUB, "rg-a", a, {"app1": None, "app2": None, "app3": "pool1", "app4": "pool1"})
+    server(fleet_client, OTHER_SUB, "rg-b", b, {"t1": "tenants", "t2": "tenants", "billing": None})
+    members = [
+        {"type": "SqlServer", "serverName": f"{a}.database.windows.net"},
+        {"type": "SqlDatabase", "serverName": a, "databaseName": "app2", "membershipType": "Exclude"},
+        {"type": "SqlElasticPool", "serverName": b, "elasticPoolName": "tenants"},
+        {"type": "SqlDatabase", "serverName": b, "databaseName": "billing"},
+    ]
+    job = job_on(
+        fleet_client, members, ["SELECT 1; -- emulator:duration=0", "UPDATE t SET c = 1; -- emulator:duration=0"]
+    )
+
+    plan = read_plan(fleet_client, job, [OTHER_SUB])
+    expected = sorted([f"{a}/app1", f"{a}/app3", f"{a}/app4", f"{b}/t1", f"{b}/t2", f"{b}/billing"])
+    assert [list(step.databases) for step in plan.steps] == [expected, expected]  # master and app2 never
+    assert plan.summary() == f"will run {job.job_name} v2: 2 steps on 6 databases in 2 servers"
+    assert plan.unseen == () and plan.busy == () and plan.unresolved == ()
+
+    assert ran_on(fleet_client, job) == planned_on(plan)  # what the run did is what was planned
+
+
+def test_the_plan_reads_the_floor_each_page_once_and_in_parallel(
+    fleet_emulator: Emulator, fleet_client: ElasticJobsClient
+) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    big, pooled = f"big-{suffix}", f"pooled-{suffix}"
+    server(fleet_client, SUB, "rg-a", big, {f"db{n:03d}": None for n in range(150)})  # 151 with master: 2 pages
+    server(fleet_client, SUB, "rg-a", pooled, {"p1": "pool", "p2": "pool", "solo": None})
+    members = [
+        {"type": "SqlServer", "serverName": big},
+        {"type": "SqlElasticPool", "serverName": pooled, "elasticPoolName": "pool"},
+    ]
+    job = job_on(fleet_client, members, ["SELECT 1;"])
+    since = fleet_emulator.requests_log()[-1]["seq"]
+    plan = read_plan(fleet_client, job)
+    sent = sorted(entry["path"] for entry in fleet_emulator.requests_log(since))
+    assert len(plan.databases) == 152
+    floor = [
+        job.path,  # the job: its version
+        f"{job.path}/executions",  # its active runs
+        f"{job.path}/versions/1/steps",
+        f"{job.agent_path}/targetGroups/fleet",
+        f"/subscriptions/{SUB}/providers/Microsoft.Sql/servers",  # one page: the servers of the subscription
+        f"/subscriptions/{SUB}/resourceGroups/rg-a/providers/Microsoft.Sql/servers/{big}/databases",
+        f"/subscriptions/{SUB}/resourceGroups/rg-a/providers/Microsoft.Sql/servers/{big}/databases",  # page 2
+        f"/subscriptions/{SUB}/resourceGroups/rg-a/providers/Microsoft.Sql/servers/{pooled}/elasticPools/pool/databases",
+    ]
+    assert sent == sorted(floor)
+
+
+def test_members_the_plan_cannot_expand_are_unresolved_with_what_it_could_not_see(
+    fleet_emulator: Emulator, fleet_client: ElasticJobsClient
+) -> None:
+    hidden, seen = f"hidden-{uuid.uuid4().hex[:6]}", f"seen-{uuid.uuid4().hex[:6]}"
+    server(fleet_client, OTHER_SUB, "rg-b", hidden, {"secret": None})
+    server(fleet_client, SUB, "rg-a", seen, {"app": None})
+    members = [
+        {"type": "SqlServer", "serverName": hidden},
+        {"type": "SqlServer", "serverName": seen},
+        {"type": "SqlShardMap", "serverName": seen, "shardMapName": "customers", "databaseName": "app"},
+    ]
+    job = job_on(fleet_client, members, ["SELECT 1;"])
+    fleet_emulator.deny_reads(OTHER_SUB)
+    plan = read_plan(fleet_client, job, [OTHER_SUB])
+    reasons = {item.member: item.reason for item in plan.steps[0].unresolved}
+    assert f"listing servers in subscription {OTHER_SUB} failed (AuthorizationFailed:" in reasons[f"SqlServer {hidden}"]
+    assert "shard map manager" in reasons[f"SqlShardMap {seen}/app"]
+    assert plan.databases == (f"{seen}/app",) and "2 members unresolved" in plan.summary()
+
+
+def test_databases_an_active_run_holds_are_busy_and_outside_the_digest(
+    fleet_emulator: Emulator, fleet_client: ElasticJobsClient
+) -> None:
+    name = f"s-{uuid.uuid4().hex[:6]}"
+    server(fleet_client, SUB, "rg-a", name, {"one": None, "two": None})
+    job = job_on(fleet_client, [{"type": "SqlServer", "serverName": name}], [HELD])
+    idle = read_plan(fleet_client, job)
+    fleet_client.start_execution(job)
+    busy = read_plan(fleet_client, job)
+    assert busy.busy == (f"{name}/one", f"{name}/two") or busy.busy in ((f"{name}/one",), (f"{name}/two",))
+    assert busy.digest == idle.digest and "busy with an active run (skipped)" in busy.summary()
