@@ -66,6 +66,7 @@ from .terms import (
     SET_IDENTITY_FIELDS,
     SET_WAITING_FIELDS,
     SKIPPED,
+    UNKNOWN,
     WAITING_FIELDS,
     is_terminal,
 )
@@ -692,7 +693,28 @@ class ExecutionSets(Executions):
     """
 
     def announce_plan(self, olds: Mapping[str, Any], inputs: Mapping[str, Any], progress: Progress) -> Plan | None:
-        """A set's members run several jobs: their plans are not read yet (docs/resources.md says so)."""
+        """The plans of the jobs whose members would start a run (members added or changed, or every member when
+        the set is new or replaced), one plan a job, read together and shown in one diagnostic whose first line
+        counts them. A set records no plan of its own; each member's run starts as planned here."""
+        from .inputs import is_unknown
+
+        if any(is_unknown(inputs.get(name)) for name in SET_IDENTITY_FIELDS):
+            return None
+        starting = _starting_members(olds if olds and not self.diff(olds, inputs).replaces else {}, inputs)
+        jobs: dict[str, list[str]] = {}
+        for key, job_name in sorted(starting.items()):
+            jobs.setdefault(job_name, []).append(key)
+        if not jobs:
+            return None
+        agent = {name: inputs.get(name) for name in (*SET_IDENTITY_FIELDS, "api_version")}
+        with ThreadPoolExecutor(max_workers=min(8, len(jobs)), thread_name_prefix="elastic-jobs-plans") as pool:
+            plans = list(pool.map(lambda job: Executions.preview_plan(self, {**agent, "job_name": job}), jobs))
+        shown = [(members, plan) for members, plan in zip(jobs.values(), plans, strict=True) if plan is not None]
+        databases = len({key for _, plan in shown for key in plan.databases})
+        runs, of_jobs = _count(len(starting), "member"), _count(len(shown), "job")
+        head = f"will run {runs} ({of_jobs}) on {_count(databases, 'database')}"
+        texts = [f"members {', '.join(members)}: {plan.text()}" for members, plan in shown]
+        progress.note("\n".join([head, *texts]))
         return None
 
     field_names = SET_FIELDS
@@ -978,6 +1000,24 @@ def _error_of(props: Mapping[str, Any], key: str) -> ElasticJobsError | None:
     item = (props.get("executions") or {}).get(key) or {}
     error = item.get("error")
     return RecordedError(error) if isinstance(error, dict) and error else None
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _starting_members(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, str]:
+    """The members whose run a set's next ``up`` starts (new, or changed since ``olds``), by key: their job's name,
+    when it is known."""
+    before, after = _members_of(olds), _members_of(news)
+    return {
+        key: str(member["job_name"])
+        for key, member in after.items()
+        if isinstance(member, Mapping)
+        and isinstance(member.get("job_name"), str)
+        and member["job_name"] != UNKNOWN
+        and before.get(key) != member
+    }
 
 
 def _members_of(props: Mapping[str, Any]) -> dict[str, Any]:

@@ -110,3 +110,34 @@ def test_a_pin_that_cannot_be_read_is_a_check_failure_naming_the_input(
     ((field, reason),) = [failure for failures in result.failures.values() for failure in failures]
     assert field in ("expected_plan", "expectedPlan") and "cannot read 'version'" in reason
     assert emulator.requests_log(since) == [] and engine.state == {}
+
+
+def test_a_set_preview_shows_the_plan_of_each_job_whose_members_would_run_and_only_those(
+    emulator: Emulator, client: ElasticJobsClient, engine_log: EngineLog
+) -> None:
+    from tests.engine.test_exactly_once import declare_set
+
+    first, second = new_job(client), new_job(client)
+    plugin = configured_plugin(emulator, engine_log.address)
+    stack = f"set-plans-{first.job_name}"
+    try:
+        engine = Engine(plugin)
+        members = {
+            "a": {"job_name": first.job_name},
+            "b": {"job_name": first.job_name},
+            "c": {"job_name": second.job_name},
+        }
+        engine.preview(declare_set(stack=stack, members=members))
+        (shown,) = [m.message for m in engine_log.messages if m.message.startswith("will run ")]
+        lines = shown.splitlines()
+        assert lines[0] == "will run 3 members (2 jobs) on 2 databases"
+        assert f"members a, b: will run {first.job_name} v1: 1 step on 2 databases in 1 server" in lines
+        assert f"members c: will run {second.job_name} v1: 1 step on 2 databases in 1 server" in lines
+        engine.up(declare_set(stack=stack, members=members))
+        before = len(engine_log.messages)
+        changed = {**members, "c": {"job_name": second.job_name, "triggers": {"v": 2}}}
+        engine.preview(declare_set(stack=stack, members=changed))
+        (again,) = [m.message for m in engine_log.messages[before:] if m.message.startswith("will run ")]
+        assert again.splitlines()[0] == "will run 1 member (1 job) on 2 databases"  # only c runs again
+    finally:
+        plugin.kill()
