@@ -245,7 +245,10 @@ def test_destroying_a_set_whose_run_ends_as_it_is_cancelled_succeeds(kind: str) 
     ``Location``) and the poll that finds the run Succeeded: every run stopped, so the destroy succeeds."""
     waiting, succeeded = NET_POLLS
     job = NET_RUN.job
-    with replaying([waiting, waiting, *NET]) as replay, face_on(kind, replay, resource="set") as face:
+    with (
+        replaying([waiting, waiting, *NET, *plan_reads(NET_JOB)]) as replay,
+        face_on(kind, replay, resource="set") as face,
+    ):
         inputs = pinned(NET_RUN, poll_interval=0.05)
         del inputs["job_name"], inputs["job_execution_id"]
         face.up(members={"nightly": {"job_name": job.job_name, "job_execution_id": NET_RUN.job_execution_id}}, **inputs)
@@ -336,7 +339,7 @@ def test_a_skipped_run_fails_the_deployment_when_fail_on_names_skipped(kind: str
 def test_a_set_member_whose_run_was_skipped_is_not_a_failed_member(kind: str) -> None:
     read, targets = listed_execution(NET_SKIPPED), empty_targets(NET_SKIPPED)
     job = NET_SKIPPED.job
-    with replaying([read, targets]) as replay, face_on(kind, replay, resource="set") as face:
+    with replaying([read, targets, *plan_reads(NET_JOB)]) as replay, face_on(kind, replay, resource="set") as face:
         member = {"job_name": job.job_name, "job_execution_id": NET_SKIPPED.job_execution_id}
         inputs = pinned(NET_SKIPPED, members={"nightly": member}, **WAITED)
         for name in ("job_name", "job_execution_id"):
