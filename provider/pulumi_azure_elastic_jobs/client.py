@@ -368,30 +368,38 @@ class ElasticJobsClient:
         on_progress: Callable[[Mapping[ExecutionRef, JobExecution]], None] | None = None,
         on_terminal: Callable[[ExecutionRef, JobExecution], None] | None = None,
         workers: int = 16,
+        known: Mapping[ExecutionRef, JobExecution] | None = None,
     ) -> WaitResult:
         """Poll many executions at once until all are terminal or unreadable.
 
         Runs are polled when they are due (the service's ``Retry-After``, else a backoff from 1 s to
         ``poll_interval``), due ones concurrently, so N executions of duration T take about T, not N x T. Two or
-        more runs of one job are polled together: one listing of the job's active runs a round (``isActive``,
-        every page) says which still run, and only a run missing from it is read on its own, for its end (or,
-        if a lagging listing left it out, to find it still running: only a run's own read ever ends it). So a
-        set of N members on k jobs costs k listings a round and about one read per member, not N reads a round.
-        One that cannot be read (gone, or failing past the retry budget) stops being polled and is reported in
-        ``errors``; it never hides the others' outcomes. ``on_progress`` sees the latest of every execution
-        once per round of polls; ``on_terminal`` sees each execution once, as soon as it is terminal (so work on
-        finished runs overlaps the wait for the rest).
+        more runs of one job are polled together, to the last, by one listing of the job's runs a round (every
+        page; a job's last run left alone is listed too, as a listing costs a request as its read would): every
+        run created since the earliest of them (``createTimeMin``, less :data:`CLOCK_SKEW_SECONDS`), which shows
+        each run's state, ended or not; or, while a run's creation time is not known yet (``known``: what the
+        caller last saw of the runs, such as the answers to their PUTs), the job's active runs (``isActive``).
+        A run is only ever ended by its own state, as its item in a listing or its own read says it; one a
+        listing leaves out (a lagging listing, or an active-runs listing after it ended) is read on its own. So a
+        set of N members on k jobs costs k listings a round (``ceil(n/100)`` pages for n runs) and no read of a
+        run of its own, where it cost N reads a round. One that cannot be read (gone, or failing past the retry
+        budget) stops being polled and is reported in ``errors``; it never hides the others' outcomes.
+        ``on_progress`` sees the latest of every execution once per round of polls; ``on_terminal`` sees each
+        execution once, as soon as it is terminal (so work on finished runs overlaps the wait for the rest).
         """
         deadline = time.monotonic() + timeout
         groups = _by_job(refs)
         due = dict.fromkeys(groups, time.monotonic())
         backoff = dict.fromkeys(groups, min(1.0, poll_interval))
         result = WaitResult({}, {}, finished=True)
+        created = {ref: moment for ref, execution in (known or {}).items() if (moment := _created_at(execution))}
+        listed = {job for job, group in groups.items() if len(group) > 1}  # to the end, its last run alone too
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(refs)))) as pool:
             while due:
                 now = time.monotonic()
                 ready = [job for job, moment in due.items() if moment <= now]
-                hints = self._poll_round([groups[job] for job in ready], pool, result, on_terminal)
+                rounds = [(groups[job], job in listed) for job in ready]
+                hints = self._poll_round(rounds, pool, result, on_terminal, created)
                 for job, hint in zip(ready, hints, strict=True):
                     if not groups[job]:
                         del due[job]
@@ -411,22 +419,27 @@ class ElasticJobsClient:
 
     def _poll_round(
         self,
-        groups: list[list[ExecutionRef]],
+        rounds: list[tuple[list[ExecutionRef], bool]],
         pool: ThreadPoolExecutor,
         result: WaitResult,
         on_terminal: Callable[[ExecutionRef, JobExecution], None] | None,
+        created: dict[ExecutionRef, datetime],
     ) -> list[float | None]:
-        """One round over due groups (the pending runs of one job each, emptied as they end): list the active
-        runs of every group of two or more, then read each run not seen active, all concurrently. Returns each
-        group's pause hint."""
-        together = [index for index, group in enumerate(groups) if len(group) > 1]
-        listed = dict(zip(together, pool.map(self._active_runs, [groups[index] for index in together]), strict=True))
+        """One round over due groups (the pending runs of one job each, emptied as they end, and whether the job
+        is listed: it had two or more): list the runs of every listed job, then read each run its listing did not
+        show, all concurrently. Returns each group's pause hint; learns each run's creation time into
+        ``created``."""
+        groups = [group for group, _ in rounds]
+        together = [index for index, (_, listed) in enumerate(rounds) if listed]
+        since = [_earliest([created.get(ref) for ref in groups[index]]) for index in together]
+        jobs = [groups[index][0].job for index in together]
+        listed = dict(zip(together, pool.map(self._listed_runs, jobs, since), strict=True))
         seen: dict[ExecutionRef, JobExecution] = {}
         for index in together:
-            active, _ = listed[index]
+            runs, _ = listed[index]
             for ref in groups[index]:
-                execution = active.get(ref.job_execution_id.lower())
-                if execution is not None and not is_terminal(execution.properties.lifecycle):
+                execution = runs.get(ref.job_execution_id.lower())
+                if execution is not None:  # its own state as listed; never its absence
                     seen[ref] = execution
         to_read = [ref for group in groups for ref in group if ref not in seen]
         reads = dict(zip(to_read, pool.map(self._poll_once, to_read), strict=True))
@@ -436,15 +449,17 @@ class ElasticJobsClient:
             for ref in list(group):
                 polled = reads.get(ref)
                 if polled is None:
-                    result.latest[ref] = seen[ref]
-                    continue
-                if isinstance(polled, ElasticJobsError):
+                    execution = seen[ref]
+                elif isinstance(polled, ElasticJobsError):
                     result.errors[ref] = polled
                     group.remove(ref)
                     continue
-                execution, hint = polled
+                else:
+                    execution, hint = polled
+                    own.append(hint)
                 result.latest[ref] = execution
-                own.append(hint)
+                if ref not in created and (moment := _created_at(execution)) is not None:
+                    created[ref] = moment
                 if is_terminal(execution.properties.lifecycle):
                     group.remove(ref)
                     if on_terminal:
@@ -453,16 +468,20 @@ class ElasticJobsClient:
             hints.append(min(known) if known else None)
         return hints
 
-    def _active_runs(self, group: list[ExecutionRef]) -> tuple[dict[str, JobExecution], float | None]:
-        """The job's active runs by lowercased id, and the listing's pause hint; nothing when it cannot be listed
-        (each run is then read on its own, and says for itself what is wrong)."""
+    def _listed_runs(self, job: JobRef, since: datetime | None) -> tuple[dict[str, JobExecution], float | None]:
+        """The job's runs by lowercased id, and the listing's pause hint: every run created ``since`` (less
+        :data:`CLOCK_SKEW_SECONDS`), else its active runs. Nothing when the job cannot be listed (each run is then
+        read on its own, and says for itself what is wrong)."""
+        filters: dict[str, Any] = {"is_active": True}
+        if since is not None:
+            filters = {"create_time_min": since - timedelta(seconds=CLOCK_SKEW_SECONDS)}
         hints: list[float] = []
         try:
-            listed = list(self._list(f"{group[0].job.path}/executions", {"is_active": True}, hints))
+            listed = list(self._list(f"{job.path}/executions", filters, hints))
         except ElasticJobsError:
             return {}, None
-        active = {str(execution.name).lower(): execution for execution in listed if execution.name}
-        return active, min(hints) if hints else None
+        runs = {str(execution.name).lower(): execution for execution in listed if execution.name}
+        return runs, min(hints) if hints else None
 
     def _poll_once(self, ref: ExecutionRef) -> tuple[JobExecution, float | None] | ElasticJobsError:
         try:
@@ -758,6 +777,21 @@ def proxies_for(origin: Origin, endpoint: str) -> dict[str, str]:
     environment = requests.utils.get_environ_proxies(endpoint)  # {} when NO_PROXY covers the endpoint
     proxy = environment.get("https") or environment.get("all")
     return {"https": proxy} if proxy else {}
+
+
+def _created_at(execution: JobExecution) -> datetime | None:
+    """When the service created the run (aware, UTC when it gave no zone), or None when it did not say."""
+    created = execution.properties.create_time
+    if created is None:
+        return None
+    return created if created.tzinfo is not None else created.replace(tzinfo=UTC)
+
+
+def _earliest(moments: list[datetime | None]) -> datetime | None:
+    """The earliest of the runs' creation times, or None while one of them is not known."""
+    if not moments or any(moment is None for moment in moments):
+        return None
+    return min(moment for moment in moments if moment is not None)
 
 
 def _by_job(refs: list[ExecutionRef]) -> dict[JobRef, list[ExecutionRef]]:

@@ -852,8 +852,14 @@ class ExecutionSets(Executions):
                 outcomes[ref] = readers.submit(client.target_outcomes, ref)
 
             timeout = _limited(inputs, wait_limit).timeout if inputs.wait_for_completion else 0  # else one read each
+            started = {m.ref: m.execution for m in members.values() if m.ref is not None and m.execution is not None}
             waited = client.wait_for_all(
-                refs, timeout=timeout, poll_interval=inputs.poll_interval, on_progress=show, on_terminal=ended
+                refs,
+                timeout=timeout,
+                poll_interval=inputs.poll_interval,
+                on_progress=show,
+                on_terminal=ended,
+                known=started,
             )
             if inputs.wait_for_completion and not waited.finished:
                 log.warning("executions still running after %g s; the next up resumes waiting", timeout)
