@@ -235,7 +235,7 @@ class Connection:
         with self._lock:
             client = self._clients.get(api_version)
             if client is None:
-                from .client import ElasticJobsClient  # requests and tenacity load on first use only
+                from .client import ElasticJobsClient  # urllib3 and tenacity load on first use only
 
                 client = ElasticJobsClient(
                     settings.endpoint,
