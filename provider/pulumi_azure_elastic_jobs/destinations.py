@@ -4,10 +4,11 @@ The client sends a URL through urllib3's pool, which reads it with urllib3's own
 and so are the ones the tools a user knows would make of it: requests prepares it (IDNA, quoting), urllib3 parses
 the prepared form, and a requests adapter picks the connection from the standard library's reading of that same
 prepared form. A URL those readings disagree on (a backslash or an ``@`` before the host, control characters, odd
-ports), or one that carries userinfo under any of them, has no single destination and is refused outright. What remains is one :class:`Origin`, normalized so that spellings
-of the same place compare equal: scheme and host in lower case, an IDNA host, no trailing dot, IP literals in
-one form, and the default port (80, 443) written out. ``auth`` (which token may go where) and the client (which
-origin the service may point at) both decide on it; the emulator asks :func:`is_loopback` about its bind address.
+ports), or one that carries userinfo under any of them, has no single destination and is refused outright. What
+remains is one :class:`Origin`, normalized so that spellings of the same place compare equal: scheme and host in
+lower case, an IDNA host, no trailing dot, IP literals in one form, and the default port (80, 443) written out.
+``auth`` (which token may go where) and the client (which origin the service may point at) both decide on it; the
+emulator asks :func:`is_loopback` about its bind address.
 """
 
 from __future__ import annotations
