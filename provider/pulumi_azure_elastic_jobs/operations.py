@@ -891,14 +891,21 @@ class ExecutionSets(Executions):
             key, member = item
             if member.ref is None or member.execution is None:
                 return item
-            if read and member.ref in read:
-                return key, replace(member, targets=read[member.ref])
             entry = recorded.get(key)
             outcomes = entry.get("target_outcomes") if isinstance(entry, dict) else None
             return key, replace(member, targets=_targets_of(client, member.ref, member.execution, outcomes))
 
-        with ThreadPoolExecutor(max_workers=max(1, min(16, len(members)))) as pool:
-            return dict(pool.map(attach, members.items()))
+        already = read or {}
+        done = {
+            key: replace(member, targets=already[member.ref])
+            for key, member in members.items()
+            if member.ref is not None and member.execution is not None and member.ref in already
+        }
+        rest = [(key, member) for key, member in members.items() if key not in done]
+        if rest:  # a pool only for what was not read while the set waited
+            with ThreadPoolExecutor(max_workers=max(1, min(16, len(rest)))) as pool:
+                done.update(pool.map(attach, rest))
+        return {key: done[key] for key in members}
 
     @staticmethod
     def _outputs(
