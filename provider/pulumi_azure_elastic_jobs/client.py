@@ -161,6 +161,8 @@ def is_refused(error: BaseException) -> bool:
 CLOCK_SKEW_SECONDS = 5.0
 """How far the job service's clock (``createTime``) may trail ARM's front end (``Date``) before a run this call
 started could be taken for an older one. Both are the service's clocks; the client's clock is never used."""
+LISTING_SPREAD_SECONDS = 3600.0
+"""Runs created further apart than this are waited for by a listing of the job's active runs, not by creation."""
 LISTING_MARGIN_SECONDS = 0.05
 """How much earlier than the earliest waited run's ``createTime`` a listing of the job's runs starts
 (``createTimeMin``). The filter and the value are one clock, so the margin only absorbs how the service rounds a
@@ -415,7 +417,8 @@ class ElasticJobsClient:
         page; a job's last run left alone is listed too, as a listing costs a request as its read would): every
         run created since the earliest of them (``createTimeMin``, less :data:`LISTING_MARGIN_SECONDS`), which shows
         each run's state, ended or not; or, while a run's creation time is not known yet (``known``: what the
-        caller last saw of the runs, such as the answers to their PUTs), the job's active runs (``isActive``).
+        caller last saw of the runs, such as the answers to their PUTs), or when the runs were created more than
+        :data:`LISTING_SPREAD_SECONDS` apart, the job's active runs (``isActive``).
         A run is only ever ended by its own state, as its item in a listing or its own read says it; one a
         listing leaves out (a lagging listing, or an active-runs listing after it ended) is read on its own. So a
         set of N members on k jobs costs k listings a round (``ceil(n/100)`` pages for n runs) and no read of a
@@ -839,10 +842,13 @@ def _created_at(execution: JobExecution) -> datetime | None:
 
 
 def _earliest(moments: list[datetime | None]) -> datetime | None:
-    """The earliest of the runs' creation times, or None while one of them is not known."""
-    if not moments or any(moment is None for moment in moments):
+    """The earliest of the runs' creation times: where a listing by creation time starts. None (list the active
+    runs) while one of them is not known, or when they were created more than :data:`LISTING_SPREAD_SECONDS`
+    apart: a set whose wait resumed beside new members would list every run of the job in between each round."""
+    known = [moment for moment in moments if moment is not None]
+    if not known or len(known) < len(moments) or max(known) - min(known) > timedelta(seconds=LISTING_SPREAD_SECONDS):
         return None
-    return min(moment for moment in moments if moment is not None)
+    return min(known)
 
 
 def connection_pool(proxy: str | None, verify: bool | str, timeout: urllib3.Timeout) -> urllib3.PoolManager:
