@@ -1,6 +1,8 @@
-"""The ARM REST client for Elastic Jobs executions: one ``requests.Session``, retries, polling, typed errors.
+"""The ARM REST client for Elastic Jobs executions: one urllib3 connection pool, retries, polling, typed errors.
 
-Usable on its own (it never imports pulumi). Rules about ARM live here:
+Usable on its own (it never imports pulumi). Requests go out through urllib3's pool of keep-alive connections, sized
+for the fleet operations' workers, with no session layer above it: a request's client-side CPU is what a fleet of
+a thousand members pays a thousand times (benchmark 5c). Rules about ARM live here:
 
 * Retries (tenacity): 429, 500/502/503/504, dropped connections and timeouts are retried with exponential
   backoff and jitter, honouring ``Retry-After`` (seconds, HTTP date, or ``retry-after-ms``), for at most
@@ -27,9 +29,11 @@ from __future__ import annotations
 
 import email.utils
 import itertools
+import json as jsonlib
 import logging
 import math
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -37,11 +41,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
-import requests
+import urllib3
 from pydantic import BaseModel, ValidationError
-from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_before_delay
 from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
@@ -78,6 +81,38 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 ItemT = TypeVar("ItemT")
 _PageKey = tuple[str, str, str, frozenset[tuple[str, str]]]
 _BACKOFF = wait_exponential_jitter(multiplier=0.5, max=30.0, jitter=0.5)  # 0.5 s, 1 s, 2 s, ... plus jitter
+POOL_SIZE = 64
+"""Keep-alive connections kept per origin: more than the workers of every fleet operation at once (16 each)."""
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_UNDER_THE_ENDPOINT = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:/?%-]*")
+"""What may follow ``endpoint/`` for a URL to be the endpoint's own without judging it again: characters no URL
+parser reads as ending the path or starting userinfo (no ``@``, ``\\``, ``#``, space, control or non-ASCII)."""
+
+
+@dataclass(frozen=True)
+class Response:
+    """One answer as the client read it, body and all: what :meth:`ElasticJobsClient.request` returns."""
+
+    method: str
+    url: str
+    """The URL asked, without its query."""
+    status_code: int
+    reason: str
+    headers: Mapping[str, str]
+    """Case-insensitive."""
+    content: bytes
+
+    def json(self) -> Any:
+        """The body as JSON; raises ``ValueError`` when it is not JSON."""
+        return jsonlib.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status_code in REDIRECT_STATUSES and "Location" in self.headers
 
 
 class _Retryable(Exception):
@@ -85,7 +120,7 @@ class _Retryable(Exception):
 
     def __init__(
         self,
-        response: requests.Response | None,
+        response: Response | None,
         cause: BaseException | None,
         wait: float | None,
         refused: bool = False,
@@ -126,6 +161,14 @@ def is_refused(error: BaseException) -> bool:
 CLOCK_SKEW_SECONDS = 5.0
 """How far the job service's clock (``createTime``) may trail ARM's front end (``Date``) before a run this call
 started could be taken for an older one. Both are the service's clocks; the client's clock is never used."""
+LISTING_SPREAD_SECONDS = 3600.0
+"""Runs created further apart than this are waited for by a listing of the job's active runs, not by creation."""
+LISTING_MARGIN_SECONDS = 0.05
+"""How much earlier than the earliest waited run's ``createTime`` a listing of the job's runs starts
+(``createTimeMin``). The filter and the value are one clock, so the margin only absorbs how the service rounds a
+time it filters on (a SQL ``datetime`` keeps 1/300 s) against how it wrote the time out; a run it still leaves
+out is read on its own. Small, because every run created within it is listed each round: a set starts
+hundreds of runs a second."""
 
 
 @dataclass(frozen=True)
@@ -221,17 +264,13 @@ class ElasticJobsClient:
         self._token_source = token_source
         self._timeouts = (connect_timeout, read_timeout)
         self._sleep = sleep
-        self._session = requests.Session()
-        # The environment's proxies and CA bundle are read once, here: with trust_env on, requests would scan
-        # the whole environment on every request (a fifth of a request's client-side time).
-        self._session.trust_env = False
-        self._proxies = proxies_for(self._origin, self.endpoint) if self._origin else {}
+        self._endpoint_prefix = f"{self.endpoint}/"
+        # The environment's proxy and CA bundle are read once, here, never per request.
+        proxy = proxies_for(self._origin, self.endpoint).get("https") if self._origin else None
         if verify is True:
             verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        self._verify = verify
-        self._session.headers["User-Agent"] = f"pulumi-azure-elastic-jobs/{__version__}"
-        self._session.mount("https://", HTTPAdapter(pool_maxsize=64))
-        self._session.mount("http://", HTTPAdapter(pool_maxsize=64))
+        self._http = connection_pool(proxy, verify, urllib3.Timeout(connect=connect_timeout, read=read_timeout))
+        self._user_agent = f"pulumi-azure-elastic-jobs/{__version__}"
 
     def __repr__(self) -> str:
         return f"ElasticJobsClient(endpoint={redact(self.endpoint)!r}, api_version={self.api_version!r})"
@@ -240,7 +279,7 @@ class ElasticJobsClient:
         raise TypeError("ElasticJobsClient holds a session and a token source and is never serialized")
 
     def close(self) -> None:
-        self._session.close()
+        self._http.clear()
 
     def __enter__(self) -> ElasticJobsClient:
         return self
@@ -332,7 +371,7 @@ class ElasticJobsClient:
     def list_documents(self, path: str, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every object of an ARM listing (``value``), following ``nextLink`` like the executions' listings."""
 
-        def read_page(response: requests.Response) -> tuple[list[dict[str, Any]], str | None]:
+        def read_page(response: Response) -> tuple[list[dict[str, Any]], str | None]:
             body = self._json(response)
             items = body.get("value")
             if not isinstance(items, list):
@@ -368,30 +407,39 @@ class ElasticJobsClient:
         on_progress: Callable[[Mapping[ExecutionRef, JobExecution]], None] | None = None,
         on_terminal: Callable[[ExecutionRef, JobExecution], None] | None = None,
         workers: int = 16,
+        known: Mapping[ExecutionRef, JobExecution] | None = None,
     ) -> WaitResult:
         """Poll many executions at once until all are terminal or unreadable.
 
         Runs are polled when they are due (the service's ``Retry-After``, else a backoff from 1 s to
         ``poll_interval``), due ones concurrently, so N executions of duration T take about T, not N x T. Two or
-        more runs of one job are polled together: one listing of the job's active runs a round (``isActive``,
-        every page) says which still run, and only a run missing from it is read on its own, for its end (or,
-        if a lagging listing left it out, to find it still running: only a run's own read ever ends it). So a
-        set of N members on k jobs costs k listings a round and about one read per member, not N reads a round.
-        One that cannot be read (gone, or failing past the retry budget) stops being polled and is reported in
-        ``errors``; it never hides the others' outcomes. ``on_progress`` sees the latest of every execution
-        once per round of polls; ``on_terminal`` sees each execution once, as soon as it is terminal (so work on
-        finished runs overlaps the wait for the rest).
+        more runs of one job are polled together, to the last, by one listing of the job's runs a round (every
+        page; a job's last run left alone is listed too, as a listing costs a request as its read would): every
+        run created since the earliest of them (``createTimeMin``, less :data:`LISTING_MARGIN_SECONDS`), which shows
+        each run's state, ended or not; or, while a run's creation time is not known yet (``known``: what the
+        caller last saw of the runs, such as the answers to their PUTs), or when the runs were created more than
+        :data:`LISTING_SPREAD_SECONDS` apart, the job's active runs (``isActive``).
+        A run is only ever ended by its own state, as its item in a listing or its own read says it; one a
+        listing leaves out (a lagging listing, or an active-runs listing after it ended) is read on its own. So a
+        set of N members on k jobs costs k listings a round (``ceil(n/100)`` pages for n runs) and no read of a
+        run of its own, where it cost N reads a round. One that cannot be read (gone, or failing past the retry
+        budget) stops being polled and is reported in ``errors``; it never hides the others' outcomes.
+        ``on_progress`` sees the latest of every execution once per round of polls; ``on_terminal`` sees each
+        execution once, as soon as it is terminal (so work on finished runs overlaps the wait for the rest).
         """
         deadline = time.monotonic() + timeout
         groups = _by_job(refs)
         due = dict.fromkeys(groups, time.monotonic())
         backoff = dict.fromkeys(groups, min(1.0, poll_interval))
         result = WaitResult({}, {}, finished=True)
+        created = {ref: moment for ref, execution in (known or {}).items() if (moment := _created_at(execution))}
+        listed = {job for job, group in groups.items() if len(group) > 1}  # to the end, its last run alone too
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(refs)))) as pool:
             while due:
                 now = time.monotonic()
                 ready = [job for job, moment in due.items() if moment <= now]
-                hints = self._poll_round([groups[job] for job in ready], pool, result, on_terminal)
+                rounds = [(groups[job], job in listed) for job in ready]
+                hints = self._poll_round(rounds, pool, result, on_terminal, created)
                 for job, hint in zip(ready, hints, strict=True):
                     if not groups[job]:
                         del due[job]
@@ -411,22 +459,27 @@ class ElasticJobsClient:
 
     def _poll_round(
         self,
-        groups: list[list[ExecutionRef]],
+        rounds: list[tuple[list[ExecutionRef], bool]],
         pool: ThreadPoolExecutor,
         result: WaitResult,
         on_terminal: Callable[[ExecutionRef, JobExecution], None] | None,
+        created: dict[ExecutionRef, datetime],
     ) -> list[float | None]:
-        """One round over due groups (the pending runs of one job each, emptied as they end): list the active
-        runs of every group of two or more, then read each run not seen active, all concurrently. Returns each
-        group's pause hint."""
-        together = [index for index, group in enumerate(groups) if len(group) > 1]
-        listed = dict(zip(together, pool.map(self._active_runs, [groups[index] for index in together]), strict=True))
+        """One round over due groups (the pending runs of one job each, emptied as they end, and whether the job
+        is listed: it had two or more): list the runs of every listed job, then read each run its listing did not
+        show, all concurrently. Returns each group's pause hint; learns each run's creation time into
+        ``created``."""
+        groups = [group for group, _ in rounds]
+        together = [index for index, (_, listed) in enumerate(rounds) if listed]
+        since = [_earliest([created.get(ref) for ref in groups[index]]) for index in together]
+        jobs = [groups[index][0].job for index in together]
+        listed = dict(zip(together, pool.map(self._listed_runs, jobs, since), strict=True))
         seen: dict[ExecutionRef, JobExecution] = {}
         for index in together:
-            active, _ = listed[index]
+            runs, _ = listed[index]
             for ref in groups[index]:
-                execution = active.get(ref.job_execution_id.lower())
-                if execution is not None and not is_terminal(execution.properties.lifecycle):
+                execution = runs.get(ref.job_execution_id.lower())
+                if execution is not None:  # its own state as listed; never its absence
                     seen[ref] = execution
         to_read = [ref for group in groups for ref in group if ref not in seen]
         reads = dict(zip(to_read, pool.map(self._poll_once, to_read), strict=True))
@@ -436,15 +489,17 @@ class ElasticJobsClient:
             for ref in list(group):
                 polled = reads.get(ref)
                 if polled is None:
-                    result.latest[ref] = seen[ref]
-                    continue
-                if isinstance(polled, ElasticJobsError):
+                    execution = seen[ref]
+                elif isinstance(polled, ElasticJobsError):
                     result.errors[ref] = polled
                     group.remove(ref)
                     continue
-                execution, hint = polled
+                else:
+                    execution, hint = polled
+                    own.append(hint)
                 result.latest[ref] = execution
-                own.append(hint)
+                if ref not in created and (moment := _created_at(execution)) is not None:
+                    created[ref] = moment
                 if is_terminal(execution.properties.lifecycle):
                     group.remove(ref)
                     if on_terminal:
@@ -453,16 +508,20 @@ class ElasticJobsClient:
             hints.append(min(known) if known else None)
         return hints
 
-    def _active_runs(self, group: list[ExecutionRef]) -> tuple[dict[str, JobExecution], float | None]:
-        """The job's active runs by lowercased id, and the listing's pause hint; nothing when it cannot be listed
-        (each run is then read on its own, and says for itself what is wrong)."""
+    def _listed_runs(self, job: JobRef, since: datetime | None) -> tuple[dict[str, JobExecution], float | None]:
+        """The job's runs by lowercased id, and the listing's pause hint: every run created ``since`` (less
+        :data:`LISTING_MARGIN_SECONDS`), else its active runs. Nothing when the job cannot be listed (each run is then
+        read on its own, and says for itself what is wrong)."""
+        filters: dict[str, Any] = {"is_active": True}
+        if since is not None:
+            filters = {"create_time_min": since - timedelta(seconds=LISTING_MARGIN_SECONDS)}
         hints: list[float] = []
         try:
-            listed = list(self._list(f"{group[0].job.path}/executions", {"is_active": True}, hints))
+            listed = list(self._list(f"{job.path}/executions", filters, hints))
         except ElasticJobsError:
             return {}, None
-        active = {str(execution.name).lower(): execution for execution in listed if execution.name}
-        return active, min(hints) if hints else None
+        runs = {str(execution.name).lower(): execution for execution in listed if execution.name}
+        return runs, min(hints) if hints else None
 
     def _poll_once(self, ref: ExecutionRef) -> tuple[JobExecution, float | None] | ElasticJobsError:
         try:
@@ -492,7 +551,7 @@ class ElasticJobsClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
         idempotent: bool | None = None,
-    ) -> requests.Response:
+    ) -> Response:
         """Send one ARM request with retries; returns a 2xx response or raises an :class:`ElasticJobsError`."""
         absolute = path_or_url[:8].lower().startswith(("http://", "https://"))  # a scheme is case-insensitive
         url = path_or_url if absolute else f"{self.endpoint}{path_or_url}"
@@ -504,7 +563,7 @@ class ElasticJobsClient:
         client_request_id = str(uuid.uuid4())
         refreshed_token = False
 
-        def attempt() -> requests.Response:
+        def attempt() -> Response:
             nonlocal refreshed_token
             response = self._send(method, url, query, json, client_request_id, safe)
             if response.status_code == 401 and not refreshed_token:
@@ -553,6 +612,8 @@ class ElasticJobsClient:
         with no single destination. Origins compare normalized, so ``:443`` or a trailing dot is the same."""
         if self._endpoint_refusal:
             raise UnsafeDestination(method, url.split("?")[0], self._endpoint_refusal)
+        if url.startswith(self._endpoint_prefix) and _UNDER_THE_ENDPOINT.fullmatch(url, len(self._endpoint_prefix)):
+            return  # the endpoint's own origin, judged once (at construction) for every such URL
         try:
             target = destination(url)
         except UnreadableDestination as error:
@@ -571,41 +632,51 @@ class ElasticJobsClient:
 
     def _send(
         self, method: str, url: str, query: dict[str, Any], body: Any, client_request_id: str, safe: bool
-    ) -> requests.Response:
+    ) -> Response:
         headers = {
             "Authorization": f"Bearer {self._token_source.token()}",
             "x-ms-client-request-id": client_request_id,
             "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            "User-Agent": self._user_agent,
         }
-        prepared = self._session.prepare_request(
-            requests.Request(method, url, params=query, json=body, headers=headers)
-        )
-        self._check_destination(method, prepared.url or "")  # exactly what the connection will use
+        data = None
+        if body is not None:
+            data = jsonlib.dumps(body, allow_nan=False).encode()
+            headers["Content-Type"] = "application/json"
+        if query:
+            url = f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
+        self._check_destination(method, url)  # exactly what the connection will use
         started = time.monotonic()
         try:
-            response = self._session.send(
-                prepared,
-                timeout=self._timeouts,
-                verify=self._verify,
-                proxies=self._proxies,
-                allow_redirects=False,  # ARM does not redirect; a redirect must not carry the token anywhere
+            answer = self._http.request(
+                method,
+                url,
+                body=data,
+                headers=headers,
+                redirect=False,  # ARM does not redirect; a redirect must not carry the token anywhere
+                retries=False,  # retried here, by the rules of the module's docstring
             )
-        except requests.exceptions.SSLError as error:
+        except urllib3.exceptions.SSLError as error:
             raise TransportError(method, url.split("?")[0], error, 1, "tls") from None  # retrying cannot fix trust
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
-            never_sent = isinstance(error, requests.ConnectTimeout) or "NewConnectionError" in repr(error)
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            never_sent = isinstance(error, urllib3.exceptions.ConnectTimeoutError) or "NewConnectionError" in repr(
+                error
+            )
             log.debug("%s %s failed: %s", method, redact(url.split("?")[0]), type(error).__name__)
             if safe or never_sent:
                 raise _Retryable(None, error, None, refused=never_sent and is_refused(error)) from None
             raise TransportError(method, url.split("?")[0], error, 1) from None
-        log.debug(
-            "%s %s -> %s x-ms-request-id=%s %.0f ms",
-            method,
-            redact(url.split("?")[0]),
-            response.status_code,
-            response.headers.get("x-ms-request-id", "-"),
-            (time.monotonic() - started) * 1000,
-        )
+        response = Response(method, url.split("?")[0], answer.status, answer.reason or "", answer.headers, answer.data)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s -> %s x-ms-request-id=%s %.0f ms",
+                method,
+                redact(response.url),
+                response.status_code,
+                response.headers.get("x-ms-request-id", "-"),
+                (time.monotonic() - started) * 1000,
+            )
         return response
 
     @staticmethod
@@ -616,7 +687,7 @@ class ElasticJobsClient:
             return error.wait
         return float(_BACKOFF(state))
 
-    def _follow_long_running(self, accepted: requests.Response, timeout: float) -> requests.Response | None:
+    def _follow_long_running(self, accepted: Response, timeout: float) -> Response | None:
         """Follow ``Azure-AsyncOperation`` (status document) or ``Location`` (202 until done) to the end."""
         async_url = accepted.headers.get("Azure-AsyncOperation")
         location = accepted.headers.get("Location")
@@ -650,7 +721,7 @@ class ElasticJobsClient:
     def _list(self, path: str, filters: dict[str, Any], hints: list[float] | None = None) -> Iterator[JobExecution]:
         """Every execution of a listing, page after page (see :meth:`_pages`)."""
 
-        def read_page(response: requests.Response) -> tuple[list[JobExecution], str | None]:
+        def read_page(response: Response) -> tuple[list[JobExecution], str | None]:
             page = self._parse(response, JobExecutionListResult)
             return page.value, page.next_link
 
@@ -660,7 +731,7 @@ class ElasticJobsClient:
         self,
         path: str,
         filters: dict[str, Any],
-        read_page: Callable[[requests.Response], tuple[list[ItemT], str | None]],
+        read_page: Callable[[Response], tuple[list[ItemT], str | None]],
         hints: list[float] | None = None,
     ) -> Iterator[ItemT]:
         """Every item of a listing, page after page; raises :class:`EndlessListing` rather than follow a
@@ -693,7 +764,7 @@ class ElasticJobsClient:
             query.add(("api-version", self.api_version))
         return parts.scheme.lower(), parts.netloc.lower(), parts.path, frozenset(query)
 
-    def _parse(self, response: requests.Response, model: type[ModelT]) -> ModelT:
+    def _parse(self, response: Response, model: type[ModelT]) -> ModelT:
         try:
             return model.model_validate(self._json(response))
         except ValidationError as error:
@@ -701,7 +772,7 @@ class ElasticJobsClient:
             where = ".".join(str(part) for part in first["loc"])
             raise self._invalid(response, f"the body's {where or 'root'} {first['msg'].lower()}") from None
 
-    def _json(self, response: requests.Response) -> dict[str, Any]:
+    def _json(self, response: Response) -> dict[str, Any]:
         try:
             body = response.json()
         except ValueError:
@@ -711,19 +782,19 @@ class ElasticJobsClient:
             raise self._invalid(response, f"the body is a JSON {type(body).__name__}, not an object")
         return body
 
-    def _invalid(self, response: requests.Response, message: str) -> InvalidResponse:
+    def _invalid(self, response: Response, message: str) -> InvalidResponse:
         return InvalidResponse(
             status=response.status_code,
             code="InvalidResponse",
             message=message,
-            method=response.request.method or "",
-            url=(response.request.url or "").split("?")[0],
+            method=response.method,
+            url=response.url,
             request_id=response.headers.get("x-ms-request-id"),
             correlation_id=response.headers.get("x-ms-correlation-request-id"),
         )
 
     @staticmethod
-    def _error(method: str, url: str, response: requests.Response, attempts: int) -> ArmError:
+    def _error(method: str, url: str, response: Response, attempts: int) -> ArmError:
         code, message, target, details = None, None, None, []
         try:
             body = response.json()
@@ -749,15 +820,57 @@ class ElasticJobsClient:
 
 
 def proxies_for(origin: Origin, endpoint: str) -> dict[str, str]:
-    """The environment's proxy for the endpoint, as requests' ``proxies``: a loopback or plain-HTTP endpoint
+    """The environment's proxy for the endpoint (``{"https": url}``, or nothing): a loopback or plain-HTTP endpoint
     never uses one (a proxy would see a plain-HTTP token, and loopback means this machine); an HTTPS endpoint
     uses ``HTTPS_PROXY`` (else ``ALL_PROXY``) unless ``NO_PROXY`` covers it, reached through a CONNECT tunnel,
     so TLS runs end to end with the endpoint and the proxy never sees the token."""
     if origin.scheme != "https" or origin.is_loopback:
         return {}
-    environment = requests.utils.get_environ_proxies(endpoint)  # {} when NO_PROXY covers the endpoint
+    from requests.utils import get_environ_proxies  # how requests reads the environment, NO_PROXY's forms and all
+
+    environment = get_environ_proxies(endpoint)  # {} when NO_PROXY covers the endpoint
     proxy = environment.get("https") or environment.get("all")
     return {"https": proxy} if proxy else {}
+
+
+def _created_at(execution: JobExecution) -> datetime | None:
+    """When the service created the run (aware, UTC when it gave no zone), or None when it did not say."""
+    created = execution.properties.create_time
+    if created is None:
+        return None
+    return created if created.tzinfo is not None else created.replace(tzinfo=UTC)
+
+
+def _earliest(moments: list[datetime | None]) -> datetime | None:
+    """The earliest of the runs' creation times: where a listing by creation time starts. None (list the active
+    runs) while one of them is not known, or when they were created more than :data:`LISTING_SPREAD_SECONDS`
+    apart: a set whose wait resumed beside new members would list every run of the job in between each round."""
+    known = [moment for moment in moments if moment is not None]
+    if not known or len(known) < len(moments) or max(known) - min(known) > timedelta(seconds=LISTING_SPREAD_SECONDS):
+        return None
+    return min(known)
+
+
+def connection_pool(proxy: str | None, verify: bool | str, timeout: urllib3.Timeout) -> urllib3.PoolManager:
+    """The client's pool of keep-alive connections: through ``proxy`` in a CONNECT tunnel (the only way an HTTPS
+    endpoint uses one, :func:`proxies_for`), trusting ``verify`` (True: certifi's bundle, as requests does; a
+    file or a folder of CA certificates; False: nothing checked), never retrying or redirecting by itself."""
+    tls: dict[str, Any] = {"cert_reqs": "CERT_NONE"} if verify is False else {"cert_reqs": "CERT_REQUIRED"}
+    if verify is True:
+        import certifi
+
+        tls["ca_certs"] = certifi.where()
+    elif isinstance(verify, str):
+        tls["ca_cert_dir" if os.path.isdir(verify) else "ca_certs"] = verify
+    options: dict[str, Any] = {"maxsize": POOL_SIZE, "retries": False, "timeout": timeout, **tls}
+    if not proxy:
+        return urllib3.PoolManager(num_pools=4, **options)
+    from requests.utils import get_auth_from_url
+
+    proxy = proxy if "://" in proxy else f"http://{proxy}"  # a bare host:port is an HTTP proxy, as requests reads it
+    username, password = get_auth_from_url(proxy)
+    headers = urllib3.make_headers(proxy_basic_auth=f"{username}:{password}") if username else None
+    return urllib3.ProxyManager(proxy, num_pools=4, proxy_headers=headers, **options)
 
 
 def _by_job(refs: list[ExecutionRef]) -> dict[JobRef, list[ExecutionRef]]:

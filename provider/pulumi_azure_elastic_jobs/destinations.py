@@ -1,13 +1,14 @@
 """Where a URL's request goes: the one reading of a URL that decides where a token may travel; no I/O.
 
-The client connects with requests and urllib3, so a URL is read here exactly as they will read it: requests
-prepares it (IDNA, quoting), urllib3 parses the prepared form, and requests' adapter picks the connection from
-the standard library's reading of that same prepared form. A URL those readings disagree on (a backslash or an
-``@`` before the host, control characters, odd ports), or one that carries userinfo under any of them, has no
-single destination and is refused outright. What remains is one :class:`Origin`, normalized so that spellings
-of the same place compare equal: scheme and host in lower case, an IDNA host, no trailing dot, IP literals in
-one form, and the default port (80, 443) written out. ``auth`` (which token may go where) and the client (which
-origin the service may point at) both decide on it; the emulator asks :func:`is_loopback` about its bind address.
+The client sends a URL through urllib3's pool, which reads it with urllib3's own parser, so that reading is here;
+and so are the ones the tools a user knows would make of it: requests prepares it (IDNA, quoting), urllib3 parses
+the prepared form, and a requests adapter picks the connection from the standard library's reading of that same
+prepared form. A URL those readings disagree on (a backslash or an ``@`` before the host, control characters, odd
+ports), or one that carries userinfo under any of them, has no single destination and is refused outright. What
+remains is one :class:`Origin`, normalized so that spellings of the same place compare equal: scheme and host in
+lower case, an IDNA host, no trailing dot, IP literals in one form, and the default port (80, 443) written out.
+``auth`` (which token may go where) and the client (which origin the service may point at) both decide on it; the
+emulator asks :func:`is_loopback` about its bind address.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def destination(url: str) -> Origin:
         raise UnreadableDestination(f"{_shown(url)} is not a URL requests can send to ({error})") from None
     readings = [
         ("as written", _stdlib_reading(url)),
+        ("as urllib3 reads it as written", _urllib3_reading(url)),
         ("as urllib3 reads it", _urllib3_reading(prepared.url or "")),
         ("as the connection pool reads it", _stdlib_reading(prepared.url or "")),
     ]
@@ -113,7 +115,7 @@ def destination(url: str) -> Origin:
         raise UnreadableDestination(
             f"{_shown(url)} reads as more than one destination ({seen}), depending on the URL parser"
         )
-    connects_to = readings[2][1][2]  # the host the connection pool opens, as the resolver will be asked it
+    connects_to = readings[1][1][2]  # the host the connection pool opens, as the resolver will be asked it
     return replace(origins.pop(), connects_to=connects_to)
 
 

@@ -235,7 +235,7 @@ class Connection:
         with self._lock:
             client = self._clients.get(api_version)
             if client is None:
-                from .client import ElasticJobsClient  # requests and tenacity load on first use only
+                from .client import ElasticJobsClient  # urllib3 and tenacity load on first use only
 
                 client = ElasticJobsClient(
                     settings.endpoint,
@@ -852,8 +852,14 @@ class ExecutionSets(Executions):
                 outcomes[ref] = readers.submit(client.target_outcomes, ref)
 
             timeout = _limited(inputs, wait_limit).timeout if inputs.wait_for_completion else 0  # else one read each
+            started = {m.ref: m.execution for m in members.values() if m.ref is not None and m.execution is not None}
             waited = client.wait_for_all(
-                refs, timeout=timeout, poll_interval=inputs.poll_interval, on_progress=show, on_terminal=ended
+                refs,
+                timeout=timeout,
+                poll_interval=inputs.poll_interval,
+                on_progress=show,
+                on_terminal=ended,
+                known=started,
             )
             if inputs.wait_for_completion and not waited.finished:
                 log.warning("executions still running after %g s; the next up resumes waiting", timeout)
@@ -885,14 +891,21 @@ class ExecutionSets(Executions):
             key, member = item
             if member.ref is None or member.execution is None:
                 return item
-            if read and member.ref in read:
-                return key, replace(member, targets=read[member.ref])
             entry = recorded.get(key)
             outcomes = entry.get("target_outcomes") if isinstance(entry, dict) else None
             return key, replace(member, targets=_targets_of(client, member.ref, member.execution, outcomes))
 
-        with ThreadPoolExecutor(max_workers=max(1, min(16, len(members)))) as pool:
-            return dict(pool.map(attach, members.items()))
+        already = read or {}
+        done = {
+            key: replace(member, targets=already[member.ref])
+            for key, member in members.items()
+            if member.ref is not None and member.execution is not None and member.ref in already
+        }
+        rest = [(key, member) for key, member in members.items() if key not in done]
+        if rest:  # a pool only for what was not read while the set waited
+            with ThreadPoolExecutor(max_workers=max(1, min(16, len(rest)))) as pool:
+                done.update(pool.map(attach, rest))
+        return {key: done[key] for key in members}
 
     @staticmethod
     def _outputs(

@@ -179,11 +179,17 @@ class EngineLog(engine_pb2_grpc.EngineServicer):
 class Plugin:
     """The SDK's dynamic-provider plugin in a subprocess, spoken to over gRPC like the engine does.
 
-    Like the engine, it may pass an engine address as the plugin's last argument."""
+    Like the engine, it may pass an engine address as the plugin's last argument. ``command``: the plugin's
+    command line before that address, when not the SDK's own (the profiler runs the same plugin under cProfile)."""
 
-    def __init__(self, env: dict[str, str] | None = None, engine_address: str | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        engine_address: str | None = None,
+        command: list[str] | None = None,
+    ) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pulumi.dynamic", *([engine_address] if engine_address else [])],
+            [*(command or [sys.executable, "-m", "pulumi.dynamic"]), *([engine_address] if engine_address else [])],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={**os.environ, **(env or {})},

@@ -378,32 +378,51 @@ def test_retry_after_accepts_seconds_http_dates_and_milliseconds() -> None:
     assert retry_after_seconds({}) is None
 
 
-def test_runs_of_one_job_are_waited_for_by_one_listing_a_round_and_one_read_each(
+def test_runs_of_one_job_are_waited_for_by_one_listing_a_round_and_no_read_of_their_own(
     client: ElasticJobsClient, emulator: Emulator
 ) -> None:
-    """The request floor of waiting for N runs on k jobs: k listings of active runs a round, and one read of each
-    run, when it is no longer listed active (N reads a round before: a set of 1,000 polled 1,000 GETs a round)."""
+    """The request floor of waiting for N runs on k jobs: k listings a round, which show each run's state, ended or
+    not, and no read of a run of its own (one read of each run when it left the listing of active runs before;
+    N reads a round before that: a set of 1,000 polled 1,000 GETs a round)."""
     jobs = [new_job(client, script="SELECT 1; -- emulator:duration=30") for _ in range(2)]
     refs = [job.execution(str(uuid.uuid4())) for job in jobs for _ in range(6 if job is jobs[0] else 3)]
-    for ref in refs:
-        client.put_execution(ref)
+    started = {ref: client.put_execution(ref).execution for ref in refs}
     emulator.clear_requests()
-    waited = client.wait_for_all(refs, timeout=15, poll_interval=0.5)
+    waited = client.wait_for_all(refs, timeout=15, poll_interval=0.5, known=started)
     assert waited.finished and not waited.errors
     assert {execution.properties.lifecycle for execution in waited.latest.values()} == {"Succeeded"}
     sent = [(entry["method"], entry["path"]) for entry in emulator.requests_log()]
     reads = Counter(path for method, path in sent if method == "GET" and "/executions/" in path)
     listings = Counter(path for method, path in sent if method == "GET" and path.endswith("/executions"))
-    assert reads == Counter({ref.path: 1 for ref in refs}), reads
-    assert set(listings) == {f"{job.path}/executions" for job in jobs} and min(listings.values()) >= 1
-    assert len(sent) == len(refs) + sum(listings.values())
+    assert reads == Counter(), reads  # not even of a job's last run, left alone: its listing costs one request too
+    assert set(listings) == {f"{job.path}/executions" for job in jobs} and min(listings.values()) >= 2
+    assert len(sent) == sum(listings.values())
+
+
+def test_runs_of_unknown_creation_are_listed_active_first_and_one_that_already_ended_is_read_once(
+    client: ElasticJobsClient, emulator: Emulator
+) -> None:
+    """Without the runs' creation times, the first round lists the job's active runs; a run already ended is not
+    among them, and is read once, on its own, for its end."""
+    job = new_job(client, script="SELECT 1; -- emulator:duration=0")
+    refs = [job.execution(str(uuid.uuid4())) for _ in range(3)]
+    for ref in refs:
+        client.put_execution(ref)
+    client.wait_for_all(refs[:1], timeout=15, poll_interval=0.1)  # the service has ended the runs: they take 0 s
+    emulator.clear_requests()
+    waited = client.wait_for_all(refs, timeout=15, poll_interval=0.5)
+    assert waited.finished and {e.properties.lifecycle for e in waited.latest.values()} == {"Succeeded"}
+    sent = [entry["path"] for entry in emulator.requests_log()]
+    assert Counter(path for path in sent if "/executions/" in path) == Counter(ref.path for ref in refs)
+    assert [path for path in sent if path.endswith("/executions")] == [f"{job.path}/executions"]
 
 
 def test_a_run_a_lagging_listing_leaves_out_is_read_and_still_waited_for(
     client: ElasticJobsClient, emulator: Emulator
 ) -> None:
-    """Only a run's own read ends it: a listing that does not (yet) show an active run never finishes it."""
-    job = new_job(client, script="SELECT 1; -- emulator:duration=30")
+    """Only a run's own state ends it: a listing that does not (yet) show a run never finishes it, whether it lists
+    the job's active runs (the first round) or every run since the earliest waited one (the rounds after)."""
+    job = new_job(client, script="SELECT 1; -- emulator:duration=150")
     refs = [job.execution(str(uuid.uuid4())) for _ in range(3)]
     for ref in refs:
         client.put_execution(ref)
@@ -419,3 +438,5 @@ def test_a_run_a_lagging_listing_leaves_out_is_read_and_still_waited_for(
     waited = client.wait_for_all(refs, timeout=15, poll_interval=0.5)
     assert waited.finished and {e.properties.lifecycle for e in waited.latest.values()} == {"Succeeded"}
     assert all(rule["hits"] == 2 for rule in emulator.faults())
+    assert all(waited.latest[ref].properties.end_time is not None for ref in refs)  # as the service ended it
+    assert {client.get_execution(ref).properties.lifecycle for ref in refs} == {"Succeeded"}

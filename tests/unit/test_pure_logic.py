@@ -173,3 +173,18 @@ def test_unchanged_inputs_are_taken_as_recorded_and_anything_else_is_validated()
     assert unchanged_inputs(FIELDS, {}, program, SUB) is None
     imported = {key: value for key, value in checked.items() if key not in ("timeout", "api_version")}
     assert unchanged_inputs(FIELDS, imported, program_without_sub, SUB) is None  # not what validation made
+
+
+def test_a_waited_set_lists_by_creation_only_runs_created_close_together() -> None:
+    """Where a listing by creation time starts: the earliest run, while every creation time is known and they lie
+    within an hour; else nowhere (the round lists the job's active runs), so a set whose wait resumed beside new
+    members does not list every run of the job in between, each round."""
+    from datetime import UTC, datetime, timedelta
+
+    from pulumi_azure_elastic_jobs.client import _earliest
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    assert _earliest([start + timedelta(seconds=2), start]) == start
+    assert _earliest([start, None]) is None
+    assert _earliest([]) is None
+    assert _earliest([start, start + timedelta(hours=2)]) is None
