@@ -78,6 +78,14 @@ class Store:
             self._db.execute("ALTER TABLE resources ADD COLUMN lookup TEXT")
         self._db.executescript(_INDEXES)
         self._lock = threading.RLock()
+        self._epoch = 0
+
+    @property
+    def epoch(self) -> int:
+        """A number that changes with every write (and every rolled-back transaction): what was read from the
+        store at one epoch is still what the store holds while the epoch is the same."""
+        with self._lock:
+            return self._epoch
 
     def close(self) -> None:
         with self._lock:
@@ -97,6 +105,7 @@ class Store:
                 yield self
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._epoch += 1
                 raise
             self._db.execute("COMMIT")
 
@@ -108,6 +117,7 @@ class Store:
     def put(self, arm_id: str, parent_id: str, kind: str, doc: Document, lookup: str | None = None) -> None:
         """Create or replace a resource; ``lookup`` is the second key it is found by (``by_lookup``), if any."""
         with self._lock:
+            self._epoch += 1
             self._db.execute(
                 # An upsert keeps the rowid, so rowid order is creation order.
                 "INSERT INTO resources (key, parent, kind, doc, lookup) VALUES (?, ?, ?, ?, ?) "
@@ -119,6 +129,7 @@ class Store:
         """Delete a resource and everything below it; True when it existed."""
         low, high = _below(arm_id)
         with self._lock:
+            self._epoch += 1
             cursor = self._db.execute(
                 "DELETE FROM resources WHERE key = ? OR (key >= ? AND key < ?)", (key_of(arm_id), low, high)
             )
@@ -161,4 +172,5 @@ class Store:
 
     def reset(self) -> None:
         with self._lock:
+            self._epoch += 1
             self._db.execute("DELETE FROM resources")

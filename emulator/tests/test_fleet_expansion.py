@@ -200,6 +200,35 @@ def test_a_cancelled_run_frees_its_databases_for_the_next_run(fleet: Fleet) -> N
     assert fleet.targets(second)["alpha", "a1"]["properties"]["lifecycle"] == "InProgress"
 
 
+def test_starts_of_one_job_read_its_runs_once_while_nothing_else_writes(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start weighs the job's active runs (busy databases): read from the store at the first start, then kept, so a
+    set of a thousand runs on one job does not read every run at every start; any other write (here a cancel) makes
+    the next start read them again, and sees it."""
+    from elastic_jobs_emulator.backend import EXECUTION_TYPE
+
+    fleet.job("many", "SELECT 1; -- emulator:duration=100000", database("alpha", "a1"))
+    reads: list[str] = []
+    children = fleet.backend.store.children
+
+    def counted(parent_id: str, kind: str, *args: Any, **kwargs: Any) -> Any:
+        if kind == EXECUTION_TYPE:
+            reads.append(parent_id)
+        return children(parent_id, kind, *args, **kwargs)
+
+    monkeypatch.setattr(fleet.backend.store, "children", counted)
+    first, *later = [fleet.run("many") for _ in range(5)]
+    assert len(reads) == 1
+    fleet.now += 1
+    assert {fleet.targets(run)["alpha", "a1"]["properties"]["lifecycle"] for run in later} == {"Skipped"}
+    fleet.backend.cancel_execution(fleet.agent, "many", first.rsplit("/", 1)[-1])
+    fleet.now += 5  # the cancel has landed: a1 is free again
+    freed = fleet.run("many")
+    fleet.now += 1
+    assert len(reads) == 2 and fleet.targets(freed)["alpha", "a1"]["properties"]["lifecycle"] == "InProgress"
+
+
 def test_databases_on_servers_the_emulator_does_not_model_are_never_skipped(fleet: Fleet) -> None:
     fleet.job("legacy", "SELECT 1; -- emulator:duration=100", database("server1", "app-db-1"))
     fleet.run("legacy")
