@@ -46,7 +46,9 @@ def test_a_waited_run_shows_its_status_on_its_row_then_a_summary_and_previews_st
         kill_everything_of(stack)
     output = "".join(lines)
     assert re.search(rf"{re.escape(ROW)} creating \(\d+s\) WaitingForChildJobExecutions · waited \d+s", output), output
-    assert re.search(r"Diagnostics:\n.*\n    Succeeded in \S+: 1 step on 2 databases\n", output), output
+    # the plan Check showed before the create (the dynamic face's), then the run's one summary line
+    plan_then_summary = r"Diagnostics:\n.*\n    will run \S+ v1: 1 step on 2 databases in 1 server\n(?:    .*\n)*?"
+    assert re.search(plan_then_summary + r"    Succeeded in \S+: 1 step on 2 databases\n", output), output
     assert_no_frames(output)
     preview = stack.run("preview", "--expect-no-changes", "--diff")
     assert "[unknown]" not in preview.stdout and "2 unchanged" in preview.stdout, preview.stdout
