@@ -343,7 +343,10 @@ class Executions:
 
         if any(is_unknown(inputs.get(name)) for name in (*SET_IDENTITY_FIELDS, "job_name")):
             return None
-        declared = _execution_inputs(inputs)
+        try:  # an input the plan does not read may still be unknown (another resource's output): leave it out
+            declared = _execution_inputs({key: value for key, value in inputs.items() if not is_unknown(value)})
+        except ValueError:  # Check reported it, naming the field; a preview shows no plan for it
+            return None
         try:
             return self._plan(self.client(declared.api_version), declared, None)
         except ElasticJobsError as error:  # no client at all (settings, credentials): say so, do not fail

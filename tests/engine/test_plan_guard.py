@@ -141,3 +141,20 @@ def test_a_set_preview_shows_the_plan_of_each_job_whose_members_would_run_and_on
         assert again.splitlines()[0] == "will run 1 member (1 job) on 2 databases"  # only c runs again
     finally:
         plugin.kill()
+
+
+def test_a_native_preview_whose_waiting_input_is_unknown_still_shows_the_plan(
+    native: NativePlugin, client: ElasticJobsClient
+) -> None:
+    """Found by the engine-values property in CI: an unknown ``waitForCompletion`` (another resource's output) made
+    the preview's plan validate it and crash Create; the plan reads only the job's coordinates."""
+    from pulumi.runtime.proto import provider_pb2
+
+    from pulumi_azure_elastic_jobs.terms import UNKNOWN
+    from tests.engine.harness import AGENT_CAMEL
+
+    job = new_job(client)
+    checked = native.check("unknown-wait", {**AGENT_CAMEL, "jobName": job.job_name, "waitForCompletion": UNKNOWN})
+    request = provider_pb2.CreateRequest(urn=urn("unknown-wait"), properties=checked.inputs, preview=True)
+    plan = native.stub.Create(request).properties.fields["plan"].struct_value.fields
+    assert plan["summary"].string_value == f"will run {job.job_name} v1: 1 step on 2 databases in 1 server"
