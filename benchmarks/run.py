@@ -633,9 +633,10 @@ def large_fleet(size: int, seconds: float) -> list[Figure]:
             floor = floor_figure(
                 f"5c. requests of that set of {size} beside its listings of the job's runs (job of {seconds:g} s)",
                 sent,
-                2 * size,
+                2 * size + 1,
                 "2N: each member's PUT and the listing of its targets; no read of a run of its own: the job's "
-                "listing each round shows every member's state; those listings are counted apart",
+                "listing each round shows every member's state; those listings are counted apart; + 1: the "
+                "targets of the job's one other active run, which the plan Check shows reads (its busy databases)",
             )
             floor.note += f"; listing pages of the job's runs: {listing_pages} (one listing a round, 100 runs a page)"
             figures.append(floor)
