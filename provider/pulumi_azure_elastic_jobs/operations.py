@@ -68,6 +68,7 @@ from .terms import (
     SKIPPED,
     UNKNOWN,
     WAITING_FIELDS,
+    counted,
     is_terminal,
 )
 
@@ -714,8 +715,8 @@ class ExecutionSets(Executions):
             plans = list(pool.map(lambda job: Executions.preview_plan(self, {**agent, "job_name": job}), jobs))
         shown = [(members, plan) for members, plan in zip(jobs.values(), plans, strict=True) if plan is not None]
         databases = len({key for _, plan in shown for key in plan.databases})
-        runs, of_jobs = _count(len(starting), "member"), _count(len(shown), "job")
-        head = f"will run {runs} ({of_jobs}) on {_count(databases, 'database')}"
+        runs, of_jobs = counted(len(starting), "member"), counted(len(shown), "job")
+        head = f"will run {runs} ({of_jobs}) on {counted(databases, 'database')}"
         texts = [f"members {', '.join(members)}: {plan.text()}" for members, plan in shown]
         progress.note("\n".join([head, *texts]))
         return None
@@ -1016,10 +1017,6 @@ def _error_of(props: Mapping[str, Any], key: str) -> ElasticJobsError | None:
     item = (props.get("executions") or {}).get(key) or {}
     error = item.get("error")
     return RecordedError(error) if isinstance(error, dict) and error else None
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _starting_members(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, str]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .plan import database_key
 from .progress import duration
-from .terms import SUCCESSFUL_LIFECYCLES, is_terminal
+from .terms import SUCCESSFUL_LIFECYCLES, counted, is_terminal
 
 if TYPE_CHECKING:
     from .models import JobExecution
@@ -145,7 +145,7 @@ def set_summary_line(lifecycles: Mapping[str, str]) -> str:
     bad = sorted(key for key, lifecycle in lifecycles.items() if lifecycle not in FINE)
     listed = ", ".join(f"{n} {lifecycle}" for lifecycle, n in sorted(counts.items()))
     named = f" (not succeeded: {', '.join(bad[:10])}{', ...' if len(bad) > 10 else ''})" if bad else ""
-    return f"{_count(len(lifecycles), 'run')}: {listed}{named}"
+    return f"{counted(len(lifecycles), 'run')}: {listed}{named}"
 
 
 def summary_line(execution: JobExecution, outcomes: TargetOutcomes) -> str:
@@ -159,8 +159,4 @@ def summary_line(execution: JobExecution, outcomes: TargetOutcomes) -> str:
         return f"{head}: {props.last_message or 'no message'}"
     if outcomes.problems:
         return f"{head}: {outcomes.failures()}"
-    return f"{head}: {_count(outcomes.steps, 'step')} on {_count(outcomes.databases, 'database')}"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
+    return f"{head}: {counted(outcomes.steps, 'step')} on {counted(outcomes.databases, 'database')}"

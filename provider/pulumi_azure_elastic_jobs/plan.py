@@ -23,6 +23,7 @@ from functools import cached_property
 from typing import Any
 
 from .ids import server_short_name
+from .terms import counted
 
 DIGEST_CHARS = 16
 """Hex characters of SHA-256 kept in a digest: 64 bits, ample to tell two plans of one job apart."""
@@ -163,15 +164,15 @@ class Plan:
 
     def summary(self) -> str:
         """One line for the row: ``will run nightly v8: 2 steps on 14 databases in 2 servers; 1 member unresolved``."""
-        head = f"will run {self.job} v{self.version}: {_count(len(self.steps), 'step')}"
-        head += f" on {_count(len(self.databases), 'database')} in {_count(len(self.servers), 'server')}"
+        head = f"will run {self.job} v{self.version}: {counted(len(self.steps), 'step')}"
+        head += f" on {counted(len(self.databases), 'database')} in {counted(len(self.servers), 'server')}"
         tails = []
         if self.unresolved:
-            tails.append(f"{_count(len(self.unresolved), 'member')} unresolved")
+            tails.append(f"{counted(len(self.unresolved), 'member')} unresolved")
         if self.busy:
-            tails.append(f"{_count(len(self.busy), 'database')} busy with an active run (skipped)")
+            tails.append(f"{counted(len(self.busy), 'database')} busy with an active run (skipped)")
         if self.unseen:
-            tails.append(f"incomplete: {_count(len(self.unseen), 'read')} failed")
+            tails.append(f"incomplete: {counted(len(self.unseen), 'read')} failed")
         return "; ".join([head, *tails])
 
     def text(self) -> str:
@@ -224,10 +225,6 @@ def _by_server(keys: Iterable[str]) -> dict[str, list[str]]:
         server, _, database = key.partition("/")
         grouped.setdefault(server, []).append(database)
     return grouped
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 # --- the guard ---------------------------------------------------------------------------------------------------

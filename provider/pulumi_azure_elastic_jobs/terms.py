@@ -85,6 +85,11 @@ DEFAULTS: dict[str, object] = {
 optional ``job_execution_id`` and ``expected_plan`` have none: left out, they stay out)."""
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 step``, ``14 databases``: how a line for a person counts things."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def is_terminal(lifecycle: str | None) -> bool:
     """Unknown lifecycles from a newer service count as active: waiting longer beats reporting too early."""
     return lifecycle in TERMINAL_LIFECYCLES
