@@ -8,6 +8,7 @@ clock (``clock_offset_seconds``), so nothing here races a timer.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import uuid
 from dataclasses import replace
@@ -194,8 +195,16 @@ def test_an_up_killed_after_the_put_then_up_again_attaches_to_the_held_run(
         engine = Engine(fresh)
         if wait_for_completion:  # let the held run end once the fresh up is waiting on it
             since = own_emulator.requests_log()[-1]["seq"]
+            # a slow machine's order, every time: the preview's plan reads the held run's targets well before the
+            # create lists the job's runs and finds its own
+            own_emulator.add_fault(
+                "delay", path=f"{job.job_name}/executions$", method="GET", delay_seconds=0.5, count=2
+            )
             threading.Thread(target=end_held_runs_when_polled, args=(own_emulator, since), daemon=True).start()
         engine.up(registrations)
+        if wait_for_completion:
+            (slowed,) = own_emulator.faults()
+            assert slowed["hits"] >= 2, slowed  # the plan's listing and the create's both came late
         (execution,) = own_client.list_executions(job)
         assert only_state(engine)["job_execution_id"] == execution.properties.job_execution_id
         assert only_state(engine)["lifecycle"] == (
@@ -205,8 +214,15 @@ def test_an_up_killed_after_the_put_then_up_again_attaches_to_the_held_run(
         fresh.kill()
 
 
+A_RUN = re.compile(r"/executions/[^/]+$")  # a run itself, never its targets or steps
+
+
 def end_held_runs_when_polled(emulator: Emulator, since: int) -> None:
-    wait_for(lambda: any(e["method"] == "GET" and "/executions/" in e["path"] for e in emulator.requests_log(since)))
+    """End the held runs once a read of a run itself has been answered (the log records a request after its answer),
+    so the ``up`` has seen its run still going. Reads of a run's targets do not count: a preview's plan reads the
+    targets of the job's active runs before the create has found its own run, and ending it then would make that
+    create meet a finished run (a CI failure: a second, never-ending held run)."""
+    wait_for(lambda: any(e["method"] == "GET" and A_RUN.search(e["path"]) for e in emulator.requests_log(since)))
     emulator.settings(clock_offset_seconds=HOUR_AHEAD)
 
 
