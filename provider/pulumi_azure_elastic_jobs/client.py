@@ -1,8 +1,9 @@
-"""The ARM REST client for Elastic Jobs executions: one urllib3 connection pool, retries, polling, typed errors.
+"""The ARM REST client for Elastic Jobs executions: one pool of connections, retries, polling, typed errors.
 
-Usable on its own (it never imports pulumi). Requests go out through urllib3's pool of keep-alive connections, sized
-for the fleet operations' workers, with no session layer above it: a request's client-side CPU is what a fleet of
-a thousand members pays a thousand times (benchmark 5c). Rules about ARM live here:
+Usable on its own (it never imports pulumi). Requests go out through :mod:`.transport`, keep-alive connections to
+the endpoint's origin on the standard library's ``http.client``, sized for the fleet operations' workers: a
+request's client-side CPU is what a fleet of a thousand members pays a thousand times (benchmark 5c). Rules about
+ARM live here:
 
 * Retries (tenacity): 429, 500/502/503/504, dropped connections and timeouts are retried with exponential
   backoff and jitter, honouring ``Retry-After`` (seconds, HTTP date, or ``retry-after-ms``), for at most
@@ -43,7 +44,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-import urllib3
 from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_before_delay
 from tenacity.stop import stop_base
@@ -68,6 +68,7 @@ from .ids import ExecutionRef, JobRef, segment
 from .models import ExecutionStart, JobExecution, JobExecutionListResult
 from .outcome import TargetOutcomes
 from .terms import DEFAULT_API_VERSION, is_terminal
+from .transport import ExchangeFailed, NotConnected, Transport, UntrustedPeer
 
 log = logging.getLogger(__name__)
 
@@ -262,14 +263,27 @@ class ElasticJobsClient:
         self.retry_budget_seconds = retry_budget_seconds
         self.max_pages = max_pages
         self._token_source = token_source
-        self._timeouts = (connect_timeout, read_timeout)
         self._sleep = sleep
         self._endpoint_prefix = f"{self.endpoint}/"
-        # The environment's proxy and CA bundle are read once, here, never per request.
-        proxy = proxies_for(self._origin, self.endpoint).get("https") if self._origin else None
-        if verify is True:
-            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        self._http = connection_pool(proxy, verify, urllib3.Timeout(connect=connect_timeout, read=read_timeout))
+        scheme, netloc = urlsplit(self.endpoint)[:2]
+        self._endpoint_origin_text = f"{scheme}://{netloc}"
+        """The endpoint up to its path, as written: what a URL under the endpoint drops to become a request target."""
+        self._transport: Transport | None = None
+        if self._origin is not None and not self._endpoint_refusal:
+            # The environment's proxy and CA bundle are read once, here, never per request.
+            proxy = proxies_for(self._origin, self.endpoint).get("https")
+            if verify is True:
+                verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            self._transport = Transport(
+                self._origin.scheme,
+                _connection_host(self._origin),
+                self._origin.port,
+                verify=verify,
+                proxy=proxy,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                keep=POOL_SIZE,
+            )
         self._user_agent = f"pulumi-azure-elastic-jobs/{__version__}"
 
     def __repr__(self) -> str:
@@ -279,7 +293,8 @@ class ElasticJobsClient:
         raise TypeError("ElasticJobsClient holds a session and a token source and is never serialized")
 
     def close(self) -> None:
-        self._http.clear()
+        if self._transport is not None:
+            self._transport.close()
 
     def __enter__(self) -> ElasticJobsClient:
         return self
@@ -647,27 +662,22 @@ class ElasticJobsClient:
         if query:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
         self._check_destination(method, url)  # exactly what the connection will use
+        if self._transport is None:  # never: _check_destination refuses every URL of an endpoint it cannot reach
+            raise UnsafeDestination(method, url.split("?")[0], "the endpoint has no transport")
         started = time.monotonic()
         try:
-            answer = self._http.request(
-                method,
-                url,
-                body=data,
-                headers=headers,
-                redirect=False,  # ARM does not redirect; a redirect must not carry the token anywhere
-                retries=False,  # retried here, by the rules of the module's docstring
-            )
-        except urllib3.exceptions.SSLError as error:
-            raise TransportError(method, url.split("?")[0], error, 1, "tls") from None  # retrying cannot fix trust
-        except (urllib3.exceptions.HTTPError, OSError) as error:
-            never_sent = isinstance(error, urllib3.exceptions.ConnectTimeoutError) or "NewConnectionError" in repr(
-                error
-            )
-            log.debug("%s %s failed: %s", method, redact(url.split("?")[0]), type(error).__name__)
+            answer = self._transport.send(method, self._target(url), headers, data)
+        except UntrustedPeer as error:
+            raise TransportError(
+                method, url.split("?")[0], error.cause, 1, "tls"
+            ) from None  # retrying cannot fix trust
+        except (NotConnected, ExchangeFailed) as error:
+            never_sent = isinstance(error, NotConnected)
+            log.debug("%s %s failed: %s", method, redact(url.split("?")[0]), type(error.cause).__name__)
             if safe or never_sent:
-                raise _Retryable(None, error, None, refused=never_sent and is_refused(error)) from None
-            raise TransportError(method, url.split("?")[0], error, 1) from None
-        response = Response(method, url.split("?")[0], answer.status, answer.reason or "", answer.headers, answer.data)
+                raise _Retryable(None, error.cause, None, refused=never_sent and is_refused(error.cause)) from None
+            raise TransportError(method, url.split("?")[0], error.cause, 1) from None
+        response = Response(method, url.split("?")[0], answer.status, answer.reason, answer.headers, answer.data)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s -> %s x-ms-request-id=%s %.0f ms",
@@ -678,6 +688,15 @@ class ElasticJobsClient:
                 (time.monotonic() - started) * 1000,
             )
         return response
+
+    def _target(self, url: str) -> str:
+        """The request target (path and query) of a URL already judged to be the endpoint's origin."""
+        if url.startswith(self._endpoint_prefix):
+            return url[len(self._endpoint_origin_text) :]
+        from requests.utils import requote_uri  # a service-given URL, quoted as requests would send it
+
+        parts = urlsplit(requote_uri(url))
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
     @staticmethod
     def _wait(state: RetryCallState) -> float:
@@ -851,26 +870,11 @@ def _earliest(moments: list[datetime | None]) -> datetime | None:
     return min(known)
 
 
-def connection_pool(proxy: str | None, verify: bool | str, timeout: urllib3.Timeout) -> urllib3.PoolManager:
-    """The client's pool of keep-alive connections: through ``proxy`` in a CONNECT tunnel (the only way an HTTPS
-    endpoint uses one, :func:`proxies_for`), trusting ``verify`` (True: certifi's bundle, as requests does; a
-    file or a folder of CA certificates; False: nothing checked), never retrying or redirecting by itself."""
-    tls: dict[str, Any] = {"cert_reqs": "CERT_NONE"} if verify is False else {"cert_reqs": "CERT_REQUIRED"}
-    if verify is True:
-        import certifi
-
-        tls["ca_certs"] = certifi.where()
-    elif isinstance(verify, str):
-        tls["ca_cert_dir" if os.path.isdir(verify) else "ca_certs"] = verify
-    options: dict[str, Any] = {"maxsize": POOL_SIZE, "retries": False, "timeout": timeout, **tls}
-    if not proxy:
-        return urllib3.PoolManager(num_pools=4, **options)
-    from requests.utils import get_auth_from_url
-
-    proxy = proxy if "://" in proxy else f"http://{proxy}"  # a bare host:port is an HTTP proxy, as requests reads it
-    username, password = get_auth_from_url(proxy)
-    headers = urllib3.make_headers(proxy_basic_auth=f"{username}:{password}") if username else None
-    return urllib3.ProxyManager(proxy, num_pools=4, proxy_headers=headers, **options)
+def _connection_host(origin: Origin) -> str:
+    """The host a connection to ``origin`` resolves: as the endpoint spells it (``localhost.`` is not ``localhost``
+    to a resolver), in ASCII (an international name in its IDNA form), without an IPv6 literal's brackets."""
+    written = (origin.connects_to or origin.host).strip("[]")
+    return written if written.isascii() else origin.host
 
 
 def _by_job(refs: list[ExecutionRef]) -> dict[JobRef, list[ExecutionRef]]:

@@ -1,12 +1,12 @@
 """Where a URL's request goes: the one reading of a URL that decides where a token may travel; no I/O.
 
-The client sends a URL through urllib3's pool, which reads it with urllib3's own parser, so that reading is here;
-and so are the ones the tools a user knows would make of it: requests prepares it (IDNA, quoting), urllib3 parses
-the prepared form, and a requests adapter picks the connection from the standard library's reading of that same
-prepared form. A URL those readings disagree on (a backslash or an ``@`` before the host, control characters, odd
-ports), or one that carries userinfo under any of them, has no single destination and is refused outright. What
-remains is one :class:`Origin`, normalized so that spellings of the same place compare equal: scheme and host in
-lower case, an IDNA host, no trailing dot, IP literals in one form, and the default port (80, 443) written out.
+The client connects only to its endpoint's origin and sends a judged URL's path and query there, so a URL it
+sends is one whose every reading names that origin: the standard library's, urllib3's (as requests and most HTTP
+tools read a URL), each of the URL as written and as requests prepares it (IDNA, quoting). A URL those readings
+disagree on (a backslash or an ``@`` before the host, control characters, odd ports), or one that carries userinfo
+under any of them, has no single destination and is refused outright. What remains is one :class:`Origin`,
+normalized so that spellings of the same place compare equal: scheme and host in lower case, an IDNA host, no
+trailing dot, IP literals in one form, and the default port (80, 443) written out.
 ``auth`` (which token may go where) and the client (which origin the service may point at) both decide on it; the
 emulator asks :func:`is_loopback` about its bind address.
 """

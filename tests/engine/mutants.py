@@ -27,6 +27,7 @@ _REPLAY = "tests/integration/test_replay.py"
 _REPLAY_PLUGINS = "tests/engine/test_replay_plugins.py"
 _PLAN = "tests/unit/test_plan.py"
 _PLAN_GUARD = "tests/engine/test_plan_guard.py"
+_TRANSPORT = "tests/integration/test_transport.py"
 
 
 @dataclass(frozen=True)
@@ -373,5 +374,14 @@ MUTANTS: tuple[Mutant, ...] = (
         old="    return tuple(sorted(included - excluded)), tuple(unresolved)\n",
         new="    return tuple(sorted(included)), tuple(unresolved)\n",
         killers=(f"{_PLAN}::test_excludes_take_databases_out_whatever_kind_names_them",),
+    ),
+    Mutant(
+        name="a-start-goes-out-on-a-connection-the-server-closed",
+        breaks="a POST start is sent on a keep-alive connection the server closed while it was idle: it fails after it "
+        "may have been sent, so the client can neither repeat it nor say the service did not act",
+        module="transport.py",
+        old="            if not _dropped(connection):\n                return connection\n",
+        new="            return connection\n",
+        killers=(f"{_TRANSPORT}::test_a_connection_the_server_closed_while_idle_is_never_used_so_a_post_is_not_lost",),
     ),
 )
