@@ -45,7 +45,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import BaseModel, ValidationError
-from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_before_delay
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type
 from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 
@@ -133,6 +133,17 @@ class _Retryable(Exception):
 REFUSED_ATTEMPTS = 3
 """Tries before a refused connection is reported: nothing listening is rarely fixed by waiting, and a user
 watching the CLI deserves to hear it in seconds. Timeouts and resets keep the whole retry budget."""
+
+
+class _StopPastBudget(stop_base):
+    """Stop when the next wait would end past ``budget`` seconds after ``began`` (the first try's start, which
+    came before tenacity's own start: the first try runs without it)."""
+
+    def __init__(self, began: float, budget: float) -> None:
+        self.began, self.budget = began, budget
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return time.monotonic() - self.began + (retry_state.upcoming_sleep or 0.0) >= self.budget
 
 
 class _StopWhenRefused(stop_base):
@@ -592,15 +603,43 @@ class ElasticJobsClient:
                 raise _Retryable(response, None, wait)
             return response
 
+        began = time.monotonic()
+        try:  # most requests succeed at once: the retry machinery is built only for one that did not
+            response, attempts = attempt(), 1
+        except _Retryable as failed:
+            response, attempts = self._retried(attempt, failed, began, method, url)
+        if response.status_code >= 400:
+            raise self._error(method, url, response, attempts)
+        if response.is_redirect:
+            reason = (
+                f"the service answered {response.status_code} pointing at {response.headers.get('Location')!r}; "
+                f"redirects are not followed, so the token stays with {self.endpoint}"
+            )
+            raise UnsafeDestination(method, url.split("?")[0], reason)
+        return response
+
+    def _retried(
+        self, attempt: Callable[[], Response], failed: _Retryable, began: float, method: str, url: str
+    ) -> tuple[Response, int]:
+        """Go on after a first try that failed in a way worth repeating: tenacity replays that failure as its own
+        first attempt (so waits and attempt numbers are as if it had made it), then tries again within the budget
+        counted from ``began``. Returns the last answer and the number of tries."""
+        pending = [failed]
+
+        def again() -> Response:
+            if pending:
+                raise pending.pop()
+            return attempt()
+
         retrying = Retrying(
-            stop=stop_before_delay(self.retry_budget_seconds) | _StopWhenRefused(),
+            stop=_StopPastBudget(began, self.retry_budget_seconds) | _StopWhenRefused(),
             wait=self._wait,
             retry=retry_if_exception_type(_Retryable),
             sleep=self._sleep,
             reraise=False,
         )
         try:
-            response = retrying(attempt)
+            response = retrying(again)
         except RetryError as exhausted:
             attempts = exhausted.last_attempt.attempt_number
             last = exhausted.last_attempt.exception()
@@ -611,15 +650,7 @@ class ElasticJobsClient:
             cause = last.cause or ConnectionError("no answer")
             kind = "refused" if last.refused else "no-answer"
             raise TransportError(method, url.split("?")[0], cause, attempts, kind) from None
-        if response.status_code >= 400:
-            raise self._error(method, url, response, retrying.statistics.get("attempt_number", 1))
-        if response.is_redirect:
-            reason = (
-                f"the service answered {response.status_code} pointing at {response.headers.get('Location')!r}; "
-                f"redirects are not followed, so the token stays with {self.endpoint}"
-            )
-            raise UnsafeDestination(method, url.split("?")[0], reason)
-        return response
+        return response, int(retrying.statistics.get("attempt_number", 1))
 
     def _check_destination(self, method: str, url: str) -> None:
         """Refuse, before any connection, a URL the token may not reach: one the token source forbids, or one the
