@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import quote, unquote
 
 _RESOURCE_GROUP = re.compile(r"^[-\w.()]{1,90}$", re.ASCII)
@@ -97,7 +98,7 @@ class JobRef:
     job_agent_name: str
     job_name: str
 
-    @property
+    @cached_property
     def agent_path(self) -> str:
         return (
             f"/subscriptions/{segment(self.subscription_id)}"
@@ -106,7 +107,7 @@ class JobRef:
             f"/jobAgents/{segment(self.job_agent_name)}"
         )
 
-    @property
+    @cached_property
     def path(self) -> str:
         return f"{self.agent_path}/jobs/{segment(self.job_name)}"
 
@@ -121,7 +122,7 @@ class ExecutionRef:
     job: JobRef
     job_execution_id: str
 
-    @property
+    @cached_property  # every request about a run builds on it: quoted once (the fields never change)
     def path(self) -> str:
         return f"{self.job.path}/executions/{segment(self.job_execution_id)}"
 
