@@ -29,6 +29,7 @@ ARM live here:
 from __future__ import annotations
 
 import email.utils
+import functools
 import itertools
 import json as jsonlib
 import logging
@@ -79,6 +80,8 @@ MAX_PAGES = 10_000
 """Pages one listing follows before it is taken for endless: 100 items a page, a million runs, far past any job's
 history, so only a service that pages wrongly ever reaches it."""
 ModelT = TypeVar("ModelT", bound=BaseModel)
+_ParsedRuns = dict[str, tuple[Any, JobExecution]]
+"""What a wait's listings showed of each run, by name: the item as listed and the run parsed from it."""
 ItemT = TypeVar("ItemT")
 _PageKey = tuple[str, str, str, frozenset[tuple[str, str]]]
 _BACKOFF = wait_exponential_jitter(multiplier=0.5, max=30.0, jitter=0.5)  # 0.5 s, 1 s, 2 s, ... plus jitter
@@ -459,13 +462,14 @@ class ElasticJobsClient:
         backoff = dict.fromkeys(groups, min(1.0, poll_interval))
         result = WaitResult({}, {}, finished=True)
         created = {ref: moment for ref, execution in (known or {}).items() if (moment := _created_at(execution))}
+        parsed: _ParsedRuns = {}
         listed = {job for job, group in groups.items() if len(group) > 1}  # to the end, its last run alone too
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(refs)))) as pool:
             while due:
                 now = time.monotonic()
                 ready = [job for job, moment in due.items() if moment <= now]
                 rounds = [(groups[job], job in listed) for job in ready]
-                hints = self._poll_round(rounds, pool, result, on_terminal, created)
+                hints = self._poll_round(rounds, pool, result, on_terminal, created, parsed)
                 for job, hint in zip(ready, hints, strict=True):
                     if not groups[job]:
                         del due[job]
@@ -490,16 +494,18 @@ class ElasticJobsClient:
         result: WaitResult,
         on_terminal: Callable[[ExecutionRef, JobExecution], None] | None,
         created: dict[ExecutionRef, datetime],
+        parsed: _ParsedRuns,
     ) -> list[float | None]:
         """One round over due groups (the pending runs of one job each, emptied as they end, and whether the job
         is listed: it had two or more): list the runs of every listed job, then read each run its listing did not
         show, all concurrently. Returns each group's pause hint; learns each run's creation time into
-        ``created``."""
+        ``created``, and each listed run into ``parsed``."""
         groups = [group for group, _ in rounds]
         together = [index for index, (_, listed) in enumerate(rounds) if listed]
         since = [_earliest([created.get(ref) for ref in groups[index]]) for index in together]
         jobs = [groups[index][0].job for index in together]
-        listed = dict(zip(together, pool.map(self._listed_runs, jobs, since), strict=True))
+        listing = functools.partial(self._listed_runs, parsed=parsed)
+        listed = dict(zip(together, pool.map(listing, jobs, since), strict=True))
         seen: dict[ExecutionRef, JobExecution] = {}
         for index in together:
             runs, _ = listed[index]
@@ -534,16 +540,20 @@ class ElasticJobsClient:
             hints.append(min(known) if known else None)
         return hints
 
-    def _listed_runs(self, job: JobRef, since: datetime | None) -> tuple[dict[str, JobExecution], float | None]:
+    def _listed_runs(
+        self, job: JobRef, since: datetime | None, parsed: _ParsedRuns
+    ) -> tuple[dict[str, JobExecution], float | None]:
         """The job's runs by lowercased id, and the listing's pause hint: every run created ``since`` (less
         :data:`LISTING_MARGIN_SECONDS`), else its active runs. Nothing when the job cannot be listed (each run is then
-        read on its own, and says for itself what is wrong)."""
+        read on its own, and says for itself what is wrong). A run listed exactly as an earlier listing of the
+        wait showed it (``parsed``) is not parsed again: most runs are unchanged from one round to the next."""
         filters: dict[str, Any] = {"is_active": True}
         if since is not None:
             filters = {"create_time_min": since - timedelta(seconds=LISTING_MARGIN_SECONDS)}
         hints: list[float] = []
         try:
-            listed = list(self._list(f"{job.path}/executions", filters, hints))
+            read_page = functools.partial(self._runs_page, parsed=parsed)
+            listed = list(self._pages(f"{job.path}/executions", filters, read_page, hints))
         except ElasticJobsError:
             return {}, None
         runs = {str(execution.name).lower(): execution for execution in listed if execution.name}
@@ -818,9 +828,38 @@ class ElasticJobsClient:
         try:
             return model.model_validate(self._json(response))
         except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise self._invalid(response, f"the body's {where or 'root'} {first['msg'].lower()}") from None
+            raise self._unreadable(response, error) from None
+
+    def _runs_page(self, response: Response, parsed: _ParsedRuns) -> tuple[list[JobExecution], str | None]:
+        """A page of a job's runs, each parsed unless ``parsed`` holds it exactly as listed now (then the run as
+        parsed before); every run parsed is added to ``parsed``, by its name."""
+        body = self._json(response)
+        items, next_link = body.get("value", []), body.get("nextLink")
+        if not isinstance(items, list) or not (next_link is None or isinstance(next_link, str)):
+            page = self._parse(response, JobExecutionListResult)  # says what is wrong, as every listing does
+            return page.value, page.next_link
+        runs = []
+        for index, item in enumerate(items):
+            name = item.get("name") if isinstance(item, dict) else None
+            before = parsed.get(name) if isinstance(name, str) else None
+            if before is not None and before[0] == item:
+                runs.append(before[1])
+                continue
+            try:
+                run = JobExecution.model_validate(item)
+            except ValidationError as error:
+                raise self._unreadable(response, error, ("value", index)) from None
+            if isinstance(name, str):
+                parsed[name] = (item, run)
+            runs.append(run)
+        return runs, next_link
+
+    def _unreadable(
+        self, response: Response, error: ValidationError, within: tuple[str | int, ...] = ()
+    ) -> InvalidResponse:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in (*within, *first["loc"]))
+        return self._invalid(response, f"the body's {where or 'root'} {first['msg'].lower()}")
 
     def _json(self, response: Response) -> dict[str, Any]:
         try:

@@ -376,6 +376,15 @@ MUTANTS: tuple[Mutant, ...] = (
         killers=(f"{_PLAN}::test_excludes_take_databases_out_whatever_kind_names_them",),
     ),
     Mutant(
+        name="a-listed-run-keeps-the-state-it-was-first-parsed-with",
+        breaks="a waited run whose item in the job's listing changed (it ended) is taken as it was first listed, so "
+        "the wait never sees it end",
+        module="client.py",
+        old="            if before is not None and before[0] == item:\n",
+        new="            if before is not None:\n",
+        killers=(f"{_CLIENT}::test_runs_of_one_job_are_waited_for_by_one_listing_a_round_and_no_read_of_their_own",),
+    ),
+    Mutant(
         name="a-start-goes-out-on-a-connection-the-server-closed",
         breaks="a POST start is sent on a keep-alive connection the server closed while it was idle: it fails after it "
         "may have been sent, so the client can neither repeat it nor say the service did not act",
