@@ -235,8 +235,15 @@ def _routes(backend: Backend) -> list[Route]:
 
     def get_execution(c: RequestContext, s: str, g: str, v: str, a: str, j: str, e: str) -> Answer:
         arm_id = f"{agent_of(s, g, v, a).job_id(j)}/executions/{e}"
-        body = backend.render_execution(arm_id)
-        return 200, body, _poll_headers(backend.poll_hint(arm_id))
+        now = backend.clock.now()  # the run and its hint at one instant: an active run always has a hint
+        body = backend.render_execution(arm_id, now=now)
+        return 200, body, _poll_headers(backend.poll_hint(arm_id, now=now))
+
+    def list_job_executions(c: RequestContext, s: str, g: str, v: str, a: str, j: str) -> Answer:
+        job_id = agent_of(s, g, v, a).job_id(j)
+        now = backend.clock.now()  # the runs and the hint at one instant, as for one run
+        body = backend.list_executions(job_id, False, c.query, c.base_url + c.path, now)
+        return 200, body, _poll_headers(backend.listing_hint(job_id, now))
 
     def start(c: RequestContext, s: str, g: str, v: str, a: str, j: str) -> Answer:
         """200 with the new run (``Created``) and its own URL as ``Location``, as recorded; 202 with operation
@@ -336,11 +343,7 @@ def _routes(backend: Backend) -> list[Route]:
         (
             "GET",
             rf"{_AGENT}/jobs/{_SEG}/executions",
-            lambda c, s, g, v, a, j: (
-                200,
-                backend.list_executions(agent_of(s, g, v, a).job_id(j), False, c.query, c.base_url + c.path),
-                _poll_headers(backend.listing_hint(agent_of(s, g, v, a).job_id(j))),
-            ),
+            list_job_executions,
         ),
         ("POST", rf"{_AGENT}/jobs/{_SEG}/start", start),
         ("PUT", _EXECUTION, put_execution),

@@ -488,18 +488,20 @@ class Backend:
     def _execution(self, arm_id: str) -> Document:
         return self._require(arm_id, EXECUTION_TYPE)
 
-    def render_execution(self, arm_id: str, doc: Document | None = None) -> Document:
+    def render_execution(self, arm_id: str, doc: Document | None = None, now: float | None = None) -> Document:
+        """The run as the service shows it at ``now`` (the clock's now by default); an answer that also carries a
+        poll hint renders and hints at one instant, so an active run always comes with a hint."""
         doc = doc or self._execution(arm_id)
         plan = doc["_plan"]
-        properties = engine.render_execution(plan, self.clock.now())
+        properties = engine.render_execution(plan, self.clock.now() if now is None else now)
         properties.update(jobVersion=plan.get("job_version"), jobExecutionId=doc["name"])
         return {**public(doc), "properties": present(properties)}
 
-    def poll_hint(self, arm_id: str, doc: Document | None = None) -> float | None:
+    def poll_hint(self, arm_id: str, doc: Document | None = None, now: float | None = None) -> float | None:
         if not self.poll_hints:
             return None
         doc = doc or self.store.get(arm_id)
-        return engine.next_change(doc["_plan"], self.clock.now()) if doc else None
+        return engine.next_change(doc["_plan"], self.clock.now() if now is None else now) if doc else None
 
     def cancel_execution(self, agent: Agent, job: str, execution_id: str) -> tuple[int, None]:
         """200 with no body for a run in any state, as recorded; an active run shows ``Canceled`` a moment
@@ -518,7 +520,9 @@ class Backend:
                 self.store.put(arm_id, agent.job_id(job), EXECUTION_TYPE, doc)
         return 200, None
 
-    def list_executions(self, parent_id: str, by_agent: bool, query: dict[str, str], base_url: str) -> Document:
+    def list_executions(
+        self, parent_id: str, by_agent: bool, query: dict[str, str], base_url: str, now: float | None = None
+    ) -> Document:
         parent_kind = AGENT_TYPE if by_agent else JOB_TYPE
         self._require(parent_id, parent_kind)
         docs = (
@@ -526,14 +530,14 @@ class Backend:
             if by_agent
             else self.store.children(parent_id, EXECUTION_TYPE)
         )
-        rendered = [self.render_execution(doc["id"], doc) for doc in reversed(docs)]
+        rendered = [self.render_execution(doc["id"], doc, now) for doc in reversed(docs)]
         return self._page(_filtered(rendered, query), query, base_url)
 
-    def listing_hint(self, job_id: str) -> float | None:
+    def listing_hint(self, job_id: str, now: float | None = None) -> float | None:
         """With poll hints on, seconds until any active run of the job next changes (a listing's Retry-After)."""
         if not self.poll_hints:
             return None
-        now = self.clock.now()
+        now = self.clock.now() if now is None else now
         moments = [engine.next_change(doc["_plan"], now) for doc in self.store.children(job_id, EXECUTION_TYPE)]
         known = [moment for moment in moments if moment is not None]
         return min(known) if known else None
