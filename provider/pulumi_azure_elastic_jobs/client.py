@@ -55,6 +55,7 @@ from .auth import TokenSource, unreadable_endpoint
 from .destinations import Origin, UnreadableDestination, destination
 from .errors import (
     ArmError,
+    ConfigError,
     ElasticJobsError,
     EndlessListing,
     InvalidResponse,
@@ -69,7 +70,7 @@ from .ids import ExecutionRef, JobRef, segment
 from .models import ExecutionStart, JobExecution, JobExecutionListResult
 from .outcome import TargetOutcomes
 from .terms import DEFAULT_API_VERSION, is_terminal
-from .transport import ExchangeFailed, NotConnected, Transport, UntrustedPeer
+from .transport import ExchangeFailed, NotConnected, Transport, UntrustedPeer, Unusable
 
 log = logging.getLogger(__name__)
 
@@ -288,16 +289,22 @@ class ElasticJobsClient:
             proxy = proxies_for(self._origin, self.endpoint).get("https")
             if verify is True:
                 verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-            self._transport = Transport(
-                self._origin.scheme,
-                _connection_host(self._origin),
-                self._origin.port,
-                verify=verify,
-                proxy=proxy,
-                connect_timeout=connect_timeout,
-                read_timeout=read_timeout,
-                keep=POOL_SIZE,
-            )
+            try:
+                self._transport = Transport(
+                    self._origin.scheme,
+                    self._origin.host,
+                    self._origin.port,
+                    verify=verify,
+                    proxy=proxy,
+                    connect_timeout=connect_timeout,
+                    read_timeout=read_timeout,
+                    keep=POOL_SIZE,
+                )
+            except Unusable as error:
+                raise ConfigError(
+                    f"{error} (from config azure-elastic-jobs:caBundle or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE for the "
+                    "CA bundle, HTTPS_PROXY / ALL_PROXY for the proxy)"
+                ) from None
         self._user_agent = f"pulumi-azure-elastic-jobs/{__version__}"
 
     def __repr__(self) -> str:
@@ -707,7 +714,8 @@ class ElasticJobsClient:
             raise UnsafeDestination(method, url.split("?")[0], "the endpoint has no transport")
         started = time.monotonic()
         try:
-            answer = self._transport.send(method, self._target(url), headers, data)
+            # a request that must not be repeated goes out only on a connection used within the last second
+            answer = self._transport.send(method, self._target(url), headers, data, idle_at_most=None if safe else 1.0)
         except UntrustedPeer as error:
             raise TransportError(
                 method, url.split("?")[0], error.cause, 1, "tls"
@@ -732,7 +740,7 @@ class ElasticJobsClient:
 
     def _target(self, url: str) -> str:
         """The request target (path and query) of a URL already judged to be the endpoint's origin."""
-        if url.startswith(self._endpoint_prefix):
+        if url.startswith(self._endpoint_prefix) and _UNDER_THE_ENDPOINT.fullmatch(url, len(self._endpoint_prefix)):
             return url[len(self._endpoint_origin_text) :]
         from requests.utils import requote_uri  # a service-given URL, quoted as requests would send it
 
@@ -938,13 +946,6 @@ def _earliest(moments: list[datetime | None]) -> datetime | None:
     if not known or len(known) < len(moments) or max(known) - min(known) > timedelta(seconds=LISTING_SPREAD_SECONDS):
         return None
     return min(known)
-
-
-def _connection_host(origin: Origin) -> str:
-    """The host a connection to ``origin`` resolves: as the endpoint spells it (``localhost.`` is not ``localhost``
-    to a resolver), in ASCII (an international name in its IDNA form), without an IPv6 literal's brackets."""
-    written = (origin.connects_to or origin.host).strip("[]")
-    return written if written.isascii() else origin.host
 
 
 def _by_job(refs: list[ExecutionRef]) -> dict[JobRef, list[ExecutionRef]]:

@@ -20,10 +20,12 @@ and query only (the client has already refused URLs of any other origin, :mod:`.
 from __future__ import annotations
 
 import base64
+import gzip
 import http.client
 import select
 import ssl
 import threading
+import time
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -57,6 +59,11 @@ class ExchangeFailed(ConnectionError):
     def __init__(self, cause: BaseException) -> None:
         super().__init__(f"{type(cause).__name__}: {cause}")
         self.cause = cause
+
+
+class Unusable(ValueError):
+    """A setting the transport cannot work with (a CA bundle it cannot read, a proxy it cannot reach the endpoint
+    through); the message names the value and what it takes."""
 
 
 class Headers(Mapping[str, str]):
@@ -123,50 +130,68 @@ class Transport:
         self._scheme, self._host, self._port = scheme, host, port
         self._timeouts = (connect_timeout, read_timeout)
         self._keep = keep
-        self._idle: list[http.client.HTTPConnection] = []
+        self._idle: list[tuple[http.client.HTTPConnection, float]] = []
+        """Idle connections and when each was last used (monotonic), the most recent last."""
         self._lock = threading.Lock()
         self._tls = _tls_context(verify) if scheme == "https" else None
         self._proxy = _proxy_address(proxy) if proxy and scheme == "https" else None
 
-    def send(self, method: str, target: str, headers: Mapping[str, str], body: bytes | None = None) -> Answer:
-        """Send ``method target`` with ``headers`` and ``body``; the answer read to its end."""
-        connection = self._idle_connection() or self._connect()
+    def send(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+        *,
+        idle_at_most: float | None = None,
+    ) -> Answer:
+        """Send ``method target`` with ``headers`` and ``body``; the answer read to its end.
+
+        ``idle_at_most``: reuse only a connection idle for at most that many seconds, else open a new one. For a
+        request that must not be repeated: a server's keep-alive timer can close a connection while the request
+        is on its way, and a failure then may follow a request that was sent."""
+        connection = self._idle_connection(idle_at_most) or self._connect()
         try:
             connection.request(method, target, body=body, headers=dict(headers))
             response = connection.getresponse()
             data = response.read()
-        except (OSError, http.client.HTTPException) as error:
+            answer_headers = Headers(response.getheaders())
+            content = _decoded(data, answer_headers)
+        except (OSError, http.client.HTTPException, zlib.error, EOFError) as error:  # sent, maybe acted on
             connection.close()
             raise ExchangeFailed(error) from error
+        except BaseException:
+            connection.close()
+            raise
         if response.will_close:
             connection.close()
         else:
             self._release(connection)
-        answer_headers = Headers(response.getheaders())
-        return Answer(response.status, response.reason or "", answer_headers, _decoded(data, answer_headers))
+        return Answer(response.status, response.reason or "", answer_headers, content)
 
     def close(self) -> None:
         """Close every idle connection (the pool stays usable)."""
         with self._lock:
             idle, self._idle = self._idle, []
-        for connection in idle:
+        for connection, _ in idle:
             connection.close()
 
-    def _idle_connection(self) -> http.client.HTTPConnection | None:
-        """The most recently used idle connection the server has not closed, if any."""
+    def _idle_connection(self, idle_at_most: float | None) -> http.client.HTTPConnection | None:
+        """The most recently used idle connection the server has not closed (and, given ``idle_at_most``, idle no
+        longer than that), if any."""
         while True:
             with self._lock:
                 if not self._idle:
                     return None
-                connection = self._idle.pop()
-            if not _dropped(connection):
+                connection, used = self._idle.pop()
+            if (idle_at_most is None or time.monotonic() - used <= idle_at_most) and not _dropped(connection):
                 return connection
             connection.close()
 
     def _release(self, connection: http.client.HTTPConnection) -> None:
         with self._lock:
             if len(self._idle) < self._keep:
-                self._idle.append(connection)
+                self._idle.append((connection, time.monotonic()))
                 return
         connection.close()
 
@@ -201,6 +226,10 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
     if sock is None:
         return True
     try:
+        if hasattr(select, "poll"):  # any descriptor number, where select() stops at 1024
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
         readable, _, _ = select.select([sock], [], [], 0)
     except (OSError, ValueError):
         return True
@@ -210,8 +239,10 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
 def _decoded(data: bytes, headers: Headers) -> bytes:
     """The body as sent before ``Content-Encoding`` (gzip or deflate, the encodings the client accepts)."""
     encoding = (headers.get("Content-Encoding") or "").strip().lower()
-    if encoding == "gzip":
-        return zlib.decompress(data, 16 + zlib.MAX_WBITS)
+    if not data:  # an empty answer (a 204, a HEAD) may still name an encoding
+        return data
+    if encoding in ("gzip", "x-gzip"):
+        return gzip.decompress(data)  # every member of a multi-member body
     if encoding == "deflate":
         try:
             return zlib.decompress(data)
@@ -228,15 +259,18 @@ def _tls_context(verify: bool | str) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    if verify is True:
-        import certifi
-
-        return ssl.create_default_context(cafile=certifi.where())
     import os
 
-    if os.path.isdir(verify):
-        return ssl.create_default_context(capath=verify)
-    return ssl.create_default_context(cafile=verify)
+    try:
+        if verify is True:
+            import certifi
+
+            return ssl.create_default_context(cafile=certifi.where())
+        if os.path.isdir(verify):
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as error:  # a missing file, or one that holds no certificate
+        raise Unusable(f"the CA bundle {verify!r} cannot be read as PEM certificates ({error})") from None
 
 
 def _proxy_address(proxy: str) -> tuple[tuple[str, int], dict[str, str]]:
@@ -244,7 +278,10 @@ def _proxy_address(proxy: str) -> tuple[tuple[str, int], dict[str, str]]:
     ``host:port`` is an HTTP proxy, as requests reads it)."""
     parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
     if parts.scheme != "http" or not parts.hostname:
-        raise ValueError(f"the proxy {parts.scheme}://{parts.hostname or '?'} is not an http:// proxy")
+        raise Unusable(
+            f"the proxy {parts.scheme}://{parts.hostname or '?'} is not an http:// proxy; give it as http://host:port "
+            "(the tunnel through it to the endpoint is TLS either way, so the proxy never sees the token)"
+        )
     headers = {}
     if parts.username:
         credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
@@ -252,4 +289,4 @@ def _proxy_address(proxy: str) -> tuple[tuple[str, int], dict[str, str]]:
     return (parts.hostname, parts.port or 80), headers
 
 
-__all__ = ["Answer", "ExchangeFailed", "Headers", "NotConnected", "Transport", "UntrustedPeer"]
+__all__ = ["Answer", "ExchangeFailed", "Headers", "NotConnected", "Transport", "UntrustedPeer", "Unusable"]

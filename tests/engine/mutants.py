@@ -389,8 +389,8 @@ MUTANTS: tuple[Mutant, ...] = (
         breaks="a POST start is sent on a keep-alive connection the server closed while it was idle: it fails after it "
         "may have been sent, so the client can neither repeat it nor say the service did not act",
         module="transport.py",
-        old="            if not _dropped(connection):\n                return connection\n",
-        new="            return connection\n",
+        old="(idle_at_most is None or time.monotonic() - used <= idle_at_most) and not _dropped(connection):",
+        new="(idle_at_most is None or time.monotonic() - used <= idle_at_most):",
         killers=(f"{_TRANSPORT}::test_a_connection_the_server_closed_while_idle_is_never_used_so_a_post_is_not_lost",),
     ),
 )

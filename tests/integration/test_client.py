@@ -440,3 +440,23 @@ def test_a_run_a_lagging_listing_leaves_out_is_read_and_still_waited_for(
     assert all(rule["hits"] == 2 for rule in emulator.faults())
     assert all(waited.latest[ref].properties.end_time is not None for ref in refs)  # as the service ended it
     assert {client.get_execution(ref).properties.lifecycle for ref in refs} == {"Succeeded"}
+
+
+def test_a_next_link_with_characters_a_request_line_cannot_carry_is_sent_quoted(
+    emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    """A ``nextLink`` under the endpoint with a space or non-ASCII is sent percent-encoded, as requests sends it; sent
+    as written, the request line could not be encoded and the error escaped the client's own (a regression)."""
+    job = new_job(client)
+    ref = job.execution(str(uuid.uuid4()))
+    client.put_execution(ref)
+    one_run = client.request("GET", ref.path).json()
+    next_link = f"{emulator.url}{job.path}/executions?api-version={client.api_version}&$skiptoken=café au lait"
+    first = {"value": [one_run], "nextLink": next_link}
+    emulator.add_fault(
+        "status", path=f"{job.job_name}/executions$", method="GET", status=200, body=json.dumps(first), count=1
+    )
+    since = last_seq(emulator)
+    assert [run.name for run in client.list_executions(job)] == [one_run["name"]] * 2
+    (_, second) = [e for e in emulator.requests_log(since) if e["method"] == "GET"]
+    assert second["status"] == 200 and second["path"].endswith("/executions")

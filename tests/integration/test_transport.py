@@ -11,10 +11,11 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
-from pulumi_azure_elastic_jobs.transport import ExchangeFailed, Headers, NotConnected, Transport
+from pulumi_azure_elastic_jobs.transport import ExchangeFailed, Headers, NotConnected, Transport, Unusable
 
 Answerer = Callable[[bytes], bytes | None]
 """Given a request's head, the bytes to answer (None: close the connection without answering)."""
@@ -126,7 +127,7 @@ def test_a_connection_the_server_closed_while_idle_is_never_used_so_a_post_is_no
     transport = transport_to(server)
     transport.send("GET", "/", {})
     assert server.closed.wait(5)
-    (idle,) = transport._idle
+    ((idle, _),) = transport._idle
     assert idle.sock is not None and select.select([idle.sock], [], [], 5)[0]  # its FIN has arrived
     answer = transport.send("POST", "/start", {"Content-Type": "application/json"}, b"{}")
     assert answer.status == 200 and server.connections == 2 and len(server.requests) == 2
@@ -177,3 +178,36 @@ def test_a_connection_dropped_before_the_answer_may_have_sent_the_request(serve:
     with pytest.raises(ExchangeFailed):
         transport_to(server).send("POST", "/start", {}, b"{}")
     assert len(server.requests) == 1  # it did arrive: the client must not take it for never sent
+
+
+def test_an_empty_or_multi_member_compressed_answer_is_read_and_a_corrupt_one_is_a_failed_exchange(
+    serve: Callable[..., Server],
+) -> None:
+    empty = b"HTTP/1.1 204 No Content\r\nContent-Encoding: gzip\r\n\r\n"
+    assert transport_to(serve(lambda _: empty)).send("DELETE", "/", {}).data == b""
+    two_members = gzip.compress(b'{"a": ') + gzip.compress(b"1}")
+    assert transport_to(serve(ok(two_members, "Content-Encoding: x-gzip"))).send("GET", "/", {}).data == b'{"a": 1}'
+    with pytest.raises(ExchangeFailed):
+        transport_to(serve(ok(b"not gzip at all", "Content-Encoding: gzip"))).send("GET", "/", {})
+
+
+def test_a_request_that_must_not_be_repeated_never_goes_out_on_a_connection_idle_too_long(
+    serve: Callable[..., Server],
+) -> None:
+    """A server's keep-alive timer may close a connection while a request is on its way; for a start POST the
+    client then could neither repeat it nor say it did not act. Such a request takes a fresh connection."""
+    server = serve(ok())
+    transport = transport_to(server)
+    transport.send("GET", "/", {})
+    transport.send("GET", "/", {}, idle_at_most=60)
+    assert server.connections == 1
+    transport.send("POST", "/start", {}, b"{}", idle_at_most=0)
+    assert server.connections == 2
+
+
+def test_a_ca_bundle_that_cannot_be_read_or_an_https_proxy_is_refused_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing-here.pem"
+    with pytest.raises(Unusable, match=r"nothing-here\.pem"):
+        Transport("https", "arm.example", 443, verify=str(missing))
+    with pytest.raises(Unusable, match="not an http:// proxy"):
+        Transport("https", "arm.example", 443, proxy="https://proxy.example:3128")
