@@ -152,9 +152,11 @@ def test_a_set_member_whose_run_vanishes_mid_wait_is_recorded_and_the_wait_ends_
 
 @pytest.mark.parametrize("cancel_on_destroy", [True, False])
 def test_a_set_member_whose_triggers_change_has_its_active_run_cancelled_first(
-    engine: Engine, client: ElasticJobsClient, cancel_on_destroy: bool
+    engine: Engine, client: ElasticJobsClient, emulator: Emulator, cancel_on_destroy: bool
 ) -> None:
     held, other = new_job(client, script=HELD), new_job(client, script=HELD)
+    for job in (held, other):  # a run starts as it is created, so the lifecycles below never race its start
+        emulator.set_behavior(job.job_name, start_delay_seconds=0)
     stack = f"set-{uuid.uuid4().hex[:8]}"
 
     def members(version: int) -> dict[str, Any]:
