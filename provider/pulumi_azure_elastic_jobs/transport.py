@@ -127,7 +127,7 @@ class Transport:
     ) -> None:
         if scheme not in ("http", "https"):
             raise ValueError(f"no transport for {scheme!r}")
-        self._scheme, self._host, self._port = scheme, host, port
+        self._host, self._port = host, port  # the scheme lives on as self._tls (None for http)
         self._timeouts = (connect_timeout, read_timeout)
         self._keep = keep
         self._idle: list[tuple[http.client.HTTPConnection, float]] = []
