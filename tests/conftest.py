@@ -15,6 +15,7 @@ from elastic_jobs_emulator import DEFAULT_SUBSCRIPTION, Emulator
 from pulumi_azure_elastic_jobs.auth import StaticToken
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.ids import JobRef
+from pulumi_azure_elastic_jobs.models import is_terminal
 
 # Property tests: CI runs a bounded, derandomized profile (the same examples every run, found failures replayed
 # first from the example database); ``--hypothesis-profile=deep`` runs thousands of cases for a long search.
@@ -114,6 +115,21 @@ def new_job(
         },
     )
     return ref
+
+
+ACTIVE = "active"
+
+
+def lifecycles(client: ElasticJobsClient, job: JobRef) -> list[str]:
+    """The job's runs on the server, oldest first: a finished run by its lifecycle, a run not finished as ``active``.
+
+    A started run shows ``Created`` until the service starts it (0.2 to 6.7 s recorded, the emulator's start delay),
+    then ``WaitingForChildJobExecutions``: what these tests hold is whether a run was started, attached to or
+    cancelled, never how far a held run got, so a read right after an ``up`` cannot race that start (a CI failure)."""
+    return [
+        lifecycle if is_terminal(lifecycle) else ACTIVE
+        for lifecycle in (str(e.properties.lifecycle) for e in reversed(list(client.list_executions(job))))
+    ]
 
 
 def in_background(work: Callable[[], None]) -> threading.Thread:

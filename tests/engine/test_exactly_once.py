@@ -22,15 +22,10 @@ from elastic_jobs_emulator import DEFAULT_SUBSCRIPTION, Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.ids import JobRef
 from pulumi_azure_elastic_jobs.inputs import ExecutionInputs
-from tests.conftest import HELD, HOUR_AHEAD, new_job
+from tests.conftest import ACTIVE, HELD, HOUR_AHEAD, lifecycles, new_job
 from tests.engine.conftest import AGENT, Declare, configured_plugin
 from tests.engine.harness import Engine, Plugin, Registration, run_program
 from tests.engine.test_reliability import start_up_in_background, wait_for
-
-
-def lifecycles(client: ElasticJobsClient, job: JobRef) -> list[str]:
-    """The lifecycles of the job's executions on the server, oldest first."""
-    return [str(e.properties.lifecycle) for e in reversed(list(client.list_executions(job)))]
 
 
 def declare_set(name: str = "fleet", stack: str = "", **kwargs: Any) -> list[Registration]:
@@ -115,7 +110,7 @@ def test_a_set_member_whose_job_is_missing_is_recorded_and_the_others_are_not_st
     assert only_state(engine)["executions"]["bad"]["error"] == recorded
 
     engine.up(declare_set(stack=stack, members=members))  # the bad member is tried again, the good one kept
-    assert lifecycles(client, good) == ["WaitingForChildJobExecutions"]
+    assert lifecycles(client, good) == [ACTIVE]
 
     created = replace(good, job_name=missing)
     client.request("PUT", created.path, json={"properties": {}})
@@ -123,7 +118,7 @@ def test_a_set_member_whose_job_is_missing_is_recorded_and_the_others_are_not_st
     outputs = only_state(engine)
     assert outputs["failed_members"] == []
     assert outputs["executions"]["bad"].get("error") is None
-    assert lifecycles(client, good) == ["WaitingForChildJobExecutions"]
+    assert lifecycles(client, good) == [ACTIVE]
     assert len(lifecycles(client, created)) == 1
 
 
@@ -164,9 +159,9 @@ def test_a_set_member_whose_triggers_change_has_its_active_run_cancelled_first(
 
     engine.up(declare_set(stack=stack, members=members(1), cancel_on_destroy=cancel_on_destroy))
     engine.up(declare_set(stack=stack, members=members(2), cancel_on_destroy=cancel_on_destroy))
-    superseded = "Canceled" if cancel_on_destroy else "WaitingForChildJobExecutions"
-    assert lifecycles(client, held) == [superseded, "WaitingForChildJobExecutions"]
-    assert lifecycles(client, other) == ["WaitingForChildJobExecutions"]
+    superseded = "Canceled" if cancel_on_destroy else ACTIVE
+    assert lifecycles(client, held) == [superseded, ACTIVE]
+    assert lifecycles(client, other) == [ACTIVE]
     engine.destroy()
 
 
@@ -188,9 +183,7 @@ def test_an_up_killed_after_the_put_then_up_again_attaches_to_the_held_run(
     job = new_job(own_client, script=HELD)
     registrations = declare(job_name=job.job_name, wait_for_completion=wait_for_completion, poll_interval=0.2)
     kill_after_the_put(own_emulator, own_client, job, registrations)
-    assert lifecycles(own_client, job) == [
-        "WaitingForChildJobExecutions"
-    ]  # held: it cannot end while the next up starts
+    assert lifecycles(own_client, job) == [ACTIVE]  # held: it cannot end while the next up starts
 
     fresh = configured_plugin(own_emulator)
     try:
@@ -241,7 +234,7 @@ def test_an_up_killed_after_the_put_whose_run_then_finished_starts_a_new_run_on_
         Engine(fresh).up(registrations)
     finally:
         fresh.kill()
-    assert lifecycles(own_client, job) == ["Succeeded", "WaitingForChildJobExecutions"]
+    assert lifecycles(own_client, job) == ["Succeeded", ACTIVE]
 
 
 def test_a_wait_timeout_fails_with_the_id_and_the_next_up_reattaches_to_the_held_run(
@@ -306,7 +299,7 @@ def test_an_explicit_execution_key_shares_one_chain_across_stacks(engine: Engine
     first, second = Engine(engine.plugin), Engine(engine.plugin)
     first.up(run_program(program, project="tests", stack="blue"))
     second.up(run_program(program, project="tests", stack="green"))
-    assert lifecycles(client, job) == ["WaitingForChildJobExecutions"]  # green attached to blue's active run
+    assert lifecycles(client, job) == [ACTIVE]  # green attached to blue's active run
     assert only_state(first)["job_execution_id"] == only_state(second)["job_execution_id"]
     first.destroy()
 
@@ -356,7 +349,7 @@ def test_an_active_run_beyond_a_gap_that_history_clean_up_left_is_adopted_not_ru
         emulator.forget(ref.arm_id)
     engine.up(declare(job_name=job.job_name, execution_key=key))
     assert only_state(engine)["job_execution_id"] == refs[4].job_execution_id
-    assert lifecycles(client, job) == ["WaitingForChildJobExecutions"]
+    assert lifecycles(client, job) == [ACTIVE]
 
 
 def test_set_members_on_one_job_each_start_their_own_run_and_a_second_up_starts_none(
@@ -367,8 +360,6 @@ def test_set_members_on_one_job_each_start_their_own_run_and_a_second_up_starts_
     members = {f"m{i}": {"job_name": job.job_name} for i in range(4)}
     engine.up(declare_set(stack=stack, members=members))
     ids = {item["job_execution_id"] for item in only_state(engine)["executions"].values()}
-    assert (
-        len(ids) == 4 and lifecycles(client, job) == ["WaitingForChildJobExecutions"] * 4
-    )  # none adopted another's active run
+    assert len(ids) == 4 and lifecycles(client, job) == [ACTIVE] * 4  # none adopted another's active run
     engine.up(declare_set(stack=stack, members=members))
     assert len(lifecycles(client, job)) == 4

@@ -12,10 +12,9 @@ from pulumi.runtime.proto import provider_pb2
 
 from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from tests.conftest import HELD, new_job
+from tests.conftest import ACTIVE, HELD, lifecycles, new_job
 from tests.engine.harness import AGENT_CAMEL as AGENT
 from tests.engine.harness import EngineLog, NativePlugin, to_struct, urn
-from tests.engine.test_exactly_once import lifecycles
 
 Deployment = Callable[[], NativePlugin]
 
@@ -46,7 +45,7 @@ def test_two_stacks_of_identical_names_on_one_job_share_a_chain_and_the_second_a
     job = new_job(client, script=HELD)
     first = create(deployment(), "migration", {**AGENT, "jobName": job.job_name})
     second = create(deployment(), "migration", {**AGENT, "jobName": job.job_name})
-    assert second.id == first.id and lifecycles(client, job) == ["WaitingForChildJobExecutions"]
+    assert second.id == first.id and lifecycles(client, job) == [ACTIVE]
     other_stack = create(deployment(), "migration", {**AGENT, "jobName": job.job_name}, stack="prod")
     assert other_stack.id != first.id and len(lifecycles(client, job)) == 2
 
@@ -58,6 +57,6 @@ def test_one_pinned_id_on_two_resources_is_one_run_and_destroying_either_later_c
     pinned = {**AGENT, "jobName": job.job_name, "jobExecutionId": str(uuid.uuid4())}
     one = create(deployment(), "one", pinned)
     other = create(deployment(), "other", pinned)
-    assert one.id == other.id and lifecycles(client, job) == ["WaitingForChildJobExecutions"]
+    assert one.id == other.id and lifecycles(client, job) == [ACTIVE]
     deployment().stub.Delete(provider_pb2.DeleteRequest(id=one.id, urn=urn("one"), properties=one.properties))
     assert lifecycles(client, job) == ["Canceled"]  # the other resource's run too, as documented

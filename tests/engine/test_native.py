@@ -35,7 +35,7 @@ from pulumi_azure_elastic_jobs.catalog import (
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.inputs import ExecutionInputs, MemberInputs, SetInputs
 from pulumi_azure_elastic_jobs.operations import CONFIG_KEYS, OUTPUT_NAMES
-from tests.conftest import HELD, HOUR_AHEAD, new_job
+from tests.conftest import ACTIVE, HELD, HOUR_AHEAD, lifecycles, new_job
 from tests.engine.harness import (
     AGENT_CAMEL as AGENT,
 )
@@ -49,11 +49,6 @@ from tests.engine.harness import (
     to_struct,
     urn,
 )
-
-
-def runs(client: ElasticJobsClient, job: Any) -> list[str]:
-    return [str(e.properties.lifecycle) for e in reversed(list(client.list_executions(job)))]
-
 
 # --- the schema: one source of truth ----------------------------------------------------------------------------
 
@@ -104,7 +99,7 @@ def test_a_trigger_change_is_a_detailed_replace_and_a_wait_option_an_update(
     assert diff.detailedDiff["triggers"].kind == provider_pb2.PropertyDiff.UPDATE_REPLACE
     assert diff.detailedDiff["timeout"].kind == provider_pb2.PropertyDiff.UPDATE
     native.stub.Delete(provider_pb2.DeleteRequest(id=resource_id, urn=urn("run"), properties=to_struct(outputs)))
-    assert runs(client, job) == ["Canceled"]
+    assert lifecycles(client, job) == ["Canceled"]
 
 
 # --- create, read, import, delete --------------------------------------------------------------------------------
@@ -119,7 +114,7 @@ def test_create_starts_one_run_with_camel_case_outputs_and_a_second_create_attac
     assert outputs["azureId"] == resource_id and outputs["executionKey"] == urn("run")
     assert outputs["targetOutcomes"]["complete"] is False and "problemsOmitted" in outputs["targetOutcomes"]
     again_id, _ = native.create("run", {**AGENT, "jobName": job.job_name})  # an interrupted up, run again
-    assert again_id == resource_id and len(runs(client, job)) == 1
+    assert again_id == resource_id and len(lifecycles(client, job)) == 1
     native.stub.Delete(provider_pb2.DeleteRequest(id=resource_id, urn=urn("run"), properties=to_struct(outputs)))
 
 
@@ -132,7 +127,7 @@ def test_import_reads_a_run_from_its_id_alone(native: NativePlugin, client: Elas
     inputs, outputs = from_struct(read.inputs), from_struct(read.properties)
     assert read.id == ref.arm_id and outputs["lifecycle"] == "Succeeded"
     assert inputs["jobName"] == job.job_name and inputs["resourceGroupName"] == "group1"
-    assert len(runs(client, job)) == 1
+    assert len(lifecycles(client, job)) == 1
 
 
 def test_refresh_of_a_forgotten_run_keeps_it_with_in_history_false(
@@ -163,7 +158,7 @@ def test_custom_timeouts_bound_the_wait_and_leave_the_run_running(
         )
     assert time.monotonic() - started < 30
     assert "still running" in (raised.value.details() or "") and "Traceback" not in (raised.value.details() or "")
-    assert runs(client, job) == ["WaitingForChildJobExecutions"]
+    assert lifecycles(client, job) == [ACTIVE]
 
 
 def test_cancel_ends_a_wait_at_once_without_touching_the_run(native: NativePlugin, client: ElasticJobsClient) -> None:
@@ -184,7 +179,7 @@ def test_cancel_ends_a_wait_at_once_without_touching_the_run(native: NativePlugi
     native.stub.Cancel(empty_pb2.Empty())
     thread.join(timeout=30)
     assert not thread.is_alive() and errors and "cancelled" in errors[0]
-    assert runs(client, job) == ["WaitingForChildJobExecutions"]  # a Cancel stops our waiting, not the job
+    assert lifecycles(client, job) == [ACTIVE]  # a Cancel stops our waiting, not the job
 
 
 def test_a_waited_run_shows_its_status_on_its_own_row(

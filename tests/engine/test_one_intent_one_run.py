@@ -18,10 +18,10 @@ from pulumi.runtime.proto import engine_pb2
 from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.ids import JobRef
-from tests.conftest import HELD, new_job
+from tests.conftest import HELD, lifecycles, new_job
 from tests.engine.conftest import Declare, configured_plugin
 from tests.engine.harness import Engine, EngineLog, Plugin
-from tests.engine.test_exactly_once import declare_set, lifecycles, only_state
+from tests.engine.test_exactly_once import declare_set, only_state
 
 QUICK = "SELECT 1; -- emulator:duration=0"
 HOLD = {"duration_seconds": 360000.0}

@@ -16,7 +16,7 @@ import pytest
 
 from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from tests.conftest import HELD, HOUR_AHEAD, new_job
+from tests.conftest import HELD, HOUR_AHEAD, lifecycles, new_job
 from tests.engine.conftest import configured_plugin
 from tests.engine.harness import (
     AGENT_CAMEL,
@@ -32,7 +32,7 @@ from tests.engine.harness import (
     to_struct,
     urn,
 )
-from tests.engine.test_exactly_once import declare_set, lifecycles
+from tests.engine.test_exactly_once import declare_set
 from tests.engine.test_one_intent_one_run import forget_oldest
 
 RETRY_BUDGET = "1"
