@@ -7,6 +7,8 @@ For each JobExecution a preview would create or replace, one table: the job and 
 server with its databases. The plan comes from the resource's `plan` output (the native plugin: YAML and the
 generated SDKs, known during preview); a dynamic resource has no outputs in a preview, so its plan is read from the
 resource's diagnostics (the text whose first line starts with "will run"). Resources without a plan are left out.
+A pinned `expectedPlan` the live plan no longer matches (the preview's warning) heads its resource's table: the
+merge's `up` would refuse to start that run.
 """
 
 from __future__ import annotations
@@ -17,15 +19,22 @@ from collections.abc import Iterator
 from typing import Any
 
 STARTS_A_RUN = {"create", "replace", "create-replacement"}
+UNREVIEWED = "expected_plan does not match the live plan"
 
 
-def plans(preview: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any] | str]]:
-    """(resource name, the plan as data or as text) for every step that starts a run."""
-    texts = {
+def _diagnostics(preview: dict[str, Any], starting: str) -> dict[str, str]:
+    """Each resource's diagnostic whose text starts with ``starting``, by URN."""
+    return {
         str(d.get("urn")): str(d.get("message", "")).strip()
         for d in preview.get("diagnostics") or []
-        if str(d.get("message", "")).lstrip().startswith("will run ")
+        if str(d.get("message", "")).lstrip().startswith(starting)
     }
+
+
+def plans(preview: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any] | str, str | None]]:
+    """(resource name, the plan as data or as text, the warning that ``up`` would refuse it) for every step that
+    starts a run."""
+    texts, refusals = _diagnostics(preview, "will run "), _diagnostics(preview, UNREVIEWED)
     for step in preview.get("steps") or []:
         if step.get("op") not in STARTS_A_RUN:
             continue
@@ -34,17 +43,19 @@ def plans(preview: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any] | str]]
         outputs = (step.get("newState") or {}).get("outputs") or {}
         plan = outputs.get("plan")
         if isinstance(plan, dict) and plan.get("steps") is not None:
-            yield name, plan
+            yield name, plan, refusals.get(urn)
         elif urn in texts:
-            yield name, texts[urn]
+            yield name, texts[urn], refusals.get(urn)
 
 
-def table(name: str, plan: dict[str, Any] | str) -> str:
+def table(name: str, plan: dict[str, Any] | str, refusal: str | None = None) -> str:
+    warning = f"> **Will not run on merge:** {refusal}\n\n" if refusal else ""
     if isinstance(plan, str):
-        return f"### {name}\n\n```\n{plan}\n```\n"
+        return f"### {name}\n\n{warning}```\n{plan}\n```\n"
     lines = [
         f"### {name}: {plan.get('summary', '')}",
         "",
+        *([warning.rstrip("\n"), ""] if warning else []),
         f"Pin (`expectedPlan`): `{plan.get('pin', '')}`",
         "",
         "| step | script | server | databases |",
@@ -71,7 +82,7 @@ def table(name: str, plan: dict[str, Any] | str) -> str:
 def main(argv: list[str]) -> int:
     source = open(argv[1]) if len(argv) > 1 else sys.stdin  # noqa: SIM115 - stdin is not ours to close
     preview = json.load(source)
-    found = [table(name, plan) for name, plan in plans(preview)]
+    found = [table(*found) for found in plans(preview)]
     sys.stdout.write("\n".join(found) if found else "No job execution would start a run.\n")
     return 0
 

@@ -224,6 +224,13 @@ MEMBER_PROPS = (
     Prop("job_name", "string", "The job this member runs.", required=True),
     Prop("triggers", "map", "Any values; a change re-runs just this member.", items="any"),
     Prop("job_execution_id", "string", "A UUID to pin this member's run to."),
+    Prop(
+        "expected_plan",
+        "string",
+        "The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a "
+        "JobExecution: the member starts no run while its job's live plan differs; it is recorded with a "
+        "`PlanChanged` error naming what changed, and the other members go on. Changing it alone runs nothing.",
+    ),
 )
 
 SET_INPUTS = (

@@ -198,13 +198,15 @@ _MEMBER_KEY = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
 class MemberInputs(BaseModel):
-    """One member of a JobExecutionSet: a job, and the triggers that re-run just that member."""
+    """One member of a JobExecutionSet: a job, the triggers that re-run just that member, and optionally the plan
+    a reviewer approved for its run (checked like a JobExecution's, member by member)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     job_name: Annotated[StrictStr, _rule(child_name_problem)]
     triggers: dict[str, Any] = Field(default_factory=dict)
     job_execution_id: Annotated[StrictStr, _rule(uuid_problem)] | None = None
+    expected_plan: Annotated[StrictStr, _rule(pin_problem)] | None = None
 
 
 class SetInputs(AgentInputs):
@@ -218,5 +220,7 @@ class SetInputs(AgentInputs):
         return ExecutionInputs(**shared, **self.members[key].model_dump(), execution_key=f"{self.execution_key}/{key}")
 
 
+if tuple(MemberInputs.model_fields) != MEMBER_FIELDS:
+    raise RuntimeError(f"terms.MEMBER_FIELDS is out of date: {tuple(MemberInputs.model_fields)}")
 if tuple(SetInputs.model_fields) != SET_FIELDS:
     raise RuntimeError(f"terms.SET_FIELDS is out of date: {tuple(SetInputs.model_fields)}")

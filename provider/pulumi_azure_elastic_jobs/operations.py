@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import NAMESPACE, Settings, log_level
@@ -27,12 +28,11 @@ from .errors import (
     ElasticJobsError,
     ExecutionFailed,
     NotFound,
-    PlanChanged,
     StartedButUnsettled,
     SubscriptionNotFound,
     names_a_missing_parent,
 )
-from .ids import ExecutionRef
+from .ids import ExecutionRef, JobRef
 from .outcome import (
     SKIPPED_MEANS,
     TargetOutcomes,
@@ -53,6 +53,7 @@ from .runs import (
     claim,
     job_runs,
     may_have_started,
+    refuse_unreviewed,
     start_members,
 )
 from .terms import (
@@ -309,8 +310,8 @@ class Executions:
             runs = None if declared.job_execution_id else job_runs(client, declared.job)
             found = attach_or_choose(client, declared, runs)
             if isinstance(found, Claim):  # a run is about to start: read its plan, and refuse one not reviewed
-                plan = self._plan(client, declared, runs.active if runs else None)
-                self._guard(declared, plan)
+                plan = self._plan(client, declared.job, runs.active if runs else None)
+                refuse_unreviewed(declared.expected_plan, plan)
             run = found if isinstance(found, Run) else _claim_or_record(client, declared, found, plan)
         log.info("%s %s", "started" if run.started else "attached to", run.ref.arm_id)
         note = attach_note(run)
@@ -329,12 +330,19 @@ class Executions:
 
     def announce_plan(self, olds: Mapping[str, Any], inputs: Mapping[str, Any], progress: Progress) -> Plan | None:
         """When these inputs start a run (a new resource, or a replacing change), read its plan and put it in the
-        resource's diagnostics, its first line the summary the row shows; else nothing, and no request."""
+        resource's diagnostics, its first line the summary the row shows; else nothing, and no request. A pinned
+        ``expected_plan`` the live plan no longer matches is a warning there: the reviewer learns in the preview
+        that ``up`` will refuse to start this run."""
+        from .inputs import is_unknown
+
         if olds and not self.diff(olds, inputs).replaces:
             return None
         plan = self.preview_plan(inputs)
         if plan is not None:
             progress.note(plan.text())
+            expected = inputs.get("expected_plan")
+            if isinstance(expected, str) and not is_unknown(expected):
+                _warn_unreviewed(progress, {"this run": expected}, plan)
         return plan
 
     def preview_plan(self, inputs: Mapping[str, Any]) -> Plan | None:
@@ -349,23 +357,14 @@ class Executions:
         except ValueError:  # Check reported it, naming the field; a preview shows no plan for it
             return None
         try:
-            return self._plan(self.client(declared.api_version), declared, None)
+            return self._plan(self.client(declared.api_version), declared.job, None)
         except ElasticJobsError as error:  # no client at all (settings, credentials): say so, do not fail
             return Plan(declared.job_name, 0, unseen=(str(error),))
 
-    def _plan(self, client: ElasticJobsClient, inputs: ExecutionInputs, active: Mapping[str, Any] | None) -> Plan:
+    def _plan(self, client: ElasticJobsClient, job: JobRef, active: Mapping[str, Any] | None) -> Plan:
         from .planning import read_plan  # the plan's reads load only where a plan is read
 
-        return read_plan(client, inputs.job, self.settings().fleet_subscriptions, active)
-
-    @staticmethod
-    def _guard(inputs: ExecutionInputs, plan: Plan) -> None:
-        """Refuse, before any request that changes anything, a run whose live plan is not the pinned one."""
-        if inputs.expected_plan is None:
-            return
-        changed = changes(inputs.expected_plan, plan)
-        if changed:
-            raise PlanChanged(plan.job, changed, plan.summary(), plan.pin)
+        return read_plan(client, job, self.settings().fleet_subscriptions, active)
 
     def read(self, id_: str, props: Mapping[str, Any]) -> Found:
         """Refresh, ``.get`` and import: everything comes from the ARM id.
@@ -622,6 +621,18 @@ def _resource_outputs(
     )
 
 
+def _warn_unreviewed(progress: Progress, pins: Mapping[str, str], plan: Plan) -> None:
+    """Warn, in a preview, which runs ``up`` will refuse to start (``pins``: what pins each run, by how the warning
+    names it): those whose pin no longer matches the live plan."""
+    refused = {what: found for what, pin in pins.items() if (found := changes(pin, plan))}
+    if refused:
+        differences = "; ".join(dict.fromkeys(change for found in refused.values() for change in found))
+        progress.warn(
+            f"expected_plan does not match the live plan of job {plan.job} ({differences}): `pulumi up` will not "
+            f"start {', '.join(refused)}; the live pin is {plan.pin}"
+        )
+
+
 def _planned(plan: Plan | None) -> dict[str, Any] | None:
     return plan.output() if plan is not None else None
 
@@ -719,6 +730,9 @@ class ExecutionSets(Executions):
         head = f"will run {runs} ({of_jobs}) on {counted(databases, 'database')}"
         texts = [f"members {', '.join(members)}: {plan.text()}" for members, plan in shown]
         progress.note("\n".join([head, *texts]))
+        pins = _pins_of(inputs)
+        for members, plan in shown:
+            _warn_unreviewed(progress, {f"member {key}": pins[key] for key in members if key in pins}, plan)
         return None
 
     field_names = SET_FIELDS
@@ -733,8 +747,8 @@ class ExecutionSets(Executions):
     def diff(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diffed:
         replaces = [name for name in SET_IDENTITY_FIELDS if _differs(name, olds, news)]
         updates = [name for name in SET_WAITING_FIELDS if _differs(name, olds, news)]
-        if _members_of(olds) != _members_of(news):
-            updates.append("members")
+        if _members_of(olds) != _members_of(news) or _pins_of(olds) != _pins_of(news):
+            updates.append("members")  # a member added, removed or changed runs; a new pin alone runs nothing
         recorded = olds.get("executions") or {}
         if news.get("wait_for_completion") and not olds.get("finished", True):
             updates.append("executions")  # members still running after a timeout: resume waiting
@@ -824,7 +838,8 @@ class ExecutionSets(Executions):
     def _start_members(
         self, inputs: SetInputs, keys: list[str], unconfirmed: Mapping[str, ExecutionRef] | None = None
     ) -> dict[str, Member]:
-        members = start_members(self.client(inputs.api_version), inputs, keys, unconfirmed)
+        client = self.client(inputs.api_version)
+        members = start_members(client, inputs, keys, unconfirmed, partial(self._plan, client))
         for member in members.values():
             if member.ref is not None and member.error is None and not member.started:
                 self.connection.adopt(member.ref.arm_id)
@@ -1042,6 +1057,19 @@ def _members_of(props: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(members, Mapping):
         return {"": members}
     return {key: _member_identity(value) for key, value in members.items()}
+
+
+def _pins_of(props: Mapping[str, Any]) -> dict[str, str]:
+    """The ``expected_plan`` each member pins, by key (known pins only): not part of a member's identity, since a new
+    pin alone starts nothing, yet a change of it is an update, so state records the pin now in force."""
+    members = props.get("members") or {}
+    if not isinstance(members, Mapping):
+        return {}
+    return {
+        key: member["expected_plan"]
+        for key, member in members.items()
+        if isinstance(member, Mapping) and member.get("expected_plan") not in (None, UNKNOWN)
+    }
 
 
 def _member_identity(member: Any) -> Any:

@@ -170,8 +170,10 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
 
     Use it for a fleet of jobs per deployment: 32 waited ``JobExecution`` resources queue behind the plugin's
     four worker threads (about 8 x T), one set of 32 takes about T. ``members`` maps a stable key to
-    ``{"job_name": ..., "triggers": {...}}``; changing one member's triggers re-runs only that member,
-    adding one starts it, removing one cancels it if active.
+    ``{"job_name": ..., "triggers": {...}}`` (optionally ``"job_execution_id"`` and ``"expected_plan"``, the pin of
+    the plan a reviewer approved: a member whose job's live plan differs starts nothing and records a
+    ``PlanChanged`` error); changing one member's triggers re-runs only that member, adding one starts it,
+    removing one cancels it if active.
     """
 
     executions: pulumi.Output[dict[str, Any]]

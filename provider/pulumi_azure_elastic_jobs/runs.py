@@ -12,6 +12,8 @@ is written once. The rules (docs/resources.md, Semantics):
   is the resource's run.
 * A fleet member whose PUT may have acted though no answer said so keeps the id it PUT, and its next start
   ensures that id as if pinned: never a new id beside a run that may exist.
+* Reviewed = run: a run whose ``expected_plan`` pins another plan than the live one is refused before its PUT
+  (:func:`refuse_unreviewed`); a fleet reads the plan of each job a pinned member names once, before any PUT.
 * A cancel is a request, not a fact: callers get back the runs that are still active after the bounded wait,
   and must not start a replacement beside them.
 """
@@ -25,9 +27,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .errors import ArmError, ElasticJobsError, NotFound
+from .errors import ArmError, ElasticJobsError, NotFound, PlanChanged
 from .ids import ExecutionRef, JobRef
 from .outcome import TargetOutcomes
+from .plan import Plan, changes
 from .terms import is_terminal
 
 if TYPE_CHECKING:
@@ -160,6 +163,20 @@ def attach_or_choose(client: ElasticJobsClient, inputs: ExecutionInputs, runs: J
     return Claim(inputs.job.execution(chain.id(generation)), free_reads[generation])
 
 
+def refuse_unreviewed(expected_plan: str | None, plan: Plan) -> None:
+    """Refuse, before any request that changes anything, a run whose live plan is not the pinned one (none pinned:
+    any plan runs)."""
+    if expected_plan is None:
+        return
+    changed = changes(expected_plan, plan)
+    if changed:
+        raise PlanChanged(plan.job, changed, plan.summary(), plan.pin)
+
+
+PlanOf = Callable[[JobRef, "Mapping[str, JobExecution] | None"], Plan]
+"""Reads the plan of a run of a job started now, given the job's active runs when a listing found them."""
+
+
 def _run(ref: ExecutionRef, start: ExecutionStart) -> Run:
     return Run(ref, start.execution, start.started)
 
@@ -204,6 +221,7 @@ def start_members(
     inputs: SetInputs,
     keys: list[str],
     unconfirmed: Mapping[str, ExecutionRef] | None = None,
+    plan_of: PlanOf | None = None,
 ) -> dict[str, Member]:
     """Start (or attach to) each member's run, concurrently; a member that cannot start is recorded with its error,
     and with the id it PUT when the PUT may have started a run (:func:`may_have_started`).
@@ -211,7 +229,9 @@ def start_members(
     ``unconfirmed``: the ids members were recorded with whose start was never confirmed; each is ensured (read,
     PUT only if free), never left for a new id beside it. The active runs of every job the other members name
     are listed first, once per job and before any PUT, so that members on one job each get their own run and
-    none adopts another's."""
+    none adopts another's. Then, still before any PUT, ``plan_of`` reads the plan of each job a member pins an
+    ``expected_plan`` for, once a job: a pinned member about to start a run whose plan differs (or could not be
+    read) is recorded with that error and sends nothing; the others go on."""
     if not keys:
         return {}
     unconfirmed = {key: ref for key, ref in (unconfirmed or {}).items() if key in keys}
@@ -219,6 +239,7 @@ def start_members(
     for key, ref in unconfirmed.items():
         members[key] = members[key].model_copy(update={"job_execution_id": ref.job_execution_id})
     jobs = sorted({member.job for member in members.values() if not member.job_execution_id}, key=str)
+    pinned = sorted({member.job for member in members.values() if member.expected_plan is not None}, key=str)
 
     def listed(job: JobRef) -> JobRuns | ElasticJobsError:
         try:
@@ -226,23 +247,39 @@ def start_members(
         except ElasticJobsError as error:
             return error
 
+    def planned(job: JobRef) -> Plan | ElasticJobsError:
+        if plan_of is None:
+            raise TypeError("members pin an expected_plan: start_members needs plan_of")
+        runs = listings.get(job)
+        try:
+            return plan_of(job, runs.active if isinstance(runs, JobRuns) else None)
+        except ElasticJobsError as error:
+            return error
+
     def start(key: str) -> tuple[str, Member]:
         member = members[key]
         runs = listings.get(member.job) if not member.job_execution_id else None
-        chosen: Run | Claim | None = None
+        claimed: Claim | None = None  # set only as its PUT is sent
         try:
             if isinstance(runs, ElasticJobsError):
                 raise runs
             chosen = attach_or_choose(client, member, runs)
+            if isinstance(chosen, Claim) and member.expected_plan is not None:
+                plan = plans[member.job]
+                if isinstance(plan, ElasticJobsError):
+                    raise plan
+                refuse_unreviewed(member.expected_plan, plan)
+            claimed = chosen if isinstance(chosen, Claim) else None
             run = chosen if isinstance(chosen, Run) else claim(client, chosen)
         except ElasticJobsError as error:
             log.warning("member %s could not start: %s", key, error)
-            put = chosen.ref if isinstance(chosen, Claim) and may_have_started(error) else None
+            put = claimed.ref if claimed is not None and may_have_started(error) else None
             return key, Member(unconfirmed.get(key, put), error=error)
         return key, Member(run.ref, run.execution, started=run.started)
 
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(keys))) as pool:
         listings = dict(zip(jobs, pool.map(listed, jobs), strict=True))
+        plans = dict(zip(pinned, pool.map(planned, pinned), strict=True))
         return dict(pool.map(start, keys))
 
 

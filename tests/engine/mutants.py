@@ -351,9 +351,9 @@ MUTANTS: tuple[Mutant, ...] = (
         name="an-unreviewed-plan-runs",
         breaks="a create with expected_plan starts a run whose live plan is not the pinned one (the job was edited "
         "between review and merge)",
-        module="operations.py",
-        old="        changed = changes(inputs.expected_plan, plan)\n",
-        new="        changed: list[str] = []\n",
+        module="runs.py",
+        old="    changed = changes(expected_plan, plan)\n",
+        new="    changed: list[str] = []\n",
         killers=(
             f"{_PLAN_GUARD}::test_an_edited_job_is_refused_before_any_mutating_request_and_the_reviewed_one_runs"
             "[dynamic]",
@@ -392,5 +392,26 @@ MUTANTS: tuple[Mutant, ...] = (
         old="(idle_at_most is None or time.monotonic() - used <= idle_at_most) and not _dropped(connection):",
         new="(idle_at_most is None or time.monotonic() - used <= idle_at_most):",
         killers=(f"{_TRANSPORT}::test_a_connection_the_server_closed_while_idle_is_never_used_so_a_post_is_not_lost",),
+    ),
+    Mutant(
+        name="a-pinned-member-starts-unreviewed",
+        breaks="a set member with expected_plan starts a run whose job was edited after the review",
+        module="runs.py",
+        old="            if isinstance(chosen, Claim) and member.expected_plan is not None:\n",
+        new="            if False:\n",
+        killers=(
+            f"{_SETS}::test_a_member_whose_job_changed_since_review_starts_nothing_and_runs_once_re_pinned[native]",
+        ),
+    ),
+    Mutant(
+        name="a-new-pin-re-runs-a-member",
+        breaks="changing a set member's expected_plan alone re-runs a member whose run already happened",
+        module="operations.py",
+        old='        "job_execution_id": member.get("job_execution_id"),\n    }\n',
+        new='        "job_execution_id": member.get("job_execution_id"),\n'
+        '        "pin": member.get("expected_plan"),\n    }\n',
+        killers=(
+            f"{_SETS}::test_a_member_whose_job_changed_since_review_starts_nothing_and_runs_once_re_pinned[dynamic]",
+        ),
     ),
 )

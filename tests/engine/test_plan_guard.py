@@ -158,3 +158,58 @@ def test_a_native_preview_whose_waiting_input_is_unknown_still_shows_the_plan(
     request = provider_pb2.CreateRequest(urn=urn("unknown-wait"), properties=checked.inputs, preview=True)
     plan = native.stub.Create(request).properties.fields["plan"].struct_value.fields
     assert plan["summary"].string_value == f"will run {job.job_name} v1: 1 step on 2 databases in 1 server"
+
+
+def preview_create(engine: Engine, registrations: list[Registration]) -> None:
+    """A preview of new resources as the CLI runs it: Check and, on the native face (whose Configure says it
+    supports preview), Create with ``preview``: each face's one call that shows a plan."""
+    from pulumi.runtime.proto import provider_pb2
+
+    engine.preview(registrations)
+    if isinstance(engine.plugin, NativeStubs):
+        for reg in registrations:
+            checked = engine.plugin.Check(provider_pb2.CheckRequest(urn=reg.urn, news=reg.inputs))
+            engine.plugin.Create(provider_pb2.CreateRequest(urn=reg.urn, properties=checked.inputs, preview=True))
+
+
+def test_a_preview_warns_when_up_would_refuse_a_pinned_run_and_stays_quiet_when_the_pin_matches(
+    face: tuple[Engine, Callable[..., list[Registration]], Callable[[Any], Any]],
+    emulator: Emulator,
+    client: ElasticJobsClient,
+    engine_log: EngineLog,
+) -> None:
+    engine, declare, _ = face
+    job = new_job(client, script="SELECT 1; -- emulator:duration=0")
+    reviewed = read_plan(client, job)
+    preview_create(engine, declare(job_name=job.job_name, expected_plan=reviewed.pin))
+    assert not [m for m in engine_log.messages if "expected_plan does not match" in m.message]
+
+    add_step(client, job, "backfill", "UPDATE t SET c = 0; -- emulator:duration=0")
+    since = emulator.requests_log()[-1]["seq"]
+    preview_create(engine, declare(job_name=job.job_name, expected_plan=reviewed.pin))
+    (warning,) = [m for m in engine_log.messages if "expected_plan does not match" in m.message]
+    assert "version 1 -> 2" in warning.message and "`pulumi up` will not start this run" in warning.message
+    assert f"the live pin is {read_plan(client, job).pin}" in warning.message
+    assert {r["method"] for r in emulator.requests_log(since)} == {"GET"} and engine.state == {}
+
+
+def test_a_set_preview_names_the_members_up_would_refuse(
+    emulator: Emulator, client: ElasticJobsClient, engine_log: EngineLog
+) -> None:
+    from tests.engine.test_exactly_once import declare_set
+
+    job = new_job(client, script="SELECT 1; -- emulator:duration=0")
+    reviewed = read_plan(client, job)
+    add_step(client, job, "backfill", "UPDATE t SET c = 0; -- emulator:duration=0")
+    plugin = configured_plugin(emulator, engine_log.address)
+    try:
+        members = {
+            "stale": {"job_name": job.job_name, "expected_plan": reviewed.pin},
+            "current": {"job_name": job.job_name, "expected_plan": read_plan(client, job).pin},
+            "loose": {"job_name": job.job_name},
+        }
+        Engine(plugin).preview(declare_set(stack=f"pins-{job.job_name}", members=members))
+    finally:
+        plugin.kill()
+    (warning,) = [m.message for m in engine_log.messages if "expected_plan does not match" in m.message]
+    assert "(version 1 -> 2)" in warning and "will not start member stale;" in warning  # current matches

@@ -169,3 +169,44 @@ def said(entry: dict[str, Any]) -> dict[str, Any]:
     """A member's entry with its error reduced to the code: what a user reads of it."""
     error = entry.get("error")
     return {**entry, "error": error and error["code"]}
+
+
+# --- reviewed = run, member by member: a pinned member whose job changed starts nothing; the others go on -------
+
+
+def test_a_member_whose_job_changed_since_review_starts_nothing_and_runs_once_re_pinned(
+    face: Face, own_emulator: Emulator, own_client: ElasticJobsClient
+) -> None:
+    from pulumi_azure_elastic_jobs.planning import read_plan
+    from tests.engine.test_plan_guard import add_step
+
+    pinned, free = new_job(own_client, script=QUICK), new_job(own_client, script=QUICK)
+    reviewed = read_plan(own_client, pinned)
+    add_step(own_client, pinned, "backfill", QUICK)  # edited between review and merge: version 2
+    members = {
+        "pinned": {"job_name": pinned.job_name, "expected_plan": reviewed.pin},
+        "free": {"job_name": free.job_name},
+    }
+    waiting = {"wait_for_completion": True, "poll_interval": 0.1, "timeout": 30}
+
+    since = own_emulator.requests_log()[-1]["seq"]
+    face.up(members=members, **waiting)
+    recorded = face.set_state()
+    refused = recorded["executions"]["pinned"]
+    assert refused["error"]["code"] == "PlanChanged" and "version 1 -> 2" in refused["error"]["message"]
+    assert refused.get("azure_id") is None and recorded["failed_members"] == ["pinned"]
+    live = read_plan(own_client, pinned)
+    assert f"pin: {live.pin}" in refused["error"]["message"]
+    sent = [(r["method"], r["path"]) for r in own_emulator.requests_log(since) if r["method"] != "GET"]
+    assert not [path for _, path in sent if pinned.job_name in path], sent  # reads only on the edited job
+    assert lifecycles(own_client, pinned) == [] and lifecycles(own_client, free) == ["Succeeded"]
+
+    re_pinned = {**members, "pinned": {"job_name": pinned.job_name, "expected_plan": live.pin}}
+    face.up(members=re_pinned, **waiting)  # a new pin alone is no new identity: the refused member starts, once
+    assert face.set_state()["executions"]["pinned"]["lifecycle"] == "Succeeded"
+    assert lifecycles(own_client, pinned) == ["Succeeded"] and lifecycles(own_client, free) == ["Succeeded"]
+
+    loosened = {**members, "pinned": {"job_name": pinned.job_name, "expected_plan": "v2"}}
+    face.up(members=loosened, **waiting)  # changing the pin of a member that ran runs nothing, and is recorded
+    assert face.set_state()["members"]["pinned"]["expected_plan"] == "v2"
+    assert lifecycles(own_client, pinned) == ["Succeeded"] and lifecycles(own_client, free) == ["Succeeded"]

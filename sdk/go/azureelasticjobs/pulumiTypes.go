@@ -15,6 +15,8 @@ var _ = internal.GetEnvOrDefault
 
 // One member of a JobExecutionSet.
 type Member struct {
+	// The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on. Changing it alone runs nothing.
+	ExpectedPlan *string `pulumi:"expectedPlan"`
 	// A UUID to pin this member's run to.
 	JobExecutionId *string `pulumi:"jobExecutionId"`
 	// The job this member runs.
@@ -36,6 +38,8 @@ type MemberInput interface {
 
 // One member of a JobExecutionSet.
 type MemberArgs struct {
+	// The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on. Changing it alone runs nothing.
+	ExpectedPlan pulumi.StringPtrInput `pulumi:"expectedPlan"`
 	// A UUID to pin this member's run to.
 	JobExecutionId pulumi.StringPtrInput `pulumi:"jobExecutionId"`
 	// The job this member runs.
@@ -94,6 +98,11 @@ func (o MemberOutput) ToMemberOutput() MemberOutput {
 
 func (o MemberOutput) ToMemberOutputWithContext(ctx context.Context) MemberOutput {
 	return o
+}
+
+// The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on. Changing it alone runs nothing.
+func (o MemberOutput) ExpectedPlan() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Member) *string { return v.ExpectedPlan }).(pulumi.StringPtrOutput)
 }
 
 // A UUID to pin this member's run to.

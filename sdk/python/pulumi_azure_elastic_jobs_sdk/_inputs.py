@@ -27,6 +27,10 @@ class MemberArgsDict(TypedDict):
     """
     The job this member runs.
     """
+    expected_plan: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on. Changing it alone runs nothing.
+    """
     job_execution_id: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
     A UUID to pin this member's run to.
@@ -40,16 +44,20 @@ class MemberArgsDict(TypedDict):
 class MemberArgs:
     def __init__(__self__, *,
                  job_name: pulumi.Input[_builtins.str],
+                 expected_plan: pulumi.Input[Optional[_builtins.str]] = None,
                  job_execution_id: pulumi.Input[Optional[_builtins.str]] = None,
                  triggers: pulumi.Input[Optional[Mapping[str, Any]]] = None):
         """
         One member of a JobExecutionSet.
 
         :param pulumi.Input[_builtins.str] job_name: The job this member runs.
+        :param pulumi.Input[_builtins.str] expected_plan: The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on. Changing it alone runs nothing.
         :param pulumi.Input[_builtins.str] job_execution_id: A UUID to pin this member's run to.
         :param pulumi.Input[Mapping[str, Any]] triggers: Any values; a change re-runs just this member.
         """
         pulumi.set(__self__, "job_name", job_name)
+        if expected_plan is not None:
+            pulumi.set(__self__, "expected_plan", expected_plan)
         if job_execution_id is not None:
             pulumi.set(__self__, "job_execution_id", job_execution_id)
         if triggers is not None:
@@ -66,6 +74,18 @@ class MemberArgs:
     @job_name.setter
     def job_name(self, value: pulumi.Input[_builtins.str]):
         pulumi.set(self, "job_name", value)
+
+    @_builtins.property
+    @pulumi.getter(name="expectedPlan")
+    def expected_plan(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on. Changing it alone runs nothing.
+        """
+        return pulumi.get(self, "expected_plan")
+
+    @expected_plan.setter
+    def expected_plan(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "expected_plan", value)
 
     @_builtins.property
     @pulumi.getter(name="jobExecutionId")

@@ -30,6 +30,8 @@ class Member(dict):
         suggest = None
         if key == "jobName":
             suggest = "job_name"
+        elif key == "expectedPlan":
+            suggest = "expected_plan"
         elif key == "jobExecutionId":
             suggest = "job_execution_id"
 
@@ -46,16 +48,20 @@ class Member(dict):
 
     def __init__(__self__, *,
                  job_name: _builtins.str,
+                 expected_plan: Optional[_builtins.str] = None,
                  job_execution_id: Optional[_builtins.str] = None,
                  triggers: Optional[Mapping[str, Any]] = None):
         """
         One member of a JobExecutionSet.
 
         :param _builtins.str job_name: The job this member runs.
+        :param _builtins.str expected_plan: The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on. Changing it alone runs nothing.
         :param _builtins.str job_execution_id: A UUID to pin this member's run to.
         :param Mapping[str, Any] triggers: Any values; a change re-runs just this member.
         """
         pulumi.set(__self__, "job_name", job_name)
+        if expected_plan is not None:
+            pulumi.set(__self__, "expected_plan", expected_plan)
         if job_execution_id is not None:
             pulumi.set(__self__, "job_execution_id", job_execution_id)
         if triggers is not None:
@@ -68,6 +74,14 @@ class Member(dict):
         The job this member runs.
         """
         return pulumi.get(self, "job_name")
+
+    @_builtins.property
+    @pulumi.getter(name="expectedPlan")
+    def expected_plan(self) -> Optional[_builtins.str]:
+        """
+        The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on. Changing it alone runs nothing.
+        """
+        return pulumi.get(self, "expected_plan")
 
     @_builtins.property
     @pulumi.getter(name="jobExecutionId")
