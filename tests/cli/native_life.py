@@ -24,6 +24,7 @@ from tests.conftest import new_job
 
 CREATE = "+ azure-elastic-jobs:index:JobExecution: (create)"
 REPLACE = "+-azure-elastic-jobs:index:JobExecution: (replace)"
+PLANNED_DATABASE = "azure-elastic-jobs:index:PlannedDatabase"
 UNKNOWN = "[unknown]"  # how `pulumi preview --diff` shows a value no one knows before the update runs
 
 
@@ -89,6 +90,8 @@ def shows_the_plan(preview: str, job: JobRef) -> None:
     assert f"will run {job.job_name} v1: 1 step on 2 databases in 1 server" in preview, preview
     assert re.search(r"pin: v1 server1=2 sha256:[0-9a-f]{16}", preview), preview
     assert "server1: app-db-1, app-db-2" in preview, preview
+    for database in ("app-db-1", "app-db-2"):  # a row each, the plan's views: a preview's only (never in state)
+        assert f"{PLANNED_DATABASE}::server1/{database}]" in preview, preview
 
 
 def first_up_runs_the_chain_once(

@@ -26,6 +26,7 @@ from tests.cli.native_life import (
     last_seq,
     mutating,
     new_chain,
+    run_counts,
     runs_of,
     trigger_change_reruns_the_chain_once,
     unchanged_up_sends_nothing,
@@ -80,7 +81,7 @@ def test_yaml_program_finds_the_plugin_by_name_without_warning_or_download(
 
 @needs_native_provider
 def test_the_yaml_example_lives_its_whole_life_with_one_run_per_intent(
-    yaml_stack_for: YamlStackFor, client: ElasticJobsClient, emulator: Emulator
+    yaml_stack_for: YamlStackFor, client: ElasticJobsClient, emulator: Emulator, tmp_path: Path
 ) -> None:
     stack = yaml_stack_for(EXAMPLE)
     chain = new_chain(client, stack)
@@ -94,11 +95,22 @@ def test_the_yaml_example_lives_its_whole_life_with_one_run_per_intent(
     refreshed = stack.run("refresh", "--yes", "--skip-preview")
     assert mutating(emulator, since) == [] and warnings_in(refreshed.stdout + refreshed.stderr) == []
 
+    # Pulumi's update plans: a preview that shows a row per database saves a plan (views are not in it), and the
+    # `up` it constrains (which publishes no view) is accepted, runs the chain once more and keeps no row in state.
+    stack.config("script", "v2-reviewed")
+    saved = tmp_path / "update-plan.json"
+    reviewed = stack.run("preview", "--save-plan", str(saved))
+    assert "PlannedDatabase server1/app-db-1 create" in reviewed.stdout, reviewed.stdout
+    before = run_counts(client, chain)
+    stack.run("up", "--yes", "--skip-preview", "--plan", str(saved))
+    assert run_counts(client, chain) == (before[0] + 1, before[1] + 1)
+    assert "PlannedDatabase" not in stack.run("stack", "export").stdout
+
     other = job.execution(str(uuid.uuid4()))
     client.ensure_execution(other)
     imported = stack.run("import", "azure-elastic-jobs:index:JobExecution", "adopted", other.arm_id, "--yes")
     assert "1 imported" in imported.stdout and "jobName: " in imported.stdout
-    assert len(runs_of(client, job)) == 3  # adopted, not run again
+    assert len(runs_of(client, job)) == 4  # adopted, not run again
     stack.run("state", "unprotect", "--all", "--yes")  # import protects; the program does not declare it: let it go
 
     destroy_cancels_the_run_still_going(stack, client, emulator, chain)

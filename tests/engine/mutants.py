@@ -28,6 +28,7 @@ _REPLAY_PLUGINS = "tests/engine/test_replay_plugins.py"
 _PLAN = "tests/unit/test_plan.py"
 _PLAN_GUARD = "tests/engine/test_plan_guard.py"
 _TRANSPORT = "tests/integration/test_transport.py"
+_PLAN_VIEWS = "tests/engine/test_plan_views.py"
 
 
 @dataclass(frozen=True)
@@ -413,5 +414,13 @@ MUTANTS: tuple[Mutant, ...] = (
         killers=(
             f"{_SETS}::test_a_member_whose_job_changed_since_review_starts_nothing_and_runs_once_re_pinned[dynamic]",
         ),
+    ),
+    Mutant(
+        name="a-preview-shows-no-row-per-database",
+        breaks="a native preview publishes no view of the databases its run will touch",
+        module="native/provider.py",
+        old="                    await self._run(views.publish, status, views.view_steps(plan))\n",
+        new="                    pass\n",
+        killers=(f"{_PLAN_VIEWS}::test_a_preview_publishes_a_row_per_planned_database_and_a_run_publishes_none",),
     ),
 )

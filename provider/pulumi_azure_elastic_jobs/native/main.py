@@ -49,12 +49,17 @@ def details_of(error: ElasticJobsError) -> tuple[tuple[str, bytes], ...]:
 
 
 def one_line_servicer(base: type[Any]) -> type[Any]:
-    """The SDK's servicer, with each served call reporting this package's errors as their message alone."""
+    """The SDK's servicer, with each served call reporting this package's errors as their message alone, and a
+    Create keeping the engine's resource-status service for its preview's rows (:mod:`.views`)."""
 
     def plain(name: str) -> Any:
         inner = getattr(base, name)
 
         async def call(self: Any, request: Any, context: Any) -> Any:
+            if name == "Create":  # the SDK's request drops where a preview's plan rows go: keep it for the call
+                from .views import STATUS, ResourceStatus
+
+                STATUS.set(ResourceStatus.of(request))
             try:
                 return await inner(self, request, context)
             except Exception as error:

@@ -47,6 +47,7 @@ from ..errors import Cancelled, ElasticJobsError, StartedButUnsettled
 from ..operations import CONFIG_KEYS, Connection, Executions, ExecutionSets
 from ..progress import Progress
 from ..terms import UNKNOWN
+from . import views
 from .schema import JOB_EXECUTION, JOB_EXECUTION_SET, schema
 
 T = TypeVar("T")
@@ -203,6 +204,9 @@ class ElasticJobsProvider(Provider):
             outputs = preview_outputs(ops, props)
             if plan is not None:
                 outputs["plan"] = plan.output()
+                status = views.STATUS.get()
+                if status is not None:  # a row per database under the resource (views: a preview's only)
+                    await self._run(views.publish, status, views.view_steps(plan))
             return CreateResponse("", for_engine(outputs, secrets))
         try:
             created = await self._run(ops.create, props, self._progress(request.urn), request.timeout or None)
