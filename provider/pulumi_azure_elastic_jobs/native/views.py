@@ -51,10 +51,11 @@ def database_rows(plan: Plan) -> list[dict[str, Any]]:
     """One row per database the run will touch: where it is, the steps that run there, and whether the service
     will skip it (an active run of the job holds it). Pure data, in the core's terms."""
     busy = set(plan.busy)
+    on = [(step.name, frozenset(step.databases)) for step in plan.steps]
     rows = []
     for key in plan.databases:
         server, _, database = key.partition("/")
-        steps = [step.name for step in plan.steps if key in step.databases]
+        steps = [name for name, databases in on if key in databases]
         row: dict[str, Any] = {"server": server, "database": database, "job": plan.job, "version": plan.version}
         row["steps"] = steps
         if key in busy:
