@@ -46,6 +46,7 @@ def test_quick_benchmark_run_writes_every_figure(tmp_path: Path) -> None:
         "9a",
         "9b",
         "9c",
+        "9d",
     }
     assert groups == {*everywhere, *cli, *native}
     for figure in report["figures"]:

@@ -332,16 +332,14 @@ class Executions:
         """When these inputs start a run (a new resource, or a replacing change), read its plan and put it in the
         resource's diagnostics, its first line the summary the row shows; else nothing, and no request. A pinned
         ``expected_plan`` the live plan no longer matches is a warning there: the reviewer learns in the preview
-        that ``up`` will refuse to start this run."""
-        from .inputs import is_unknown
-
+        that ``up`` will refuse to start this run. A Check that starts no run loads nothing (no validator)."""
         if olds and not self.diff(olds, inputs).replaces:
             return None
         plan = self.preview_plan(inputs)
         if plan is not None:
             progress.note(plan.text())
             expected = inputs.get("expected_plan")
-            if isinstance(expected, str) and not is_unknown(expected):
+            if isinstance(expected, str) and expected != UNKNOWN:
                 _warn_unreviewed(progress, {"this run": expected}, plan)
         return plan
 

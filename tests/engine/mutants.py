@@ -29,6 +29,7 @@ _PLAN = "tests/unit/test_plan.py"
 _PLAN_GUARD = "tests/engine/test_plan_guard.py"
 _TRANSPORT = "tests/integration/test_transport.py"
 _PLAN_VIEWS = "tests/engine/test_plan_views.py"
+_PURE = "tests/unit/test_pure_logic.py"
 
 
 @dataclass(frozen=True)
@@ -422,5 +423,15 @@ MUTANTS: tuple[Mutant, ...] = (
         old="                    await self._run(views.publish, status, views.view_steps(plan))\n",
         new="                    pass\n",
         killers=(f"{_PLAN_VIEWS}::test_a_preview_publishes_a_row_per_planned_database_and_a_run_publishes_none",),
+    ),
+    Mutant(
+        name="a-no-change-check-loads-the-validator",
+        breaks="a Check of recorded inputs (every no-change preview and up) imports pydantic and the validator",
+        module="operations.py",
+        old="        if recorded is not None:\n            return Checked(recorded)\n",
+        new="        if recorded is not None:\n"
+        "            from .inputs import validate as _\n\n"
+        "            return Checked(recorded)\n",
+        killers=(f"{_PURE}::test_a_no_change_check_in_a_fresh_plugin_loads_no_validator",),
     ),
 )

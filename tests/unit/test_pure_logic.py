@@ -188,3 +188,27 @@ def test_a_waited_set_lists_by_creation_only_runs_created_close_together() -> No
     assert _earliest([start, None]) is None
     assert _earliest([]) is None
     assert _earliest([start, start + timedelta(hours=2)]) is None
+
+
+def test_a_no_change_check_in_a_fresh_plugin_loads_no_validator() -> None:
+    """Most of a no-change preview's time in this provider was pydantic's import; a Check of recorded inputs never
+    loads it, nor the plan's reads. Found by benchmark 7 (1.21x -> 1.30x): a preview warning's import at the top of
+    the plan hook loaded the validator on every Check."""
+    import json
+    import subprocess
+    import sys
+
+    from pulumi_azure_elastic_jobs.provider import JobExecutionProvider
+
+    news = {"subscription_id": SUB, "resource_group_name": "g", "server_name": "s", "job_agent_name": "a"}
+    news["job_name"] = "j"
+    recorded = JobExecutionProvider().check({}, news).inputs
+    code = (
+        "import json, sys\n"
+        "from pulumi_azure_elastic_jobs.provider import JobExecutionProvider\n"
+        f"JobExecutionProvider().check(json.loads({json.dumps(json.dumps(recorded))}), "
+        f"json.loads({json.dumps(json.dumps(news))}))\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert [m for m in loaded if m.split(".")[0] == "pydantic" or m.endswith((".inputs", ".planning"))] == []
