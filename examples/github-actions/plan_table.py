@@ -23,12 +23,13 @@ UNREVIEWED = "expected_plan does not match the live plan"
 
 
 def _diagnostics(preview: dict[str, Any], starting: str) -> dict[str, str]:
-    """Each resource's diagnostic whose text starts with ``starting``, by URN."""
-    return {
-        str(d.get("urn")): str(d.get("message", "")).strip()
-        for d in preview.get("diagnostics") or []
-        if str(d.get("message", "")).lstrip().startswith(starting)
-    }
+    """Each resource's diagnostics whose text starts with ``starting``, by URN (several joined by a blank line: a
+    set warns once a job)."""
+    found: dict[str, list[str]] = {}
+    for d in preview.get("diagnostics") or []:
+        if str(d.get("message", "")).lstrip().startswith(starting):
+            found.setdefault(str(d.get("urn")), []).append(str(d.get("message", "")).strip())
+    return {urn: "\n\n".join(texts) for urn, texts in found.items()}
 
 
 def plans(preview: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any] | str, str | None]]:
@@ -49,7 +50,8 @@ def plans(preview: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any] | str, 
 
 
 def table(name: str, plan: dict[str, Any] | str, refusal: str | None = None) -> str:
-    warning = f"> **Will not run on merge:** {refusal}\n\n" if refusal else ""
+    quoted = (refusal or "").replace("\n\n", "\n>\n> ")  # several warnings: paragraphs of one quote
+    warning = f"> **Will not run on merge:** {quoted}\n\n" if refusal else ""
     if isinstance(plan, str):
         return f"### {name}\n\n{warning}```\n{plan}\n```\n"
     lines = [

@@ -229,7 +229,8 @@ MEMBER_PROPS = (
         "string",
         "The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a "
         "JobExecution: the member starts no run while its job's live plan differs; it is recorded with a "
-        "`PlanChanged` error naming what changed, and the other members go on. Changing it alone runs nothing.",
+        "`PlanChanged` error naming what changed, and the other members go on (the next `up` tries it again). "
+        "Changing it alone never re-runs a member that ran.",
     ),
 )
 

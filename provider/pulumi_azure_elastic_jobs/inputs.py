@@ -36,8 +36,8 @@ from .terms import (
     SET_IDENTITY_FIELDS,
     SET_WAITING_FIELDS,
     TERMINAL_LIFECYCLES,
-    UNKNOWN,
     WAITING_FIELDS,
+    is_unknown,
 )
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "WAITING_FIELDS",
     "ExecutionInputs",
     "SetInputs",
+    "is_unknown",
     "validate",
 ]
 
@@ -136,16 +137,6 @@ if {
     if not field.is_required() and name not in ("job_execution_id", "expected_plan")
 } != DEFAULTS:
     raise RuntimeError("terms.DEFAULTS is out of date with ExecutionInputs' defaults")
-
-
-def is_unknown(value: Any) -> bool:
-    if value == UNKNOWN:
-        return True
-    if isinstance(value, Mapping):
-        return any(is_unknown(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return any(is_unknown(item) for item in value)
-    return False
 
 
 def _normalize(values: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ Rules about ARM stay in the client and rules about finding and starting runs in 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -63,6 +64,7 @@ from .terms import (
     DEFAULTS,
     FIELDS,
     IDENTITY_FIELDS,
+    MEMBER_FIELDS,
     SET_FIELDS,
     SET_IDENTITY_FIELDS,
     SET_WAITING_FIELDS,
@@ -71,6 +73,7 @@ from .terms import (
     WAITING_FIELDS,
     counted,
     is_terminal,
+    is_unknown,
 )
 
 if TYPE_CHECKING:
@@ -338,16 +341,14 @@ class Executions:
         plan = self.preview_plan(inputs)
         if plan is not None:
             progress.note(plan.text())
-            expected = inputs.get("expected_plan")
-            if isinstance(expected, str) and expected != UNKNOWN:
+            expected = _known_pin(inputs.get("expected_plan"))
+            if expected is not None:
                 _warn_unreviewed(progress, {"this run": expected}, plan)
         return plan
 
     def preview_plan(self, inputs: Mapping[str, Any]) -> Plan | None:
         """What a run started now would do where, from reads alone (a preview's): None while an input that names
         the job is unknown. Never fails for what it cannot read: the plan says what it did not see."""
-        from .inputs import is_unknown
-
         if any(is_unknown(inputs.get(name)) for name in (*SET_IDENTITY_FIELDS, "job_name")):
             return None
         try:  # an input the plan does not read may still be unknown (another resource's output): leave it out
@@ -544,11 +545,40 @@ def unchanged_inputs(
     recorded = {key: value for key, value in olds.items() if key in names}
     if any(key not in recorded for key in DEFAULTS if key in names):
         return None  # not inputs validation produced (say, the partial inputs of an import): validate
-    same_given = all(key in recorded and _same(recorded[key], value) for key, value in given.items())
+    same_given = all(
+        key in recorded and (_same_members if key == "members" else _same)(recorded[key], value)
+        for key, value in given.items()
+    )
     defaulted = all(
         key in given or (key in DEFAULTS and _same(value, DEFAULTS[key])) for key, value in recorded.items()
     )
     return recorded if same_given and defaulted else None
+
+
+MEMBER_DEFAULTS: dict[str, Any] = {"triggers": {}, "job_execution_id": None, "expected_plan": None}
+"""What validation fills into a member that omits a field (``inputs.MemberInputs``)."""
+MEMBER_KEYS = frozenset(MEMBER_FIELDS)
+
+
+def _same_members(old: Any, new: Any) -> bool:
+    """Whether ``new`` members validate to exactly the recorded ``old`` ones: the same keys, each member the same
+    once its omitted fields take their defaults, values compared as JSON writes them (``1`` is not ``1.0``)."""
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping) or old.keys() != new.keys():
+        return False
+    for key, recorded in old.items():
+        given = new[key]
+        if not isinstance(recorded, Mapping) or not isinstance(given, Mapping) or not given.keys() <= MEMBER_KEYS:
+            return False
+        if _as_json({**MEMBER_DEFAULTS, **recorded}) != _as_json({**MEMBER_DEFAULTS, **given}):
+            return False
+    return True
+
+
+def _as_json(value: Any) -> str | None:
+    try:
+        return json.dumps(value, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return None  # not what validation records: never the same
 
 
 def _same(old: Any, new: Any) -> bool:
@@ -622,6 +652,8 @@ def _resource_outputs(
 def _warn_unreviewed(progress: Progress, pins: Mapping[str, str], plan: Plan) -> None:
     """Warn, in a preview, which runs ``up`` will refuse to start (``pins``: what pins each run, by how the warning
     names it): those whose pin no longer matches the live plan."""
+    if plan.unseen and not plan.steps:  # nothing was read (no client, no job): the plan says so, no pin is judged
+        return
     refused = {what: found for what, pin in pins.items() if (found := changes(pin, plan))}
     if refused:
         differences = "; ".join(dict.fromkeys(change for found in refused.values() for change in found))
@@ -709,8 +741,6 @@ class ExecutionSets(Executions):
         """The plans of the jobs whose members would start a run (members added or changed, or every member when
         the set is new or replaced), one plan a job, read together and shown in one diagnostic whose first line
         counts them. A set records no plan of its own; each member's run starts as planned here."""
-        from .inputs import is_unknown
-
         if any(is_unknown(inputs.get(name)) for name in SET_IDENTITY_FIELDS):
             return None
         starting = _starting_members(olds if olds and not self.diff(olds, inputs).replaces else {}, inputs)
@@ -728,7 +758,7 @@ class ExecutionSets(Executions):
         head = f"will run {runs} ({of_jobs}) on {counted(databases, 'database')}"
         texts = [f"members {', '.join(members)}: {plan.text()}" for members, plan in shown]
         progress.note("\n".join([head, *texts]))
-        pins = _pins_of(inputs)
+        pins = {key: pin for key, value in _pins_of(inputs).items() if (pin := _known_pin(value)) is not None}
         for members, plan in shown:
             _warn_unreviewed(progress, {f"member {key}": pins[key] for key in members if key in pins}, plan)
         return None
@@ -1033,16 +1063,18 @@ def _error_of(props: Mapping[str, Any], key: str) -> ElasticJobsError | None:
 
 
 def _starting_members(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, str]:
-    """The members whose run a set's next ``up`` starts (new, or changed since ``olds``), by key: their job's name,
-    when it is known."""
+    """The members whose run a set's next ``up`` starts (new, changed since ``olds``, or recorded without a run: one
+    that could not start, a refused pin among them, is tried again), by key: their job's name, when it is known."""
     before, after = _members_of(olds), _members_of(news)
+    recorded = olds.get("executions") or {}
+    never_ran = {key for key, item in recorded.items() if isinstance(item, Mapping) and not item.get("azure_id")}
     return {
         key: str(member["job_name"])
         for key, member in after.items()
         if isinstance(member, Mapping)
         and isinstance(member.get("job_name"), str)
         and member["job_name"] != UNKNOWN
-        and before.get(key) != member
+        and (before.get(key) != member or key in never_ran)
     }
 
 
@@ -1057,16 +1089,23 @@ def _members_of(props: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _member_identity(value) for key, value in members.items()}
 
 
-def _pins_of(props: Mapping[str, Any]) -> dict[str, str]:
-    """The ``expected_plan`` each member pins, by key (known pins only): not part of a member's identity, since a new
-    pin alone starts nothing, yet a change of it is an update, so state records the pin now in force."""
+def _known_pin(value: Any) -> str | None:
+    """An ``expected_plan`` that can be judged now: given, and not another resource's output still unknown."""
+    return value if isinstance(value, str) and value != UNKNOWN else None
+
+
+def _pins_of(props: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``expected_plan`` each member pins, by key, an unknown one as the UNKNOWN marker (it differs from any
+    recorded pin, so a preview and the ``up`` after it agree that the members change). Not part of a member's
+    identity, since a new pin alone starts nothing; yet a change of it is an update, so state records the pin in
+    force."""
     members = props.get("members") or {}
     if not isinstance(members, Mapping):
         return {}
     return {
         key: member["expected_plan"]
         for key, member in members.items()
-        if isinstance(member, Mapping) and member.get("expected_plan") not in (None, UNKNOWN)
+        if isinstance(member, Mapping) and member.get("expected_plan") is not None
     }
 
 

@@ -251,8 +251,10 @@ def start_members(
         if plan_of is None:
             raise TypeError("members pin an expected_plan: start_members needs plan_of")
         runs = listings.get(job)
+        if isinstance(runs, ElasticJobsError):
+            return runs  # its members cannot start anyway, and say why
         try:
-            return plan_of(job, runs.active if isinstance(runs, JobRuns) else None)
+            return plan_of(job, runs.active if runs is not None else None)
         except ElasticJobsError as error:
             return error
 

@@ -7,6 +7,8 @@ parsed) keeps both processes' start-up short.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 DEFAULT_API_VERSION = "2025-01-01"
 TERMINAL_LIFECYCLES: frozenset[str] = frozenset(
     {"Succeeded", "SucceededWithSkipped", "Failed", "TimedOut", "Canceled", "Skipped"}
@@ -88,6 +90,18 @@ optional ``job_execution_id`` and ``expected_plan`` have none: left out, they st
 def counted(number: int, noun: str) -> str:
     """``1 step``, ``14 databases``: how a line for a person counts things."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def is_unknown(value: object) -> bool:
+    """Whether a value the engine sent is, or holds at any depth, an unknown (another resource's output in a
+    preview). Here, not beside the validator, so that hooks which only need to ask load no pydantic."""
+    if value == UNKNOWN:
+        return True
+    if isinstance(value, Mapping):
+        return any(is_unknown(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(is_unknown(item) for item in value)
+    return False
 
 
 def is_terminal(lifecycle: str | None) -> bool:

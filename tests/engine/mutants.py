@@ -420,18 +420,18 @@ MUTANTS: tuple[Mutant, ...] = (
         name="a-preview-shows-no-row-per-database",
         breaks="a native preview publishes no view of the databases its run will touch",
         module="native/provider.py",
-        old="                    await self._run(views.publish, status, views.view_steps(plan))\n",
+        old="                    await self._run(views.show, status, plan)\n",
         new="                    pass\n",
         killers=(f"{_PLAN_VIEWS}::test_a_preview_publishes_a_row_per_planned_database_and_a_run_publishes_none",),
     ),
     Mutant(
         name="a-no-change-check-loads-the-validator",
-        breaks="a Check of recorded inputs (every no-change preview and up) imports pydantic and the validator",
+        breaks="a Check of recorded inputs (every no-change preview and up) imports pydantic and the validator: the "
+        "plan hook imports from the validator's module before its early return (the regression benchmark 7 found)",
         module="operations.py",
-        old="        if recorded is not None:\n            return Checked(recorded)\n",
-        new="        if recorded is not None:\n"
-        "            from .inputs import validate as _\n\n"
-        "            return Checked(recorded)\n",
+        old="        if olds and not self.diff(olds, inputs).replaces:\n            return None\n        plan = self.",
+        new="        from .inputs import validate as _\n\n"
+        "        if olds and not self.diff(olds, inputs).replaces:\n            return None\n        plan = self.",
         killers=(f"{_PURE}::test_a_no_change_check_in_a_fresh_plugin_loads_no_validator",),
     ),
 )

@@ -213,3 +213,44 @@ def test_a_set_preview_names_the_members_up_would_refuse(
         plugin.kill()
     (warning,) = [m.message for m in engine_log.messages if "expected_plan does not match" in m.message]
     assert "(version 1 -> 2)" in warning and "will not start member stale;" in warning  # current matches
+
+
+def test_a_native_set_update_preview_shows_the_plan_and_warning_of_each_member_it_would_start(
+    native: NativePlugin, client: ElasticJobsClient, emulator: Emulator, engine_log: EngineLog
+) -> None:
+    """The native face shows a set's plans in Update with ``preview`` too (an added member, a refused member being
+    re-pinned), as the dynamic face does in Check; members that ran and keep their identity start nothing."""
+    from pulumi.runtime.proto import provider_pb2
+
+    from tests.engine.harness import AGENT_CAMEL, EXECUTION_SET
+
+    ran, edited = new_job(client, script="SELECT 1; -- emulator:duration=0"), new_job(client)
+    stale = read_plan(client, edited).pin
+    add_step(client, edited, "backfill", "UPDATE t SET c = 0; -- emulator:duration=0")
+    members = {"ran": {"jobName": ran.job_name}, "refused": {"jobName": edited.job_name, "expectedPlan": stale}}
+    set_id, outputs = native.create("fleet", {**AGENT_CAMEL, "members": members}, type_=EXECUTION_SET)
+    assert (
+        outputs["executions"]["refused"]["error"]["code"] == "PlanChanged" and "azureId" in outputs["executions"]["ran"]
+    )
+
+    def preview_update(news_members: dict[str, Any]) -> list[str]:
+        before = len(engine_log.messages)
+        checked = native.check("fleet", {**AGENT_CAMEL, "members": news_members}, type_=EXECUTION_SET)
+        request = provider_pb2.UpdateRequest(
+            id=set_id, urn=urn("fleet", EXECUTION_SET), olds=to_struct(outputs), news=checked.inputs, preview=True
+        )
+        native.stub.Update(request)
+        return [m.message for m in engine_log.messages[before:]]
+
+    since = emulator.requests_log()[-1]["seq"]
+    live = read_plan(client, edited).pin
+    shown = preview_update({**members, "refused": {"jobName": edited.job_name, "expectedPlan": live}})
+    (plans,) = [text for text in shown if text.startswith("will run ")]
+    assert plans.splitlines()[0] == "will run 1 member (1 job) on 2 databases" and "members refused:" in plans
+    assert not [text for text in shown if "expected_plan does not match" in text]  # re-pinned: it will start
+    shown = preview_update({**members, "added": {"jobName": edited.job_name, "expectedPlan": stale}})
+    (plans,) = [text for text in shown if text.startswith("will run ")]
+    assert plans.splitlines()[0] == "will run 2 members (1 job) on 2 databases"
+    (warning,) = [text for text in shown if "expected_plan does not match" in text]
+    assert "will not start member added, member refused;" in warning
+    assert {r["method"] for r in emulator.requests_log(since)} == {"GET"}  # previews read, never change anything

@@ -62,3 +62,13 @@ def test_a_matching_pin_and_a_step_that_starts_no_run_add_nothing() -> None:
     )
     (found,) = list(plan_table.plans(native))
     assert found[2] is None and "Will not run" not in plan_table.table(*found)
+
+
+def test_a_set_warning_once_a_job_keeps_every_warning_in_one_quote() -> None:
+    plan_table = renderer()
+    other = REFUSAL.replace("job migrate", "job reindex")
+    warnings = [{"urn": URN, "severity": "warning", "message": text} for text in (REFUSAL, other)]
+    shown = {"urn": URN, "severity": "info", "message": "will run 2 members (2 jobs) on 2 databases"}
+    (found,) = list(plan_table.plans(preview({"op": "create", "urn": URN}, diagnostics=[shown, *warnings])))
+    text = plan_table.table(*found)
+    assert "live plan of job migrate" in text and "> expected_plan does not match the live plan of job reindex" in text

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pulumi_azure_elastic_jobs.auth import CLOUDS, AzureIdentityToken
 from pulumi_azure_elastic_jobs.config import Settings
@@ -198,17 +201,76 @@ def test_a_no_change_check_in_a_fresh_plugin_loads_no_validator() -> None:
     import subprocess
     import sys
 
-    from pulumi_azure_elastic_jobs.provider import JobExecutionProvider
+    from pulumi_azure_elastic_jobs.provider import JobExecutionProvider, JobExecutionSetProvider
 
-    news = {"subscription_id": SUB, "resource_group_name": "g", "server_name": "s", "job_agent_name": "a"}
-    news["job_name"] = "j"
-    recorded = JobExecutionProvider().check({}, news).inputs
-    code = (
-        "import json, sys\n"
-        "from pulumi_azure_elastic_jobs.provider import JobExecutionProvider\n"
-        f"JobExecutionProvider().check(json.loads({json.dumps(json.dumps(recorded))}), "
-        f"json.loads({json.dumps(json.dumps(news))}))\n"
-        "print(json.dumps(sorted(sys.modules)))\n"
-    )
-    loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
-    assert [m for m in loaded if m.split(".")[0] == "pydantic" or m.endswith((".inputs", ".planning"))] == []
+    agent = {"subscription_id": SUB, "resource_group_name": "g", "server_name": "s", "job_agent_name": "a"}
+    member = {"job_name": "j", "expected_plan": "v1"}
+    for provider, news in (
+        (JobExecutionProvider, {**agent, "job_name": "j", "expected_plan": "v1"}),
+        (JobExecutionSetProvider, {**agent, "members": {"m": member}}),
+    ):
+        recorded = provider().check({}, news).inputs
+        code = (
+            "import json, sys\n"
+            f"from pulumi_azure_elastic_jobs.provider import {provider.__name__}\n"
+            f"{provider.__name__}().check(json.loads({json.dumps(json.dumps(recorded))}), "
+            f"json.loads({json.dumps(json.dumps(news))}))\n"
+            "print(json.dumps(sorted(sys.modules)))\n"
+        )
+        ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        loaded = json.loads(ran.stdout)
+        heavy = [m for m in loaded if m.split(".")[0] == "pydantic" or m.endswith((".inputs", ".planning"))]
+        assert heavy == [], provider.__name__
+
+
+def test_an_unknown_member_pin_is_a_change_in_the_preview_as_its_value_is_in_the_up() -> None:
+    """A pin that is another resource's output is unknown in the preview and known in the ``up``: both must say the
+    members change (else ``up --plan`` meets an update its preview did not plan); a pin alone never re-runs."""
+    from pulumi_azure_elastic_jobs.operations import Connection, ExecutionSets
+    from pulumi_azure_elastic_jobs.terms import UNKNOWN
+
+    sets = ExecutionSets(Connection())
+    agent = {"subscription_id": SUB, "resource_group_name": "g", "server_name": "s", "job_agent_name": "a"}
+    olds = {**agent, "members": {"m": {"job_name": "j"}}}
+    for pin in (UNKNOWN, "v2"):
+        diffed = sets.diff(olds, {**agent, "members": {"m": {"job_name": "j", "expected_plan": pin}}})
+        assert diffed.updates == ["members"] and diffed.replaces == [], pin
+
+
+_TRIGGER_VALUES = st.one_of(st.integers(-3, 3), st.floats(-3, 3, allow_nan=False), st.text(max_size=3), st.booleans())
+_MEMBERS = st.dictionaries(
+    st.sampled_from(["a", "b", "c"]),
+    st.fixed_dictionaries(
+        {"job_name": st.sampled_from(["j1", "j2"])},
+        optional={
+            "triggers": st.dictionaries(st.sampled_from(["x", "y"]), _TRIGGER_VALUES, max_size=2),
+            "job_execution_id": st.sampled_from([None, "5f2a9c01-b7d4-4e5f-8a9b-0c1d2e3f4a5b"]),
+            "expected_plan": st.sampled_from([None, "v1", "v2 server1=2"]),
+        },
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+@given(recorded_members=_MEMBERS, news_members=_MEMBERS)
+def test_a_set_taken_as_recorded_is_exactly_what_validating_it_gives(
+    recorded_members: dict[str, Any], news_members: dict[str, Any]
+) -> None:
+    """A no-change Check of a set skips the validator only when validating would give back the recorded inputs:
+    members omitted fields filled, ``1`` never taken for ``1.0`` nor ``True``; and members equal up to their
+    defaults are always taken as recorded (the fast path is taken, not just safe)."""
+    from pulumi_azure_elastic_jobs.inputs import SetInputs
+    from pulumi_azure_elastic_jobs.operations import unchanged_inputs
+    from pulumi_azure_elastic_jobs.terms import SET_FIELDS
+
+    agent = {"subscription_id": SUB, "resource_group_name": "g", "server_name": "s", "job_agent_name": "a"}
+    recorded, problems = validate(SetInputs, {**agent, "members": recorded_members}, None)
+    assert problems == {}
+    news = {**agent, "members": news_members}
+    taken = unchanged_inputs(SET_FIELDS, recorded, news, None)
+    validated, _ = validate(SetInputs, news, None)
+    if taken is not None:
+        assert json.dumps(taken, sort_keys=True) == json.dumps(validated, sort_keys=True)
+    if json.dumps(validated, sort_keys=True) == json.dumps(recorded, sort_keys=True):
+        assert taken is not None

@@ -206,7 +206,7 @@ class ElasticJobsProvider(Provider):
                 outputs["plan"] = plan.output()
                 status = views.STATUS.get()
                 if status is not None:  # a row per database under the resource (views: a preview's only)
-                    await self._run(views.publish, status, views.view_steps(plan))
+                    await self._run(views.show, status, plan)
             return CreateResponse("", for_engine(outputs, secrets))
         try:
             created = await self._run(ops.create, props, self._progress(request.urn), request.timeout or None)
@@ -226,8 +226,9 @@ class ElasticJobsProvider(Provider):
 
     async def update(self, request: UpdateRequest) -> UpdateResponse:
         ops = self._ops(request.type)
-        if request.preview:  # never a request: the recorded outputs may change once it waits
+        if request.preview:  # reads only, for members a set would start: the plan of their jobs, as Check shows it
             news = from_engine(request.news)
+            await self._run(ops.announce_plan, from_engine(request.olds), news, self._progress(request.urn))
             return UpdateResponse(for_engine(preview_outputs(ops, news), secret_names(request.news)))
         outputs = await self._run(
             ops.update,

@@ -79,6 +79,11 @@ def view_steps(plan: Plan) -> list[Any]:
     return steps
 
 
+def show(status: ResourceStatus, plan: Plan) -> str | None:
+    """Publish the plan's rows (:func:`view_steps`, :func:`publish`): off the event loop, where its caller runs it."""
+    return publish(status, view_steps(plan))
+
+
 def publish(status: ResourceStatus, steps: Sequence[Any]) -> str | None:
     """Publish ``steps`` as this resource's views; the reason when the engine would not take them (a preview
     goes on without its rows: they repeat what the diagnostics say)."""

@@ -15,7 +15,7 @@ var _ = internal.GetEnvOrDefault
 
 // One member of a JobExecutionSet.
 type Member struct {
-	// The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on. Changing it alone runs nothing.
+	// The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on (the next `up` tries it again). Changing it alone never re-runs a member that ran.
 	ExpectedPlan *string `pulumi:"expectedPlan"`
 	// A UUID to pin this member's run to.
 	JobExecutionId *string `pulumi:"jobExecutionId"`
@@ -38,7 +38,7 @@ type MemberInput interface {
 
 // One member of a JobExecutionSet.
 type MemberArgs struct {
-	// The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on. Changing it alone runs nothing.
+	// The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on (the next `up` tries it again). Changing it alone never re-runs a member that ran.
 	ExpectedPlan pulumi.StringPtrInput `pulumi:"expectedPlan"`
 	// A UUID to pin this member's run to.
 	JobExecutionId pulumi.StringPtrInput `pulumi:"jobExecutionId"`
@@ -100,7 +100,7 @@ func (o MemberOutput) ToMemberOutputWithContext(ctx context.Context) MemberOutpu
 	return o
 }
 
-// The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on. Changing it alone runs nothing.
+// The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on (the next `up` tries it again). Changing it alone never re-runs a member that ran.
 func (o MemberOutput) ExpectedPlan() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Member) *string { return v.ExpectedPlan }).(pulumi.StringPtrOutput)
 }

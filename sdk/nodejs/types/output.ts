@@ -10,7 +10,7 @@ import * as outputs from "../types/output";
  */
 export interface Member {
     /**
-     * The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on. Changing it alone runs nothing.
+     * The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on (the next `up` tries it again). Changing it alone never re-runs a member that ran.
      */
     expectedPlan?: string;
     /**

@@ -55,7 +55,7 @@ class Member(dict):
         One member of a JobExecutionSet.
 
         :param _builtins.str job_name: The job this member runs.
-        :param _builtins.str expected_plan: The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on. Changing it alone runs nothing.
+        :param _builtins.str expected_plan: The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on (the next `up` tries it again). Changing it alone never re-runs a member that ran.
         :param _builtins.str job_execution_id: A UUID to pin this member's run to.
         :param Mapping[str, Any] triggers: Any values; a change re-runs just this member.
         """
@@ -79,7 +79,7 @@ class Member(dict):
     @pulumi.getter(name="expectedPlan")
     def expected_plan(self) -> Optional[_builtins.str]:
         """
-        The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on. Changing it alone runs nothing.
+        The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on (the next `up` tries it again). Changing it alone never re-runs a member that ran.
         """
         return pulumi.get(self, "expected_plan")
 
