@@ -346,6 +346,10 @@ class Executions:
                 _warn_unreviewed(progress, {"this run": expected}, plan)
         return plan
 
+    def announce_update(self, olds: Mapping[str, Any], news: Mapping[str, Any], progress: Progress) -> None:
+        """A preview of an update in place (the native face's Update with ``preview``): a run's update never starts
+        one, so there is nothing to show and no request."""
+
     def preview_plan(self, inputs: Mapping[str, Any]) -> Plan | None:
         """What a run started now would do where, from reads alone (a preview's): None while an input that names
         the job is unknown. Never fails for what it cannot read: the plan says what it did not see."""
@@ -762,6 +766,11 @@ class ExecutionSets(Executions):
         for members, plan in shown:
             _warn_unreviewed(progress, {f"member {key}": pins[key] for key in members if key in pins}, plan)
         return None
+
+    def announce_update(self, olds: Mapping[str, Any], news: Mapping[str, Any], progress: Progress) -> None:
+        """An update of a set starts the members added, changed or recorded without a run: their plans, as a Check
+        shows them (the dynamic face's preview), from the recorded outputs."""
+        self.announce_plan(olds, news, progress)
 
     field_names = SET_FIELDS
     output_names = SET_OUTPUT_NAMES

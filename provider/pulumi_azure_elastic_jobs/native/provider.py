@@ -226,9 +226,9 @@ class ElasticJobsProvider(Provider):
 
     async def update(self, request: UpdateRequest) -> UpdateResponse:
         ops = self._ops(request.type)
-        if request.preview:  # reads only, for members a set would start: the plan of their jobs, as Check shows it
+        if request.preview:  # reads only, and only for members a set would start: their jobs' plans
             news = from_engine(request.news)
-            await self._run(ops.announce_plan, from_engine(request.olds), news, self._progress(request.urn))
+            await self._run(ops.announce_update, from_engine(request.olds), news, self._progress(request.urn))
             return UpdateResponse(for_engine(preview_outputs(ops, news), secret_names(request.news)))
         outputs = await self._run(
             ops.update,
