@@ -192,6 +192,10 @@ class Emulator:
             if not hasattr(self.options, key):  # a misspelt or retired option must not pass in silence
                 raise TypeError(f"Emulator() got an unknown option {key!r}")
             setattr(self.options, key, value)
+        for key in ("seed", "data_dir"):  # docs write Emulator(seed="examples/seed.yaml"): a str or any PathLike
+            value = getattr(self.options, key)
+            if value is not None and not isinstance(value, Path):
+                setattr(self.options, key, Path(os.fspath(value)))
         self.in_process = in_process
         self.url = ""
         self.ca_bundle: str | None = None

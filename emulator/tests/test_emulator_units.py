@@ -150,3 +150,18 @@ def test_reads_are_denied_only_to_the_identities_named_and_only_in_that_subscrip
         access.deny("prod")
     access.allow(SUB)
     assert access.refusal("client-a", "GET", path) is None
+
+
+def test_a_seed_and_a_data_dir_given_as_text_are_read_as_paths(tmp_path: Path) -> None:
+    """docs/emulator.md writes ``Emulator(seed="examples/seed.yaml")``: a ``str`` (or any PathLike) works as a Path
+    (it raised ``AttributeError: 'str' object has no attribute 'read_text'``)."""
+    from elastic_jobs_emulator import Emulator
+
+    seed = Path(__file__).resolve().parents[2] / "examples" / "seed.yaml"
+    with Emulator(seed=str(seed), data_dir=str(tmp_path)) as emulator:
+        assert emulator.options.seed == seed and emulator.options.data_dir == tmp_path
+        group = f"/subscriptions/{SUB}/resourceGroups/group1/providers/Microsoft.Sql/servers/server1/jobAgents/agent1"
+        answer = emulator.admin.get(
+            f"{emulator.url}{group}?api-version=2025-01-01", headers={"Authorization": f"Bearer {emulator.token}"}
+        )
+        assert answer.status_code == 200, answer.text

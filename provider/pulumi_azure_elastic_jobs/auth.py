@@ -56,6 +56,20 @@ class TokenSource(Protocol):
 
 
 ENDPOINT_SETTING = "config azure-elastic-jobs:endpoint"
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+"""What a bearer token may hold to go in an ``Authorization`` header as it is: visible ASCII, no space."""
+
+
+def token_problem(token: str) -> str | None:
+    """Why ``token`` cannot be sent as a bearer token, never quoting it (a message may reach a log); None if it
+    can. A control character would otherwise fail inside the HTTP library, whose error repeats the header."""
+    if not token:
+        return "is empty"
+    if _HEADER_SAFE.fullmatch(token):
+        return None
+    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in token):
+        return "holds a control character (a line break, a tab, ...)"
+    return "holds a space or a character that is not ASCII"
 
 
 def unreadable_endpoint(error: UnreadableDestination) -> str:
@@ -67,7 +81,7 @@ class StaticToken:
     """A fixed development token, for the local emulator; hidden from ``repr``."""
 
     def __init__(self, token: str) -> None:
-        self._token = token
+        self._token = token.strip()  # a token file written by `echo` ends in a line break
 
     def token(self) -> str:
         return self._token

@@ -298,6 +298,12 @@ CONFIG = (
         "string",
         "Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.",
     ),
+    Prop(
+        "max_response_bytes",
+        "integer",
+        "The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails "
+        "the request.",
+    ),
 )
 
 

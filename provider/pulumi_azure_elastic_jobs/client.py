@@ -1,9 +1,8 @@
 """The ARM REST client for Elastic Jobs executions: one pool of connections, retries, polling, typed errors.
 
-Usable on its own (it never imports pulumi). Requests go out through :mod:`.transport`, keep-alive connections to
-the endpoint's origin on the standard library's ``http.client``, sized for the fleet operations' workers: a
-request's client-side CPU is what a fleet of a thousand members pays a thousand times (benchmark 5c). Rules about
-ARM live here:
+Usable on its own (it never imports pulumi). Requests go out through :mod:`.transport`, urllib3's pool of
+keep-alive connections to the endpoint's origin, sized for the fleet operations' workers. Rules about ARM live
+here:
 
 * Retries (tenacity): 429, 500/502/503/504, dropped connections and timeouts are retried with exponential
   backoff and jitter, honouring ``Retry-After`` (seconds, HTTP date, or ``retry-after-ms``), for at most
@@ -51,11 +50,12 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 
 from ._version import __version__
-from .auth import TokenSource, unreadable_endpoint
+from .auth import TokenSource, token_problem, unreadable_endpoint
 from .destinations import Origin, UnreadableDestination, destination
 from .errors import (
     ArmError,
     ConfigError,
+    CredentialUnavailable,
     ElasticJobsError,
     EndlessListing,
     InvalidResponse,
@@ -69,8 +69,16 @@ from .errors import (
 from .ids import ExecutionRef, JobRef, segment
 from .models import ExecutionStart, JobExecution, JobExecutionListResult
 from .outcome import TargetOutcomes
-from .terms import DEFAULT_API_VERSION, is_terminal
-from .transport import ExchangeFailed, NotConnected, Transport, UntrustedPeer, Unusable
+from .terms import DEFAULT_API_VERSION, DEFAULT_MAX_RESPONSE_BYTES, is_terminal
+from .transport import (
+    ExchangeFailed,
+    NotConnected,
+    ProxyRefused,
+    ResponseTooLarge,
+    Transport,
+    UntrustedPeer,
+    Unusable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +96,11 @@ _PageKey = tuple[str, str, str, frozenset[tuple[str, str]]]
 _BACKOFF = wait_exponential_jitter(multiplier=0.5, max=30.0, jitter=0.5)  # 0.5 s, 1 s, 2 s, ... plus jitter
 POOL_SIZE = 64
 """Keep-alive connections kept per origin: more than the workers of every fleet operation at once (16 each)."""
+_SETTINGS_OF = {
+    "proxy": "environment variable HTTPS_PROXY, or ALL_PROXY",
+    "CA bundle": "config azure-elastic-jobs:caBundle, or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE",
+}
+"""Where each setting the transport may refuse comes from, for the message."""
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _UNDER_THE_ENDPOINT = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:/?%-]*")
 """What may follow ``endpoint/`` for a URL to be the endpoint's own without judging it again: characters no URL
@@ -266,6 +279,7 @@ class ElasticJobsClient:
         verify: bool | str = True,
         sleep: Callable[[float], None] = time.sleep,
         max_pages: int = MAX_PAGES,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self._origin: Origin | None = None
@@ -299,12 +313,11 @@ class ElasticJobsClient:
                     connect_timeout=connect_timeout,
                     read_timeout=read_timeout,
                     keep=POOL_SIZE,
+                    max_response_bytes=max_response_bytes,
                 )
             except Unusable as error:
-                raise ConfigError(
-                    f"{error} (from config azure-elastic-jobs:caBundle or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE for the "
-                    "CA bundle, HTTPS_PROXY / ALL_PROXY for the proxy)"
-                ) from None
+                source = _SETTINGS_OF[error.of]
+                raise ConfigError(f"{error} (from {source})") from None
         self._user_agent = f"pulumi-azure-elastic-jobs/{__version__}"
 
     def __repr__(self) -> str:
@@ -696,8 +709,12 @@ class ElasticJobsClient:
     def _send(
         self, method: str, url: str, query: dict[str, Any], body: Any, client_request_id: str, safe: bool
     ) -> Response:
+        token = self._token_source.token()
+        if problem := token_problem(token):  # else the HTTP library refuses the header, quoting it
+            source = type(self._token_source).__name__
+            raise CredentialUnavailable(f"the bearer token of {source} {problem}; it is not shown")
         headers = {
-            "Authorization": f"Bearer {self._token_source.token()}",
+            "Authorization": f"Bearer {token}",
             "x-ms-client-request-id": client_request_id,
             "Accept": "application/json",
             "Accept-Encoding": "gzip, deflate",
@@ -714,12 +731,13 @@ class ElasticJobsClient:
             raise UnsafeDestination(method, url.split("?")[0], "the endpoint has no transport")
         started = time.monotonic()
         try:
-            # a request that must not be repeated goes out only on a connection used within the last second
-            answer = self._transport.send(method, self._target(url), headers, data, idle_at_most=None if safe else 1.0)
-        except UntrustedPeer as error:
-            raise TransportError(
-                method, url.split("?")[0], error.cause, 1, "tls"
-            ) from None  # retrying cannot fix trust
+            answer = self._transport.send(method, self._target(url), headers, data, repeatable=safe)
+        except UntrustedPeer as error:  # retrying can fix neither trust, nor a proxy's refusal, nor a size
+            raise TransportError(method, url.split("?")[0], error.cause, 1, "tls") from None
+        except ProxyRefused as error:
+            raise TransportError(method, url.split("?")[0], error, 1, "proxy") from None
+        except ResponseTooLarge as error:
+            raise TransportError(method, url.split("?")[0], error, 1, "too-large") from None
         except (NotConnected, ExchangeFailed) as error:
             never_sent = isinstance(error, NotConnected)
             log.debug("%s %s failed: %s", method, redact(url.split("?")[0]), type(error.cause).__name__)
@@ -741,7 +759,8 @@ class ElasticJobsClient:
     def _target(self, url: str) -> str:
         """The request target (path and query) of a URL already judged to be the endpoint's origin."""
         if url.startswith(self._endpoint_prefix) and _UNDER_THE_ENDPOINT.fullmatch(url, len(self._endpoint_prefix)):
-            return url[len(self._endpoint_origin_text) :]
+            target = url[len(self._endpoint_origin_text) :]
+            return target if target.startswith("/") else f"/{target}"  # an endpoint written with a query, no path
         from requests.utils import requote_uri  # a service-given URL, quoted as requests would send it
 
         parts = urlsplit(requote_uri(url))

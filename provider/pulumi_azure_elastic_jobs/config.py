@@ -15,6 +15,7 @@ caBundle               AZURE_ELASTIC_JOBS_CA_BUNDLE          CA file to trust (t
 tenantId/clientId/     AZURE_TENANT_ID/AZURE_CLIENT_ID/      a service principal; else DefaultAzureCredential
 clientSecret           AZURE_CLIENT_SECRET
 retryBudget            AZURE_ELASTIC_JOBS_RETRY_BUDGET       seconds one request may spend retrying
+maxResponseBytes       AZURE_ELASTIC_JOBS_MAX_RESPONSE_BYTES the largest answer read, decompressed (64 MiB)
 allowCustomEndpoint    AZURE_ELASTIC_JOBS_ALLOW_CUSTOM_...   send Azure AD tokens to a non-Azure HTTPS host
 authorityHost          AZURE_AUTHORITY_HOST                  Microsoft Entra ID host (default: the cloud's)
 fleetSubscriptions     AZURE_ELASTIC_JOBS_FLEET_SUBSCRIPTIONS  more subscriptions a plan looks for servers in
@@ -29,9 +30,10 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from .auth import CLOUDS, AzureIdentityToken, ServicePrincipal, StaticToken, TokenSource
+from .auth import CLOUDS, AzureIdentityToken, ServicePrincipal, StaticToken, TokenSource, token_problem
 from .errors import ConfigError
 from .ids import uuid_problem
+from .terms import DEFAULT_MAX_RESPONSE_BYTES
 
 NAMESPACE = "azure-elastic-jobs"
 DEFAULT_RETRY_BUDGET_SECONDS = 120.0
@@ -48,6 +50,8 @@ class Settings:
     ca_bundle: str | None = None
     service_principal: ServicePrincipal | None = field(default=None, repr=False)
     retry_budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    """The largest answer the client reads, once decompressed; a larger one is an error naming the setting."""
     allow_custom_endpoint: bool = False
     authority_host: str | None = None
     fleet_subscriptions: tuple[str, ...] = ()
@@ -109,15 +113,18 @@ class Settings:
         if subscription and (problem := uuid_problem(subscription)):
             raise ConfigError(f"{subscription_source} {problem}")
         fleet, fleet_source = pick_with_source("fleetSubscriptions", "AZURE_ELASTIC_JOBS_FLEET_SUBSCRIPTIONS")
+        token, token_source = pick_with_source("token", "AZURE_ELASTIC_JOBS_TOKEN")
+        most, most_source = pick_with_source("maxResponseBytes", "AZURE_ELASTIC_JOBS_MAX_RESPONSE_BYTES")
         return cls(
             endpoint=endpoint.rstrip("/"),
             environment=environment,
             subscription_id=subscription,
             subscription_source=subscription_source,
-            static_token=pick("token", "AZURE_ELASTIC_JOBS_TOKEN"),
+            static_token=_static_token(token, token_source) if token else None,
             ca_bundle=pick("caBundle", "AZURE_ELASTIC_JOBS_CA_BUNDLE"),
             service_principal=service_principal,
             retry_budget_seconds=_seconds(budget, budget_source) if budget else DEFAULT_RETRY_BUDGET_SECONDS,
+            max_response_bytes=_bytes(most, most_source) if most else DEFAULT_MAX_RESPONSE_BYTES,
             allow_custom_endpoint=(allow_custom or "").lower() in ("true", "1"),
             authority_host=pick("authorityHost", "AZURE_AUTHORITY_HOST"),
             fleet_subscriptions=_subscriptions(fleet, fleet_source),
@@ -131,6 +138,25 @@ def _subscriptions(value: str | None, source: str) -> tuple[str, ...]:
         if problem := uuid_problem(subscription):
             raise ConfigError(f"every subscription in {source} {problem}")
     return listed
+
+
+def _static_token(value: str, source: str) -> str:
+    """The token as it will be sent: surrounding white space dropped (a file written by ``echo``); one that still
+    cannot go in a header is refused naming where it came from, never quoting it."""
+    token = value.strip()
+    if problem := token_problem(token):
+        raise ConfigError(f"the static token in {source} {problem}; it is not shown. Set it to the token alone")
+    return token
+
+
+def _bytes(value: str, source: str) -> int:
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if size < 1024:
+        raise ConfigError(f"{source} must be a whole number of bytes, at least 1024, such as 67108864; got {value!r}")
+    return size
 
 
 def _seconds(value: str, source: str) -> float:

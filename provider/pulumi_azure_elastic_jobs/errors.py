@@ -225,7 +225,9 @@ def arm_error_class(status: int, code: str | None = None) -> type[ArmError]:
 class TransportError(ElasticJobsError):
     """No usable answer: connection refused, dropped, or timed out, after retries; or TLS trust failed.
 
-    ``kind`` is ``refused`` (nothing listening), ``tls`` (the certificate is not trusted) or ``no-answer``."""
+    ``kind`` is ``refused`` (nothing listening), ``tls`` (the certificate is not trusted), ``proxy`` (the proxy
+    refused the tunnel: asked once, never again, as a 407 repeated is one more failed login), ``too-large`` (the
+    answer passed config azure-elastic-jobs:maxResponseBytes) or ``no-answer``."""
 
     def __init__(self, method: str, url: str, cause: BaseException, attempts: int, kind: str = "no-answer") -> None:
         self.method, self.url, self.cause, self.attempts, self.kind = method, redact(url), cause, attempts, kind
@@ -249,6 +251,18 @@ class TransportError(ElasticJobsError):
                 f"the TLS certificate of {origin} is not trusted ({reason}). For the emulator started with --tls, "
                 "set config azure-elastic-jobs:caBundle to the certificate it printed at startup "
                 "(emulator-cert.pem); otherwise fix the certificate or the endpoint"
+            )
+        if self.kind == "proxy":
+            return (
+                f"the proxy (environment variable HTTPS_PROXY or ALL_PROXY) would not open a tunnel to {origin}: "
+                f"{self.cause}. It was asked once and not again; a 407 means it refused the credentials in the "
+                "proxy URL (user and password, percent-encoded), a 403 that it does not allow that host"
+            )
+        if self.kind == "too-large":
+            return (
+                f"the answer to {self.method} {parts.path} was not read to its end: {self.cause}, the limit of "
+                "config azure-elastic-jobs:maxResponseBytes (default 64 MiB). Raise it if the service really "
+                "answers that much"
             )
         return (
             f"{self.method} {self.url} got no answer after {self.attempts} tries: {type(self.cause).__name__}: "

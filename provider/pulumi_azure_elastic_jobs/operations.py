@@ -104,6 +104,7 @@ CONFIG_KEYS = (
     "allowCustomEndpoint",
     "authorityHost",
     "fleetSubscriptions",
+    "maxResponseBytes",
 )
 
 
@@ -247,6 +248,7 @@ class Connection:
                     settings.token_source(),
                     api_version=api_version,
                     retry_budget_seconds=settings.retry_budget_seconds,
+                    max_response_bytes=settings.max_response_bytes,
                     verify=settings.ca_bundle or True,
                     sleep=self._pause,
                 )

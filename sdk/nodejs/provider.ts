@@ -42,6 +42,7 @@ export class Provider extends pulumi.ProviderResource {
             resourceInputs["endpoint"] = args?.endpoint;
             resourceInputs["environment"] = args?.environment;
             resourceInputs["fleetSubscriptions"] = args?.fleetSubscriptions;
+            resourceInputs["maxResponseBytes"] = pulumi.output(args?.maxResponseBytes).apply(JSON.stringify);
             resourceInputs["retryBudget"] = pulumi.output(args?.retryBudget).apply(JSON.stringify);
             resourceInputs["subscriptionId"] = args?.subscriptionId;
             resourceInputs["tenantId"] = args?.tenantId;
@@ -88,6 +89,10 @@ export interface ProviderArgs {
      * Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
      */
     fleetSubscriptions?: pulumi.Input<string | undefined>;
+    /**
+     * The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+     */
+    maxResponseBytes?: pulumi.Input<number | undefined>;
     /**
      * Seconds each request may spend on retries (default 120).
      */

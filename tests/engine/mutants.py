@@ -28,6 +28,7 @@ _REPLAY_PLUGINS = "tests/engine/test_replay_plugins.py"
 _PLAN = "tests/unit/test_plan.py"
 _PLAN_GUARD = "tests/engine/test_plan_guard.py"
 _TRANSPORT = "tests/integration/test_transport.py"
+_TRANSPORT_RULES = "tests/integration/test_transport_rules.py"
 _PLAN_VIEWS = "tests/engine/test_plan_views.py"
 _PURE = "tests/unit/test_pure_logic.py"
 
@@ -388,12 +389,67 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         name="a-start-goes-out-on-a-connection-the-server-closed",
-        breaks="a POST start is sent on a keep-alive connection the server closed while it was idle: it fails after it "
-        "may have been sent, so the client can neither repeat it nor say the service did not act",
+        breaks="a POST start rides a kept keep-alive connection, which the server may close as it arrives: it fails "
+        "after it may have been sent, so the client can neither repeat it nor say the service did not act",
         module="transport.py",
-        old="(idle_at_most is None or time.monotonic() - used <= idle_at_most) and not _dropped(connection):",
-        new="(idle_at_most is None or time.monotonic() - used <= idle_at_most):",
-        killers=(f"{_TRANSPORT}::test_a_connection_the_server_closed_while_idle_is_never_used_so_a_post_is_not_lost",),
+        old="        pool = self._pool if repeatable else self._single\n",
+        new="        pool = self._pool\n",
+        killers=(
+            f"{_TRANSPORT_RULES}::test_a_request_that_must_not_be_repeated_never_rides_a_kept_connection",
+            f"{_TRANSPORT}::test_a_request_that_must_not_be_repeated_goes_out_on_a_connection_of_its_own",
+        ),
+    ),
+    Mutant(
+        name="a-token-with-a-line-break-goes-to-the-http-library",
+        breaks="a token that cannot go in a header reaches the HTTP library, whose error quotes it (the token in "
+        "the plugin's output)",
+        module="client.py",
+        old="        if problem := token_problem(token):",
+        new="        if (problem := token_problem(token)) and False:",
+        killers=(
+            f"{_TRANSPORT_RULES}::test_a_token_source_that_gives_an_unsendable_token_fails_before_anything_is_sent",
+        ),
+    ),
+    Mutant(
+        name="a-proxy-refusing-its-login-is-asked-again",
+        breaks="a proxy's 407 to CONNECT is retried like a dropped connection: one failed proxy login a try, an "
+        "account-lockout risk",
+        module="transport.py",
+        old="        if refused and 400 <= int(refused.group(1)) < 500:",
+        new="        if refused and 400 <= int(refused.group(1)) < 400:",
+        killers=(
+            f"{_TRANSPORT}::test_a_proxy_that_refuses_the_credentials_is_asked_once_and_the_error_says_so",
+            f"{_TRANSPORT_RULES}::test_a_proxy_that_refuses_the_credentials_is_asked_once_and_named",
+        ),
+    ),
+    Mutant(
+        name="an-answer-is-read-whatever-its-size",
+        breaks="a compressed answer that expands without end is read into memory, on every retry",
+        module="transport.py",
+        old="                if size > self._max_response_bytes:",
+        new="                if size < 0:",
+        killers=(
+            f"{_TRANSPORT}::test_a_plain_answer_past_the_limit_is_refused_too",
+            f"{_TRANSPORT}::test_an_answer_that_expands_past_the_limit_stops_being_read_without_taking_the_memory",
+        ),
+    ),
+    Mutant(
+        name="a-dropped-tls-handshake-is-taken-for-distrust",
+        breaks="a TLS handshake the peer dropped is reported as an untrusted certificate and never retried",
+        module="transport.py",
+        old="        if isinstance(cause, (ssl.SSLCertVerificationError, ssl.CertificateError)):",
+        new="        if isinstance(cause, (ssl.SSLError, ssl.CertificateError)):",
+        killers=(f"{_TRANSPORT}::test_a_tls_handshake_the_peer_drops_is_a_connection_that_never_sent_anything",),
+    ),
+    Mutant(
+        name="a-tunnel-has-no-deadline",
+        breaks="a proxy that answers CONNECT and then sends header lines forever holds the request past every timeout",
+        module="transport.py",
+        old="        deadline = _Deadline(self) if self._tunnel_host else None\n",
+        new="        deadline = None\n",
+        killers=(
+            f"{_TRANSPORT}::test_a_proxy_that_never_ends_its_answer_to_connect_is_cut_off_at_the_connect_timeout",
+        ),
     ),
     Mutant(
         name="a-pinned-member-starts-unreviewed",

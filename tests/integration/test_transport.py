@@ -1,13 +1,16 @@
-"""The transport over real sockets, against a server whose every byte the test writes: connections reused, one the
-server closed while idle never used, compressed answers read, and failures told apart by whether the request left.
+"""The transport over real sockets, against servers and proxies whose every byte the test writes: connections
+reused, answers read as sent, hostile framing refused, and failures told apart by whether the request left.
+
+Each test of a defect from issue 36 says which one; each failed against the hand-written transport it replaced.
 """
 
 from __future__ import annotations
 
 import gzip
-import select
 import socket
 import threading
+import time
+import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,23 +18,29 @@ from pathlib import Path
 
 import pytest
 
-from pulumi_azure_elastic_jobs.transport import ExchangeFailed, Headers, NotConnected, Transport, Unusable
+from pulumi_azure_elastic_jobs.transport import (
+    ExchangeFailed,
+    NotConnected,
+    ProxyRefused,
+    ResponseTooLarge,
+    Transport,
+    UntrustedPeer,
+    Unusable,
+)
 
-Answerer = Callable[[bytes], bytes | None]
-"""Given a request's head, the bytes to answer (None: close the connection without answering)."""
+Talk = Callable[[socket.socket, "Server"], None]
+"""What the server does with one accepted connection (it is closed afterwards)."""
 
 
 @dataclass
 class Server:
-    """A loopback HTTP/1.1 server that answers each request with what ``answer`` returns, keeping connections open
-    unless told to close one after answering."""
+    """A loopback server that hands each accepted connection to ``talk`` on a thread of its own, and records what
+    arrived: the connections, and each request's head (the bytes up to its blank line)."""
 
-    answer: Answerer
-    close_after_answer: bool = False
+    talk: Talk
     connections: int = 0
     requests: list[bytes] = field(default_factory=list)
     closed: threading.Event = field(default_factory=threading.Event)
-    """Set once the server has closed a connection."""
     listener: socket.socket = field(default_factory=lambda: socket.create_server(("127.0.0.1", 0)))
 
     @property
@@ -49,46 +58,38 @@ class Server:
 
     def _talk(self, connection: socket.socket) -> None:
         try:
-            self._exchange(connection)
+            self.talk(connection, self)
+        except OSError:
+            pass
         finally:
             connection.close()
             self.closed.set()
 
-    def _exchange(self, connection: socket.socket) -> None:
+    def read_request(self, connection: socket.socket) -> bytes | None:
+        """The next request's head (its body, by ``Content-Length``, read and dropped); None at the end."""
         buffer = b""
-        while True:
-            while b"\r\n\r\n" not in buffer:
-                chunk = connection.recv(65536)
-                if not chunk:
-                    return
-                buffer += chunk
-            head, _, buffer = buffer.partition(b"\r\n\r\n")
-            self.requests.append(head)
-            length = next(
-                (
-                    int(line.split(b":")[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                ),
-                0,
-            )
-            while len(buffer) < length:
-                buffer += connection.recv(65536)
-            buffer = buffer[length:]
-            reply = self.answer(head)
-            if reply is None:
-                return
-            connection.sendall(reply)
-            if self.close_after_answer:  # as a server whose keep-alive timeout passed closes an idle one
-                return
+        while b"\r\n\r\n" not in buffer:
+            chunk = connection.recv(65536)
+            if not chunk:
+                return None
+            buffer += chunk
+        head, _, rest = buffer.partition(b"\r\n\r\n")
+        self.requests.append(head)
+        length = next(
+            (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+            0,
+        )
+        while len(rest) < length:
+            rest += connection.recv(65536)
+        return head
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., Server]]:
+def serve() -> Iterator[Callable[[Talk], Server]]:
     servers: list[Server] = []
 
-    def start(answer: Answerer, **options: bool) -> Server:
-        server = Server(answer, **options)
+    def start(talk: Talk) -> Server:
+        server = Server(talk)
         threading.Thread(target=server.serve, daemon=True).start()
         servers.append(server)
         return server
@@ -98,19 +99,51 @@ def serve() -> Iterator[Callable[..., Server]]:
         server.listener.close()
 
 
-def ok(body: bytes = b'{"ok": true}', *headers: str) -> Answerer:
+def answering(*replies: bytes, close: bool = False) -> Talk:
+    """Answer request after request on one connection with ``replies`` in turn (the last again and again); an
+    empty reply closes the connection without answering; ``close`` closes it after each answer."""
+
+    def talk(connection: socket.socket, server: Server) -> None:
+        for number in range(1_000):
+            if server.read_request(connection) is None:
+                return
+            reply = replies[min(number, len(replies) - 1)]
+            if not reply:
+                return
+            connection.sendall(reply)
+            if close:
+                return
+
+    return talk
+
+
+def ok(body: bytes = b'{"ok": true}', *headers: str) -> bytes:
     lines = [b"HTTP/1.1 200 OK", b"Content-Type: application/json", b"Content-Length: %d" % len(body)]
     lines += [header.encode() for header in headers]
-    reply = b"\r\n".join(lines) + b"\r\n\r\n" + body
-    return lambda _: reply
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
-def transport_to(server: Server) -> Transport:
-    return Transport("http", "127.0.0.1", server.port, connect_timeout=2, read_timeout=2)
+def transport_to(server: Server, **options: object) -> Transport:
+    return Transport("http", "127.0.0.1", server.port, connect_timeout=2, read_timeout=2, **options)  # type: ignore[arg-type]
 
 
-def test_one_connection_carries_request_after_request(serve: Callable[..., Server]) -> None:
-    server = serve(ok())
+def through_proxy(proxy: Server, host: str = "arm.example", **options: object) -> Transport:
+    return Transport(
+        "https",
+        host,
+        443,
+        proxy=f"http://user:pa%2Fss@127.0.0.1:{proxy.port}",
+        connect_timeout=1,
+        read_timeout=1,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+# --- what a connection pool must do --------------------------------------------------------------------------------
+
+
+def test_one_connection_carries_request_after_request(serve: Callable[[Talk], Server]) -> None:
+    server = serve(answering(ok()))
     transport = transport_to(server)
     answers = [transport.send("GET", f"/runs/{n}?api-version=1", {"Accept": "application/json"}) for n in range(5)]
     assert [a.data for a in answers] == [b'{"ok": true}'] * 5
@@ -118,22 +151,36 @@ def test_one_connection_carries_request_after_request(serve: Callable[..., Serve
     assert server.requests[0].startswith(b"GET /runs/0?api-version=1 HTTP/1.1\r\n")
 
 
-def test_a_connection_the_server_closed_while_idle_is_never_used_so_a_post_is_not_lost(
-    serve: Callable[..., Server],
+def test_a_connection_the_server_closed_while_idle_is_never_used_so_a_get_is_not_lost(
+    serve: Callable[[Talk], Server],
 ) -> None:
-    """A POST that is not safe to repeat must not go out on a connection the server already closed: it would fail
-    after it may have been sent, and the client could neither repeat it nor say it did not act."""
-    server = serve(ok(), close_after_answer=True)
+    server = serve(answering(ok(), close=True))
     transport = transport_to(server)
     transport.send("GET", "/", {})
     assert server.closed.wait(5)
-    ((idle, _),) = transport._idle
-    assert idle.sock is not None and select.select([idle.sock], [], [], 5)[0]  # its FIN has arrived
-    answer = transport.send("POST", "/start", {"Content-Type": "application/json"}, b"{}")
-    assert answer.status == 200 and server.connections == 2 and len(server.requests) == 2
+    time.sleep(0.05)  # the server's FIN reaches the idle connection
+    assert transport.send("GET", "/", {}).status == 200
+    assert server.connections == 2 and len(server.requests) == 2
 
 
-def test_answers_come_back_as_sent_before_their_content_encoding(serve: Callable[..., Server]) -> None:
+def test_a_request_that_must_not_be_repeated_goes_out_on_a_connection_of_its_own(
+    serve: Callable[[Talk], Server],
+) -> None:
+    """A server's keep-alive timer may close a connection while a request is on its way; for a start POST the
+    client then could neither repeat it nor say it did not act. Such a request opens a connection for itself and
+    asks the server to close it after."""
+    server = serve(answering(ok()))
+    transport = transport_to(server)
+    transport.send("GET", "/", {})
+    transport.send("GET", "/", {})
+    assert server.connections == 1
+    for _ in range(2):
+        transport.send("POST", "/start", {}, b"{}", repeatable=False)
+    assert server.connections == 3
+    assert all(b"\r\nConnection: close" in head for head in server.requests[2:])
+
+
+def test_answers_come_back_as_sent_before_their_content_encoding(serve: Callable[[Talk], Server]) -> None:
     body = b'{"value": []}' * 100
     deflate = zlib.compressobj(wbits=-zlib.MAX_WBITS)
     raw_deflate = deflate.compress(body) + deflate.flush()
@@ -142,67 +189,202 @@ def test_answers_come_back_as_sent_before_their_content_encoding(serve: Callable
         (zlib.compress(body), "deflate"),
         (raw_deflate, "deflate"),
     ):
-        server = serve(ok(encoded, f"Content-Encoding: {encoding}"))
+        server = serve(answering(ok(encoded, f"Content-Encoding: {encoding}")))
         assert transport_to(server).send("GET", "/", {}).data == body, encoding
 
 
-def test_headers_are_read_whatever_their_case_and_a_repeated_one_joins() -> None:
-    headers = Headers([("Retry-After", "5"), ("x-ms-request-id", "abc"), ("Warning", "a"), ("warning", "b")])
+def test_headers_are_read_whatever_their_case_and_a_repeated_one_joins(serve: Callable[[Talk], Server]) -> None:
+    server = serve(answering(ok(b"{}", "Retry-After: 5", "x-ms-request-id: abc", "Warning: a", "warning: b")))
+    headers = transport_to(server).send("GET", "/", {}).headers
     assert headers["retry-after"] == "5" and headers.get("X-MS-REQUEST-ID") == "abc" and "RETRY-AFTER" in headers
-    assert (
-        headers["Warning"] == "a, b"
-        and len(headers) == 3
-        and list(headers) == ["Retry-After", "x-ms-request-id", "Warning"]
-    )
-    assert headers.get("Location") is None and "Location" not in headers
+    assert headers["Warning"] == "a, b" and headers.get("Location") is None and "Location" not in headers
 
 
-def test_an_answer_that_closes_its_connection_is_not_kept(serve: Callable[..., Server]) -> None:
-    server = serve(ok(b"{}", "Connection: close"))
+def test_an_answer_that_closes_its_connection_is_not_kept(serve: Callable[[Talk], Server]) -> None:
+    server = serve(answering(ok(b"{}", "Connection: close"), close=True))
     transport = transport_to(server)
     transport.send("GET", "/", {})
     transport.send("GET", "/", {})
     assert server.connections == 2
+
+
+def test_an_empty_or_multi_member_compressed_answer_is_read_and_a_corrupt_one_is_a_failed_exchange(
+    serve: Callable[[Talk], Server],
+) -> None:
+    empty = b"HTTP/1.1 204 No Content\r\nContent-Encoding: gzip\r\n\r\n"
+    assert transport_to(serve(answering(empty))).send("DELETE", "/", {}).data == b""
+    two_members = gzip.compress(b'{"a": ') + gzip.compress(b"1}")
+    answer = transport_to(serve(answering(ok(two_members, "Content-Encoding: gzip")))).send("GET", "/", {})
+    assert answer.data == b'{"a": 1}'
+    with pytest.raises(ExchangeFailed):
+        transport_to(serve(answering(ok(b"not gzip at all", "Content-Encoding: gzip")))).send("GET", "/", {})
+
+
+# --- whether the request left ---------------------------------------------------------------------------------------
 
 
 def test_nothing_listening_is_a_refused_connection_that_never_sent_anything() -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
     with pytest.raises(NotConnected) as raised:
-        Transport("http", "127.0.0.1", port, connect_timeout=2).send("POST", "/start", {}, b"{}")
+        Transport("http", "127.0.0.1", port, connect_timeout=2).send("POST", "/start", {}, b"{}", repeatable=False)
     assert raised.value.refused
 
 
-def test_a_connection_dropped_before_the_answer_may_have_sent_the_request(serve: Callable[..., Server]) -> None:
-    server = serve(lambda _: None)
+def test_a_connection_dropped_before_the_answer_may_have_sent_the_request(serve: Callable[[Talk], Server]) -> None:
+    server = serve(answering(b""))
     with pytest.raises(ExchangeFailed):
-        transport_to(server).send("POST", "/start", {}, b"{}")
+        transport_to(server).send("POST", "/start", {}, b"{}", repeatable=False)
     assert len(server.requests) == 1  # it did arrive: the client must not take it for never sent
 
 
-def test_an_empty_or_multi_member_compressed_answer_is_read_and_a_corrupt_one_is_a_failed_exchange(
-    serve: Callable[..., Server],
+def test_a_tls_handshake_the_peer_drops_is_a_connection_that_never_sent_anything(
+    serve: Callable[[Talk], Server],
 ) -> None:
-    empty = b"HTTP/1.1 204 No Content\r\nContent-Encoding: gzip\r\n\r\n"
-    assert transport_to(serve(lambda _: empty)).send("DELETE", "/", {}).data == b""
-    two_members = gzip.compress(b'{"a": ') + gzip.compress(b"1}")
-    assert transport_to(serve(ok(two_members, "Content-Encoding: x-gzip"))).send("GET", "/", {}).data == b'{"a": 1}'
+    """Defect 2: a load balancer that drops one handshake (``SSLEOFError``) was reported as an untrusted
+    certificate after one try; nothing was sent, so it is retryable."""
+
+    def drop_the_handshake(connection: socket.socket, server: Server) -> None:
+        connection.recv(4096)  # the ClientHello
+
+    server = serve(drop_the_handshake)
+    transport = Transport("https", "127.0.0.1", server.port, connect_timeout=2, read_timeout=2)
+    with pytest.raises(NotConnected) as raised:
+        transport.send("POST", "/start", {}, b"{}", repeatable=False)
+    assert not isinstance(raised.value, UntrustedPeer) and server.connections == 1
+
+
+def test_a_certificate_not_trusted_is_untrusted_peer(tmp_path: Path) -> None:
+    """Trust is the one handshake failure retrying cannot fix (the emulator's own certificate, not trusted)."""
+    from elastic_jobs_emulator import Emulator
+
+    with Emulator(tls=True, data_dir=tmp_path) as emulator, pytest.raises(UntrustedPeer):
+        host, port = emulator.url.removeprefix("https://").rsplit(":", 1)
+        Transport("https", host, int(port), connect_timeout=2).send("GET", "/", {})
+
+
+# --- hostile framing -------------------------------------------------------------------------------------------------
+
+
+def test_an_answer_that_expands_past_the_limit_stops_being_read_without_taking_the_memory(
+    serve: Callable[[Talk], Server],
+) -> None:
+    """Defect 3: a 2 MB gzip answer was expanded towards 2 GiB, on every retry. Here 200 MB of zeros in 200 kB,
+    against a limit of 1 MiB: read in bounded steps, stopped past the limit."""
+    bomb = gzip.compress(bytes(200 * 1024 * 1024), compresslevel=9)
+    server = serve(answering(ok(bomb, "Content-Encoding: gzip")))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResponseTooLarge) as raised:
+            transport_to(server, max_response_bytes=1024 * 1024).send("GET", "/", {})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert raised.value.limit == 1024 * 1024
+    assert peak < 16 * 1024 * 1024, f"{peak} bytes held"
+
+
+def test_a_plain_answer_past_the_limit_is_refused_too(serve: Callable[[Talk], Server]) -> None:
+    server = serve(answering(ok(b"x" * 5000)))
+    with pytest.raises(ResponseTooLarge):
+        transport_to(server, max_response_bytes=4096).send("GET", "/", {})
+    assert transport_to(server, max_response_bytes=5000).send("GET", "/", {}).data == b"x" * 5000
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFF\r\n{}",
+    ],
+    ids=["content-length-of-a-terabyte", "chunk-of-256-terabytes"],
+)
+def test_an_answer_that_announces_more_than_it_sends_is_a_failed_exchange_not_a_memory_error(
+    serve: Callable[[Talk], Server], head: bytes
+) -> None:
+    """Defect 5: ``Content-Length: 10^12`` (or such a chunk) and then a close raised ``MemoryError``, outside
+    the client's errors and retries."""
+
+    def announce_and_close(connection: socket.socket, server: Server) -> None:
+        server.read_request(connection)
+        connection.sendall(head)
+
     with pytest.raises(ExchangeFailed):
-        transport_to(serve(ok(b"not gzip at all", "Content-Encoding: gzip"))).send("GET", "/", {})
+        transport_to(serve(announce_and_close)).send("GET", "/", {})
 
 
-def test_a_request_that_must_not_be_repeated_never_goes_out_on_a_connection_idle_too_long(
-    serve: Callable[..., Server],
+def test_two_different_content_lengths_are_refused(serve: Callable[[Talk], Server]) -> None:
+    """Defect 6: RFC 9112 section 6.3: an answer with two different lengths is unreadable (a smuggling vector)."""
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 12\r\n\r\n{}" + b'{"ok": true}'
+    with pytest.raises(ExchangeFailed):
+        transport_to(serve(answering(reply))).send("GET", "/", {})
+
+
+# --- proxies ---------------------------------------------------------------------------------------------------------
+
+
+def proxy_answering(reply: bytes, then: Callable[[socket.socket], None] = lambda _: None) -> Talk:
+    def talk(connection: socket.socket, server: Server) -> None:
+        if server.read_request(connection) is not None:
+            connection.sendall(reply)
+            then(connection)
+
+    return talk
+
+
+def test_a_proxy_that_refuses_the_credentials_is_asked_once_and_the_error_says_so(
+    serve: Callable[[Talk], Server],
 ) -> None:
-    """A server's keep-alive timer may close a connection while a request is on its way; for a start POST the
-    client then could neither repeat it nor say it did not act. Such a request takes a fresh connection."""
-    server = serve(ok())
-    transport = transport_to(server)
-    transport.send("GET", "/", {})
-    transport.send("GET", "/", {}, idle_at_most=60)
-    assert server.connections == 1
-    transport.send("POST", "/start", {}, b"{}", idle_at_most=0)
-    assert server.connections == 2
+    """Defect 4: a 407 to CONNECT was retried like a timeout, one failed proxy login a try."""
+    proxy = serve(proxy_answering(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"))
+    with pytest.raises(ProxyRefused) as raised:
+        through_proxy(proxy).send("GET", "/", {})
+    assert raised.value.status == 407 and proxy.connections == 1
+    (connect,) = proxy.requests
+    assert connect.startswith(b"CONNECT arm.example:443 HTTP/1.")
+    assert b"\r\nproxy-authorization: basic dxnlcjpwys9zcw==" in connect.lower()  # user:pa/ss, as the URL decodes
+    assert b"pa/ss" not in str(raised.value).encode() and "pa%2Fss" not in str(raised.value)
+
+
+def test_a_proxy_that_never_ends_its_answer_to_connect_is_cut_off_at_the_connect_timeout(
+    serve: Callable[[Talk], Server],
+) -> None:
+    """Defect 7: a proxy answering CONNECT 200 and then header lines forever hung the request past every
+    timeout (each line came within the read timeout)."""
+    stop = threading.Event()
+
+    def endless_headers(connection: socket.socket) -> None:
+        until = time.monotonic() + 8  # "forever", bounded so that a transport without a deadline fails, not hangs
+        while not stop.is_set() and time.monotonic() < until:
+            connection.sendall(b"X-Filler: more\r\n")
+            time.sleep(0.01)
+
+    proxy = serve(proxy_answering(b"HTTP/1.1 200 Connection established\r\n", then=endless_headers))
+    began = time.monotonic()
+    try:
+        with pytest.raises(NotConnected):
+            through_proxy(proxy).send("GET", "/", {})
+    finally:
+        stop.set()
+    assert time.monotonic() - began < 5
+
+
+def test_an_ipv6_endpoint_through_a_proxy_is_asked_for_in_brackets(serve: Callable[[Talk], Server]) -> None:
+    """Defect 8: ``CONNECT 2001:db8::1:443`` (unbracketed) names no host a proxy can read."""
+    proxy = serve(proxy_answering(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"))
+    with pytest.raises(ProxyRefused):
+        through_proxy(proxy, host="2001:db8::1").send("GET", "/", {})
+    assert proxy.requests[0].startswith(b"CONNECT [2001:db8::1]:443 HTTP/1.")
+
+
+@pytest.mark.parametrize("password", ["se/cret", "se#cret", "se?cret"])
+def test_a_proxy_url_whose_password_is_not_percent_encoded_is_refused_without_showing_it(password: str) -> None:
+    """Defect 9: a password holding ``/``, ``#`` or ``?`` put part of itself in a raw ``ValueError``."""
+    with pytest.raises(Unusable) as raised:
+        Transport("https", "arm.example", 443, proxy=f"http://user:{password}@proxy.example:3128")
+    message = str(raised.value)
+    assert "percent-encoded" in message
+    assert "cret" not in message
 
 
 def test_a_ca_bundle_that_cannot_be_read_or_an_https_proxy_is_refused_naming_it(tmp_path: Path) -> None:

@@ -96,6 +96,17 @@ Object.defineProperty(exports, "fleetSubscriptions", {
 });
 
 /**
+ * The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+ */
+export declare const maxResponseBytes: number | undefined;
+Object.defineProperty(exports, "maxResponseBytes", {
+    get() {
+        return __config.getObject<number>("maxResponseBytes");
+    },
+    enumerable: true,
+});
+
+/**
  * Seconds each request may spend on retries (default 120).
  */
 export declare const retryBudget: number | undefined;

@@ -51,6 +51,11 @@ func GetFleetSubscriptions(ctx *pulumi.Context) string {
 	return config.Get(ctx, "azure-elastic-jobs:fleetSubscriptions")
 }
 
+// The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+func GetMaxResponseBytes(ctx *pulumi.Context) int {
+	return config.GetInt(ctx, "azure-elastic-jobs:maxResponseBytes")
+}
+
 // Seconds each request may spend on retries (default 120).
 func GetRetryBudget(ctx *pulumi.Context) float64 {
 	return config.GetFloat64(ctx, "azure-elastic-jobs:retryBudget")

@@ -54,6 +54,11 @@ fleetSubscriptions: Optional[str]
 Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
 """
 
+maxResponseBytes: Optional[int]
+"""
+The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+"""
+
 retryBudget: Optional[float]
 """
 Seconds each request may spend on retries (default 120).

@@ -77,6 +77,13 @@ class _ExportableConfig(types.ModuleType):
         return __config__.get('fleetSubscriptions')
 
     @_builtins.property
+    def max_response_bytes(self) -> Optional[int]:
+        """
+        The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+        """
+        return __config__.get_int('maxResponseBytes')
+
+    @_builtins.property
     def retry_budget(self) -> Optional[float]:
         """
         Seconds each request may spend on retries (default 120).
