@@ -301,8 +301,7 @@ CONFIG = (
     Prop(
         "max_response_bytes",
         "integer",
-        "The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails "
-        "the request.",
+        "The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.",
     ),
 )
 

@@ -15,7 +15,7 @@ caBundle               AZURE_ELASTIC_JOBS_CA_BUNDLE          CA file to trust (t
 tenantId/clientId/     AZURE_TENANT_ID/AZURE_CLIENT_ID/      a service principal; else DefaultAzureCredential
 clientSecret           AZURE_CLIENT_SECRET
 retryBudget            AZURE_ELASTIC_JOBS_RETRY_BUDGET       seconds one request may spend retrying
-maxResponseBytes       AZURE_ELASTIC_JOBS_MAX_RESPONSE_BYTES the largest answer read, decompressed (64 MiB)
+maxResponseBytes       AZURE_ELASTIC_JOBS_MAX_RESPONSE_BYTES the largest answer read, in bytes (64 MiB)
 allowCustomEndpoint    AZURE_ELASTIC_JOBS_ALLOW_CUSTOM_...   send Azure AD tokens to a non-Azure HTTPS host
 authorityHost          AZURE_AUTHORITY_HOST                  Microsoft Entra ID host (default: the cloud's)
 fleetSubscriptions     AZURE_ELASTIC_JOBS_FLEET_SUBSCRIPTIONS  more subscriptions a plan looks for servers in
@@ -51,7 +51,7 @@ class Settings:
     service_principal: ServicePrincipal | None = field(default=None, repr=False)
     retry_budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
-    """The largest answer the client reads, once decompressed; a larger one is an error naming the setting."""
+    """The largest answer the client reads, in bytes; a larger one is an error naming the setting."""
     allow_custom_endpoint: bool = False
     authority_host: str | None = None
     fleet_subscriptions: tuple[str, ...] = ()

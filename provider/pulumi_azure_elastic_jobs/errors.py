@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from .terms import MAX_RESPONSE_BYTES_SETTING
+
 MASK = "***"
 _USERINFO = re.compile(r"//(?P<userinfo>[^/?#\s'\"<>]*)@")  # up to the netloc's last '@', as urlsplit reads it
 _BEARER_TOKEN = re.compile(r"(?i)\b(?P<scheme>bearer\s+)(?![\w-]+=\")[\w\-.~+/]+=*")  # not an auth-param (realm="")
@@ -261,8 +263,7 @@ class TransportError(ElasticJobsError):
         if self.kind == "too-large":
             return (
                 f"the answer to {self.method} {parts.path} was not read to its end: {self.cause}, the limit of "
-                "config azure-elastic-jobs:maxResponseBytes (default 64 MiB). Raise it if the service really "
-                "answers that much"
+                f"{MAX_RESPONSE_BYTES_SETTING} (default 64 MiB). Raise it if the service really answers that much"
             )
         return (
             f"{self.method} {self.url} got no answer after {self.attempts} tries: {type(self.cause).__name__}: "

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 DEFAULT_API_VERSION = "2025-01-01"
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-"""The largest answer the client reads, once decompressed: ARM pages of a hundred runs are tens of kilobytes, and
-a limit keeps a compressed answer that expands without end from taking the plugin's memory."""
+"""The largest answer the client reads: ARM pages of a hundred runs are tens of kilobytes, and a limit keeps an
+answer that never ends from taking the plugin's memory."""
 MAX_RESPONSE_BYTES_SETTING = "config azure-elastic-jobs:maxResponseBytes"
 TERMINAL_LIFECYCLES: frozenset[str] = frozenset(
     {"Succeeded", "SucceededWithSkipped", "Failed", "TimedOut", "Canceled", "Skipped"}

@@ -90,7 +90,7 @@ export interface ProviderArgs {
      */
     fleetSubscriptions?: pulumi.Input<string | undefined>;
     /**
-     * The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+     * The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
      */
     maxResponseBytes?: pulumi.Input<number | undefined>;
     /**

@@ -424,14 +424,23 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         name="an-answer-is-read-whatever-its-size",
-        breaks="a compressed answer that expands without end is read into memory, on every retry",
+        breaks="an answer as large as the peer likes is read into memory, on every retry",
         module="transport.py",
         old="                if size > self._max_response_bytes:",
         new="                if size < 0:",
         killers=(
             f"{_TRANSPORT}::test_a_plain_answer_past_the_limit_is_refused_too",
-            f"{_TRANSPORT}::test_an_answer_that_expands_past_the_limit_stops_being_read_without_taking_the_memory",
+            f"{_TRANSPORT_RULES}::test_an_answer_past_the_size_limit_is_read_once_and_names_the_setting",
         ),
+    ),
+    Mutant(
+        name="an-encoded-answer-is-taken",
+        breaks="a compressed answer the client did not ask for is taken, its bytes read as the answer (or, decoded, "
+        "a memory bomb)",
+        module="transport.py",
+        old='                if encoding != "identity":',
+        new="                if False:",
+        killers=(f"{_TRANSPORT}::test_the_client_asks_for_no_encoding_and_refuses_an_answer_encoded_anyway",),
     ),
     Mutant(
         name="a-dropped-tls-handshake-is-taken-for-distrust",
@@ -442,12 +451,14 @@ MUTANTS: tuple[Mutant, ...] = (
         killers=(f"{_TRANSPORT}::test_a_tls_handshake_the_peer_drops_is_a_connection_that_never_sent_anything",),
     ),
     Mutant(
-        name="a-tunnel-has-no-deadline",
-        breaks="a proxy that answers CONNECT and then sends header lines forever holds the request past every timeout",
+        name="an-exchange-has-no-deadline",
+        breaks="a proxy that sends header lines after CONNECT forever, or an answer trickled a byte at a time, holds "
+        "the request past every timeout",
         module="transport.py",
-        old="        deadline = _Deadline(self) if self._tunnel_host else None\n",
-        new="        deadline = None\n",
+        old="                exchange.expired = True\n                _shut(exchange.connection)\n",
+        new="                exchange.expired = False\n",
         killers=(
+            f"{_TRANSPORT}::test_an_answer_that_never_ends_is_cut_at_the_exchange_deadline",
             f"{_TRANSPORT}::test_a_proxy_that_never_ends_its_answer_to_connect_is_cut_off_at_the_connect_timeout",
         ),
     ),

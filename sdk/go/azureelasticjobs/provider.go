@@ -55,7 +55,7 @@ type providerArgs struct {
 	Environment *string `pulumi:"environment"`
 	// Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
 	FleetSubscriptions *string `pulumi:"fleetSubscriptions"`
-	// The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+	// The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
 	MaxResponseBytes *int `pulumi:"maxResponseBytes"`
 	// Seconds each request may spend on retries (default 120).
 	RetryBudget *float64 `pulumi:"retryBudget"`
@@ -85,7 +85,7 @@ type ProviderArgs struct {
 	Environment pulumi.StringPtrInput
 	// Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
 	FleetSubscriptions pulumi.StringPtrInput
-	// The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+	// The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
 	MaxResponseBytes pulumi.IntPtrInput
 	// Seconds each request may spend on retries (default 120).
 	RetryBudget pulumi.Float64PtrInput

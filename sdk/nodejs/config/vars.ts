@@ -96,7 +96,7 @@ Object.defineProperty(exports, "fleetSubscriptions", {
 });
 
 /**
- * The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+ * The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
  */
 export declare const maxResponseBytes: number | undefined;
 Object.defineProperty(exports, "maxResponseBytes", {

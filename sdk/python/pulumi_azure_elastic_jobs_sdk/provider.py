@@ -43,7 +43,7 @@ class ProviderArgs:
         :param pulumi.Input[_builtins.str] endpoint: The ARM endpoint (default: the cloud's Resource Manager, `https://management.azure.com`); the local emulator's URL to use it.
         :param pulumi.Input[_builtins.str] environment: The Azure cloud: `public` (default), `usgovernment` or `china`.
         :param pulumi.Input[_builtins.str] fleet_subscriptions: Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
-        :param pulumi.Input[_builtins.int] max_response_bytes: The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+        :param pulumi.Input[_builtins.int] max_response_bytes: The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
         :param pulumi.Input[_builtins.float] retry_budget: Seconds each request may spend on retries (default 120).
         :param pulumi.Input[_builtins.str] subscription_id: The default subscription of every resource.
         :param pulumi.Input[_builtins.str] tenant_id: The tenant of a service principal.
@@ -176,7 +176,7 @@ class ProviderArgs:
     @pulumi.getter(name="maxResponseBytes")
     def max_response_bytes(self) -> pulumi.Input[Optional[_builtins.int]]:
         """
-        The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+        The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
         """
         return pulumi.get(self, "max_response_bytes")
 
@@ -266,7 +266,7 @@ class Provider(pulumi.ProviderResource):
         :param pulumi.Input[_builtins.str] endpoint: The ARM endpoint (default: the cloud's Resource Manager, `https://management.azure.com`); the local emulator's URL to use it.
         :param pulumi.Input[_builtins.str] environment: The Azure cloud: `public` (default), `usgovernment` or `china`.
         :param pulumi.Input[_builtins.str] fleet_subscriptions: Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
-        :param pulumi.Input[_builtins.int] max_response_bytes: The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+        :param pulumi.Input[_builtins.int] max_response_bytes: The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
         :param pulumi.Input[_builtins.float] retry_budget: Seconds each request may spend on retries (default 120).
         :param pulumi.Input[_builtins.str] subscription_id: The default subscription of every resource.
         :param pulumi.Input[_builtins.str] tenant_id: The tenant of a service principal.

@@ -51,7 +51,7 @@ func GetFleetSubscriptions(ctx *pulumi.Context) string {
 	return config.Get(ctx, "azure-elastic-jobs:fleetSubscriptions")
 }
 
-// The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+// The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
 func GetMaxResponseBytes(ctx *pulumi.Context) int {
 	return config.GetInt(ctx, "azure-elastic-jobs:maxResponseBytes")
 }

@@ -56,7 +56,7 @@ Subscriptions (comma-separated) where a run's plan looks for target servers, aft
 
 maxResponseBytes: Optional[int]
 """
-The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
 """
 
 retryBudget: Optional[float]

@@ -79,7 +79,7 @@ class _ExportableConfig(types.ModuleType):
     @_builtins.property
     def max_response_bytes(self) -> Optional[int]:
         """
-        The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+        The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
         """
         return __config__.get_int('maxResponseBytes')
 
