@@ -284,8 +284,8 @@ MUTANTS: tuple[Mutant, ...] = (
         breaks="after a job was deleted and made again, a create-before-delete replacement's new run (under the id "
         "the old resource names) is cancelled by the old resource's delete",
         module="operations.py",
-        old="            if not _the_recorded_run(execution, props):\n",
-        new="            if False:\n",
+        old="            if not _the_recorded_run(execution, props) or (\n",
+        new="            if False or (\n",
         killers=(
             "tests/engine/test_partial_creates.py"
             "::test_a_create_before_delete_replacement_after_the_job_was_made_again_keeps_its_new_run",
@@ -519,5 +519,31 @@ MUTANTS: tuple[Mutant, ...] = (
         old="            [ref for ref in _recorded_runs(props).values() if not self.connection.adopted(ref.arm_id)],\n",
         new="            list(_recorded_runs(props).values()),\n",
         killers=(f"{_SECOND}::test_a_create_before_delete_replacement_of_a_set_keeps_the_runs_it_attached_to[native]",),
+    ),
+    Mutant(
+        name="a-replacement-delete-cancels-the-run-it-started-under-an-unconfirmed-id",
+        breaks="up --replace (create-before-delete) of a JobExecution whose PUT was never confirmed starts its run "
+        "under the id the old record names, and the old resource's delete cancels that new run",
+        module="operations.py",
+        old="                unconfirmed(props) and self.connection.started_here(ref.arm_id, execution)\n",
+        new="                False\n",
+        killers=(
+            f"{_SECOND}::test_a_create_before_delete_replacement_of_an_unconfirmed_record_keeps_the_run_it_starts_under"
+            "_that_id[dynamic]",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="a-set-replacement-delete-cancels-the-run-it-started-under-an-unconfirmed-id",
+        breaks="up --replace (create-before-delete) of a set whose member's PUT was never confirmed starts the "
+        "member's run under the id the old set names, and the old set's delete cancels that new run",
+        module="operations.py",
+        old="            return ref in unconfirmed_refs and self.connection.started_here(ref.arm_id, execution)\n",
+        new="            return False\n",
+        killers=(
+            f"{_SECOND}::test_a_create_before_delete_replacement_of_a_set_with_an_unconfirmed_member_keeps_the_run_it"
+            "_starts[native]",
+            STATE_MACHINE,
+        ),
     ),
 )

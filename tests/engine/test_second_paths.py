@@ -58,6 +58,13 @@ class Face:
     engine: Engine
     stack: str
     to_core: Callable[[Any], Any]
+    start: Callable[[], Any]
+    """A fresh plugin process, configured: the engine starts one per deployment."""
+
+    def next_deployment_in_a_new_process(self) -> None:
+        """What a plugin remembers of its deployment (runs it attached to or started) ends with its process."""
+        self.engine.plugin.kill()
+        self.engine.plugin = self.start()
 
     def single(self, name: str = "run", **inputs: Any) -> list[Registration]:
         return self._declare(EXECUTION, name, inputs)
@@ -88,23 +95,32 @@ class Face:
 def face(request: pytest.FixtureRequest, own_emulator: Emulator) -> Iterator[Face]:
     stack = f"second-{uuid.uuid4().hex[:8]}"
     if request.param == "dynamic":
-        plugin = configured_plugin(
-            own_emulator,
-            AZURE_ELASTIC_JOBS_RETRY_BUDGET=RETRY_BUDGET,
-            AZURE_ELASTIC_JOBS_FLEET_SUBSCRIPTIONS=OTHER_SUBSCRIPTION,
-        )
+
+        def dynamic() -> Any:
+            return configured_plugin(
+                own_emulator,
+                AZURE_ELASTIC_JOBS_RETRY_BUDGET=RETRY_BUDGET,
+                AZURE_ELASTIC_JOBS_FLEET_SUBSCRIPTIONS=OTHER_SUBSCRIPTION,
+            )
+
+        face = Face("dynamic", Engine(dynamic()), stack, lambda value: value, dynamic)
         try:
-            yield Face("dynamic", Engine(plugin), stack, lambda value: value)
+            yield face
         finally:
-            plugin.kill()
+            face.engine.plugin.kill()
         return
     engine_log = EngineLog()
-    native = NativePlugin(engine_log.address)
-    native.configure(own_emulator, retryBudget=RETRY_BUDGET, fleetSubscriptions=OTHER_SUBSCRIPTION)
+
+    def native() -> Any:
+        plugin = NativePlugin(engine_log.address)
+        plugin.configure(own_emulator, retryBudget=RETRY_BUDGET, fleetSubscriptions=OTHER_SUBSCRIPTION)
+        return NativeStubs(plugin)
+
+    face = Face("native", Engine(native()), stack, snake_outputs, native)
     try:
-        yield Face("native", Engine(NativeStubs(native)), stack, snake_outputs)  # type: ignore[arg-type]
+        yield face
     finally:
-        native.kill()
+        face.engine.plugin.kill()
         engine_log.stop()
 
 
@@ -288,6 +304,7 @@ def test_a_superseded_member_whose_cancelled_run_cannot_be_read_back_starts_noth
     assert entry["error"]["code"] == "CancelNotEffective" and entry["job_execution_id"] == first.name
     assert lifecycles(own_client, job) == ["active"]  # nothing started beside the run that may still be going
 
+    face.next_deployment_in_a_new_process()  # the destroy is a deployment of its own
     unreadable_after_one_read(own_emulator, job, str(first.name))
     with pytest.raises(grpc.RpcError) as destroy:
         face.engine.destroy()
@@ -321,3 +338,47 @@ def test_a_create_before_delete_replacement_of_a_set_keeps_the_runs_it_attached_
     assert lifecycles(own_client, kept) == ["active"]  # the run the new set stands for was never cancelled
     assert after["changed"]["job_execution_id"] != before["changed"]["job_execution_id"]
     assert lifecycles(own_client, changed) == ["Canceled", "active"]
+
+
+def test_a_create_before_delete_replacement_of_an_unconfirmed_record_keeps_the_run_it_starts_under_that_id(
+    face: Face, own_emulator: Emulator, own_client: ElasticJobsClient
+) -> None:
+    """A create whose every PUT was lost is recorded with the id it PUT, no run under it; ``up --replace`` with
+    ``deleteBeforeReplace: false`` then starts the run under that very id (still the chain's first free one), and
+    the old resource's delete must leave it alone: it is the new resource's run, started in this deployment."""
+    job = new_job(own_client, script=HELD)
+    own_emulator.add_fault("drop", path=job.job_name, method="PUT", count=-1)
+    with pytest.raises(grpc.RpcError):
+        face.engine.up(face.single(job_name=job.job_name))
+    assert fired(own_emulator)[0] > 0
+    own_emulator.clear_faults()
+    recorded = face.outputs()["job_execution_id"]
+    assert lifecycles(own_client, job) == []
+
+    face.engine.create_first = {"run"}
+    face.engine.up(face.single(job_name=job.job_name), replace=("run",))
+    (started,) = own_client.list_executions(job)
+    assert started.name == recorded == face.outputs()["job_execution_id"]
+    assert lifecycles(own_client, job) == ["active"]  # not cancelled by the old resource's delete
+
+
+def test_a_create_before_delete_replacement_of_a_set_with_an_unconfirmed_member_keeps_the_run_it_starts(
+    face: Face, own_emulator: Emulator, own_client: ElasticJobsClient
+) -> None:
+    """The set's face of the same path (found by the model's create-before-delete rule for sets): a member whose
+    every PUT was lost keeps the id it PUT; the replacing set starts its run under that id, and the old set's
+    delete leaves it alone, while a kept member's run, attached to, is left alone too."""
+    lost, kept = new_job(own_client, script=HELD), new_job(own_client, script=HELD)
+    members = {"lost": {"job_name": lost.job_name}, "kept": {"job_name": kept.job_name}}
+    own_emulator.add_fault("drop", path=lost.job_name, method="PUT", count=-1)
+    face.engine.up(face.fleet(members=members))
+    assert fired(own_emulator)[0] > 0
+    own_emulator.clear_faults()
+    recorded = face.outputs()["executions"]["lost"]["job_execution_id"]
+    assert recorded and lifecycles(own_client, lost) == []
+
+    face.engine.create_first = {"fleet"}
+    face.engine.up(face.fleet(members=members), replace=("fleet",))
+    (started,) = own_client.list_executions(lost)
+    assert started.name == recorded == face.outputs()["executions"]["lost"]["job_execution_id"]
+    assert lifecycles(own_client, lost) == ["active"] and lifecycles(own_client, kept) == ["active"]
