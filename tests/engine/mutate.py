@@ -365,13 +365,17 @@ def judge_all(mutants: list[Mutant], budget_seconds: float, workers: int = WORKE
         for mutant, outcome in pool.map(lambda m: one(m, Path(scratch)), mutants):
             if outcome is None:
                 tally.not_run.append(mutant)
+                verdict = "not run"
             elif outcome.bad_patch is not None or outcome.timed_out or outcome.errors:
                 tally.bad.append((mutant, outcome))
+                verdict = "bad"
             elif outcome.failed:
                 tally.killed.append((mutant, outcome))
+                verdict = "killed"
             else:
                 tally.survived.append((mutant, outcome))
-            print(f"{'killed' if outcome and outcome.failed else 'survives' if outcome else 'not run'}: {mutant.name}")
+                verdict = "survives"
+            print(f"{verdict}: {mutant.name}", flush=True)
     tally.seconds = time.monotonic() - began
     return tally
 
