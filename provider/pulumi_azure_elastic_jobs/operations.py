@@ -882,11 +882,16 @@ class ExecutionSets(Executions):
         if props.get("cancel_on_destroy") is False:
             return
         entries = props.get("executions") or {}
-        unconfirmed_refs = {ref for key, ref in _recorded_runs(props).items() if _unconfirmed(entries.get(key))}
+        recorded = {ref: entries[key] for key, ref in _recorded_runs(props).items()}
 
         def later(ref: ExecutionRef, execution: JobExecution) -> bool:
-            """A run under an unconfirmed member's id that a create of this deployment started: not this set's."""
-            return ref in unconfirmed_refs and self.connection.started_here(ref.arm_id, execution)
+            """A later run under a member's recorded id, not this set's: one created at another time than the
+            member recorded (its job was deleted and made again), or, for a member whose start was never
+            confirmed, one a create of this deployment started."""
+            entry = recorded[ref]
+            return not _the_recorded_run(execution, entry) or (
+                _unconfirmed(entry) and self.connection.started_here(ref.arm_id, execution)
+            )
 
         still_active = cancel_all(
             self.client(str(props.get("api_version") or DEFAULT_API_VERSION)),

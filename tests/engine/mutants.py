@@ -538,11 +538,24 @@ MUTANTS: tuple[Mutant, ...] = (
         breaks="up --replace (create-before-delete) of a set whose member's PUT was never confirmed starts the "
         "member's run under the id the old set names, and the old set's delete cancels that new run",
         module="operations.py",
-        old="            return ref in unconfirmed_refs and self.connection.started_here(ref.arm_id, execution)\n",
-        new="            return False\n",
+        old="                _unconfirmed(entry) and self.connection.started_here(ref.arm_id, execution)\n",
+        new="                False\n",
         killers=(
             f"{_SECOND}::test_a_create_before_delete_replacement_of_a_set_with_an_unconfirmed_member_keeps_the_run_it"
             "_starts[native]",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="a-set-delete-cancels-a-later-run-under-a-members-recorded-id",
+        breaks="after a member's job was deleted and made again, a create-before-delete replacement of the set "
+        "starts the member's run under the id the old set names, and the old set's delete cancels it",
+        module="operations.py",
+        old="            return not _the_recorded_run(execution, entry) or (\n",
+        new="            return False or (\n",
+        killers=(
+            f"{_SECOND}::test_a_create_before_delete_replacement_of_a_set_after_its_job_was_made_again_keeps_the_new"
+            "_run[dynamic]",
             STATE_MACHINE,
         ),
     ),

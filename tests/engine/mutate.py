@@ -390,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=float, default=300.0, help="seconds one mutant's run may take (then: bad)")
     parser.add_argument("--floor", type=float, default=0.0, help="exit 1 when the killed share is below this")
     parser.add_argument("--list", action="store_true", help="print the mutants and their killers, run nothing")
+    parser.add_argument("--survivors-of", type=Path, help="run only the survivors a --json result lists")
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args(argv)
     modules = tuple(module.strip() for module in args.modules.split(",") if module.strip())
@@ -397,6 +398,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"no such module in scope: {unknown}; choose among {', '.join(SCOPES)}")
     mutants = generated(modules, fast=args.fast)
+    if args.survivors_of:
+        survived = set(json.loads(args.survivors_of.read_text(encoding="utf-8"))["survived"])
+        mutants = [mutant for mutant in mutants if mutant.name in survived]
     if args.sample:
         mutants = random.Random(args.seed).sample(mutants, min(args.sample, len(mutants)))
     if args.list:

@@ -382,3 +382,27 @@ def test_a_create_before_delete_replacement_of_a_set_with_an_unconfirmed_member_
     (started,) = own_client.list_executions(lost)
     assert started.name == recorded == face.outputs()["executions"]["lost"]["job_execution_id"]
     assert lifecycles(own_client, lost) == ["active"] and lifecycles(own_client, kept) == ["active"]
+
+
+def test_a_create_before_delete_replacement_of_a_set_after_its_job_was_made_again_keeps_the_new_run(
+    face: Face, own_emulator: Emulator, own_client: ElasticJobsClient
+) -> None:
+    """Found by the model's create-before-delete rule for sets (a limit docs/reliability.md used to state): the
+    member's job deleted mid-run and made again (its history gone), then ``up --replace`` creating first. The new
+    set starts the member's run under the very id the old set names; the old set's delete tells that run from the
+    one it recorded by ``createTime`` and leaves it alone."""
+    job = new_job(own_client, script=HELD)
+    members = {"m": {"job_name": job.job_name}}
+    face.engine.up(face.fleet(members=members))
+    recorded = face.outputs()["executions"]["m"]["job_execution_id"]
+    face.next_deployment_in_a_new_process()
+    own_emulator.forget(job.path)  # the job deleted mid-run, then made again under its name
+    own_client.request("PUT", job.path, json={"properties": {"description": "made again"}})
+    step = {"targetGroup": f"{job.agent_path}/targetGroups/all-databases", "action": {"value": HELD}}
+    own_client.request("PUT", f"{job.path}/steps/step1", json={"properties": step})
+
+    face.engine.create_first = {"fleet"}
+    face.engine.up(face.fleet(members=members), replace=("fleet",))
+    (started,) = own_client.list_executions(job)
+    assert started.name == recorded == face.outputs()["executions"]["m"]["job_execution_id"]
+    assert lifecycles(own_client, job) == ["active"]  # the new set's run, not cancelled by the old set's delete

@@ -252,3 +252,9 @@ def test_a_plan_reads_back_from_state_exactly_as_it_was_written_and_nothing_else
     assert bare == Plan("", 0, (PlannedStep(0, "", "", None, "", "", 0, 0, (), ()),))
     assert Plan.from_output(None) is None and Plan.from_output({"steps": "s"}) is None
     assert Plan.from_output({"job": "j"}) is None
+
+
+def test_a_server_the_pin_does_not_name_counts_all_its_databases_as_added() -> None:
+    grown = Plan("nightly", 8, (step(("s1/a", "s1/b", "s2/d", "s3/x", "s3/y")),))
+    assert changes("v8 s1=2 s2=1", grown) == ["+2 databases on s3"]
+    assert changes("v8 s1=2 s2=1 s4=3", PLAN) == ["-3 databases on s4"]
