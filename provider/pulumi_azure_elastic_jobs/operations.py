@@ -201,6 +201,7 @@ class Connection:
         self._clients: dict[str, ElasticJobsClient] = {}
         self._lock = threading.Lock()
         self._adopted: set[str] = set()
+        self._started: dict[str, datetime | None] = {}
         self.sleep: Callable[[float], None] = time.sleep
         """How waits between polls and retries pause (the native face swaps in one that a Cancel interrupts)."""
         if config is not None:
@@ -220,6 +221,21 @@ class Connection:
         process per deployment, so what this process saw is what this deployment did."""
         with self._lock:
             return arm_id.lower() in self._adopted
+
+    def started(self, arm_id: str, execution: JobExecution) -> None:
+        """A create in this deployment started the run ``arm_id`` (its PUT confirmed, created at ``createTime``)."""
+        with self._lock:
+            self._started[arm_id.lower()] = execution.properties.create_time
+
+    def started_here(self, arm_id: str, execution: JobExecution) -> bool:
+        """Whether ``execution`` is the very run a create in this deployment started (same id, same ``createTime``).
+
+        A record whose PUT was never confirmed names an id with no ``createTime`` to tell its run from a later
+        one: a create-before-delete replacement starts its run under that very id when it is still free (the
+        chain's first free generation), and the old record's delete, after it, must leave that run alone."""
+        with self._lock:
+            key = arm_id.lower()
+            return key in self._started and self._started[key] == execution.properties.create_time
 
     def configure(self, config: Mapping[str, Any]) -> None:
         """Take the provider configuration (``azure-elastic-jobs:<key>`` names); what was resolved is dropped."""
@@ -324,6 +340,8 @@ class Executions:
             progress.warn(note)
         if isinstance(found, Run):  # attached to a run already there, never one this create's PUT found taken
             self.connection.adopt(run.ref.arm_id)
+        elif run.started:
+            self.connection.started(run.ref.arm_id, run.execution)
         try:
             execution, targets = self._settle(client, run.ref, _limited(declared, time_limit), run.execution, progress)
         except ExecutionFailed:
@@ -439,7 +457,9 @@ class Executions:
             execution = client.get_execution(ref)
             if is_terminal(execution.properties.lifecycle):
                 return
-            if not _the_recorded_run(execution, props):
+            if not _the_recorded_run(execution, props) or (
+                unconfirmed(props) and self.connection.started_here(ref.arm_id, execution)
+            ):
                 log.info("not cancelling %s: a later run under the id this resource recorded", ref.arm_id)
                 return
             client.cancel_execution(ref)
@@ -863,11 +883,24 @@ class ExecutionSets(Executions):
         """Cancel every active member run and wait; fail, naming them, when some would not stop (the set stays)."""
         if props.get("cancel_on_destroy") is False:
             return
+        entries = props.get("executions") or {}
+        recorded = {ref: entries[key] for key, ref in _recorded_runs(props).items()}
+
+        def later(ref: ExecutionRef, execution: JobExecution) -> bool:
+            """A later run under a member's recorded id, not this set's: one created at another time than the
+            member recorded (its job was deleted and made again), or, for a member whose start was never
+            confirmed, one a create of this deployment started."""
+            entry = recorded[ref]
+            return not _the_recorded_run(execution, entry) or (
+                _unconfirmed(entry) and self.connection.started_here(ref.arm_id, execution)
+            )
+
         still_active = cancel_all(
             self.client(str(props.get("api_version") or DEFAULT_API_VERSION)),
             [ref for ref in _recorded_runs(props).values() if not self.connection.adopted(ref.arm_id)],
             timeout=cancel_wait(float(props.get("timeout") or DEFAULT_TIMEOUT_SECONDS)),
             poll_interval=float(props.get("poll_interval") or DEFAULT_POLL_INTERVAL_SECONDS),
+            spare=later,
         )
         if still_active:
             raise CancelNotEffective(still_active)
@@ -882,6 +915,8 @@ class ExecutionSets(Executions):
         for member in members.values():
             if member.ref is not None and member.error is None and not member.started:
                 self.connection.adopt(member.ref.arm_id)
+            elif member.ref is not None and member.execution is not None and member.started:
+                self.connection.started(member.ref.arm_id, member.execution)
         return members
 
     def _settle_set(

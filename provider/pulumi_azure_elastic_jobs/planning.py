@@ -4,9 +4,10 @@ The reads are the floor a plan can take: the job, the steps of its current versi
 server listing of each subscription searched (only when a member names a server or a pool), each server's
 database listing (servers targeted or excluded whole) or each pool's (pools on servers not listed whole), every
 page, and the targets of the job's active runs (usually none). Reads of one stage go out together on a small
-thread pool. Nothing here raises for what it cannot read: a refused or failed read becomes an ``unseen`` line or
-an unresolved member, so a preview by an identity that cannot see the fleet still succeeds and says what it
-missed. Expansion (:func:`expand`) is pure: members and what the reads found in, databases and reasons out.
+thread pool. Nothing here raises for what it cannot read: a refused or failed read becomes an ``unseen`` line (and
+an unresolved member, where a member needed it), so a preview by an identity that cannot see the fleet still
+succeeds and says what it missed, and a plan that was not read whole matches no pin with counts or a digest.
+Expansion (:func:`expand`) is pure: members and what the reads found in, databases and reasons out.
 """
 
 from __future__ import annotations
@@ -212,6 +213,7 @@ class _Reader:
         for group, found in zip(names, read, strict=True):
             if isinstance(found, ElasticJobsError):
                 groups[group] = short(found)
+                self.unseen.append(f"target group {group}: {short(found)}")
             else:
                 groups[group] = list((found.get("properties") or {}).get("members") or [])
         return groups
@@ -240,10 +242,14 @@ class _Reader:
         }
         for server, read in server_reads.items():
             listed = read.result()
+            if isinstance(listed, ElasticJobsError):
+                self.unseen.append(f"databases of server {server}: {short(listed)}")
             fleet.databases[server] = short(listed) if isinstance(listed, ElasticJobsError) else listed
-        for key, pool_read in pool_reads.items():
+        for (server, pool), pool_read in pool_reads.items():
             pooled = pool_read.result()
-            fleet.pools[key] = short(pooled) if isinstance(pooled, ElasticJobsError) else pooled
+            if isinstance(pooled, ElasticJobsError):
+                self.unseen.append(f"databases of pool {server}/{pool}: {short(pooled)}")
+            fleet.pools[(server, pool)] = short(pooled) if isinstance(pooled, ElasticJobsError) else pooled
         return fleet
 
     def _locate(self, servers: set[str], subscriptions: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -261,6 +267,7 @@ class _Reader:
         for subscription, answer in zip(searched, listed, strict=True):
             if isinstance(answer, ElasticJobsError):
                 refused.append(f"listing servers in subscription {subscription} failed ({short(answer)})")
+                self.unseen.append(refused[-1])  # a read that failed: the plan is not whole, whatever it resolved
                 continue
             for server in answer:
                 key = server_short_name(str(server.get("name") or ""))

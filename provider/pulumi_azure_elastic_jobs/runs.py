@@ -286,16 +286,23 @@ def start_members(
 
 
 def cancel_all(
-    client: ElasticJobsClient, refs: list[ExecutionRef], *, timeout: float, poll_interval: float
+    client: ElasticJobsClient,
+    refs: list[ExecutionRef],
+    *,
+    timeout: float,
+    poll_interval: float,
+    spare: Callable[[ExecutionRef, JobExecution], bool] | None = None,
 ) -> list[ExecutionRef]:
     """Cancel the active ones among ``refs`` and wait (at most ``timeout``) until the service says they stopped.
 
     Returns the runs still active after that: a cancel the service accepted but did not carry out in time.
-    Runs the service no longer knows are done with."""
+    Runs the service no longer knows are done with; so are those ``spare`` says, read, are not the caller's.
+    """
 
     def cancel(ref: ExecutionRef) -> ExecutionRef | None:
         try:
-            if is_terminal(client.get_execution(ref).properties.lifecycle):
+            execution = client.get_execution(ref)
+            if is_terminal(execution.properties.lifecycle) or (spare is not None and spare(ref, execution)):
                 return None
             client.cancel_execution(ref)
             return ref

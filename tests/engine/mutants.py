@@ -31,6 +31,8 @@ _TRANSPORT = "tests/integration/test_transport.py"
 _TRANSPORT_RULES = "tests/integration/test_transport_rules.py"
 _PLAN_VIEWS = "tests/engine/test_plan_views.py"
 _PURE = "tests/unit/test_pure_logic.py"
+_SECOND = "tests/engine/test_second_paths.py"
+_PLAN_READS = "tests/integration/test_plan_reads.py"
 
 
 @dataclass(frozen=True)
@@ -283,8 +285,8 @@ MUTANTS: tuple[Mutant, ...] = (
         breaks="after a job was deleted and made again, a create-before-delete replacement's new run (under the id "
         "the old resource names) is cancelled by the old resource's delete",
         module="operations.py",
-        old="            if not _the_recorded_run(execution, props):\n",
-        new="            if False:\n",
+        old="            if not _the_recorded_run(execution, props) or (\n",
+        new="            if False or (\n",
         killers=(
             "tests/engine/test_partial_creates.py"
             "::test_a_create_before_delete_replacement_after_the_job_was_made_again_keeps_its_new_run",
@@ -500,5 +502,128 @@ MUTANTS: tuple[Mutant, ...] = (
         new="        from .inputs import validate as _\n\n"
         "        if olds and not self.diff(olds, inputs).replaces:\n            return None\n        plan = self.",
         killers=(f"{_PURE}::test_a_no_change_check_in_a_fresh_plugin_loads_no_validator",),
+    ),
+    # The second paths of issue 35: each beside a well-tested first path, where an outside audit's mutant survived.
+    Mutant(
+        name="a-counts-pin-matches-a-plan-not-read-whole",
+        breaks="a pin with a version and database counts but no digest starts a run whose plan could not be read whole",
+        module="plan.py",
+        old="    if plan.unseen and (pin.digest is not None or pin.servers is not None):\n",
+        new="    if plan.unseen and pin.digest is not None:\n",
+        killers=(
+            f"{_PLAN}::test_a_plan_that_could_not_see_everything_never_matches_counts_but_a_version_pin_still_judges"
+            "_the_version",
+            f"{_SECOND}::test_a_pin_with_counts_never_starts_a_run_whose_server_listing_was_refused[native]",
+        ),
+    ),
+    Mutant(
+        name="a-refused-server-listing-leaves-the-plan-whole",
+        breaks="a plan whose server listing was refused counts as read whole, so a pin with counts (or the digest "
+        "of a review as blind) starts its run",
+        module="planning.py",
+        old="                self.unseen.append(refused[-1])  # a read that failed: the plan is not whole, whatever it "
+        "resolved\n",
+        new="",
+        killers=(
+            f"{_PLAN_READS}::test_a_refused_read_of_the_fleet_leaves_the_plan_incomplete_so_no_pin_with_counts_or"
+            "_digest_matches_it",
+            f"{_SECOND}::test_a_pin_with_counts_never_starts_a_run_whose_server_listing_was_refused[dynamic]",
+        ),
+    ),
+    Mutant(
+        name="a-put-throttled-after-its-lost-answer-counts-as-refused",
+        breaks="a PUT that started the run, lost its answer, then met 429 past the retry budget is not recorded, so "
+        "the next up starts a second run once the first has ended",
+        module="runs.py",
+        old="    refused = isinstance(error, ArmError) and 400 <= error.status < 500 and error.status != 429\n",
+        new="    refused = isinstance(error, ArmError) and 400 <= error.status < 500\n",
+        killers=(
+            f"{_SECOND}::test_a_put_that_acted_then_was_throttled_past_the_budget_is_recorded_and_never_run_again"
+            "[dynamic]",
+        ),
+    ),
+    Mutant(
+        name="an-unfinished-set-is-not-waited-for-again",
+        breaks="a set whose wait was cut while a member still runs is never waited for again: the next up changes "
+        "nothing and finished stays false",
+        module="operations.py",
+        old='        if news.get("wait_for_completion") and not olds.get("finished", True):\n',
+        new="        if False:\n",
+        killers=(
+            f"{_SECOND}::test_a_set_whose_wait_is_cut_while_a_member_runs_stays_unfinished_and_the_next_up_waits_for_it"
+            "[dynamic]",
+        ),
+    ),
+    Mutant(
+        name="a-cut-set-wait-says-finished",
+        breaks="a set whose wait was cut while a member still runs says finished, so a program gating on it goes on",
+        module="operations.py",
+        old='                "finished": all(item["error"] or is_terminal(item["lifecycle"]) '
+        "for item in executions.values()),\n",
+        new='                "finished": True,\n',
+        killers=(
+            f"{_SECOND}::test_a_set_whose_wait_is_cut_while_a_member_runs_stays_unfinished_and_the_next_up_waits_for_it"
+            "[native]",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="an-unreadable-cancelled-run-counts-as-stopped",
+        breaks="a superseded run whose cancel was accepted but which cannot be read back is taken as stopped: the "
+        "member's new run starts beside it, and the set's destroy reports success",
+        module="runs.py",
+        old="            return isinstance(waited.errors[ref], NotFound)\n",
+        new="            return True\n",
+        killers=(
+            f"{_SECOND}::test_a_superseded_member_whose_cancelled_run_cannot_be_read_back_starts_nothing_and_destroy"
+            "_fails[dynamic]",
+        ),
+    ),
+    Mutant(
+        name="a-replaced-sets-delete-cancels-the-runs-the-new-set-attached-to",
+        breaks="up --replace of a JobExecutionSet created before delete cancels the runs the new set attached to",
+        module="operations.py",
+        old="            [ref for ref in _recorded_runs(props).values() if not self.connection.adopted(ref.arm_id)],\n",
+        new="            list(_recorded_runs(props).values()),\n",
+        killers=(f"{_SECOND}::test_a_create_before_delete_replacement_of_a_set_keeps_the_runs_it_attached_to[native]",),
+    ),
+    Mutant(
+        name="a-replacement-delete-cancels-the-run-it-started-under-an-unconfirmed-id",
+        breaks="up --replace (create-before-delete) of a JobExecution whose PUT was never confirmed starts its run "
+        "under the id the old record names, and the old resource's delete cancels that new run",
+        module="operations.py",
+        old="                unconfirmed(props) and self.connection.started_here(ref.arm_id, execution)\n",
+        new="                False\n",
+        killers=(
+            f"{_SECOND}::test_a_create_before_delete_replacement_of_an_unconfirmed_record_keeps_the_run_it_starts_under"
+            "_that_id[dynamic]",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="a-set-replacement-delete-cancels-the-run-it-started-under-an-unconfirmed-id",
+        breaks="up --replace (create-before-delete) of a set whose member's PUT was never confirmed starts the "
+        "member's run under the id the old set names, and the old set's delete cancels that new run",
+        module="operations.py",
+        old="                _unconfirmed(entry) and self.connection.started_here(ref.arm_id, execution)\n",
+        new="                False\n",
+        killers=(
+            f"{_SECOND}::test_a_create_before_delete_replacement_of_a_set_with_an_unconfirmed_member_keeps_the_run_it"
+            "_starts[native]",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="a-set-delete-cancels-a-later-run-under-a-members-recorded-id",
+        breaks="after a member's job was deleted and made again, a create-before-delete replacement of the set "
+        "starts the member's run under the id the old set names, and the old set's delete cancels it",
+        module="operations.py",
+        old="            return not _the_recorded_run(execution, entry) or (\n",
+        new="            return False or (\n",
+        killers=(
+            f"{_SECOND}::test_a_create_before_delete_replacement_of_a_set_after_its_job_was_made_again_keeps_the_new"
+            "_run[dynamic]",
+            STATE_MACHINE,
+        ),
     ),
 )

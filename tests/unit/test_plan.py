@@ -192,6 +192,13 @@ def test_a_plan_that_could_not_see_everything_never_matches_a_digest() -> None:
     ]
 
 
+def test_a_plan_that_could_not_see_everything_never_matches_counts_but_a_version_pin_still_judges_the_version() -> None:
+    blind = Plan("nightly", 8, PLAN.steps, unseen=("databases of server s1: ServerNotFound: gone",))
+    counts = " ".join(part for part in PLAN.pin.split() if not part.startswith("sha256:"))
+    assert changes(counts, blind) == ["the plan could not be read whole: databases of server s1: ServerNotFound: gone"]
+    assert changes("v8", blind) == [] and changes("v9", blind) == ["version 9 -> 8"]
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
@@ -208,3 +215,46 @@ def test_a_pin_that_cannot_be_read_is_refused_before_any_request(text: str, prob
 def test_a_pin_reads_back_what_a_plan_writes() -> None:
     pin = parse_pin(PLAN.pin)
     assert (pin.version, pin.servers, pin.digest) == (8, {"s1": 2, "s2": 1}, PLAN.digest)
+
+
+# --- found by the generated mutants (python -m tests.engine.mutate): what a plan says and how it reads back -------
+
+
+def test_a_steps_first_line_is_shown_whole_up_to_the_limit_and_cut_with_an_ellipsis_beyond() -> None:
+    from pulumi_azure_elastic_jobs.plan import MAX_FIRST_LINE, first_line
+
+    exact, longer = "x" * MAX_FIRST_LINE, "y" * (MAX_FIRST_LINE + 1)
+    assert first_line(f"\n  \n{exact}\nSELECT 2;") == exact
+    assert first_line(longer) == "y" * (MAX_FIRST_LINE - 3) + "..." and len(first_line(longer)) == MAX_FIRST_LINE
+
+
+def test_the_pin_counts_each_servers_databases_once() -> None:
+    assert PLAN.servers == {"s1": 2, "s2": 1}
+    assert PLAN.pin.startswith("v8 s1=2 s2=1 sha256:")
+
+
+def test_the_text_says_which_databases_an_active_run_holds_only_when_one_does() -> None:
+    held = Plan("nightly", 8, PLAN.steps, busy=("s1/a",))
+    assert "busy (an active run holds them; the service skips them): s1/a" in held.text().splitlines()
+    assert not [line for line in PLAN.text().splitlines() if line.startswith("busy")]
+
+
+def test_a_plan_reads_back_from_state_exactly_as_it_was_written_and_nothing_else_reads_as_one() -> None:
+    written = Plan(
+        "nightly",
+        8,
+        (step(("s1/a",), unresolved=(Unresolved("SqlShardMap s1/m", "no shard map manager"),)),),
+        busy=("s1/a",),
+        unseen=("targets of active run r1: InternalServerError: no",),
+    )
+    assert Plan.from_output(written.output()) == written
+    bare = Plan.from_output({"steps": [{}]})
+    assert bare == Plan("", 0, (PlannedStep(0, "", "", None, "", "", 0, 0, (), ()),))
+    assert Plan.from_output(None) is None and Plan.from_output({"steps": "s"}) is None
+    assert Plan.from_output({"job": "j"}) is None
+
+
+def test_a_server_the_pin_does_not_name_counts_all_its_databases_as_added() -> None:
+    grown = Plan("nightly", 8, (step(("s1/a", "s1/b", "s2/d", "s3/x", "s3/y")),))
+    assert changes("v8 s1=2 s2=1", grown) == ["+2 databases on s3"]
+    assert changes("v8 s1=2 s2=1 s4=3", PLAN) == ["-3 databases on s4"]
