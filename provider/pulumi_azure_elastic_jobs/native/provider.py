@@ -49,6 +49,7 @@ from ..progress import Progress
 from ..terms import UNKNOWN
 from . import views
 from .schema import JOB_EXECUTION, JOB_EXECUTION_SET, schema
+from .spelling import spelled
 
 T = TypeVar("T")
 OPAQUE = frozenset({"triggers", "step_scripts", "counts", "servers", "by_database"})
@@ -135,6 +136,9 @@ class ElasticJobsProvider(Provider):
         self._cancelled = threading.Event()
         self.connection.sleep = self._pause
         self._pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="elastic-jobs")
+        self._replaced: dict[str, dict[str, Any]] = {}
+        """The recorded state of each resource a Diff said is replaced, by URN, until the Create of its preview
+        (which the engine sends without it) compares the run's scripts with the last run's."""
         self._operations: dict[str, Executions] = {
             JOB_EXECUTION: Executions(self.connection),
             JOB_EXECUTION_SET: ExecutionSets(self.connection),
@@ -159,7 +163,7 @@ class ElasticJobsProvider(Provider):
             ) from None
 
     def _progress(self, urn: str) -> Progress:
-        return Progress(urn, self.engine_address)
+        return Progress(urn, self.engine_address, spelled)
 
     # --- the protocol --------------------------------------------------------------------------------------------
 
@@ -184,7 +188,10 @@ class ElasticJobsProvider(Provider):
         return CheckResponse(for_engine(checked.inputs, secret_names(request.new_inputs)), failures)
 
     async def diff(self, request: DiffRequest) -> DiffResponse:
-        diffed = self._ops(request.type).diff(from_engine(request.old_state), from_engine(request.new_inputs))
+        recorded = from_engine(request.old_state)
+        diffed = self._ops(request.type).diff(recorded, from_engine(request.new_inputs))
+        if diffed.replaces:
+            self._replaced[request.urn] = recorded
         detailed = {camel(name): PropertyDiff(PropertyDiffKind.UPDATE_REPLACE, True) for name in diffed.replaces}
         detailed.update({camel(name): PropertyDiff(PropertyDiffKind.UPDATE, True) for name in diffed.updates})
         return DiffResponse(
@@ -200,13 +207,14 @@ class ElasticJobsProvider(Provider):
         props = from_engine(request.properties)
         secrets = secret_names(request.properties)
         if request.preview:  # reads only: what the run will do where; what it will produce is unknown until it runs
-            announced = await self._run(ops.announce_plan, {}, props, self._progress(request.urn))
+            recorded = self._replaced.pop(request.urn, {})  # a replacement's last run; none for a new resource
+            announced = await self._run(ops.announce_plan, recorded, props, self._progress(request.urn))
             outputs = preview_outputs(ops, props)
             if announced.plan is not None:
                 outputs["plan"] = announced.plan.output()
-            plans, status = announced.by_member(), views.STATUS.get()
-            if plans and status is not None:  # a row per (run, database) under the resource (views: a preview's only)
-                await self._run(views.show, status, request.urn, plans)
+            status = views.STATUS.get()
+            if announced.by_member() and status is not None:  # rows under the resource (views: a preview's only)
+                await self._run(views.show, status, request.urn, announced)
             return CreateResponse("", for_engine(outputs, secrets))
         try:
             created = await self._run(ops.create, props, self._progress(request.urn), request.timeout or None)
