@@ -462,6 +462,14 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
     ),
     Mutant(
+        name="a-secret-script-shows-in-the-preview",
+        breaks="a job step's script given to stepScripts as a secret is printed in the preview's plan and diff",
+        module="native/provider.py",
+        old='    if "stepScripts" not in secrets and "members" not in secrets:\n',
+        new="    if True:\n",
+        killers=(f"{_PLAN_GUARD}::test_a_secret_script_is_planned_by_its_digest_and_its_text_is_never_shown",),
+    ),
+    Mutant(
         name="a-no-change-check-loads-the-validator",
         breaks="a Check of recorded inputs (every no-change preview and up) imports pydantic and the validator: the "
         "plan hook imports from the validator's module before its early return (the regression benchmark 7 found)",

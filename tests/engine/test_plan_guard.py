@@ -445,3 +445,22 @@ def test_the_native_plugin_names_the_properties_as_the_programs_language_spells_
         assert f"does not run the scripts {scripts} gives its steps" in str(refused.value.details())
     finally:
         native.kill()
+
+
+def test_a_secret_script_is_planned_by_its_digest_and_its_text_is_never_shown(
+    native: NativePlugin, client: ElasticJobsClient, engine_log: EngineLog
+) -> None:
+    from pulumi.runtime.proto import provider_pb2
+    from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
+
+    from tests.engine.harness import AGENT_CAMEL
+
+    job = new_job(client, script=V1)
+    secret = "ALTER LOGIN app WITH PASSWORD = 'hunter2';"
+    scripts = {_special_sig_key: _special_secret_sig, "value": {"step1": secret}}
+    checked = native.check("secret-script", {**AGENT_CAMEL, "jobName": job.job_name, "stepScripts": scripts})
+    request = provider_pb2.CreateRequest(urn=urn("secret-script"), properties=checked.inputs, preview=True)
+    native.stub.Create(request)
+    (shown,) = [m.message for m in engine_log.messages if m.message.startswith("will run ")]
+    assert "hunter2" not in str(engine_log.messages) and "(the script as its digest" in shown
+    assert "with this deployment's step 'step1'" in shown

@@ -45,8 +45,9 @@ from ..catalog import camel, snake
 from ..config import NAMESPACE
 from ..errors import Cancelled, ElasticJobsError, StartedButUnsettled
 from ..operations import CONFIG_KEYS, Connection, Executions, ExecutionSets
+from ..plan import given_digest
 from ..progress import Progress
-from ..terms import UNKNOWN
+from ..terms import UNKNOWN, is_unknown
 from . import views
 from .schema import JOB_EXECUTION, JOB_EXECUTION_SET, schema
 from .spelling import spelled
@@ -208,7 +209,8 @@ class ElasticJobsProvider(Provider):
         secrets = secret_names(request.properties)
         if request.preview:  # reads only: what the run will do where; what it will produce is unknown until it runs
             recorded = self._replaced.pop(request.urn, {})  # a replacement's last run; none for a new resource
-            announced = await self._run(ops.announce_plan, recorded, props, self._progress(request.urn))
+            shown = digests_of_secret_scripts(props, secrets)
+            announced = await self._run(ops.announce_plan, recorded, shown, self._progress(request.urn))
             outputs = preview_outputs(ops, props)
             if announced.plan is not None:
                 outputs["plan"] = announced.plan.output()
@@ -254,6 +256,29 @@ class ElasticJobsProvider(Provider):
     async def cancel(self) -> None:
         """The engine is shutting the deployment down: every wait ends now, and no run is touched."""
         self._cancelled.set()
+
+
+def digests_of_secret_scripts(props: Mapping[str, Any], secrets: frozenset[str]) -> dict[str, Any]:
+    """The inputs a preview plans with: scripts that arrived secret only by their digests, so neither the plan's
+    lines nor the diff against the last run show their text (a secret never reaches the diagnostics)."""
+    if "stepScripts" not in secrets and "members" not in secrets:
+        return dict(props)
+
+    def hidden(scripts: Any) -> Any:
+        if not isinstance(scripts, Mapping):
+            return scripts
+        return {name: given_digest(str(text)) if not is_unknown(text) else text for name, text in scripts.items()}
+
+    def with_hidden(values: Mapping[str, Any]) -> dict[str, Any]:
+        return {**values, "step_scripts": hidden(values["step_scripts"])} if "step_scripts" in values else dict(values)
+
+    shown = with_hidden(props)
+    members = props.get("members")
+    if isinstance(members, Mapping):
+        shown["members"] = {
+            key: with_hidden(member) if isinstance(member, Mapping) else member for key, member in members.items()
+        }
+    return shown
 
 
 def preview_outputs(ops: Executions, inputs: Mapping[str, Any]) -> dict[str, Any]:
