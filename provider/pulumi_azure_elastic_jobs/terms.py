@@ -47,6 +47,7 @@ IDENTITY_FIELDS = (
 # updated in place.
 WAITING_FIELDS = (
     "expected_plan",
+    "step_scripts",
     "wait_for_completion",
     "timeout",
     "poll_interval",
@@ -67,10 +68,10 @@ AGENT_FIELDS = (
     "cancel_on_destroy",
     "execution_key",
 )
-FIELDS = (*AGENT_FIELDS, "job_name", "job_execution_id", "triggers", "expected_plan")
+FIELDS = (*AGENT_FIELDS, "job_name", "job_execution_id", "triggers", "expected_plan", "step_scripts")
 """Every input of a JobExecution (the fields of ``inputs.ExecutionInputs``, in order)."""
 
-MEMBER_FIELDS = ("job_name", "triggers", "job_execution_id", "expected_plan")
+MEMBER_FIELDS = ("job_name", "triggers", "job_execution_id", "expected_plan", "step_scripts")
 SET_IDENTITY_FIELDS = ("subscription_id", "resource_group_name", "server_name", "job_agent_name")
 SET_WAITING_FIELDS = ("wait_for_completion", "timeout", "poll_interval", "fail_on", "api_version", "cancel_on_destroy")
 SET_FIELDS = (*AGENT_FIELDS, "members")
@@ -88,7 +89,7 @@ DEFAULTS: dict[str, object] = {
     "triggers": {},
 }
 """What validation fills in for an input the program left out (the defaults of ``inputs.ExecutionInputs``; the
-optional ``job_execution_id`` and ``expected_plan`` have none: left out, they stay out)."""
+optional ``job_execution_id``, ``expected_plan`` and ``step_scripts`` have none: left out, they stay out)."""
 
 
 def counted(number: int, noun: str) -> str:

@@ -468,7 +468,7 @@ MUTANTS: tuple[Mutant, ...] = (
         name="a-pinned-member-starts-unreviewed",
         breaks="a set member with expected_plan starts a run whose job was edited after the review",
         module="runs.py",
-        old="            if isinstance(chosen, Claim) and member.expected_plan is not None:\n",
+        old="            if isinstance(chosen, Claim) and _guarded(member):\n",
         new="            if False:\n",
         killers=(
             f"{_SETS}::test_a_member_whose_job_changed_since_review_starts_nothing_and_runs_once_re_pinned[native]",
@@ -489,18 +489,65 @@ MUTANTS: tuple[Mutant, ...] = (
         name="a-preview-shows-no-row-per-database",
         breaks="a native preview publishes no view of the databases its run will touch",
         module="native/provider.py",
-        old="                    await self._run(views.show, status, plan)\n",
-        new="                    pass\n",
+        old="                await self._run(views.show, status, request.urn, announced)\n",
+        new="                pass\n",
         killers=(f"{_PLAN_VIEWS}::test_a_preview_publishes_a_row_per_planned_database_and_a_run_publishes_none",),
+    ),
+    Mutant(
+        name="rows-of-two-runs-over-one-database-collide",
+        breaks="two runs over the same database (a migration and a reindex on one target group) fail `pulumi "
+        "preview` and `up` with `duplicate resource ...PlannedDatabase::server1/app-db-1`: a row is named by its "
+        "database alone, and the engine names a view by its resource's type and the row's name",
+        module="native/views.py",
+        old='    return "/".join([resource, *([] if member is None else [member]), server, database])\n',
+        new='    return "/".join([server, database])\n',
+        killers=(
+            f"{_PLAN_VIEWS}::test_a_preview_publishes_a_row_per_planned_database_and_a_run_publishes_none",
+            f"{_PLAN_VIEWS}::test_every_program_previews_one_row_per_resource_and_database_and_no_two_rows_share_a_urn",
+        ),
+    ),
+    Mutant(
+        name="a-pin-refuses-the-version-its-own-deployment-makes",
+        breaks="the pin a pull request's preview prints makes the merge's `up` refuse (`version 1 -> 2`): the job "
+        "step update in the same deployment makes a new version of the very content reviewed, and the pin holds "
+        "the version number the service assigns instead of the content",
+        module="plan.py",
+        old='        return " ".join(part for part in (servers, steps, self.digest) if part)\n',
+        new='        return " ".join(part for part in (f"v{self.version}", servers, steps, self.digest) if part)\n',
+        killers=(
+            f"{_PLAN_GUARD}::test_a_pr_that_edits_the_step_previews_its_new_script_and_the_pin_holds_through_the_merges"
+            "_new_version[native]",
+        ),
+    ),
+    Mutant(
+        name="a-replacement-shows-its-plan-twice",
+        breaks="a dynamic-provider preview of a replacement prints the plan twice, the second time as a first run's: "
+        "the engine checks a replaced resource with its old inputs, then with none",
+        module="provider.py",
+        old="        if new and key in _replacing:\n",
+        new="        if False:\n",
+        killers=(
+            f"{_PLAN_GUARD}::test_the_dynamic_face_shows_a_replacements_plan_once_though_the_engine_checks_it_twice",
+        ),
+    ),
+    Mutant(
+        name="a-secret-script-shows-in-the-preview",
+        breaks="a job step's script given to stepScripts as a secret is printed in the preview's plan and diff",
+        module="native/provider.py",
+        old='    if "stepScripts" not in secrets and "members" not in secrets:\n',
+        new="    if True:\n",
+        killers=(f"{_PLAN_GUARD}::test_a_secret_script_is_planned_by_its_digest_and_its_text_is_never_shown",),
     ),
     Mutant(
         name="a-no-change-check-loads-the-validator",
         breaks="a Check of recorded inputs (every no-change preview and up) imports pydantic and the validator: the "
         "plan hook imports from the validator's module before its early return (the regression benchmark 7 found)",
         module="operations.py",
-        old="        if olds and not self.diff(olds, inputs).replaces:\n            return None\n        plan = self.",
+        old="        if olds and not self.diff(olds, inputs).replaces:\n"
+        "            return Announced()\n        live = self.",
         new="        from .inputs import validate as _\n\n"
-        "        if olds and not self.diff(olds, inputs).replaces:\n            return None\n        plan = self.",
+        "        if olds and not self.diff(olds, inputs).replaces:\n"
+        "            return Announced()\n        live = self.",
         killers=(f"{_PURE}::test_a_no_change_check_in_a_fresh_plugin_loads_no_validator",),
     ),
     # The second paths of issue 35: each beside a well-tested first path, where an outside audit's mutant survived.

@@ -35,6 +35,10 @@ class MemberArgsDict(TypedDict):
     """
     A UUID to pin this member's run to.
     """
+    step_scripts: NotRequired[pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]]
+    """
+    The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
+    """
     triggers: NotRequired[pulumi.Input[Optional[Mapping[str, Any]]]]
     """
     Any values; a change re-runs just this member.
@@ -46,6 +50,7 @@ class MemberArgs:
                  job_name: pulumi.Input[_builtins.str],
                  expected_plan: pulumi.Input[Optional[_builtins.str]] = None,
                  job_execution_id: pulumi.Input[Optional[_builtins.str]] = None,
+                 step_scripts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  triggers: pulumi.Input[Optional[Mapping[str, Any]]] = None):
         """
         One member of a JobExecutionSet.
@@ -53,6 +58,7 @@ class MemberArgs:
         :param pulumi.Input[_builtins.str] job_name: The job this member runs.
         :param pulumi.Input[_builtins.str] expected_plan: The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on (the next `up` tries it again). Changing it alone never re-runs a member that ran.
         :param pulumi.Input[_builtins.str] job_execution_id: A UUID to pin this member's run to.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] step_scripts: The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
         :param pulumi.Input[Mapping[str, Any]] triggers: Any values; a change re-runs just this member.
         """
         pulumi.set(__self__, "job_name", job_name)
@@ -60,6 +66,8 @@ class MemberArgs:
             pulumi.set(__self__, "expected_plan", expected_plan)
         if job_execution_id is not None:
             pulumi.set(__self__, "job_execution_id", job_execution_id)
+        if step_scripts is not None:
+            pulumi.set(__self__, "step_scripts", step_scripts)
         if triggers is not None:
             pulumi.set(__self__, "triggers", triggers)
 
@@ -98,6 +106,18 @@ class MemberArgs:
     @job_execution_id.setter
     def job_execution_id(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "job_execution_id", value)
+
+    @_builtins.property
+    @pulumi.getter(name="stepScripts")
+    def step_scripts(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
+        """
+        return pulumi.get(self, "step_scripts")
+
+    @step_scripts.setter
+    def step_scripts(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "step_scripts", value)
 
     @_builtins.property
     @pulumi.getter
