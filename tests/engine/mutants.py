@@ -555,8 +555,8 @@ MUTANTS: tuple[Mutant, ...] = (
         name="a-counts-pin-matches-a-plan-not-read-whole",
         breaks="a pin with a version and database counts but no digest starts a run whose plan could not be read whole",
         module="plan.py",
-        old="    if plan.unseen and (pin.digest is not None or pin.servers is not None):\n",
-        new="    if plan.unseen and pin.digest is not None:\n",
+        old="    if plan.unseen and (pin.digest is not None or pin.servers is not None or pin.scripts is not None):\n",
+        new="    if plan.unseen and (pin.digest is not None or pin.scripts is not None):\n",
         killers=(
             f"{_PLAN}::test_a_plan_that_could_not_see_everything_never_matches_counts_but_a_version_pin_still_judges"
             "_the_version",
