@@ -27,8 +27,10 @@ def _diagnostics(preview: dict[str, Any], starting: str) -> dict[str, str]:
     set warns once a job)."""
     found: dict[str, list[str]] = {}
     for d in preview.get("diagnostics") or []:
-        if str(d.get("message", "")).lstrip().startswith(starting):
-            found.setdefault(str(d.get("urn")), []).append(str(d.get("message", "")).strip())
+        text = str(d.get("message", "")).strip()
+        text = text.removeprefix("warning: ") if d.get("severity") == "warning" else text  # as --json writes one
+        if text.startswith(starting):
+            found.setdefault(str(d.get("urn")), []).append(text)
     return {urn: "\n\n".join(texts) for urn, texts in found.items()}
 
 

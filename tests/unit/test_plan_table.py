@@ -72,3 +72,11 @@ def test_a_set_warning_once_a_job_keeps_every_warning_in_one_quote() -> None:
     (found,) = list(plan_table.plans(preview({"op": "create", "urn": URN}, diagnostics=[shown, *warnings])))
     text = plan_table.table(*found)
     assert "live plan of job migrate" in text and "> expected_plan does not match the live plan of job reindex" in text
+
+
+def test_a_refused_pin_heads_its_table_as_the_cli_writes_the_warning_with_its_prefix() -> None:
+    plan_table = renderer()
+    warning = {"urn": URN, "severity": "warning", "message": f"warning: {REFUSAL}\n"}
+    shown = {"urn": URN, "severity": "info", "message": "will run migrate v2: 1 step on 2 databases in 1 server\n"}
+    (found,) = list(plan_table.plans(preview({"op": "create", "urn": URN}, diagnostics=[shown, warning])))
+    assert "**Will not run on merge:** expected_plan does not match" in plan_table.table(*found)
