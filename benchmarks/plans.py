@@ -27,6 +27,7 @@ from pulumi_azure_elastic_jobs.ids import JobRef
 from pulumi_azure_elastic_jobs.progress import Progress
 
 GROUP = "jobs"
+URN = "urn:pulumi:bench::plans::azure-elastic-jobs:index:JobExecution::migration"
 
 
 def _pages(items: int) -> int:
@@ -101,7 +102,7 @@ def fleet_preview(samples: int, servers: int = 10, per_server: int = 100, pools:
         recorded = provider.check({}, news).inputs
         provider.check({}, news)  # warm: the client, the validator
         since = _seq(emulator)
-        plan = provider.operations.announce_plan({}, recorded, Progress(None, None))  # no engine: shown nowhere
+        plan = provider.operations.announce_plan({}, recorded, Progress(None, None)).plan  # no engine: shown nowhere
         counted = _count(emulator, since)
         assert plan is not None and len(plan.databases) == servers * per_server, plan and plan.summary()
         with_plan, without = [], []
@@ -168,7 +169,7 @@ def _rows_time(plan: Any, samples: int) -> float:
         times = []
         for _ in range(samples + 1):  # the first warms the channel machinery and is dropped
             started = time.perf_counter()
-            assert views.show(status, plan) is None
+            assert views.show(status, URN, {None: plan}) is None
             times.append(time.perf_counter() - started)
         return statistics.median(times[1:])
     finally:

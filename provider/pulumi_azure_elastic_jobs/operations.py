@@ -190,6 +190,21 @@ class Found:
     inputs: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class Announced:
+    """What a preview showed of the runs these inputs start: a ``JobExecution``'s own ``plan``, or the plans of a
+    set's starting ``members`` by member key (members of one job share its plan)."""
+
+    plan: Plan | None = None
+    members: Mapping[str, Plan] = field(default_factory=dict)
+
+    def by_member(self) -> dict[str | None, Plan]:
+        """Every plan shown, by whose run it is: ``None`` for a ``JobExecution``'s own, else the member key."""
+        plans: dict[str | None, Plan] = {} if self.plan is None else {None: self.plan}
+        plans.update(self.members)
+        return plans
+
+
 class Connection:
     """Where the provider's settings and clients live in its process: resolved once, at first use, from the
     configuration the engine handed over; shared by every call (thread-safe)."""
@@ -331,20 +346,20 @@ class Executions:
             raise StartedButUnsettled(run.ref.arm_id, outputs, unsettled) from unsettled
         return Created(run.ref.arm_id, _resource_outputs(declared, execution, run.ref, targets, _planned(plan)))
 
-    def announce_plan(self, olds: Mapping[str, Any], inputs: Mapping[str, Any], progress: Progress) -> Plan | None:
+    def announce_plan(self, olds: Mapping[str, Any], inputs: Mapping[str, Any], progress: Progress) -> Announced:
         """When these inputs start a run (a new resource, or a replacing change), read its plan and put it in the
         resource's diagnostics, its first line the summary the row shows; else nothing, and no request. A pinned
         ``expected_plan`` the live plan no longer matches is a warning there: the reviewer learns in the preview
         that ``up`` will refuse to start this run. A Check that starts no run loads nothing (no validator)."""
         if olds and not self.diff(olds, inputs).replaces:
-            return None
+            return Announced()
         plan = self.preview_plan(inputs)
         if plan is not None:
             progress.note(plan.text())
             expected = _known_pin(inputs.get("expected_plan"))
             if expected is not None:
                 _warn_unreviewed(progress, {"this run": expected}, plan)
-        return plan
+        return Announced(plan)
 
     def announce_update(self, olds: Mapping[str, Any], news: Mapping[str, Any], progress: Progress) -> None:
         """A preview of an update in place (the native face's Update with ``preview``): a run's update never starts
@@ -741,18 +756,19 @@ class ExecutionSets(Executions):
     losing track of them.
     """
 
-    def announce_plan(self, olds: Mapping[str, Any], inputs: Mapping[str, Any], progress: Progress) -> Plan | None:
+    def announce_plan(self, olds: Mapping[str, Any], inputs: Mapping[str, Any], progress: Progress) -> Announced:
         """The plans of the jobs whose members would start a run (members added or changed, or every member when
         the set is new or replaced), one plan a job, read together and shown in one diagnostic whose first line
-        counts them. A set records no plan of its own; each member's run starts as planned here."""
+        counts them. A set records no plan of its own; each member's run starts as planned here. Returns each starting
+        member's plan (the native face's rows)."""
         if any(is_unknown(inputs.get(name)) for name in SET_IDENTITY_FIELDS):
-            return None
+            return Announced()
         starting = _starting_members(olds if olds and not self.diff(olds, inputs).replaces else {}, inputs)
         jobs: dict[str, list[str]] = {}
         for key, job_name in sorted(starting.items()):
             jobs.setdefault(job_name, []).append(key)
         if not jobs:
-            return None
+            return Announced()
         agent = {name: inputs.get(name) for name in (*SET_IDENTITY_FIELDS, "api_version")}
         with ThreadPoolExecutor(max_workers=min(8, len(jobs)), thread_name_prefix="elastic-jobs-plans") as pool:
             plans = list(pool.map(lambda job: Executions.preview_plan(self, {**agent, "job_name": job}), jobs))
@@ -765,7 +781,7 @@ class ExecutionSets(Executions):
         pins = {key: pin for key, value in _pins_of(inputs).items() if (pin := _known_pin(value)) is not None}
         for members, plan in shown:
             _warn_unreviewed(progress, {f"member {key}": pins[key] for key in members if key in pins}, plan)
-        return None
+        return Announced(members={key: plan for members, plan in shown for key in members})
 
     def announce_update(self, olds: Mapping[str, Any], news: Mapping[str, Any], progress: Progress) -> None:
         """An update of a set starts the members added, changed or recorded without a run: their plans, as a Check

@@ -420,18 +420,33 @@ MUTANTS: tuple[Mutant, ...] = (
         name="a-preview-shows-no-row-per-database",
         breaks="a native preview publishes no view of the databases its run will touch",
         module="native/provider.py",
-        old="                    await self._run(views.show, status, plan)\n",
-        new="                    pass\n",
+        old="                await self._run(views.show, status, request.urn, plans)\n",
+        new="                pass\n",
         killers=(f"{_PLAN_VIEWS}::test_a_preview_publishes_a_row_per_planned_database_and_a_run_publishes_none",),
+    ),
+    Mutant(
+        name="rows-of-two-runs-over-one-database-collide",
+        breaks="two runs over the same database (a migration and a reindex on one target group) fail `pulumi "
+        "preview` and `up` with `duplicate resource ...PlannedDatabase::server1/app-db-1`: a row is named by its "
+        "database alone, and the engine names a view by its resource's type and the row's name",
+        module="native/views.py",
+        old='    return "/".join([resource, *([] if member is None else [member]), server, database])\n',
+        new='    return "/".join([server, database])\n',
+        killers=(
+            f"{_PLAN_VIEWS}::test_a_preview_publishes_a_row_per_planned_database_and_a_run_publishes_none",
+            f"{_PLAN_VIEWS}::test_every_program_previews_one_row_per_resource_and_database_and_no_two_rows_share_a_urn",
+        ),
     ),
     Mutant(
         name="a-no-change-check-loads-the-validator",
         breaks="a Check of recorded inputs (every no-change preview and up) imports pydantic and the validator: the "
         "plan hook imports from the validator's module before its early return (the regression benchmark 7 found)",
         module="operations.py",
-        old="        if olds and not self.diff(olds, inputs).replaces:\n            return None\n        plan = self.",
+        old="        if olds and not self.diff(olds, inputs).replaces:\n"
+        "            return Announced()\n        plan = self.",
         new="        from .inputs import validate as _\n\n"
-        "        if olds and not self.diff(olds, inputs).replaces:\n            return None\n        plan = self.",
+        "        if olds and not self.diff(olds, inputs).replaces:\n"
+        "            return Announced()\n        plan = self.",
         killers=(f"{_PURE}::test_a_no_change_check_in_a_fresh_plugin_loads_no_validator",),
     ),
 )

@@ -200,13 +200,13 @@ class ElasticJobsProvider(Provider):
         props = from_engine(request.properties)
         secrets = secret_names(request.properties)
         if request.preview:  # reads only: what the run will do where; what it will produce is unknown until it runs
-            plan = await self._run(ops.announce_plan, {}, props, self._progress(request.urn))
+            announced = await self._run(ops.announce_plan, {}, props, self._progress(request.urn))
             outputs = preview_outputs(ops, props)
-            if plan is not None:
-                outputs["plan"] = plan.output()
-                status = views.STATUS.get()
-                if status is not None:  # a row per database under the resource (views: a preview's only)
-                    await self._run(views.show, status, plan)
+            if announced.plan is not None:
+                outputs["plan"] = announced.plan.output()
+            plans, status = announced.by_member(), views.STATUS.get()
+            if plans and status is not None:  # a row per (run, database) under the resource (views: a preview's only)
+                await self._run(views.show, status, request.urn, plans)
             return CreateResponse("", for_engine(outputs, secrets))
         try:
             created = await self._run(ops.create, props, self._progress(request.urn), request.timeout or None)

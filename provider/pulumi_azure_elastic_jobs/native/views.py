@@ -1,11 +1,15 @@
 """A preview's row per database: the plan published to the engine as resource views (the native face only).
 
 A native Create carries the address and token of the engine's resource-status service; steps published there
-show as rows under the resource (``+ azure-elastic-jobs:index:PlannedDatabase server1/app-db-1 create``) and in
-``pulumi preview --json`` / ``--diff`` with their properties. Only a *preview* publishes them. Views published by a
-real Create are kept in state as resources of their own, and with the CLI this project pins (3.274.1) replacing a
-resource that has views leaves the old ones beside the new (the snapshot then fails its integrity check,
-"duplicate resource", and every later command refuses the stack): a plan row must never cost a user their state.
+show as rows under the resource (``+ azure-elastic-jobs:index:PlannedDatabase migration/server1/app-db-1 create``)
+and in ``pulumi preview --json`` / ``--diff`` with their properties; a set shows a row per starting member and
+database. The engine names a row ``<resource's type>$PlannedDatabase::<row name>``: unique in the stack only when
+the row's name carries the resource's own name (and a set's member key), :func:`row_name`.
+
+Only a *preview* publishes them. Views published by a real Create are kept in state as resources of their own,
+and with the CLI this project pins (3.274.1) replacing a resource that has views leaves the old ones beside the new
+(the snapshot then fails its integrity check, "duplicate resource", and every later command refuses the stack): a
+plan row must never cost a user their state.
 So ``up`` keeps the plan where it always did (the ``plan`` output, ``target_outcomes.by_database``); the rows are
 the reviewer's, in the preview. The SDK's request objects drop the two fields, so the served call records them
 (:data:`STATUS`) before the SDK's servicer runs.
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,41 +51,65 @@ STATUS: contextvars.ContextVar[ResourceStatus | None] = contextvars.ContextVar("
 """The resource-status service of the call being served (set per call, in its own task)."""
 
 
-def database_rows(plan: Plan) -> list[dict[str, Any]]:
-    """One row per database the run will touch: where it is, the steps that run there, and whether the service
-    will skip it (an active run of the job holds it). Pure data, in the core's terms."""
+def resource_name(urn: str) -> str:
+    """The resource's own name: what follows the URN's third ``::`` (a name may itself contain ``::``)."""
+    parts = urn.split("::", 3)
+    return parts[3] if len(parts) == 4 else urn
+
+
+def row_name(resource: str, server: str, database: str, member: str | None = None) -> str:
+    """A row's name, unique in the stack: the engine names a view ``<resource's qualified type>$PlannedDatabase::
+    <name>``, so two resources of one type (whose own names differ, as their URNs do) planning one database need the
+    resource's name in it, and a set's members sharing a database the member key too:
+    ``migration/server1/app-db-1``, ``fleet/tenant-a/server1/app-db-1``. No two (resource, member, server,
+    database) give one name, though a resource's name may hold ``/``: the parts after it never do (a member key is
+    ``[A-Za-z0-9._-]``, a server and a database are segments of an ARM id), so the name is read from its end."""
+    return "/".join([resource, *([] if member is None else [member]), server, database])
+
+
+def database_rows(plan: Plan, resource: str, member: str | None = None) -> list[dict[str, Any]]:
+    """One row per database the run will touch: whose run it is (``resource``, and a set's ``member``), where it is,
+    the steps that run there, and whether the service will skip it (an active run of the job holds it). Pure data,
+    in the core's terms."""
     busy = set(plan.busy)
     on = [(step.name, frozenset(step.databases)) for step in plan.steps]
     rows = []
     for key in plan.databases:
         server, _, database = key.partition("/")
         steps = [name for name, databases in on if key in databases]
-        row: dict[str, Any] = {"server": server, "database": database, "job": plan.job, "version": plan.version}
-        row["steps"] = steps
+        row: dict[str, Any] = {"resource": resource}
+        if member is not None:
+            row["member"] = member
+        row.update(server=server, database=database, job=plan.job, version=plan.version, steps=steps)
         if key in busy:
             row["skipped"] = "an active run of the job holds this database: the service skips it"
         rows.append(row)
     return rows
 
 
-def view_steps(plan: Plan) -> list[Any]:
-    """The plan's rows as the engine's view steps: a ``create`` of each, its properties the row."""
+def view_steps(resource: str, plans: Mapping[str | None, Plan]) -> list[Any]:
+    """The rows of ``plans`` (a JobExecution's own under ``None``, a set's by member key) as the engine's view
+    steps: a ``create`` of each, named by :func:`row_name`, its properties the row."""
     from google.protobuf import struct_pb2  # type: ignore[import-untyped]
     from pulumi.runtime.proto import resource_status_pb2 as rs
 
     steps = []
-    for row in database_rows(plan):
-        name = f"{row['server']}/{row['database']}"
-        properties = struct_pb2.Struct()
-        properties.update(row)
-        state = rs.ViewStepState(type=VIEW_TYPE, name=name, inputs=properties, outputs=properties)
-        steps.append(rs.ViewStep(status=rs.ViewStep.OK, op=rs.ViewStep.CREATE, type=VIEW_TYPE, name=name, new=state))
+    for member, plan in plans.items():
+        for row in database_rows(plan, resource, member):
+            name = row_name(resource, row["server"], row["database"], member)
+            properties = struct_pb2.Struct()
+            properties.update(row)
+            state = rs.ViewStepState(type=VIEW_TYPE, name=name, inputs=properties, outputs=properties)
+            steps.append(
+                rs.ViewStep(status=rs.ViewStep.OK, op=rs.ViewStep.CREATE, type=VIEW_TYPE, name=name, new=state)
+            )
     return steps
 
 
-def show(status: ResourceStatus, plan: Plan) -> str | None:
-    """Publish the plan's rows (:func:`view_steps`, :func:`publish`): off the event loop, where its caller runs it."""
-    return publish(status, view_steps(plan))
+def show(status: ResourceStatus, urn: str, plans: Mapping[str | None, Plan]) -> str | None:
+    """Publish the rows of the resource ``urn`` names (:func:`view_steps`, :func:`publish`): off the event loop,
+    where its caller runs it."""
+    return publish(status, view_steps(resource_name(urn), plans))
 
 
 def publish(status: ResourceStatus, steps: Sequence[Any]) -> str | None:
