@@ -30,6 +30,8 @@ _PLAN_GUARD = "tests/engine/test_plan_guard.py"
 _TRANSPORT = "tests/integration/test_transport.py"
 _PLAN_VIEWS = "tests/engine/test_plan_views.py"
 _PURE = "tests/unit/test_pure_logic.py"
+_PLAN_COMMENT = "tests/unit/test_plan_comment.py"
+_POLICY = "tests/unit/test_policy_rules.py"
 
 
 @dataclass(frozen=True)
@@ -448,5 +450,25 @@ MUTANTS: tuple[Mutant, ...] = (
         "        if olds and not self.diff(olds, inputs).replaces:\n"
         "            return Announced()\n        plan = self.",
         killers=(f"{_PURE}::test_a_no_change_check_in_a_fresh_plugin_loads_no_validator",),
+    ),
+    Mutant(
+        name="the-plan-comment-misses-a-warning-as-json-writes-it",
+        breaks="a stale pin's banner 'Will not run on merge' never appears in the plan comment: in preview --json a "
+        "warning's message starts with 'warning: '",
+        module="pr.py",
+        old='    return _SEVERITY_PREFIX.sub("", str(diagnostic.get("message") or "").strip(), count=1)\n',
+        new='    return str(diagnostic.get("message") or "").strip()\n',
+        killers=(
+            f"{_PLAN_COMMENT}::test_a_warning_is_matched_with_the_prefix_the_cli_writes_before_it",
+            f"{_PLAN_COMMENT}::test_the_stale_pin_heads_its_resource_with_the_banner_and_the_other_has_none",
+        ),
+    ),
+    Mutant(
+        name="the-policy-pack-lets-an-unpinned-run-through",
+        breaks="on a stack whose policy requires pins, a run without expected_plan passes the policy pack",
+        module="policy/rules.py",
+        old="    if is_unknown(run.pin) or (isinstance(run.pin, str) and run.pin.strip()):\n        return None\n",
+        new="    return None\n",
+        killers=(f"{_POLICY}::test_a_run_without_a_pin_is_named_with_the_field_as_its_language_spells_it",),
     ),
 )
