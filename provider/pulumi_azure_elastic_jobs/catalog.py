@@ -44,9 +44,24 @@ AGENT_INPUTS = (
         "`AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.",
         replaces=True,
     ),
-    Prop("resource_group_name", "string", "The resource group of the SQL server.", required=True, replaces=True),
-    Prop("server_name", "string", "The SQL server that hosts the job agent.", required=True, replaces=True),
-    Prop("job_agent_name", "string", "The Elastic Job agent.", required=True, replaces=True),
+    Prop(
+        "resource_group_name",
+        "string",
+        "The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.",
+        replaces=True,
+    ),
+    Prop(
+        "server_name",
+        "string",
+        "The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.",
+        replaces=True,
+    ),
+    Prop(
+        "job_agent_name",
+        "string",
+        "The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.",
+        replaces=True,
+    ),
     Prop(
         "api_version",
         "string",
@@ -94,7 +109,7 @@ AGENT_INPUTS = (
 
 EXECUTION_INPUTS = (
     *AGENT_INPUTS,
-    Prop("job_name", "string", "The job to run.", required=True, replaces=True),
+    Prop("job_name", "string", "The job to run. Required unless `jobId` names it.", replaces=True),
     Prop(
         "job_execution_id",
         "string",
@@ -115,6 +130,14 @@ EXECUTION_INPUTS = (
         "The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a "
         "create or replace refuses, before any request that changes anything, to start a run whose live plan "
         "differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.",
+    ),
+    Prop(
+        "job_id",
+        "string",
+        "The job's ARM id (`/subscriptions/.../jobAgents/<agent>/jobs/<job>`, the `id` of azure-native's "
+        "`sql.Job`), instead of `subscriptionId`, `resourceGroupName`, `serverName`, `jobAgentName` and "
+        "`jobName`: the provider's Check fills them in from it (a name also given must agree with it). Wiring "
+        "the job's id makes this run depend on the job.",
     ),
 )
 
@@ -221,7 +244,7 @@ TARGET_OUTCOMES = (
 )
 
 MEMBER_PROPS = (
-    Prop("job_name", "string", "The job this member runs.", required=True),
+    Prop("job_name", "string", "The job this member runs. Required unless `jobId` names it."),
     Prop("triggers", "map", "Any values; a change re-runs just this member.", items="any"),
     Prop("job_execution_id", "string", "A UUID to pin this member's run to."),
     Prop(
@@ -231,6 +254,12 @@ MEMBER_PROPS = (
         "JobExecution: the member starts no run while its job's live plan differs; it is recorded with a "
         "`PlanChanged` error naming what changed, and the other members go on (the next `up` tries it again). "
         "Changing it alone never re-runs a member that ran.",
+    ),
+    Prop(
+        "job_id",
+        "string",
+        "The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's "
+        "agent, whose names default to the id's when the set gives none.",
     ),
 )
 

@@ -104,6 +104,8 @@ class ExecutionInputs(AgentInputs):
     job_execution_id: Annotated[StrictStr, _rule(uuid_problem)] | None = None
     triggers: dict[str, Any] = Field(default_factory=dict)
     expected_plan: Annotated[StrictStr, _rule(pin_problem)] | None = None
+    job_id: StrictStr | None = None
+    """The job's ARM id, when the program named the job by it: Check filled the names above from it."""
 
     @property
     def job(self) -> JobRef:
@@ -134,7 +136,7 @@ if tuple(ExecutionInputs.model_fields) != FIELDS:  # terms.FIELDS names the mode
 if {
     name: field.get_default(call_default_factory=True)
     for name, field in ExecutionInputs.model_fields.items()
-    if not field.is_required() and name not in ("job_execution_id", "expected_plan")
+    if not field.is_required() and name not in ("job_execution_id", "expected_plan", "job_id")
 } != DEFAULTS:
     raise RuntimeError("terms.DEFAULTS is out of date with ExecutionInputs' defaults")
 
@@ -198,6 +200,7 @@ class MemberInputs(BaseModel):
     triggers: dict[str, Any] = Field(default_factory=dict)
     job_execution_id: Annotated[StrictStr, _rule(uuid_problem)] | None = None
     expected_plan: Annotated[StrictStr, _rule(pin_problem)] | None = None
+    job_id: StrictStr | None = None
 
 
 class SetInputs(AgentInputs):

@@ -22,6 +22,12 @@ PROGRAM = ROOT / "tests" / "cli" / "programs" / "policy-probe"
 NIGHTLY_PIN = "v1 server1=2"  # both seeded jobs: version 1, on the two databases of server1
 
 
+def last_seq(emulator: Emulator) -> int:
+    """The sequence number of the emulator's last request: what a later requests_log(since) counts from."""
+    log = emulator.requests_log()
+    return int(log[-1]["seq"]) if log else 0
+
+
 def program_outside(tmp_path: Path) -> Path:
     copy = tmp_path / "policy-probe"
     shutil.copytree(PROGRAM, copy)
@@ -56,7 +62,7 @@ def test_a_program_breaking_each_policy_is_stopped_at_preview_and_one_keeping_th
     # The reindex unpinned, the migration waiting 7200 s; its 2 databases are approved.
     stack.config("migrationPin", NIGHTLY_PIN)
     stack.config("timeout", "7200")
-    since = len(emulator.requests_log())
+    since = last_seq(emulator)
     for command in (["preview"], ["up", "--yes"]):
         stopped = stack.run(*command, *pack, check=False)
         output = stopped.stdout + stopped.stderr
@@ -81,7 +87,7 @@ def test_a_program_breaking_each_policy_is_stopped_at_preview_and_one_keeping_th
 
     stack.config("reindexPin", NIGHTLY_PIN)
     advisory = policy_config(tmp_path, stack, elastic_jobs_databases_per_run="advisory")
-    since = len(emulator.requests_log())
+    since = last_seq(emulator)
     deployed = stack.run("up", "--yes", "--policy-pack", str(PACK), "--policy-pack-config", advisory)
     assert "[advisory]  elastic-jobs-databases-per-run" in deployed.stdout, deployed.stdout
     assert "[mandatory]" not in deployed.stdout, deployed.stdout

@@ -471,4 +471,14 @@ MUTANTS: tuple[Mutant, ...] = (
         new="    return None\n",
         killers=(f"{_POLICY}::test_a_run_without_a_pin_is_named_with_the_field_as_its_language_spells_it",),
     ),
+    Mutant(
+        name="a-job-id-and-names-of-another-job-both-taken",
+        breaks="a JobExecution given a job's ARM id and names of another job runs one of them without a word",
+        module="ids.py",
+        old="    if clashes:\n",
+        new="    if False:\n",
+        killers=(
+            "tests/engine/test_job_id.py::test_a_bad_or_contradicting_job_id_is_a_check_failure_naming_it_with_no_request",
+        ),
+    ),
 )
