@@ -127,9 +127,20 @@ EXECUTION_INPUTS = (
     Prop(
         "expected_plan",
         "string",
-        "The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a "
-        "create or replace refuses, before any request that changes anything, to start a run whose live plan "
-        "differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.",
+        "The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any "
+        "part of it): a create or replace refuses, before any request that changes anything, to start a run whose "
+        "plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> "
+        "sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job "
+        "step in the same deployment makes. Updated in place.",
+    ),
+    Prop(
+        "step_scripts",
+        "map",
+        "The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's "
+        "`action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run "
+        "this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not "
+        "run them (the run must depend on the job steps, so they are updated first). Updated in place.",
+        items="string",
     ),
     Prop(
         "job_id",
@@ -197,8 +208,12 @@ EXECUTION_OUTPUTS = (
 RUN_PLAN = (
     Prop("job", "string", "The job."),
     Prop("version", "integer", "The job's version when the plan was read."),
-    Prop("digest", "string", "A stable digest of what will run where (`sha256:` and 16 hex characters)."),
-    Prop("pin", "string", "Version, databases per server and digest: the value `expectedPlan` takes."),
+    Prop(
+        "digest",
+        "string",
+        "A stable digest of what will run where, by content, not version (`sha256:` and 16 hex characters).",
+    ),
+    Prop("pin", "string", "Databases per server, the steps' scripts and the digest: the value `expectedPlan` takes."),
     Prop("summary", "string", "The plan in one line, as the resource's row shows it."),
     Prop(
         "steps",
@@ -211,6 +226,12 @@ RUN_PLAN = (
     Prop("servers", "map", "Databases per server.", items="number"),
     Prop("busy", "array", "Databases an active run of the job holds: the service skips them there.", items="string"),
     Prop("unseen", "array", "What the plan could not read (it is incomplete when any).", items="string"),
+    Prop(
+        "deployed",
+        "array",
+        "Steps whose script the plan shows as this deployment gives it (`stepScripts`), not as the live job has it.",
+        items="string",
+    ),
 )
 
 TARGET_OUTCOMES = (
@@ -254,6 +275,13 @@ MEMBER_PROPS = (
         "JobExecution: the member starts no run while its job's live plan differs; it is recorded with a "
         "`PlanChanged` error naming what changed, and the other members go on (the next `up` tries it again). "
         "Changing it alone never re-runs a member that ran.",
+    ),
+    Prop(
+        "step_scripts",
+        "map",
+        "The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a "
+        "JobExecution. Changing it alone never re-runs a member that ran.",
+        items="string",
     ),
     Prop(
         "job_id",

@@ -21,7 +21,7 @@ from .ids import (
     server_problem,
     uuid_problem,
 )
-from .plan import pin_problem
+from .plan import pin_problem, step_scripts_problem
 from .terms import (
     DEFAULT_API_VERSION,
     DEFAULT_FAIL_ON,
@@ -73,6 +73,10 @@ def _fail_on_rule(values: list[str]) -> list[str]:
     return values
 
 
+StepScripts = Annotated[dict[Annotated[StrictStr, _rule(child_name_problem)], StrictStr], _rule(step_scripts_problem)]
+"""The steps this deployment deploys to the job, by step name: each one's script, or its ``sha256:`` digest."""
+
+
 class AgentInputs(BaseModel):
     """What every resource here declares: the job agent, and how to wait and clean up."""
 
@@ -104,6 +108,7 @@ class ExecutionInputs(AgentInputs):
     job_execution_id: Annotated[StrictStr, _rule(uuid_problem)] | None = None
     triggers: dict[str, Any] = Field(default_factory=dict)
     expected_plan: Annotated[StrictStr, _rule(pin_problem)] | None = None
+    step_scripts: StepScripts | None = None
     job_id: StrictStr | None = None
     """The job's ARM id, when the program named the job by it: Check filled the names above from it."""
 
@@ -136,7 +141,7 @@ if tuple(ExecutionInputs.model_fields) != FIELDS:  # terms.FIELDS names the mode
 if {
     name: field.get_default(call_default_factory=True)
     for name, field in ExecutionInputs.model_fields.items()
-    if not field.is_required() and name not in ("job_execution_id", "expected_plan", "job_id")
+    if not field.is_required() and name not in ("job_execution_id", "expected_plan", "step_scripts", "job_id")
 } != DEFAULTS:
     raise RuntimeError("terms.DEFAULTS is out of date with ExecutionInputs' defaults")
 
@@ -200,6 +205,7 @@ class MemberInputs(BaseModel):
     triggers: dict[str, Any] = Field(default_factory=dict)
     job_execution_id: Annotated[StrictStr, _rule(uuid_problem)] | None = None
     expected_plan: Annotated[StrictStr, _rule(pin_problem)] | None = None
+    step_scripts: StepScripts | None = None
     job_id: StrictStr | None = None
 
 

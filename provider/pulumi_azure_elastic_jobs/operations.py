@@ -42,7 +42,7 @@ from .outcome import (
     status_line,
     summary_line,
 )
-from .plan import Plan, changes
+from .plan import Plan, changes, deploying
 from .progress import Progress
 from .runs import (
     Claim,
@@ -336,7 +336,7 @@ class Executions:
             found = attach_or_choose(client, declared, runs)
             if isinstance(found, Claim):  # a run is about to start: read its plan, and refuse one not reviewed
                 plan = self._plan(client, declared.job, runs.active if runs else None)
-                refuse_unreviewed(declared.expected_plan, plan)
+                refuse_unreviewed(declared.expected_plan, plan, declared.step_scripts)
             run = found if isinstance(found, Run) else _claim_or_record(client, declared, found, plan)
         log.info("%s %s", "started" if run.started else "attached to", run.ref.arm_id)
         note = attach_note(run)
@@ -360,7 +360,7 @@ class Executions:
         that ``up`` will refuse to start this run. A Check that starts no run loads nothing (no validator)."""
         if olds and not self.diff(olds, inputs).replaces:
             return Announced()
-        plan = self.preview_plan(inputs)
+        plan = _deploying(self.preview_plan(inputs), inputs.get("step_scripts"))
         if plan is not None:
             progress.note(plan.text())
             expected = _known_pin(inputs.get("expected_plan"))
@@ -594,7 +594,13 @@ def _with_job_id_alternative(problems: Mapping[str, str], named: Mapping[str, st
     return found
 
 
-MEMBER_DEFAULTS: dict[str, Any] = {"triggers": {}, "job_execution_id": None, "expected_plan": None, "job_id": None}
+MEMBER_DEFAULTS: dict[str, Any] = {
+    "triggers": {},
+    "job_execution_id": None,
+    "expected_plan": None,
+    "step_scripts": None,
+    "job_id": None,
+}
 """What validation fills into a member that omits a field (``inputs.MemberInputs``)."""
 MEMBER_KEYS = frozenset(MEMBER_FIELDS)
 
@@ -663,9 +669,8 @@ def forgotten_member(entry: Mapping[str, Any], gone: ElasticJobsError) -> dict[s
 
 
 def _inputs_of(inputs: ExecutionInputs) -> dict[str, Any]:
-    return inputs.model_dump(
-        exclude={"job_execution_id"} if inputs.expected_plan else {"job_execution_id", "expected_plan"}
-    )
+    """The inputs as outputs: the optional ones only when given (the pinned id never: it is the ``azure_id``)."""
+    return inputs.model_dump(exclude={"job_execution_id"}, exclude_none=True)
 
 
 def _resource_outputs(
@@ -700,6 +705,17 @@ def _warn_unreviewed(progress: Progress, pins: Mapping[str, str], plan: Plan) ->
             f"expected_plan does not match the live plan of job {plan.job} ({differences}): `pulumi up` will not "
             f"start {', '.join(refused)}; the live pin is {plan.pin}"
         )
+
+
+def _deploying(plan: Plan | None, scripts: Any) -> Plan | None:
+    """The plan of the run this deployment starts (:func:`.plan.deploying`): the live one with the scripts
+    ``step_scripts`` gives the job's steps; one still unknown (another resource's output) is said, not guessed."""
+    if plan is None or not scripts:
+        return plan
+    if is_unknown(scripts) or not isinstance(scripts, Mapping):
+        unseen = "the scripts step_scripts gives the steps: known only when this deployment runs"
+        return replace(plan, unseen=(*plan.unseen, unseen))
+    return deploying(plan, {str(name): str(script) for name, script in scripts.items()})
 
 
 def _planned(plan: Plan | None) -> dict[str, Any] | None:
@@ -784,24 +800,28 @@ class ExecutionSets(Executions):
         if any(is_unknown(inputs.get(name)) for name in SET_IDENTITY_FIELDS):
             return Announced()
         starting = _starting_members(olds if olds and not self.diff(olds, inputs).replaces else {}, inputs)
-        jobs: dict[str, list[str]] = {}
-        for key, job_name in sorted(starting.items()):
-            jobs.setdefault(job_name, []).append(key)
+        jobs = sorted(set(starting.values()))
         if not jobs:
             return Announced()
         agent = {name: inputs.get(name) for name in (*SET_IDENTITY_FIELDS, "api_version")}
         with ThreadPoolExecutor(max_workers=min(8, len(jobs)), thread_name_prefix="elastic-jobs-plans") as pool:
-            plans = list(pool.map(lambda job: Executions.preview_plan(self, {**agent, "job_name": job}), jobs))
-        shown = [(members, plan) for members, plan in zip(jobs.values(), plans, strict=True) if plan is not None]
-        databases = len({key for _, plan in shown for key in plan.databases})
-        runs, of_jobs = counted(len(starting), "member"), counted(len(shown), "job")
+            read = pool.map(lambda job: Executions.preview_plan(self, {**agent, "job_name": job}), jobs)
+            live = dict(zip(jobs, read, strict=True))
+        scripts = _scripts_of(inputs)
+        planned = {key: _deploying(live[job], scripts.get(key)) for key, job in sorted(starting.items())}
+        shown: dict[Plan, list[str]] = {}  # members whose runs would do the same, shown once
+        for key, plan in planned.items():
+            if plan is not None:
+                shown.setdefault(plan, []).append(key)
+        databases = len({key for plan in shown for key in plan.databases})
+        runs, of_jobs = counted(len(starting), "member"), counted(len({plan.job for plan in shown}), "job")
         head = f"will run {runs} ({of_jobs}) on {counted(databases, 'database')}"
-        texts = [f"members {', '.join(members)}: {plan.text()}" for members, plan in shown]
+        texts = [f"members {', '.join(members)}: {plan.text()}" for plan, members in shown.items()]
         progress.note("\n".join([head, *texts]))
         pins = {key: pin for key, value in _pins_of(inputs).items() if (pin := _known_pin(value)) is not None}
-        for members, plan in shown:
+        for plan, members in shown.items():
             _warn_unreviewed(progress, {f"member {key}": pins[key] for key in members if key in pins}, plan)
-        return Announced(members={key: plan for members, plan in shown for key in members})
+        return Announced(members={key: plan for plan, members in shown.items() for key in members})
 
     def announce_update(self, olds: Mapping[str, Any], news: Mapping[str, Any], progress: Progress) -> None:
         """An update of a set starts the members added, changed or recorded without a run: their plans, as a Check
@@ -846,7 +866,8 @@ class ExecutionSets(Executions):
     def diff(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diffed:
         replaces = [name for name in SET_IDENTITY_FIELDS if _differs(name, olds, news)]
         updates = [name for name in SET_WAITING_FIELDS if _differs(name, olds, news)]
-        if _members_of(olds) != _members_of(news) or _pins_of(olds) != _pins_of(news):
+        guards_changed = _pins_of(olds) != _pins_of(news) or _scripts_of(olds) != _scripts_of(news)
+        if _members_of(olds) != _members_of(news) or guards_changed:
             updates.append("members")  # a member added, removed or changed runs; a new pin alone runs nothing
         recorded = olds.get("executions") or {}
         if news.get("wait_for_completion") and not olds.get("finished", True):
@@ -1177,6 +1198,18 @@ def _pins_of(props: Mapping[str, Any]) -> dict[str, Any]:
         key: member["expected_plan"]
         for key, member in members.items()
         if isinstance(member, Mapping) and member.get("expected_plan") is not None
+    }
+
+
+def _scripts_of(props: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``step_scripts`` each member gives its job's steps, by key (like a pin: recorded, never an identity)."""
+    members = props.get("members") or {}
+    if not isinstance(members, Mapping):
+        return {}
+    return {
+        key: member["step_scripts"]
+        for key, member in members.items()
+        if isinstance(member, Mapping) and member.get("step_scripts") is not None
     }
 
 

@@ -112,6 +112,7 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
         cancel_on_destroy: pulumi.Input[bool] | None = None,
         execution_key: pulumi.Input[str] | None = None,
         expected_plan: pulumi.Input[str] | None = None,
+        step_scripts: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Declare one execution of ``job_name`` (or of the job ``job_id`` names).
@@ -132,8 +133,13 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
         :param cancel_on_destroy: cancel an active run when the resource is destroyed (default True).
         :param execution_key: the key of the derived ids (default: the organization and this resource's URN);
             resources that share a key share one id chain, so one attaches to the other's active run.
-        :param expected_plan: the plan a reviewer approved, as its pin (``v8 server1=12 sha256:...``, or a part):
-            a create refuses, before any request that changes anything, a run whose live plan differs.
+        :param expected_plan: the plan a reviewer approved, as its pin (``server1=12 steps=9b1c2d3e4f50
+            sha256:...``, or a part): a create refuses, before any request that changes anything, a run whose live
+            plan differs.
+        :param step_scripts: the job's steps this deployment deploys, by step name: each one's script (the text the
+            job step's ``action.value`` is given) or its ``sha256:`` digest. The preview's plan shows these scripts,
+            not the live job's, and its pin holds through the new job version the step's update makes; a create
+            refuses a run whose steps do not run them (make the run depend on the job steps).
         """
         opts = _with_delete_before_replace(opts)
         props: dict[str, Any] = {
@@ -153,6 +159,7 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
             "cancel_on_destroy": cancel_on_destroy,
             "execution_key": _execution_key(JobExecution, resource_name, opts, execution_key),
             "expected_plan": expected_plan,
+            "step_scripts": step_scripts,
         }
         props.update({name: None for name in OUTPUT_NAMES if name not in props})
         super().__init__(JobExecutionProvider(), resource_name, props, opts)
@@ -176,10 +183,10 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
     Use it for a fleet of jobs per deployment: 32 waited ``JobExecution`` resources queue behind the plugin's
     four worker threads (about 8 x T), one set of 32 takes about T. ``members`` maps a stable key to
     ``{"job_name": ..., "triggers": {...}}`` (or ``"job_id"``, the job's ARM id, instead of ``"job_name"``: the set's
-    agent names then default to the id's; optionally ``"job_execution_id"`` and ``"expected_plan"``, the pin of
+    agent names then default to the id's; optionally ``"job_execution_id"``, ``"expected_plan"``, the pin of
     the plan a reviewer approved: a member whose job's live plan differs starts nothing and records a
-    ``PlanChanged`` error); changing one member's triggers re-runs only that member, adding one starts it,
-    removing one cancels it if active.
+    ``PlanChanged`` error, and ``"step_scripts"``, as on ``JobExecution``); changing one member's triggers re-runs
+    only that member, adding one starts it, removing one cancels it if active.
     """
 
     executions: pulumi.Output[dict[str, Any]]

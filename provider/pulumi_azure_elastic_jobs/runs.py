@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from .errors import ArmError, ElasticJobsError, NotFound, PlanChanged
 from .ids import ExecutionRef, JobRef
 from .outcome import TargetOutcomes
-from .plan import Plan, changes
+from .plan import Plan, changes, undeployed
 from .terms import is_terminal
 
 if TYPE_CHECKING:
@@ -163,9 +163,13 @@ def attach_or_choose(client: ElasticJobsClient, inputs: ExecutionInputs, runs: J
     return Claim(inputs.job.execution(chain.id(generation)), free_reads[generation])
 
 
-def refuse_unreviewed(expected_plan: str | None, plan: Plan) -> None:
-    """Refuse, before any request that changes anything, a run whose live plan is not the pinned one (none pinned:
+def refuse_unreviewed(expected_plan: str | None, plan: Plan, step_scripts: Mapping[str, str] | None = None) -> None:
+    """Refuse, before any request that changes anything, a run whose live plan does not run the scripts
+    ``step_scripts`` gives its steps (this deployment updates them first), or is not the pinned one (none pinned:
     any plan runs)."""
+    missing = undeployed(step_scripts, plan)
+    if missing:
+        raise PlanChanged(plan.job, missing, plan.summary(), plan.pin, scripts=True)
     if expected_plan is None:
         return
     changed = changes(expected_plan, plan)
@@ -230,8 +234,9 @@ def start_members(
     PUT only if free), never left for a new id beside it. The active runs of every job the other members name
     are listed first, once per job and before any PUT, so that members on one job each get their own run and
     none adopts another's. Then, still before any PUT, ``plan_of`` reads the plan of each job a member pins an
-    ``expected_plan`` for, once a job: a pinned member about to start a run whose plan differs (or could not be
-    read) is recorded with that error and sends nothing; the others go on."""
+    ``expected_plan`` or names ``step_scripts`` for, once a job: a member about to start a run whose plan differs
+    from its pin or does not run its scripts (or could not be read) is recorded with that error and sends nothing;
+    the others go on."""
     if not keys:
         return {}
     unconfirmed = {key: ref for key, ref in (unconfirmed or {}).items() if key in keys}
@@ -239,7 +244,7 @@ def start_members(
     for key, ref in unconfirmed.items():
         members[key] = members[key].model_copy(update={"job_execution_id": ref.job_execution_id})
     jobs = sorted({member.job for member in members.values() if not member.job_execution_id}, key=str)
-    pinned = sorted({member.job for member in members.values() if member.expected_plan is not None}, key=str)
+    pinned = sorted({member.job for member in members.values() if _guarded(member)}, key=str)
 
     def listed(job: JobRef) -> JobRuns | ElasticJobsError:
         try:
@@ -266,11 +271,11 @@ def start_members(
             if isinstance(runs, ElasticJobsError):
                 raise runs
             chosen = attach_or_choose(client, member, runs)
-            if isinstance(chosen, Claim) and member.expected_plan is not None:
+            if isinstance(chosen, Claim) and _guarded(member):
                 plan = plans[member.job]
                 if isinstance(plan, ElasticJobsError):
                     raise plan
-                refuse_unreviewed(member.expected_plan, plan)
+                refuse_unreviewed(member.expected_plan, plan, member.step_scripts)
             claimed = chosen if isinstance(chosen, Claim) else None
             run = chosen if isinstance(chosen, Run) else claim(client, chosen)
         except ElasticJobsError as error:
@@ -283,6 +288,11 @@ def start_members(
         listings = dict(zip(jobs, pool.map(listed, jobs), strict=True))
         plans = dict(zip(pinned, pool.map(planned, pinned), strict=True))
         return dict(pool.map(start, keys))
+
+
+def _guarded(member: ExecutionInputs) -> bool:
+    """Whether a member's start waits on its job's plan: it pins one, or names the scripts its steps must run."""
+    return member.expected_plan is not None or bool(member.step_scripts)
 
 
 def cancel_all(

@@ -43,6 +43,7 @@ IDENTITY_FIELDS = (
 # updated in place.
 WAITING_FIELDS = (
     "expected_plan",
+    "step_scripts",
     "wait_for_completion",
     "timeout",
     "poll_interval",
@@ -63,10 +64,10 @@ AGENT_FIELDS = (
     "cancel_on_destroy",
     "execution_key",
 )
-FIELDS = (*AGENT_FIELDS, "job_name", "job_execution_id", "triggers", "expected_plan", "job_id")
+FIELDS = (*AGENT_FIELDS, "job_name", "job_execution_id", "triggers", "expected_plan", "step_scripts", "job_id")
 """Every input of a JobExecution (the fields of ``inputs.ExecutionInputs``, in order)."""
 
-MEMBER_FIELDS = ("job_name", "triggers", "job_execution_id", "expected_plan", "job_id")
+MEMBER_FIELDS = ("job_name", "triggers", "job_execution_id", "expected_plan", "step_scripts", "job_id")
 SET_IDENTITY_FIELDS = ("subscription_id", "resource_group_name", "server_name", "job_agent_name")
 SET_WAITING_FIELDS = ("wait_for_completion", "timeout", "poll_interval", "fail_on", "api_version", "cancel_on_destroy")
 SET_FIELDS = (*AGENT_FIELDS, "members")
@@ -84,7 +85,8 @@ DEFAULTS: dict[str, object] = {
     "triggers": {},
 }
 """What validation fills in for an input the program left out (the defaults of ``inputs.ExecutionInputs``; the
-optional ``job_execution_id``, ``expected_plan`` and ``job_id`` have none: left out, they stay out)."""
+optional ``job_execution_id``, ``expected_plan``, ``step_scripts`` and ``job_id`` have none: left out, they
+stay out)."""
 
 
 def counted(number: int, noun: str) -> str:

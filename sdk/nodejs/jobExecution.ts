@@ -81,7 +81,7 @@ export class JobExecution extends pulumi.CustomResource {
      */
     declare public readonly executionKey: pulumi.Output<string | undefined>;
     /**
-     * The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+     * The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
      */
     declare public readonly expectedPlan: pulumi.Output<string | undefined>;
     /**
@@ -157,6 +157,10 @@ export class JobExecution extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly stepName: pulumi.Output<string | undefined>;
     /**
+     * The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
+     */
+    declare public readonly stepScripts: pulumi.Output<{[key: string]: string} | undefined>;
+    /**
      * The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
      */
     declare public readonly subscriptionId: pulumi.Output<string | undefined>;
@@ -212,6 +216,7 @@ export class JobExecution extends pulumi.CustomResource {
             resourceInputs["pollInterval"] = args?.pollInterval;
             resourceInputs["resourceGroupName"] = args?.resourceGroupName;
             resourceInputs["serverName"] = args?.serverName;
+            resourceInputs["stepScripts"] = args?.stepScripts;
             resourceInputs["subscriptionId"] = args?.subscriptionId;
             resourceInputs["timeout"] = args?.timeout;
             resourceInputs["triggers"] = args?.triggers;
@@ -263,6 +268,7 @@ export class JobExecution extends pulumi.CustomResource {
             resourceInputs["startTime"] = undefined /*out*/;
             resourceInputs["stepId"] = undefined /*out*/;
             resourceInputs["stepName"] = undefined /*out*/;
+            resourceInputs["stepScripts"] = undefined /*out*/;
             resourceInputs["subscriptionId"] = undefined /*out*/;
             resourceInputs["systemData"] = undefined /*out*/;
             resourceInputs["target"] = undefined /*out*/;
@@ -294,7 +300,7 @@ export interface JobExecutionArgs {
      */
     executionKey?: pulumi.Input<string | undefined>;
     /**
-     * The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+     * The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
      */
     expectedPlan?: pulumi.Input<string | undefined>;
     /**
@@ -329,6 +335,10 @@ export interface JobExecutionArgs {
      * The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
      */
     serverName?: pulumi.Input<string | undefined>;
+    /**
+     * The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
+     */
+    stepScripts?: pulumi.Input<{[key: string]: pulumi.Input<string>} | undefined>;
     /**
      * The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
      */

@@ -494,7 +494,7 @@ class NativeStubs:
 
 def camel_inputs(value: Any, key: str | None = None) -> Any:
     """Inputs in the schema's camelCase, as a native program registers them; member keys and triggers kept."""
-    if not isinstance(value, dict) or key == "triggers":
+    if not isinstance(value, dict) or key in ("triggers", "step_scripts"):
         return value
     if key == "members":
         return {name: camel_inputs(item) for name, item in value.items()}
@@ -509,7 +509,7 @@ def snake_outputs(value: Any, user_keyed: bool = False) -> Any:
         return {key: snake_outputs(item) for key, item in value.items()}
     return {
         snake(key): item
-        if snake(key) == "triggers"
+        if snake(key) in ("triggers", "step_scripts")
         else snake_outputs(item, snake(key) in ("members", "executions", "counts"))
         for key, item in value.items()
     }

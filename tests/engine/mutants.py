@@ -401,7 +401,7 @@ MUTANTS: tuple[Mutant, ...] = (
         name="a-pinned-member-starts-unreviewed",
         breaks="a set member with expected_plan starts a run whose job was edited after the review",
         module="runs.py",
-        old="            if isinstance(chosen, Claim) and member.expected_plan is not None:\n",
+        old="            if isinstance(chosen, Claim) and _guarded(member):\n",
         new="            if False:\n",
         killers=(
             f"{_SETS}::test_a_member_whose_job_changed_since_review_starts_nothing_and_runs_once_re_pinned[native]",
@@ -440,15 +440,28 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
     ),
     Mutant(
+        name="a-pin-refuses-the-version-its-own-deployment-makes",
+        breaks="the pin a pull request's preview prints makes the merge's `up` refuse (`version 1 -> 2`): the job "
+        "step update in the same deployment makes a new version of the very content reviewed, and the pin holds "
+        "the version number the service assigns instead of the content",
+        module="plan.py",
+        old='        return " ".join(part for part in (servers, steps, self.digest) if part)\n',
+        new='        return " ".join(part for part in (f"v{self.version}", servers, steps, self.digest) if part)\n',
+        killers=(
+            f"{_PLAN_GUARD}::test_a_pr_that_edits_the_step_previews_its_new_script_and_the_pin_holds_through_the_merges"
+            "_new_version[native]",
+        ),
+    ),
+    Mutant(
         name="a-no-change-check-loads-the-validator",
         breaks="a Check of recorded inputs (every no-change preview and up) imports pydantic and the validator: the "
         "plan hook imports from the validator's module before its early return (the regression benchmark 7 found)",
         module="operations.py",
         old="        if olds and not self.diff(olds, inputs).replaces:\n"
-        "            return Announced()\n        plan = self.",
+        "            return Announced()\n        plan = _deploying(",
         new="        from .inputs import validate as _\n\n"
         "        if olds and not self.diff(olds, inputs).replaces:\n"
-        "            return Announced()\n        plan = self.",
+        "            return Announced()\n        plan = _deploying(",
         killers=(f"{_PURE}::test_a_no_change_check_in_a_fresh_plugin_loads_no_validator",),
     ),
     Mutant(

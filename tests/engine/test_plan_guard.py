@@ -84,7 +84,7 @@ def test_an_edited_job_is_refused_before_any_mutating_request_and_the_reviewed_o
     with pytest.raises(grpc.RpcError) as refused:
         engine.up(declare(job_name=job.job_name, expected_plan=reviewed.pin, wait_for_completion=True))
     message = str(refused.value.details())
-    assert "its plan is not the one expected_plan pins (version 1 -> 2" in message
+    assert "its plan is not the one expected_plan pins (step 2 'backfill' added)" in message
     live = read_plan(client, job)
     assert f"pin: {live.pin}" in message
     assert {r["method"] for r in emulator.requests_log(since)} == {"GET"}  # reads only: nothing ran
@@ -188,7 +188,7 @@ def test_a_preview_warns_when_up_would_refuse_a_pinned_run_and_stays_quiet_when_
     since = emulator.requests_log()[-1]["seq"]
     preview_create(engine, declare(job_name=job.job_name, expected_plan=reviewed.pin))
     (warning,) = [m for m in engine_log.messages if "expected_plan does not match" in m.message]
-    assert "version 1 -> 2" in warning.message and "`pulumi up` will not start this run" in warning.message
+    assert "(step 2 'backfill' added)" in warning.message and "`pulumi up` will not start this run" in warning.message
     assert f"the live pin is {read_plan(client, job).pin}" in warning.message
     assert {r["method"] for r in emulator.requests_log(since)} == {"GET"} and engine.state == {}
 
@@ -212,7 +212,7 @@ def test_a_set_preview_names_the_members_up_would_refuse(
     finally:
         plugin.kill()
     (warning,) = [m.message for m in engine_log.messages if "expected_plan does not match" in m.message]
-    assert "(version 1 -> 2)" in warning and "will not start member stale;" in warning  # current matches
+    assert "(step 2 'backfill' added)" in warning and "will not start member stale;" in warning  # current matches
 
 
 def test_a_native_set_update_preview_shows_the_plan_and_warning_of_each_member_it_would_start(
@@ -254,3 +254,83 @@ def test_a_native_set_update_preview_shows_the_plan_and_warning_of_each_member_i
     (warning,) = [text for text in shown if "expected_plan does not match" in text]
     assert "will not start member added, member refused;" in warning
     assert {r["method"] for r in emulator.requests_log(since)} == {"GET"}  # previews read, never change anything
+
+
+# --- a pull request that edits the job step: the plan of what this deployment runs ---------------------------------
+
+V1 = "ALTER TABLE dbo.Orders ADD Note nvarchar(200) NULL; -- emulator:duration=0"
+V2 = "ALTER TABLE dbo.Orders ADD Note nvarchar(400) NULL; -- emulator:duration=0"
+
+
+def shown_plan(engine_log: EngineLog, since: int) -> str:
+    """The one plan a preview showed since message ``since`` (every face shows it once)."""
+    (shown,) = [m.message for m in engine_log.messages[since:] if m.message.startswith("will run ")]
+    return shown
+
+
+def pin_of(shown: str) -> str:
+    (line,) = [line for line in shown.splitlines() if line.startswith("pin: ")]
+    return line.removeprefix("pin: ")
+
+
+def test_a_pr_that_edits_the_step_previews_its_new_script_and_the_pin_holds_through_the_merges_new_version(
+    face: tuple[Engine, Callable[..., list[Registration]], Callable[[Any], Any]],
+    emulator: Emulator,
+    client: ElasticJobsClient,
+    engine_log: EngineLog,
+) -> None:
+    engine, declare, to_core = face
+    job = new_job(client, script=V1)
+    before = len(engine_log.messages)
+    preview_create(engine, declare(job_name=job.job_name, step_scripts={"step1": V2}))
+    shown = shown_plan(engine_log, before)
+    assert shown.startswith(f"will run {job.job_name} v1 with this deployment's step 'step1': 1 step on 2 databases")
+    assert "ALTER TABLE dbo.Orders ADD Note nvarchar(400) NULL;" in shown and "nvarchar(200)" not in shown
+    pin = pin_of(shown)
+
+    add_step(client, job, "step1", V2)  # the merge's `up` updates the job step first: version 2
+    since = emulator.requests_log()[-1]["seq"]
+    merged = declare(job_name=job.job_name, step_scripts={"step1": V2}, expected_plan=pin, wait_for_completion=True)
+    engine.up(merged)
+    (state,) = engine.state.values()
+    outputs = to_core(state.output_props)
+    assert outputs["lifecycle"] == "Succeeded" and outputs["job_version"] == 2 and outputs["plan"]["pin"] == pin
+    puts = [r["path"] for r in emulator.requests_log(since) if r["method"] == "PUT"]
+    assert len(puts) == 1 and len(list(client.list_executions(job))) == 1  # one run, of the reviewed script
+
+
+def test_a_change_not_in_the_pr_between_preview_and_merge_is_refused_and_named(
+    face: tuple[Engine, Callable[..., list[Registration]], Callable[[Any], Any]],
+    emulator: Emulator,
+    client: ElasticJobsClient,
+    engine_log: EngineLog,
+) -> None:
+    engine, declare, _ = face
+    job = new_job(client, script=V1)
+    group = f"{job.agent_path}/targetGroups/{job.job_name}"
+    fleet = [{"type": "SqlDatabase", "serverName": "server1", "databaseName": f"app-db-{n}"} for n in (1, 2)]
+    client.request("PUT", group, json={"properties": {"members": fleet}})
+    step = {"targetGroup": group, "action": {"value": V1}, "executionOptions": {"retryAttempts": 0}}
+    client.request("PUT", f"{job.path}/steps/step1", json={"properties": step})
+    before = len(engine_log.messages)
+    preview_create(engine, declare(job_name=job.job_name, step_scripts={"step1": V2}))
+    pin = pin_of(shown_plan(engine_log, before))
+    client.request("PUT", f"{job.path}/steps/step1", json={"properties": {**step, "action": {"value": V2}}})
+
+    def refused(why: str) -> str:
+        since = emulator.requests_log()[-1]["seq"]
+        with pytest.raises(grpc.RpcError) as refusal:
+            engine.up(declare(job_name=job.job_name, step_scripts={"step1": V2}, expected_plan=pin))
+        assert [r for r in emulator.requests_log(since) if r["method"] != "GET"] == [], why
+        assert list(client.list_executions(job)) == [] and engine.state == {}, why
+        return str(refusal.value.details())
+
+    third = [*fleet, {"type": "SqlDatabase", "serverName": "server1", "databaseName": "app-db-3"}]
+    client.request("PUT", group, json={"properties": {"members": third}})  # a database added elsewhere
+    assert "its plan is not the one expected_plan pins (+1 database on server1)" in refused("a database added")
+    client.request("PUT", group, json={"properties": {"members": fleet}})
+
+    edited = "ALTER TABLE dbo.Orders ADD Note nvarchar(max) NULL;"
+    client.request("PUT", f"{job.path}/steps/step1", json={"properties": {**step, "action": {"value": edited}}})
+    message = refused("the step edited outside the program")
+    assert "its plan does not run the scripts step_scripts gives its steps (step 'step1' runs sha256:" in message

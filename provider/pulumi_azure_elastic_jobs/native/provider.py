@@ -51,8 +51,8 @@ from . import views
 from .schema import JOB_EXECUTION, JOB_EXECUTION_SET, schema
 
 T = TypeVar("T")
-OPAQUE = frozenset({"triggers", "counts", "servers", "by_database"})
-"""Maps whose keys are the user's or the service's own: never renamed."""
+OPAQUE = frozenset({"triggers", "step_scripts", "counts", "servers", "by_database"})
+"""Maps whose keys are the user's or the service's own (step names among them): never renamed."""
 KEYED = frozenset({"members", "executions"})
 """Maps keyed by the user's member keys, whose values are ours: keys kept, values renamed."""
 MAX_CONCURRENT_CALLS = 64

@@ -33,7 +33,7 @@ type JobExecution struct {
 	EndTime pulumi.StringPtrOutput `pulumi:"endTime"`
 	// The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
 	ExecutionKey pulumi.StringPtrOutput `pulumi:"executionKey"`
-	// The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+	// The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
 	ExpectedPlan pulumi.StringPtrOutput `pulumi:"expectedPlan"`
 	// Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
 	FailOn pulumi.StringArrayOutput `pulumi:"failOn"`
@@ -71,6 +71,8 @@ type JobExecution struct {
 	StepId pulumi.IntPtrOutput `pulumi:"stepId"`
 	// The step's name, for a step-level execution.
 	StepName pulumi.StringPtrOutput `pulumi:"stepName"`
+	// The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
+	StepScripts pulumi.StringMapOutput `pulumi:"stepScripts"`
 	// The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
 	SubscriptionId pulumi.StringPtrOutput `pulumi:"subscriptionId"`
 	// ARM's system data of the execution.
@@ -141,7 +143,7 @@ type jobExecutionArgs struct {
 	CancelOnDestroy *bool `pulumi:"cancelOnDestroy"`
 	// The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
 	ExecutionKey *string `pulumi:"executionKey"`
-	// The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+	// The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
 	ExpectedPlan *string `pulumi:"expectedPlan"`
 	// Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
 	FailOn []string `pulumi:"failOn"`
@@ -159,6 +161,8 @@ type jobExecutionArgs struct {
 	ResourceGroupName *string `pulumi:"resourceGroupName"`
 	// The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
 	ServerName *string `pulumi:"serverName"`
+	// The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
+	StepScripts map[string]string `pulumi:"stepScripts"`
 	// The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
 	SubscriptionId *string `pulumi:"subscriptionId"`
 	// Seconds to wait when waiting (default 3600, at most 7 days); on timeout the run is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds how long a destroy waits for a cancelled run to stop (at most 5 minutes).
@@ -177,7 +181,7 @@ type JobExecutionArgs struct {
 	CancelOnDestroy pulumi.BoolPtrInput
 	// The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
 	ExecutionKey pulumi.StringPtrInput
-	// The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+	// The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
 	ExpectedPlan pulumi.StringPtrInput
 	// Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
 	FailOn pulumi.StringArrayInput
@@ -195,6 +199,8 @@ type JobExecutionArgs struct {
 	ResourceGroupName pulumi.StringPtrInput
 	// The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
 	ServerName pulumi.StringPtrInput
+	// The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
+	StepScripts pulumi.StringMapInput
 	// The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
 	SubscriptionId pulumi.StringPtrInput
 	// Seconds to wait when waiting (default 3600, at most 7 days); on timeout the run is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds how long a destroy waits for a cancelled run to stop (at most 5 minutes).
@@ -332,7 +338,7 @@ func (o JobExecutionOutput) ExecutionKey() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecution) pulumi.StringPtrOutput { return v.ExecutionKey }).(pulumi.StringPtrOutput)
 }
 
-// The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+// The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
 func (o JobExecutionOutput) ExpectedPlan() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecution) pulumi.StringPtrOutput { return v.ExpectedPlan }).(pulumi.StringPtrOutput)
 }
@@ -425,6 +431,11 @@ func (o JobExecutionOutput) StepId() pulumi.IntPtrOutput {
 // The step's name, for a step-level execution.
 func (o JobExecutionOutput) StepName() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecution) pulumi.StringPtrOutput { return v.StepName }).(pulumi.StringPtrOutput)
+}
+
+// The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
+func (o JobExecutionOutput) StepScripts() pulumi.StringMapOutput {
+	return o.ApplyT(func(v *JobExecution) pulumi.StringMapOutput { return v.StepScripts }).(pulumi.StringMapOutput)
 }
 
 // The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.

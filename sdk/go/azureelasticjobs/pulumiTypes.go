@@ -23,6 +23,8 @@ type Member struct {
 	JobId *string `pulumi:"jobId"`
 	// The job this member runs. Required unless `jobId` names it.
 	JobName *string `pulumi:"jobName"`
+	// The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
+	StepScripts map[string]string `pulumi:"stepScripts"`
 	// Any values; a change re-runs just this member.
 	Triggers map[string]interface{} `pulumi:"triggers"`
 }
@@ -48,6 +50,8 @@ type MemberArgs struct {
 	JobId pulumi.StringPtrInput `pulumi:"jobId"`
 	// The job this member runs. Required unless `jobId` names it.
 	JobName pulumi.StringPtrInput `pulumi:"jobName"`
+	// The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
+	StepScripts pulumi.StringMapInput `pulumi:"stepScripts"`
 	// Any values; a change re-runs just this member.
 	Triggers pulumi.MapInput `pulumi:"triggers"`
 }
@@ -124,6 +128,11 @@ func (o MemberOutput) JobName() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Member) *string { return v.JobName }).(pulumi.StringPtrOutput)
 }
 
+// The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
+func (o MemberOutput) StepScripts() pulumi.StringMapOutput {
+	return o.ApplyT(func(v Member) map[string]string { return v.StepScripts }).(pulumi.StringMapOutput)
+}
+
 // Any values; a change re-runs just this member.
 func (o MemberOutput) Triggers() pulumi.MapOutput {
 	return o.ApplyT(func(v Member) map[string]interface{} { return v.Triggers }).(pulumi.MapOutput)
@@ -155,11 +164,13 @@ type RunPlan struct {
 	Busy []string `pulumi:"busy"`
 	// How many databases the run will touch.
 	Databases *int `pulumi:"databases"`
-	// A stable digest of what will run where (`sha256:` and 16 hex characters).
+	// Steps whose script the plan shows as this deployment gives it (`stepScripts`), not as the live job has it.
+	Deployed []string `pulumi:"deployed"`
+	// A stable digest of what will run where, by content, not version (`sha256:` and 16 hex characters).
 	Digest *string `pulumi:"digest"`
 	// The job.
 	Job *string `pulumi:"job"`
-	// Version, databases per server and digest: the value `expectedPlan` takes.
+	// Databases per server, the steps' scripts and the digest: the value `expectedPlan` takes.
 	Pin *string `pulumi:"pin"`
 	// Databases per server.
 	Servers map[string]float64 `pulumi:"servers"`
@@ -198,7 +209,12 @@ func (o RunPlanOutput) Databases() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v RunPlan) *int { return v.Databases }).(pulumi.IntPtrOutput)
 }
 
-// A stable digest of what will run where (`sha256:` and 16 hex characters).
+// Steps whose script the plan shows as this deployment gives it (`stepScripts`), not as the live job has it.
+func (o RunPlanOutput) Deployed() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v RunPlan) []string { return v.Deployed }).(pulumi.StringArrayOutput)
+}
+
+// A stable digest of what will run where, by content, not version (`sha256:` and 16 hex characters).
 func (o RunPlanOutput) Digest() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v RunPlan) *string { return v.Digest }).(pulumi.StringPtrOutput)
 }
@@ -208,7 +224,7 @@ func (o RunPlanOutput) Job() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v RunPlan) *string { return v.Job }).(pulumi.StringPtrOutput)
 }
 
-// Version, databases per server and digest: the value `expectedPlan` takes.
+// Databases per server, the steps' scripts and the digest: the value `expectedPlan` takes.
 func (o RunPlanOutput) Pin() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v RunPlan) *string { return v.Pin }).(pulumi.StringPtrOutput)
 }
@@ -282,7 +298,17 @@ func (o RunPlanPtrOutput) Databases() pulumi.IntPtrOutput {
 	}).(pulumi.IntPtrOutput)
 }
 
-// A stable digest of what will run where (`sha256:` and 16 hex characters).
+// Steps whose script the plan shows as this deployment gives it (`stepScripts`), not as the live job has it.
+func (o RunPlanPtrOutput) Deployed() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *RunPlan) []string {
+		if v == nil {
+			return nil
+		}
+		return v.Deployed
+	}).(pulumi.StringArrayOutput)
+}
+
+// A stable digest of what will run where, by content, not version (`sha256:` and 16 hex characters).
 func (o RunPlanPtrOutput) Digest() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RunPlan) *string {
 		if v == nil {
@@ -302,7 +328,7 @@ func (o RunPlanPtrOutput) Job() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-// Version, databases per server and digest: the value `expectedPlan` takes.
+// Databases per server, the steps' scripts and the digest: the value `expectedPlan` takes.
 func (o RunPlanPtrOutput) Pin() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RunPlan) *string {
 		if v == nil {

@@ -26,6 +26,10 @@ export interface MemberArgs {
      */
     jobName?: pulumi.Input<string | undefined>;
     /**
+     * The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
+     */
+    stepScripts?: pulumi.Input<{[key: string]: pulumi.Input<string>} | undefined>;
+    /**
      * Any values; a change re-runs just this member.
      */
     triggers?: pulumi.Input<{[key: string]: any} | undefined>;

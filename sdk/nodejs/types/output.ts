@@ -26,6 +26,10 @@ export interface Member {
      */
     jobName?: string;
     /**
+     * The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
+     */
+    stepScripts?: {[key: string]: string};
+    /**
      * Any values; a change re-runs just this member.
      */
     triggers?: {[key: string]: any};
@@ -44,7 +48,11 @@ export interface RunPlan {
      */
     databases?: number;
     /**
-     * A stable digest of what will run where (`sha256:` and 16 hex characters).
+     * Steps whose script the plan shows as this deployment gives it (`stepScripts`), not as the live job has it.
+     */
+    deployed?: string[];
+    /**
+     * A stable digest of what will run where, by content, not version (`sha256:` and 16 hex characters).
      */
     digest?: string;
     /**
@@ -52,7 +60,7 @@ export interface RunPlan {
      */
     job?: string;
     /**
-     * Version, databases per server and digest: the value `expectedPlan` takes.
+     * Databases per server, the steps' scripts and the digest: the value `expectedPlan` takes.
      */
     pin?: string;
     /**

@@ -39,6 +39,10 @@ class MemberArgsDict(TypedDict):
     """
     The job this member runs. Required unless `jobId` names it.
     """
+    step_scripts: NotRequired[pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]]
+    """
+    The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
+    """
     triggers: NotRequired[pulumi.Input[Optional[Mapping[str, Any]]]]
     """
     Any values; a change re-runs just this member.
@@ -51,6 +55,7 @@ class MemberArgs:
                  job_execution_id: pulumi.Input[Optional[_builtins.str]] = None,
                  job_id: pulumi.Input[Optional[_builtins.str]] = None,
                  job_name: pulumi.Input[Optional[_builtins.str]] = None,
+                 step_scripts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  triggers: pulumi.Input[Optional[Mapping[str, Any]]] = None):
         """
         One member of a JobExecutionSet.
@@ -59,6 +64,7 @@ class MemberArgs:
         :param pulumi.Input[_builtins.str] job_execution_id: A UUID to pin this member's run to.
         :param pulumi.Input[_builtins.str] job_id: The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
         :param pulumi.Input[_builtins.str] job_name: The job this member runs. Required unless `jobId` names it.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] step_scripts: The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
         :param pulumi.Input[Mapping[str, Any]] triggers: Any values; a change re-runs just this member.
         """
         if expected_plan is not None:
@@ -69,6 +75,8 @@ class MemberArgs:
             pulumi.set(__self__, "job_id", job_id)
         if job_name is not None:
             pulumi.set(__self__, "job_name", job_name)
+        if step_scripts is not None:
+            pulumi.set(__self__, "step_scripts", step_scripts)
         if triggers is not None:
             pulumi.set(__self__, "triggers", triggers)
 
@@ -119,6 +127,18 @@ class MemberArgs:
     @job_name.setter
     def job_name(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "job_name", value)
+
+    @_builtins.property
+    @pulumi.getter(name="stepScripts")
+    def step_scripts(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
+        """
+        return pulumi.get(self, "step_scripts")
+
+    @step_scripts.setter
+    def step_scripts(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "step_scripts", value)
 
     @_builtins.property
     @pulumi.getter

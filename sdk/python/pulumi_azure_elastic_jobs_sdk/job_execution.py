@@ -32,6 +32,7 @@ class JobExecutionArgs:
                  poll_interval: pulumi.Input[Optional[_builtins.float]] = None,
                  resource_group_name: pulumi.Input[Optional[_builtins.str]] = None,
                  server_name: pulumi.Input[Optional[_builtins.str]] = None,
+                 step_scripts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  subscription_id: pulumi.Input[Optional[_builtins.str]] = None,
                  timeout: pulumi.Input[Optional[_builtins.float]] = None,
                  triggers: pulumi.Input[Optional[Mapping[str, Any]]] = None,
@@ -42,7 +43,7 @@ class JobExecutionArgs:
         :param pulumi.Input[_builtins.str] api_version: The ARM api-version of the Microsoft.Sql calls (default `2025-01-01`). Updated in place.
         :param pulumi.Input[_builtins.bool] cancel_on_destroy: Cancel an active run when the resource is destroyed or replaced (default `true`). With `false` the run is left going, and a replacement attaches to it while it runs instead of starting a second one.
         :param pulumi.Input[_builtins.str] execution_key: The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
-        :param pulumi.Input[_builtins.str] expected_plan: The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+        :param pulumi.Input[_builtins.str] expected_plan: The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] fail_on: Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
         :param pulumi.Input[_builtins.str] job_agent_name: The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
         :param pulumi.Input[_builtins.str] job_execution_id: A UUID to pin the run to. By default one is derived from the execution key, the job and `triggers`, so an interrupted `up` attaches to its run instead of starting another.
@@ -51,6 +52,7 @@ class JobExecutionArgs:
         :param pulumi.Input[_builtins.float] poll_interval: The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
         :param pulumi.Input[_builtins.str] resource_group_name: The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
         :param pulumi.Input[_builtins.str] server_name: The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] step_scripts: The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
         :param pulumi.Input[_builtins.str] subscription_id: The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
         :param pulumi.Input[_builtins.float] timeout: Seconds to wait when waiting (default 3600, at most 7 days); on timeout the run is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds how long a destroy waits for a cancelled run to stop (at most 5 minutes).
         :param pulumi.Input[Mapping[str, Any]] triggers: Any values; a change starts exactly one new run (like `triggers` of the Command provider).
@@ -80,6 +82,8 @@ class JobExecutionArgs:
             pulumi.set(__self__, "resource_group_name", resource_group_name)
         if server_name is not None:
             pulumi.set(__self__, "server_name", server_name)
+        if step_scripts is not None:
+            pulumi.set(__self__, "step_scripts", step_scripts)
         if subscription_id is not None:
             pulumi.set(__self__, "subscription_id", subscription_id)
         if timeout is not None:
@@ -129,7 +133,7 @@ class JobExecutionArgs:
     @pulumi.getter(name="expectedPlan")
     def expected_plan(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
-        The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+        The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
         """
         return pulumi.get(self, "expected_plan")
 
@@ -234,6 +238,18 @@ class JobExecutionArgs:
         pulumi.set(self, "server_name", value)
 
     @_builtins.property
+    @pulumi.getter(name="stepScripts")
+    def step_scripts(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
+        """
+        return pulumi.get(self, "step_scripts")
+
+    @step_scripts.setter
+    def step_scripts(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "step_scripts", value)
+
+    @_builtins.property
     @pulumi.getter(name="subscriptionId")
     def subscription_id(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
@@ -300,6 +316,7 @@ class JobExecution(pulumi.CustomResource):
                  poll_interval: pulumi.Input[Optional[_builtins.float]] = None,
                  resource_group_name: pulumi.Input[Optional[_builtins.str]] = None,
                  server_name: pulumi.Input[Optional[_builtins.str]] = None,
+                 step_scripts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  subscription_id: pulumi.Input[Optional[_builtins.str]] = None,
                  timeout: pulumi.Input[Optional[_builtins.float]] = None,
                  triggers: pulumi.Input[Optional[Mapping[str, Any]]] = None,
@@ -316,7 +333,7 @@ class JobExecution(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] api_version: The ARM api-version of the Microsoft.Sql calls (default `2025-01-01`). Updated in place.
         :param pulumi.Input[_builtins.bool] cancel_on_destroy: Cancel an active run when the resource is destroyed or replaced (default `true`). With `false` the run is left going, and a replacement attaches to it while it runs instead of starting a second one.
         :param pulumi.Input[_builtins.str] execution_key: The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
-        :param pulumi.Input[_builtins.str] expected_plan: The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+        :param pulumi.Input[_builtins.str] expected_plan: The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] fail_on: Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
         :param pulumi.Input[_builtins.str] job_agent_name: The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
         :param pulumi.Input[_builtins.str] job_execution_id: A UUID to pin the run to. By default one is derived from the execution key, the job and `triggers`, so an interrupted `up` attaches to its run instead of starting another.
@@ -325,6 +342,7 @@ class JobExecution(pulumi.CustomResource):
         :param pulumi.Input[_builtins.float] poll_interval: The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
         :param pulumi.Input[_builtins.str] resource_group_name: The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
         :param pulumi.Input[_builtins.str] server_name: The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] step_scripts: The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
         :param pulumi.Input[_builtins.str] subscription_id: The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
         :param pulumi.Input[_builtins.float] timeout: Seconds to wait when waiting (default 3600, at most 7 days); on timeout the run is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds how long a destroy waits for a cancelled run to stop (at most 5 minutes).
         :param pulumi.Input[Mapping[str, Any]] triggers: Any values; a change starts exactly one new run (like `triggers` of the Command provider).
@@ -369,6 +387,7 @@ class JobExecution(pulumi.CustomResource):
                  poll_interval: pulumi.Input[Optional[_builtins.float]] = None,
                  resource_group_name: pulumi.Input[Optional[_builtins.str]] = None,
                  server_name: pulumi.Input[Optional[_builtins.str]] = None,
+                 step_scripts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  subscription_id: pulumi.Input[Optional[_builtins.str]] = None,
                  timeout: pulumi.Input[Optional[_builtins.float]] = None,
                  triggers: pulumi.Input[Optional[Mapping[str, Any]]] = None,
@@ -394,6 +413,7 @@ class JobExecution(pulumi.CustomResource):
             __props__.__dict__["poll_interval"] = poll_interval
             __props__.__dict__["resource_group_name"] = resource_group_name
             __props__.__dict__["server_name"] = server_name
+            __props__.__dict__["step_scripts"] = step_scripts
             __props__.__dict__["subscription_id"] = subscription_id
             __props__.__dict__["timeout"] = timeout
             __props__.__dict__["triggers"] = triggers
@@ -466,6 +486,7 @@ class JobExecution(pulumi.CustomResource):
         __props__.__dict__["start_time"] = None
         __props__.__dict__["step_id"] = None
         __props__.__dict__["step_name"] = None
+        __props__.__dict__["step_scripts"] = None
         __props__.__dict__["subscription_id"] = None
         __props__.__dict__["system_data"] = None
         __props__.__dict__["target"] = None
@@ -550,7 +571,7 @@ class JobExecution(pulumi.CustomResource):
     @pulumi.getter(name="expectedPlan")
     def expected_plan(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+        The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
         """
         return pulumi.get(self, "expected_plan")
 
@@ -697,6 +718,14 @@ class JobExecution(pulumi.CustomResource):
         The step's name, for a step-level execution.
         """
         return pulumi.get(self, "step_name")
+
+    @_builtins.property
+    @pulumi.getter(name="stepScripts")
+    def step_scripts(self) -> pulumi.Output[Optional[Mapping[str, _builtins.str]]]:
+        """
+        The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
+        """
+        return pulumi.get(self, "step_scripts")
 
     @_builtins.property
     @pulumi.getter(name="subscriptionId")
