@@ -355,6 +355,13 @@ CONFIG = (
         "string",
         "Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.",
     ),
+    Prop(
+        "plan_rows",
+        "string",
+        "A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a "
+        "row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 "
+        "databases, a row per server above).",
+    ),
 )
 
 

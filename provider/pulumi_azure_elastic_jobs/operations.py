@@ -104,6 +104,7 @@ CONFIG_KEYS = (
     "allowCustomEndpoint",
     "authorityHost",
     "fleetSubscriptions",
+    "planRows",
 )
 
 

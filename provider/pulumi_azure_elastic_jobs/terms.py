@@ -28,6 +28,9 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN, 
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 DEFAULT_TIMEOUT_SECONDS = 3600.0
 DEFAULT_POLL_INTERVAL_SECONDS = 30.0
+DATABASE_ROWS_UP_TO = 100
+"""With config planRows unset (``auto``), a preview shows a row per database up to this many databases a
+resource, and a row per server above (benchmark 9d)."""
 
 # Changing any of these means "a different execution": the resource is replaced and a new run starts.
 IDENTITY_FIELDS = (

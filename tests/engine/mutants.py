@@ -494,4 +494,15 @@ MUTANTS: tuple[Mutant, ...] = (
             "tests/engine/test_job_id.py::test_a_bad_or_contradicting_job_id_is_a_check_failure_naming_it_with_no_request",
         ),
     ),
+    Mutant(
+        name="a-preview-of-a-thousand-databases-shows-a-row-each",
+        breaks="with planRows unset, a preview over more than 100 databases publishes a row per database, which the "
+        "CLI applies one by one (8x the preview's wall time at 1,000)",
+        module="native/views.py",
+        old='    return "database" if databases <= DATABASE_ROWS_UP_TO else "server"\n',
+        new='    return "database"\n',
+        killers=(
+            "tests/engine/test_plan_rows.py::test_by_default_rows_are_per_database_up_to_the_threshold_and_per_server_above",
+        ),
+    ),
 )

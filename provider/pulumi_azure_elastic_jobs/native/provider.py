@@ -205,8 +205,8 @@ class ElasticJobsProvider(Provider):
             if announced.plan is not None:
                 outputs["plan"] = announced.plan.output()
             plans, status = announced.by_member(), views.STATUS.get()
-            if plans and status is not None:  # a row per (run, database) under the resource (views: a preview's only)
-                await self._run(views.show, status, request.urn, plans)
+            if plans and status is not None:  # rows under the resource, as config planRows asks (a preview's only)
+                await self._run(views.show_rows, status, request.urn, plans, ops.settings().plan_rows)
             return CreateResponse("", for_engine(outputs, secrets))
         try:
             created = await self._run(ops.create, props, self._progress(request.urn), request.timeout or None)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..plan import Plan
+from ..terms import DATABASE_ROWS_UP_TO
 
 log = logging.getLogger(__name__)
 
@@ -130,3 +131,70 @@ def publish(status: ResourceStatus, steps: Sequence[Any]) -> str | None:
         log.warning("%s", reason)
         return reason
     return None
+
+
+# --- how many rows: config planRows ------------------------------------------------------------------------------
+
+SERVER_VIEW_TYPE = "azure-elastic-jobs:index:PlannedServer"
+"""A row per server (config ``planRows: server``, or ``auto`` above :data:`~..terms.DATABASE_ROWS_UP_TO`): a view
+type of its own, so its rows never share a URN with a resource's database rows."""
+
+
+def server_rows(plan: Plan, resource: str, member: str | None = None) -> list[dict[str, Any]]:
+    """One row per server the run will touch: its databases (and how many), the steps that run there with the
+    databases of each, and the busy ones the service skips. The same facts as the database rows, grouped."""
+    rows: dict[str, dict[str, Any]] = {}
+    for key in plan.databases:
+        server, _, database = key.partition("/")
+        row = rows.setdefault(server, {"resource": resource, **({} if member is None else {"member": member})})
+        row.setdefault("server", server)
+        row.setdefault("databases", []).append(database)
+    for step in plan.steps:
+        for key in step.databases:
+            server, _, database = key.partition("/")
+            rows[server].setdefault("steps", {}).setdefault(step.name, []).append(database)
+    for key in plan.busy:
+        server, _, database = key.partition("/")
+        if server in rows:
+            rows[server].setdefault("skipped", []).append(database)
+    for row in rows.values():
+        row.update(count=len(row["databases"]), job=plan.job, version=plan.version)
+    return [rows[server] for server in sorted(rows)]
+
+
+def server_view_steps(resource: str, plans: Mapping[str | None, Plan]) -> list[Any]:
+    """The plans' rows per server as the engine's view steps, named ``<resource>[/<member>]/<server>``."""
+    from google.protobuf import struct_pb2
+    from pulumi.runtime.proto import resource_status_pb2 as rs
+
+    steps = []
+    for member, plan in plans.items():
+        for row in server_rows(plan, resource, member):
+            name = "/".join([resource, *([] if member is None else [member]), row["server"]])
+            properties = struct_pb2.Struct()
+            properties.update(row)
+            state = rs.ViewStepState(type=SERVER_VIEW_TYPE, name=name, inputs=properties, outputs=properties)
+            steps.append(
+                rs.ViewStep(status=rs.ViewStep.OK, op=rs.ViewStep.CREATE, type=SERVER_VIEW_TYPE, name=name, new=state)
+            )
+    return steps
+
+
+def rows_of(mode: str, plans: Mapping[str | None, Plan]) -> str:
+    """Which rows a preview shows (config ``planRows``): ``auto`` is ``database`` up to
+    :data:`~..terms.DATABASE_ROWS_UP_TO` databases across the resource's plans, ``server`` above."""
+    if mode != "auto":
+        return mode
+    databases = sum(len(plan.databases) for plan in plans.values())
+    return "database" if databases <= DATABASE_ROWS_UP_TO else "server"
+
+
+def show_rows(status: ResourceStatus, urn: str, plans: Mapping[str | None, Plan], mode: str) -> str | None:
+    """Publish the resource's rows as config ``planRows`` asks (:func:`rows_of`): none, a row per server, or a row
+    per database (:func:`show`)."""
+    chosen = rows_of(mode, plans)
+    if chosen == "none":
+        return None
+    if chosen == "server":
+        return publish(status, server_view_steps(resource_name(urn), plans))
+    return show(status, urn, plans)
