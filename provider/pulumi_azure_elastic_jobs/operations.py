@@ -53,10 +53,12 @@ from .runs import (
     cancel_all,
     claim,
     job_runs,
+    last_versions,
     may_have_started,
     refuse_unreviewed,
     start_members,
 )
+from .script_changes import FIRST, LastRun, StepChange, changes_text, step_changes
 from .terms import (
     DEFAULT_API_VERSION,
     DEFAULT_POLL_INTERVAL_SECONDS,
@@ -198,6 +200,8 @@ class Announced:
 
     plan: Plan | None = None
     members: Mapping[str, Plan] = field(default_factory=dict)
+    changes: Mapping[str | None, list[StepChange]] = field(default_factory=dict)
+    """Each run's steps against its last run's scripts, by whose run it is (``None``: a JobExecution's own)."""
 
     def by_member(self) -> dict[str | None, Plan]:
         """Every plan shown, by whose run it is: ``None`` for a ``JobExecution``'s own, else the member key."""
@@ -361,13 +365,39 @@ class Executions:
         that ``up`` will refuse to start this run. A Check that starts no run loads nothing (no validator)."""
         if olds and not self.diff(olds, inputs).replaces:
             return Announced()
-        plan = _deploying(self.preview_plan(inputs), inputs.get("step_scripts"))
-        if plan is not None:
-            progress.note(plan.text())
-            expected = _known_pin(inputs.get("expected_plan"))
-            if expected is not None:
-                _warn_unreviewed(progress, {"this run": expected}, plan)
-        return Announced(plan)
+        live = self.preview_plan(inputs)
+        plan = _deploying(live, inputs.get("step_scripts"))
+        if plan is None:
+            return Announced()
+        last = self._last_run(olds, live) if plan.steps else FIRST
+        changes = step_changes(last, plan) if plan.steps else []
+        progress.note(_with_changes(plan, last, changes))
+        expected = _known_pin(inputs.get("expected_plan"))
+        if expected is not None:
+            _warn_unreviewed(progress, {"this run": expected}, plan)
+        return Announced(plan, changes={None: changes})
+
+    def _last_run(self, olds: Mapping[str, Any], live: Plan | None = None) -> LastRun:
+        """The scripts the resource's last run ran (none: it never ran). Its job version is the one its recorded
+        outputs name (the native face sends the old state), else that of the newest run of the chain its old
+        inputs derive (the dynamic face's Check has the old inputs only): one listing of the job's runs."""
+        if not olds:
+            return FIRST
+        try:
+            declared = _execution_inputs(_coerce_numbers(_known_fields(olds, FIELDS)))
+            client = self.client(declared.api_version)
+            version = _recorded_version(olds.get("job_version"))
+            if version is None and declared.job_execution_id:
+                version = client.get_execution(declared.job.execution(declared.job_execution_id)).properties.job_version
+            elif version is None:
+                version = last_versions(client, declared.job, {"": declared.chain}).get("")
+        except (ValueError, ElasticJobsError) as error:
+            return LastRun(unread=str(error).splitlines()[0])
+        if version is None:
+            return LastRun(declared.job_name, unread="no run of it is in the job's history")
+        from .planning import last_run  # the plan's reads load only where a plan is read
+
+        return last_run(client, declared.job, version, live)
 
     def announce_update(self, olds: Mapping[str, Any], news: Mapping[str, Any], progress: Progress) -> None:
         """A preview of an update in place (the native face's Update with ``preview``): a run's update never starts
@@ -719,6 +749,20 @@ def _deploying(plan: Plan | None, scripts: Any) -> Plan | None:
     return deploying(plan, {str(name): str(script) for name, script in scripts.items()})
 
 
+def _with_changes(plan: Plan, last: LastRun, changes: list[StepChange]) -> str:
+    """The plan for a person, with its steps' script changes since the last run under it (once the job was read)."""
+    return plan.text() if not plan.steps else f"{plan.text()}\n{changes_text(last, changes)}"
+
+
+def _known_fields(values: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if key in names and value is not None and not is_unknown(value)}
+
+
+def _recorded_version(value: Any) -> int | None:
+    """A job version as state records it (the wire carries numbers as floats)."""
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def _planned(plan: Plan | None) -> dict[str, Any] | None:
     return plan.output() if plan is not None else None
 
@@ -810,19 +854,71 @@ class ExecutionSets(Executions):
             live = dict(zip(jobs, read, strict=True))
         scripts = _scripts_of(inputs)
         planned = {key: _deploying(live[job], scripts.get(key)) for key, job in sorted(starting.items())}
-        shown: dict[Plan, list[str]] = {}  # members whose runs would do the same, shown once
+        planned_keys = [key for key, plan in planned.items() if plan is not None and plan.steps]
+        lasts = self._last_member_runs(olds, planned_keys, live)
+        shown: dict[tuple[Plan, str | None, int | None, str | None], list[str]] = {}  # the same run, shown once
         for key, plan in planned.items():
             if plan is not None:
-                shown.setdefault(plan, []).append(key)
-        databases = len({key for plan in shown for key in plan.databases})
-        runs, of_jobs = counted(len(starting), "member"), counted(len({plan.job for plan in shown}), "job")
+                last = lasts.get(key, FIRST)
+                shown.setdefault((plan, last.job, last.version, last.unread), []).append(key)
+        plans = [group[0] for group in shown]
+        databases = len({key for plan in plans for key in plan.databases})
+        runs, of_jobs = counted(len(starting), "member"), counted(len({plan.job for plan in plans}), "job")
         head = f"will run {runs} ({of_jobs}) on {counted(databases, 'database')}"
-        texts = [f"members {', '.join(members)}: {plan.text()}" for plan, members in shown.items()]
+        texts: list[str] = []
+        changes: dict[str | None, list[StepChange]] = {}
+        for (plan, *_), members in shown.items():
+            last = lasts.get(members[0], FIRST)
+            changed = step_changes(last, plan) if plan.steps else []
+            changes.update(dict.fromkeys(members, changed))
+            texts.append(f"members {', '.join(members)}: {_with_changes(plan, last, changed)}")
         progress.note("\n".join([head, *texts]))
         pins = {key: pin for key, value in _pins_of(inputs).items() if (pin := _known_pin(value)) is not None}
-        for plan, members in shown.items():
+        for (plan, *_), members in shown.items():
             _warn_unreviewed(progress, {f"member {key}": pins[key] for key in members if key in pins}, plan)
-        return Announced(members={key: plan for plan, members in shown.items() for key in members})
+        return Announced(
+            members={key: group[0] for group, members in shown.items() for key in members}, changes=changes
+        )
+
+    def _last_member_runs(
+        self, olds: Mapping[str, Any], keys: list[str], live: Mapping[str, Plan | None]
+    ) -> dict[str, LastRun]:
+        """The scripts each member's last run ran, for the members ``keys`` that had one: from the versions the
+        recorded ``executions`` name (the native face), else from the newest run of each member's old chain, one
+        listing a job (the dynamic face's old inputs); the scripts of each job version read once."""
+        if not olds or not keys:
+            return {}
+        try:
+            old = _set_inputs(_coerce_numbers(_known_fields(olds, SET_FIELDS)))
+        except ValueError as error:
+            return dict.fromkeys(keys, LastRun(unread=str(error).splitlines()[0]))
+        members = {key: old.member(key) for key in keys if key in old.members}
+        recorded = olds.get("executions") if isinstance(olds.get("executions"), Mapping) else None
+        client = self.client(old.api_version)
+        versions: dict[str, int | None] = {}
+        if recorded is not None:
+            versions = {key: _recorded_version((recorded.get(key) or {}).get("job_version")) for key in members}
+        else:
+            for job in {member.job for member in members.values()}:
+                chains = {key: member.chain for key, member in members.items() if member.job == job}
+                try:
+                    versions.update(last_versions(client, job, chains))
+                except ElasticJobsError as error:
+                    versions.update(dict.fromkeys(chains))
+                    log.info("the last runs of job %s could not be listed: %s", job.job_name, error)
+        from .planning import last_run
+
+        read: dict[tuple[JobRef, int], LastRun] = {}
+        found: dict[str, LastRun] = {}
+        for key, member in members.items():
+            version = versions.get(key)
+            if version is None:
+                found[key] = FIRST
+                continue
+            if (member.job, version) not in read:
+                read[(member.job, version)] = last_run(client, member.job, version, live.get(member.job_name))
+            found[key] = read[(member.job, version)]
+        return found
 
     def announce_update(self, olds: Mapping[str, Any], news: Mapping[str, Any], progress: Progress) -> None:
         """An update of a set starts the members added, changed or recorded without a run: their plans, as a Check

@@ -72,6 +72,8 @@ class PlannedStep:
     retry_attempts: int
     databases: tuple[str, ...] = ()
     unresolved: tuple[Unresolved, ...] = ()
+    script: str | None = field(default=None, compare=False, repr=False)
+    """The script's text when this process read or was given it (never recorded: the digest stands for it)."""
 
     def output(self) -> dict[str, Any]:
         return {
@@ -377,7 +379,8 @@ def deploying(plan: Plan, scripts: Mapping[str, str] | None) -> Plan:
             steps.append(step)
             continue
         line = DIGEST_ONLY_LINE if is_digest(value) else first_line(value)
-        steps.append(replace(step, script_digest=given_digest(value), script_first_line=line))
+        text = None if is_digest(value) else value
+        steps.append(replace(step, script_digest=given_digest(value), script_first_line=line, script=text))
         deployed.append(step.name)
     live = {step.name.lower() for step in plan.steps}
     new = [name for name in scripts if name.lower() not in live]

@@ -21,6 +21,7 @@ from .client import ElasticJobsClient
 from .errors import ArmError, ElasticJobsError
 from .ids import ExecutionRef, JobRef, segment, server_short_name
 from .plan import Plan, PlannedStep, Unresolved, database_key, first_line, script_digest
+from .script_changes import FIRST, LastRun
 from .terms import SYSTEM_DATABASES, is_terminal
 
 READERS = 8
@@ -127,6 +128,27 @@ def read_plan(
     servers after the agent's own; ``active`` are the job's active runs when a caller already listed them."""
     with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="elastic-jobs-plan") as pool:
         return _Reader(client, job, pool).plan(subscriptions, active)
+
+
+def last_run(client: ElasticJobsClient, job: JobRef, version: int | None, live: Plan | None = None) -> LastRun:
+    """The scripts of ``job`` at ``version`` (the one the resource's last run used; None: it never ran), by step
+    name, read through ``.../jobs/{job}/versions/{version}/steps``, or taken from the ``live`` plan's own read when
+    that is the same version; what could not be read is said, not raised."""
+    if version is None:
+        return FIRST
+    same = live is not None and live.version == version and live.job.lower() == job.job_name.lower()
+    if live is not None and same and all(step.script is not None for step in live.steps):
+        return LastRun(job.job_name, version, {step.name: step.script or "" for step in live.steps})
+    try:
+        listed = client.list_documents(f"{job.path}/versions/{int(version)}/steps")
+        scripts = {str(step.get("name") or ""): _script(step) for step in listed}
+    except ElasticJobsError as error:
+        return LastRun(job.job_name, version, None, short(error))
+    return LastRun(job.job_name, version, scripts)
+
+
+def _script(step: Mapping[str, Any]) -> str:
+    return str(((step.get("properties") or {}).get("action") or {}).get("value") or "")
 
 
 def attempt(read: Callable[[], R]) -> R | ElasticJobsError:
@@ -293,7 +315,7 @@ class _Reader:
         props = step.get("properties") or {}
         options = props.get("executionOptions") or {}
         group = last_segment(props.get("targetGroup"))
-        script = str((props.get("action") or {}).get("value") or "")
+        script = _script(step)
         members = groups.get(group, "not read")
         if isinstance(members, str):
             databases: tuple[str, ...] = ()
@@ -311,4 +333,5 @@ class _Reader:
             retry_attempts=int(options.get("retryAttempts", 10)),
             databases=databases,
             unresolved=unresolved,
+            script=script,
         )

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .chain import ExecutionChain
 from .errors import ArmError, ElasticJobsError, NotFound, PlanChanged
 from .ids import ExecutionRef, JobRef
 from .outcome import TargetOutcomes
@@ -96,6 +97,23 @@ def job_runs(client: ElasticJobsClient, job: JobRef) -> JobRuns:
     names = {str(execution.name).lower(): execution for execution in listed if execution.name}
     active = {name: e for name, e in names.items() if not is_terminal(e.properties.lifecycle)}
     return JobRuns(active, frozenset(names))
+
+
+def last_versions(client: ElasticJobsClient, job: JobRef, chains: Mapping[str, ExecutionChain]) -> dict[str, int]:
+    """The job version the newest run of each chain used, by key (a chain with no run listed has none): one
+    listing of the job's runs, newest first, read at most :data:`HISTORY_BUDGET` deep."""
+    found: dict[str, int] = {}
+    try:
+        for seen, execution in enumerate(client.list_executions(job, top=HISTORY_BUDGET)):
+            name, version = str(execution.name or ""), execution.properties.job_version
+            for key, chain in chains.items():
+                if key not in found and version is not None and chain.generation_of(name) is not None:
+                    found[key] = int(version)
+            if len(found) == len(chains) or seen >= HISTORY_BUDGET:
+                break
+    except NotFound:
+        pass  # no such job any more: no run of it to compare with
+    return found
 
 
 def active_runs(client: ElasticJobsClient, job: JobRef) -> dict[str, JobExecution]:

@@ -42,6 +42,7 @@ export class Provider extends pulumi.ProviderResource {
             resourceInputs["endpoint"] = args?.endpoint;
             resourceInputs["environment"] = args?.environment;
             resourceInputs["fleetSubscriptions"] = args?.fleetSubscriptions;
+            resourceInputs["planRows"] = args?.planRows;
             resourceInputs["retryBudget"] = pulumi.output(args?.retryBudget).apply(JSON.stringify);
             resourceInputs["subscriptionId"] = args?.subscriptionId;
             resourceInputs["tenantId"] = args?.tenantId;
@@ -88,6 +89,10 @@ export interface ProviderArgs {
      * Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
      */
     fleetSubscriptions?: pulumi.Input<string | undefined>;
+    /**
+     * A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
+     */
+    planRows?: pulumi.Input<string | undefined>;
     /**
      * Seconds each request may spend on retries (default 120).
      */

@@ -442,12 +442,15 @@ def urn(name: str, type_: str = EXECUTION, stack: str = "dev") -> str:
 class NativePlugin:
     """The console script in a subprocess, reached over gRPC; configured as the engine does for a provider."""
 
-    def __init__(self, engine_address: str, emulator: Any | None = None) -> None:
+    def __init__(self, engine_address: str, emulator: Any | None = None, cwd: Path | None = None) -> None:
+        """``cwd``: where the engine starts it, a program's folder (default: this process's)."""
         executable = Path(sys.executable).with_name("elastic-jobs-provider")
         command = (
             [str(executable)] if executable.exists() else [sys.executable, "-m", "pulumi_azure_elastic_jobs.native"]
         )
-        self.process = subprocess.Popen([*command, engine_address], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            [*command, engine_address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd
+        )
         assert self.process.stdout is not None
         port = int(self.process.stdout.readline().decode().strip())
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")

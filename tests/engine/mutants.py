@@ -422,7 +422,7 @@ MUTANTS: tuple[Mutant, ...] = (
         name="a-preview-shows-no-row-per-database",
         breaks="a native preview publishes no view of the databases its run will touch",
         module="native/provider.py",
-        old="                await self._run(views.show, status, request.urn, plans)\n",
+        old="                await self._run(views.show, status, request.urn, announced)\n",
         new="                pass\n",
         killers=(f"{_PLAN_VIEWS}::test_a_preview_publishes_a_row_per_planned_database_and_a_run_publishes_none",),
     ),
@@ -453,15 +453,34 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
     ),
     Mutant(
+        name="a-replacement-shows-its-plan-twice",
+        breaks="a dynamic-provider preview of a replacement prints the plan twice, the second time as a first run's: "
+        "the engine checks a replaced resource with its old inputs, then with none",
+        module="provider.py",
+        old="        if new and key in _replacing:\n",
+        new="        if False:\n",
+        killers=(
+            f"{_PLAN_GUARD}::test_the_dynamic_face_shows_a_replacements_plan_once_though_the_engine_checks_it_twice",
+        ),
+    ),
+    Mutant(
+        name="a-secret-script-shows-in-the-preview",
+        breaks="a job step's script given to stepScripts as a secret is printed in the preview's plan and diff",
+        module="native/provider.py",
+        old='    if "stepScripts" not in secrets and "members" not in secrets:\n',
+        new="    if True:\n",
+        killers=(f"{_PLAN_GUARD}::test_a_secret_script_is_planned_by_its_digest_and_its_text_is_never_shown",),
+    ),
+    Mutant(
         name="a-no-change-check-loads-the-validator",
         breaks="a Check of recorded inputs (every no-change preview and up) imports pydantic and the validator: the "
         "plan hook imports from the validator's module before its early return (the regression benchmark 7 found)",
         module="operations.py",
         old="        if olds and not self.diff(olds, inputs).replaces:\n"
-        "            return Announced()\n        plan = _deploying(",
+        "            return Announced()\n        live = self.",
         new="        from .inputs import validate as _\n\n"
         "        if olds and not self.diff(olds, inputs).replaces:\n"
-        "            return Announced()\n        plan = _deploying(",
+        "            return Announced()\n        live = self.",
         killers=(f"{_PURE}::test_a_no_change_check_in_a_fresh_plugin_loads_no_validator",),
     ),
     Mutant(

@@ -334,3 +334,133 @@ def test_a_change_not_in_the_pr_between_preview_and_merge_is_refused_and_named(
     client.request("PUT", f"{job.path}/steps/step1", json={"properties": {**step, "action": {"value": edited}}})
     message = refused("the step edited outside the program")
     assert "its plan does not run the scripts step_scripts gives its steps (step 'step1' runs sha256:" in message
+
+
+def test_a_prs_preview_shows_each_steps_script_diff_since_the_last_run_and_a_first_run_says_so(
+    face: tuple[Engine, Callable[..., list[Registration]], Callable[[Any], Any]],
+    client: ElasticJobsClient,
+    engine_log: EngineLog,
+) -> None:
+    engine, declare, _ = face
+    job = new_job(client, script=V1)
+    add_step(client, job, "cleanup", "DELETE FROM dbo.Scratch; -- emulator:duration=0")  # v2: the run's version
+    released = {"job_name": job.job_name, "wait_for_completion": True, "poll_interval": 0.1}
+    before = len(engine_log.messages)
+    preview_create(engine, declare(**released, triggers={"script": "v1"}))
+    assert "script changes: the first run of this resource, no earlier script to compare" in shown_plan(
+        engine_log, before
+    )
+    engine.up(declare(**released, triggers={"script": "v1"}))
+
+    client.request("DELETE", f"{job.path}/steps/cleanup")  # deployed since the last run, without a run: v3, v4
+    add_step(client, job, "backfill", "UPDATE dbo.Orders SET Note = '';\nGO")
+    pr = declare(**released, triggers={"script": "v2"}, step_scripts={"step1": V2})
+    before = len(engine_log.messages)
+    preview_create(engine, pr)
+    lines = shown_plan(engine_log, before).splitlines()
+    changes = lines[
+        lines.index(
+            f"script changes since the last run ({job.job_name} v2): 1 step changed, 1 step new, 1 step removed"
+        ) :
+    ]
+    assert changes[1:] == [
+        "step 1 'step1': changed",
+        f"--- step1 ({job.job_name} v2, the last run)",
+        "+++ step1 (this deployment)",
+        "@@ -1 +1 @@",
+        f"-{V1}",
+        f"+{V2}",
+        "step 2 'backfill': new",
+        "--- /dev/null",
+        "+++ backfill (this deployment)",
+        "@@ -0,0 +1,2 @@",
+        "+UPDATE dbo.Orders SET Note = '';",
+        "+GO",
+        "step 'cleanup': removed",
+    ]
+
+
+def test_the_dynamic_face_shows_a_replacements_plan_once_though_the_engine_checks_it_twice(
+    emulator: Emulator, client: ElasticJobsClient, engine_log: EngineLog, declare: Declare
+) -> None:
+    """The engine checks a replaced resource with its old inputs, then again with none for the replacement: the
+    plan (with its comparison against the last run) is shown at the first, and not again as a first run's."""
+    from pulumi.runtime.proto import provider_pb2
+
+    job = new_job(client, script=V1)
+    plugin = configured_plugin(emulator, engine_log.address)
+    try:
+        engine = Engine(plugin)
+        engine.up(
+            declare(job_name=job.job_name, triggers={"script": "v1"}, wait_for_completion=True, poll_interval=0.1)
+        )
+        (changed,) = declare(job_name=job.job_name, triggers={"script": "v2"})
+        before = len(engine_log.messages)
+        for _ in range(2):  # two previews, each the engine's two Checks of the replacement
+            olds = engine.state[changed.urn].inputs
+            plugin.Check(provider_pb2.CheckRequest(urn=changed.urn, olds=olds, news=changed.inputs))
+            plugin.Check(provider_pb2.CheckRequest(urn=changed.urn, news=changed.inputs))
+    finally:
+        plugin.kill()
+    shown = [m.message for m in engine_log.messages[before:] if m.message.startswith("will run ")]
+    assert len(shown) == 2 and all(f"since the last run ({job.job_name} v1): none" in text for text in shown)
+
+
+@pytest.mark.parametrize(
+    ("runtime", "pin", "scripts"),
+    [("yaml", "expectedPlan", "stepScripts"), ("python", "expected_plan", "step_scripts")],
+)
+def test_the_native_plugin_names_the_properties_as_the_programs_language_spells_them(
+    runtime: str,
+    pin: str,
+    scripts: str,
+    emulator: Emulator,
+    client: ElasticJobsClient,
+    engine_log: EngineLog,
+    tmp_path: Any,
+) -> None:
+    """The engine starts the plugin in the program's folder: a YAML (TypeScript, Go) program reads `expectedPlan`,
+    a Python SDK program `expected_plan`, in the preview's warning and in the refusal alike."""
+    from pulumi.runtime.proto import provider_pb2
+
+    from tests.engine.harness import AGENT_CAMEL
+
+    (tmp_path / "Pulumi.yaml").write_text(f"name: program\nruntime: {runtime}\n")
+    job = new_job(client, script=V1)
+    stale = read_plan(client, job).pin
+    add_step(client, job, "backfill", V2)
+    native = NativePlugin(engine_log.address, emulator, cwd=tmp_path)
+    try:
+        inputs = {**AGENT_CAMEL, "jobName": job.job_name, "expectedPlan": stale, "stepScripts": {"step1": V1}}
+        checked = native.check("spelled", inputs)
+        native.stub.Create(provider_pb2.CreateRequest(urn=urn("spelled"), properties=checked.inputs, preview=True))
+        (warning,) = [m.message for m in engine_log.messages if "does not match the live plan" in m.message]
+        assert warning.startswith(f"{pin} does not match the live plan of job {job.job_name}"), warning
+        with pytest.raises(grpc.RpcError) as refused:
+            native.stub.Create(provider_pb2.CreateRequest(urn=urn("spelled"), properties=checked.inputs))
+        assert f"its plan is not the one {pin} pins" in str(refused.value.details())
+        add_step(client, job, "step1", V2)
+        with pytest.raises(grpc.RpcError) as refused:
+            native.stub.Create(provider_pb2.CreateRequest(urn=urn("spelled"), properties=checked.inputs))
+        assert f"does not run the scripts {scripts} gives its steps" in str(refused.value.details())
+    finally:
+        native.kill()
+
+
+def test_a_secret_script_is_planned_by_its_digest_and_its_text_is_never_shown(
+    native: NativePlugin, client: ElasticJobsClient, engine_log: EngineLog
+) -> None:
+    from pulumi.runtime.proto import provider_pb2
+    from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
+
+    from tests.engine.harness import AGENT_CAMEL
+
+    job = new_job(client, script=V1)
+    secret = "ALTER LOGIN app WITH PASSWORD = 'hunter2';"
+    scripts = {_special_sig_key: _special_secret_sig, "value": {"step1": secret}}
+    checked = native.check("secret-script", {**AGENT_CAMEL, "jobName": job.job_name, "stepScripts": scripts})
+    request = provider_pb2.CreateRequest(urn=urn("secret-script"), properties=checked.inputs, preview=True)
+    native.stub.Create(request)
+    (shown,) = [m.message for m in engine_log.messages if m.message.startswith("will run ")]
+    assert "hunter2" not in str(engine_log.messages) and "(the script as its digest" in shown
+    assert "with this deployment's step 'step1'" in shown

@@ -26,8 +26,12 @@ def test_a_preview_shows_a_row_per_server_or_none_as_config_plan_rows_says(
     job = new_job(client)
     native.configure(emulator, planRows="server")
     create(native, "by-server", job.job_name, preview=True, address=status_service.address)
-    (row,) = status_service.published[TOKEN]
-    assert (row["type"], row["name"]) == (views.SERVER_VIEW_TYPE, "by-server/server1")
+    published = status_service.published[TOKEN]
+    assert [(r["type"], r["name"]) for r in published if r["type"] != views.SERVER_VIEW_TYPE] == [
+        (views.STEP_VIEW_TYPE, "by-server/step1")  # a step's row (its T-SQL) as with a row per database
+    ]
+    (row,) = [r for r in published if r["type"] == views.SERVER_VIEW_TYPE]
+    assert row["name"] == "by-server/server1"
     assert row["new"]["outputs"] == {
         "resource": "by-server",
         "server": "server1",

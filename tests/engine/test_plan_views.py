@@ -21,6 +21,7 @@ from pulumi.runtime.proto import provider_pb2, resource_status_pb2, resource_sta
 
 from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
+from pulumi_azure_elastic_jobs.native.views import VIEW_TYPE
 from tests.conftest import HELD, new_job
 from tests.engine.harness import AGENT_CAMEL, EXECUTION, EXECUTION_SET, QUICK, NativePlugin, urn
 
@@ -87,7 +88,16 @@ def test_a_preview_publishes_a_row_per_planned_database_and_a_run_publishes_none
 ) -> None:
     job = new_job(client)
     create(native, "rows", job.job_name, preview=True, address=status_service.address)
-    steps = status_service.published[TOKEN]
+    (script, *steps) = status_service.published[TOKEN]
+    assert (script["type"], script["name"]) == ("azure-elastic-jobs:index:PlannedStep", "rows/step1")
+    assert script["new"]["outputs"] == {
+        "resource": "rows",
+        "job": job.job_name,
+        "version": 1,
+        "step": "step1",
+        "stepId": 1,
+        "status": "first run",
+    }
     assert [(step["op"], step["type"], step["name"]) for step in steps] == [
         ("CREATE", "azure-elastic-jobs:index:PlannedDatabase", "rows/server1/app-db-1"),
         ("CREATE", "azure-elastic-jobs:index:PlannedDatabase", "rows/server1/app-db-2"),
@@ -115,7 +125,7 @@ def test_a_row_says_when_an_active_run_of_the_job_makes_the_service_skip_its_dat
     emulator.set_behavior(job.job_name, start_delay_seconds=0)  # on its databases as it is created: never raced
     create(native, "busy-first", job.job_name, preview=False, address=status_service.address)
     create(native, "busy-second", job.job_name, preview=True, address=status_service.address)
-    (first, second) = (step["new"]["outputs"] for step in status_service.published[TOKEN])
+    (first, second) = (step["new"]["outputs"] for step in status_service.published[TOKEN] if step["type"] == VIEW_TYPE)
     assert "an active run of the job holds this database" in first["skipped"] and "skipped" in second
 
 
@@ -141,12 +151,12 @@ KEYS = st.from_regex(r"[ab][ab.-]{0,2}", fullmatch=True)
 """Member keys, as a set allows them (``^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$``)."""
 
 
-def view_urn(resource_urn: str, view_name: str) -> str:
+def view_urn(resource_urn: str, view_type: str, view_name: str) -> str:
     """A view's URN as the engine forms it (pulumi/pulumi pkg/resource/deploy/resource_status.go,
     ``unmarshalViewStepState``: ``generateURN(viewOf, type, name)``, deployment.go): the stack and project of the
     resource, its *qualified type* (its parents' types and its own) as the parent type, the view's type and name."""
     stack, project, qualified_type, _ = resource_urn.split("::", 3)
-    return f"{stack}::{project}::{qualified_type}$azure-elastic-jobs:index:PlannedDatabase::{view_name}"
+    return f"{stack}::{project}::{qualified_type}${view_type}::{view_name}"
 
 
 def job_over(client: ElasticJobsClient, fleet: str) -> str:
@@ -198,8 +208,11 @@ def test_every_program_previews_one_row_per_resource_and_database_and_no_two_row
             members = {str(key): jobs[fleet] for key, fleet in runs.items()}
             create(native, name, "", preview=True, address=status_service.address, token=token, members=members)
         expected |= {(name, key, database) for key, fleet in runs.items() for database in FLEETS[fleet]}
-        urns += [view_urn(urn(name, type_), step["name"]) for step in status_service.published.get(token, [])]
+        published = status_service.published.get(token, [])
+        urns += [view_urn(urn(name, type_), step["type"], step["name"]) for step in published]
     rows = [step["new"]["outputs"] for steps in status_service.published.values() for step in steps]
+    rows = [row for row in rows if "database" in row]  # the database rows; each run's step rows come first
     seen = [(row["resource"], row.get("member"), row["database"]) for row in rows]
     assert sorted(seen, key=repr) == sorted(expected, key=repr), "one row per (resource, member, database)"
-    assert len(set(urns)) == len(urns) == len(expected), urns
+    steps = sum(len(runs) for _, _, runs in program)  # one step row per run: each job has one step
+    assert len(set(urns)) == len(urns) == len(expected) + steps, urns

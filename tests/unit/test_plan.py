@@ -274,3 +274,16 @@ def test_a_run_whose_steps_do_not_run_the_scripts_given_is_named_step_by_step() 
         "step 'gone' is not in job nightly v8",
     ]
     assert undeployed(None, PLAN) == [] and undeployed({"migrate": "sha256:aaaaaaaaaaaa"}, PLAN) == []
+
+
+def test_a_steps_diff_is_cut_at_its_limit_and_a_digest_only_step_says_it_has_no_text() -> None:
+    from pulumi_azure_elastic_jobs.script_changes import MAX_DIFF_LINES, LastRun, changes_text, step_changes
+
+    long_script = "\n".join(f"PRINT {n};" for n in range(MAX_DIFF_LINES + 50))
+    last = LastRun("nightly", 7, {"migrate": "PRINT 0;"})
+    (changed,) = step_changes(last, deploying(PLAN, {"migrate": long_script}))
+    lines = changed.diff.splitlines()
+    assert changed.status == "changed" and len(lines) == MAX_DIFF_LINES + 1 and lines[-1] == "... 53 more lines"
+    (digest_only,) = step_changes(last, deploying(PLAN, {"migrate": script_digest(long_script)}))
+    text = changes_text(last, [digest_only])
+    assert text.endswith("step 1 'migrate': only its digest is known here, no text to compare")

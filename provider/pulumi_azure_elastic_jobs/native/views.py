@@ -23,12 +23,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..operations import Announced
 from ..plan import Plan
+from ..script_changes import StepChange
 from ..terms import DATABASE_ROWS_UP_TO
 
 log = logging.getLogger(__name__)
 
 VIEW_TYPE = "azure-elastic-jobs:index:PlannedDatabase"
+STEP_VIEW_TYPE = "azure-elastic-jobs:index:PlannedStep"
 PUBLISH_TIMEOUT_SECONDS = 10.0
 """A preview never waits longer than this on the engine for its rows (the plan is in the diagnostics anyway)."""
 
@@ -68,6 +71,12 @@ def row_name(resource: str, server: str, database: str, member: str | None = Non
     return "/".join([resource, *([] if member is None else [member]), server, database])
 
 
+def step_row_name(resource: str, step: str, member: str | None = None) -> str:
+    """A step's row name, unique in the stack as :func:`row_name` is (a step's name holds no ``/``):
+    ``migration/add-columns``, ``fleet/tenant-a/add-columns``."""
+    return "/".join([resource, *([] if member is None else [member]), step])
+
+
 def database_rows(plan: Plan, resource: str, member: str | None = None) -> list[dict[str, Any]]:
     """One row per database the run will touch: whose run it is (``resource``, and a set's ``member``), where it is,
     the steps that run there, and whether the service will skip it (an active run of the job holds it). Pure data,
@@ -88,29 +97,48 @@ def database_rows(plan: Plan, resource: str, member: str | None = None) -> list[
     return rows
 
 
-def view_steps(resource: str, plans: Mapping[str | None, Plan]) -> list[Any]:
-    """The rows of ``plans`` (a JobExecution's own under ``None``, a set's by member key) as the engine's view
-    steps: a ``create`` of each, named by :func:`row_name`, its properties the row."""
+def step_rows(changes: list[StepChange], plan: Plan, resource: str, member: str | None = None) -> list[dict[str, Any]]:
+    """One row per step of the run (and per step its last run had that this one has not): how its script compares
+    with the last run's (``status``: changed, unchanged, new, removed, first run, no text), the unified ``diff``
+    when there is one, and the job version compared with (``fromVersion``)."""
+    rows = []
+    for change in changes:
+        row: dict[str, Any] = {"resource": resource}
+        if member is not None:
+            row["member"] = member
+        row.update(job=plan.job, version=plan.version, **change.output())
+        rows.append(row)
+    return rows
+
+
+def view_steps(resource: str, announced: Announced) -> list[Any]:
+    """The rows of what a preview announced (a JobExecution's own run under ``None``, a set's by member key) as
+    the engine's view steps: a ``create`` of each, named by :func:`row_name` (a step's row by the step's name,
+    which holds no ``/``, in place of server and database), its properties the row."""
     from google.protobuf import struct_pb2  # type: ignore[import-untyped]
     from pulumi.runtime.proto import resource_status_pb2 as rs
 
+    def step(type_: str, name: str, row: dict[str, Any]) -> Any:
+        properties = struct_pb2.Struct()
+        properties.update(row)
+        state = rs.ViewStepState(type=type_, name=name, inputs=properties, outputs=properties)
+        return rs.ViewStep(status=rs.ViewStep.OK, op=rs.ViewStep.CREATE, type=type_, name=name, new=state)
+
     steps = []
-    for member, plan in plans.items():
-        for row in database_rows(plan, resource, member):
-            name = row_name(resource, row["server"], row["database"], member)
-            properties = struct_pb2.Struct()
-            properties.update(row)
-            state = rs.ViewStepState(type=VIEW_TYPE, name=name, inputs=properties, outputs=properties)
+    for member, plan in announced.by_member().items():
+        for row in step_rows(announced.changes.get(member, []), plan, resource, member):
             steps.append(
-                rs.ViewStep(status=rs.ViewStep.OK, op=rs.ViewStep.CREATE, type=VIEW_TYPE, name=name, new=state)
+                step(STEP_VIEW_TYPE, "/".join([resource, *([] if member is None else [member]), row["step"]]), row)
             )
+        for row in database_rows(plan, resource, member):
+            steps.append(step(VIEW_TYPE, row_name(resource, row["server"], row["database"], member), row))
     return steps
 
 
-def show(status: ResourceStatus, urn: str, plans: Mapping[str | None, Plan]) -> str | None:
-    """Publish the rows of the resource ``urn`` names (:func:`view_steps`, :func:`publish`): off the event loop,
-    where its caller runs it."""
-    return publish(status, view_steps(resource_name(urn), plans))
+def show(status: ResourceStatus, urn: str, announced: Announced) -> str | None:
+    """Publish the rows of what the resource ``urn`` names announced (:func:`view_steps`, :func:`publish`): off
+    the event loop, where its caller runs it."""
+    return publish(status, view_steps(resource_name(urn), announced))
 
 
 def publish(status: ResourceStatus, steps: Sequence[Any]) -> str | None:
@@ -162,21 +190,26 @@ def server_rows(plan: Plan, resource: str, member: str | None = None) -> list[di
     return [rows[server] for server in sorted(rows)]
 
 
-def server_view_steps(resource: str, plans: Mapping[str | None, Plan]) -> list[Any]:
-    """The plans' rows per server as the engine's view steps, named ``<resource>[/<member>]/<server>``."""
+def server_view_steps(resource: str, announced: Announced) -> list[Any]:
+    """What a preview announced as the engine's view steps with a row per server in place of a row per database:
+    each step's row (:func:`step_rows`, its T-SQL diff) as :func:`view_steps` has it, then the servers', named
+    ``<resource>[/<member>]/<server>``."""
     from google.protobuf import struct_pb2
     from pulumi.runtime.proto import resource_status_pb2 as rs
 
+    def step(type_: str, name: str, row: dict[str, Any]) -> Any:
+        properties = struct_pb2.Struct()
+        properties.update(row)
+        state = rs.ViewStepState(type=type_, name=name, inputs=properties, outputs=properties)
+        return rs.ViewStep(status=rs.ViewStep.OK, op=rs.ViewStep.CREATE, type=type_, name=name, new=state)
+
     steps = []
-    for member, plan in plans.items():
+    for member, plan in announced.by_member().items():
+        prefix = [resource, *([] if member is None else [member])]
+        for row in step_rows(announced.changes.get(member, []), plan, resource, member):
+            steps.append(step(STEP_VIEW_TYPE, "/".join([*prefix, row["step"]]), row))
         for row in server_rows(plan, resource, member):
-            name = "/".join([resource, *([] if member is None else [member]), row["server"]])
-            properties = struct_pb2.Struct()
-            properties.update(row)
-            state = rs.ViewStepState(type=SERVER_VIEW_TYPE, name=name, inputs=properties, outputs=properties)
-            steps.append(
-                rs.ViewStep(status=rs.ViewStep.OK, op=rs.ViewStep.CREATE, type=SERVER_VIEW_TYPE, name=name, new=state)
-            )
+            steps.append(step(SERVER_VIEW_TYPE, "/".join([*prefix, row["server"]]), row))
     return steps
 
 
@@ -189,12 +222,12 @@ def rows_of(mode: str, plans: Mapping[str | None, Plan]) -> str:
     return "database" if databases <= DATABASE_ROWS_UP_TO else "server"
 
 
-def show_rows(status: ResourceStatus, urn: str, plans: Mapping[str | None, Plan], mode: str) -> str | None:
+def show_rows(status: ResourceStatus, urn: str, announced: Announced, mode: str) -> str | None:
     """Publish the resource's rows as config ``planRows`` asks (:func:`rows_of`): none, a row per server, or a row
-    per database (:func:`show`)."""
-    chosen = rows_of(mode, plans)
+    per database (:func:`show`); the steps' rows (their T-SQL diffs) with either."""
+    chosen = rows_of(mode, announced.by_member())
     if chosen == "none":
         return None
     if chosen == "server":
-        return publish(status, server_view_steps(resource_name(urn), plans))
-    return show(status, urn, plans)
+        return publish(status, server_view_steps(resource_name(urn), announced))
+    return show(status, urn, announced)

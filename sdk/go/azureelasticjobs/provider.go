@@ -55,6 +55,8 @@ type providerArgs struct {
 	Environment *string `pulumi:"environment"`
 	// Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
 	FleetSubscriptions *string `pulumi:"fleetSubscriptions"`
+	// A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
+	PlanRows *string `pulumi:"planRows"`
 	// Seconds each request may spend on retries (default 120).
 	RetryBudget *float64 `pulumi:"retryBudget"`
 	// The default subscription of every resource.
@@ -83,6 +85,8 @@ type ProviderArgs struct {
 	Environment pulumi.StringPtrInput
 	// Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
 	FleetSubscriptions pulumi.StringPtrInput
+	// A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
+	PlanRows pulumi.StringPtrInput
 	// Seconds each request may spend on retries (default 120).
 	RetryBudget pulumi.Float64PtrInput
 	// The default subscription of every resource.

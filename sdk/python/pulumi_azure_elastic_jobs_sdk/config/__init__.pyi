@@ -54,6 +54,11 @@ fleetSubscriptions: Optional[str]
 Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
 """
 
+planRows: Optional[str]
+"""
+A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
+"""
+
 retryBudget: Optional[float]
 """
 Seconds each request may spend on retries (default 120).
