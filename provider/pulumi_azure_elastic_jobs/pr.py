@@ -37,6 +37,8 @@ PROVEN_WITH = ("3.274.1",)
 """The Pulumi CLI versions whose ``preview --json`` this reads, proven by a preview of each kept as a fixture."""
 
 NOTHING_STARTS = "No job execution would start a run.\n"
+SCRIPT_CHANGES = "script changes"
+"""How the lines under a plan start that compare its scripts with the last run's (a unified diff a step)."""
 _SEVERITY_PREFIX = re.compile(r"^(?:warning|error|info|info#err|debug):\s*", re.IGNORECASE)
 _REFUSAL = re.compile(r"^(?:expected_plan|expectedPlan) does not match", re.IGNORECASE)
 _MEMBERS = re.compile(r"^members (?P<members>.+?): (?P<rest>will run .*)$")
@@ -126,6 +128,8 @@ def parse_plan_text(text: str) -> list[ShownPlan]:
         elif line.startswith("will run "):
             if not _is_set_head(line):
                 plans.append(ShownPlan(summary=line))
+        elif plans and (plans[-1].other or line.startswith(SCRIPT_CHANGES)):
+            plans[-1].other.append(line)  # the T-SQL diff under the plan, and everything after it, as it is
         elif plans:
             _read_line(plans[-1], line)
     return plans

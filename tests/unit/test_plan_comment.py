@@ -42,7 +42,7 @@ def test_the_cli_preview_of_a_fleet_renders_the_comment_a_reviewer_reads() -> No
 def test_the_stale_pin_heads_its_resource_with_the_banner_and_the_other_has_none() -> None:
     comment = pr.render(fixture())
     reports, migration = comment.index("### reports"), comment.index("### migration")
-    banner = comment.index("> **Will not run on merge:** expected_plan does not match the live plan of job refresh")
+    banner = comment.index("> **Will not run on merge:** expectedPlan does not match the live plan of job refresh")
     assert reports < banner and (banner < migration or migration < reports)
     assert comment.count("Will not run on merge:") == 1
 
@@ -153,3 +153,27 @@ def test_the_example_renderer_is_the_command() -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "github-actions" / "plan_table.py"
     shown = subprocess.run([sys.executable, str(example), str(PREVIEW)], capture_output=True, text=True, check=True)
     assert shown.stdout == COMMENT.read_text()
+
+
+def test_the_t_sql_diff_under_a_plan_is_shown_whole_in_a_diff_block() -> None:
+    plan = Plan(
+        job="migrate",
+        version=3,
+        steps=(
+            PlannedStep(1, "add", "fleet", None, "sha256:001122334455", "ALTER TABLE t", 0, 0, ("server1/db1",)),
+        ),
+    )
+    changes = [
+        "script changes since the last run (migrate v2): 1 step changed",
+        "step 1 'add': changed",
+        "--- add (migrate v2, the last run)",
+        "+++ add (this deployment)",
+        "@@ -1,2 +1,2 @@",
+        "-ALTER TABLE t ADD a int;",
+        "+ALTER TABLE t ADD b int;",
+        "   server9: looks like a database line",
+    ]
+    shown = {"urn": URN, "severity": "info", "message": plan.text() + "\n" + "\n".join(changes)}
+    comment = pr.render({"steps": [{"op": "create", "urn": URN}], "diagnostics": [shown]})
+    assert "```diff\n" + "\n".join(changes) + "\n```" in comment
+    assert "server9" not in comment.split("```diff")[0]  # a script's line is never read as databases
