@@ -159,9 +159,7 @@ def test_the_t_sql_diff_under_a_plan_is_shown_whole_in_a_diff_block() -> None:
     plan = Plan(
         job="migrate",
         version=3,
-        steps=(
-            PlannedStep(1, "add", "fleet", None, "sha256:001122334455", "ALTER TABLE t", 0, 0, ("server1/db1",)),
-        ),
+        steps=(PlannedStep(1, "add", "fleet", None, "sha256:001122334455", "ALTER TABLE t", 0, 0, ("server1/db1",)),),
     )
     changes = [
         "script changes since the last run (migrate v2): 1 step changed",
