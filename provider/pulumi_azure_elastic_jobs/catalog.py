@@ -44,9 +44,24 @@ AGENT_INPUTS = (
         "`AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.",
         replaces=True,
     ),
-    Prop("resource_group_name", "string", "The resource group of the SQL server.", required=True, replaces=True),
-    Prop("server_name", "string", "The SQL server that hosts the job agent.", required=True, replaces=True),
-    Prop("job_agent_name", "string", "The Elastic Job agent.", required=True, replaces=True),
+    Prop(
+        "resource_group_name",
+        "string",
+        "The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.",
+        replaces=True,
+    ),
+    Prop(
+        "server_name",
+        "string",
+        "The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.",
+        replaces=True,
+    ),
+    Prop(
+        "job_agent_name",
+        "string",
+        "The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.",
+        replaces=True,
+    ),
     Prop(
         "api_version",
         "string",
@@ -94,7 +109,7 @@ AGENT_INPUTS = (
 
 EXECUTION_INPUTS = (
     *AGENT_INPUTS,
-    Prop("job_name", "string", "The job to run.", required=True, replaces=True),
+    Prop("job_name", "string", "The job to run. Required unless `jobId` names it.", replaces=True),
     Prop(
         "job_execution_id",
         "string",
@@ -126,6 +141,14 @@ EXECUTION_INPUTS = (
         "this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not "
         "run them (the run must depend on the job steps, so they are updated first). Updated in place.",
         items="string",
+    ),
+    Prop(
+        "job_id",
+        "string",
+        "The job's ARM id (`/subscriptions/.../jobAgents/<agent>/jobs/<job>`, the `id` of azure-native's "
+        "`sql.Job`), instead of `subscriptionId`, `resourceGroupName`, `serverName`, `jobAgentName` and "
+        "`jobName`: the provider's Check fills them in from it (a name also given must agree with it). Wiring "
+        "the job's id makes this run depend on the job.",
     ),
 )
 
@@ -242,7 +265,7 @@ TARGET_OUTCOMES = (
 )
 
 MEMBER_PROPS = (
-    Prop("job_name", "string", "The job this member runs.", required=True),
+    Prop("job_name", "string", "The job this member runs. Required unless `jobId` names it."),
     Prop("triggers", "map", "Any values; a change re-runs just this member.", items="any"),
     Prop("job_execution_id", "string", "A UUID to pin this member's run to."),
     Prop(
@@ -259,6 +282,12 @@ MEMBER_PROPS = (
         "The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a "
         "JobExecution. Changing it alone never re-runs a member that ran.",
         items="string",
+    ),
+    Prop(
+        "job_id",
+        "string",
+        "The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's "
+        "agent, whose names default to the id's when the set gives none.",
     ),
 )
 
@@ -330,6 +359,13 @@ CONFIG = (
         "max_response_bytes",
         "integer",
         "The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.",
+    ),
+    Prop(
+        "plan_rows",
+        "string",
+        "A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a "
+        "row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 "
+        "databases, a row per server above).",
     ),
 )
 

@@ -109,6 +109,8 @@ class ExecutionInputs(AgentInputs):
     triggers: dict[str, Any] = Field(default_factory=dict)
     expected_plan: Annotated[StrictStr, _rule(pin_problem)] | None = None
     step_scripts: StepScripts | None = None
+    job_id: StrictStr | None = None
+    """The job's ARM id, when the program named the job by it: Check filled the names above from it."""
 
     @property
     def job(self) -> JobRef:
@@ -139,7 +141,7 @@ if tuple(ExecutionInputs.model_fields) != FIELDS:  # terms.FIELDS names the mode
 if {
     name: field.get_default(call_default_factory=True)
     for name, field in ExecutionInputs.model_fields.items()
-    if not field.is_required() and name not in ("job_execution_id", "expected_plan", "step_scripts")
+    if not field.is_required() and name not in ("job_execution_id", "expected_plan", "step_scripts", "job_id")
 } != DEFAULTS:
     raise RuntimeError("terms.DEFAULTS is out of date with ExecutionInputs' defaults")
 
@@ -204,6 +206,7 @@ class MemberInputs(BaseModel):
     job_execution_id: Annotated[StrictStr, _rule(uuid_problem)] | None = None
     expected_plan: Annotated[StrictStr, _rule(pin_problem)] | None = None
     step_scripts: StepScripts | None = None
+    job_id: StrictStr | None = None
 
 
 class SetInputs(AgentInputs):

@@ -33,7 +33,7 @@ from .errors import (
     SubscriptionNotFound,
     names_a_missing_parent,
 )
-from .ids import ExecutionRef, JobRef
+from .ids import AGENT_NAMES, JOB_ID_NAMES, ExecutionRef, JobRef, named_by_job_id
 from .outcome import (
     SKIPPED_MEANS,
     TargetOutcomes,
@@ -107,6 +107,7 @@ CONFIG_KEYS = (
     "authorityHost",
     "fleetSubscriptions",
     "maxResponseBytes",
+    "planRows",
 )
 
 
@@ -324,14 +325,21 @@ class Executions:
         Inputs equal to the ones recorded at the last deployment (defaults filled the same way) were validated
         then: they are returned as recorded, without loading the validator (most of a no-change preview's
         time in this provider)."""
+        news, named = self.named_by_job_ids(news)
         default_subscription = self.settings().subscription_id
-        recorded = unchanged_inputs(self.field_names, olds, news, default_subscription)
+        recorded = unchanged_inputs(self.field_names, olds, news, default_subscription) if not named else None
         if recorded is not None:
             return Checked(recorded)
         from .inputs import validate
 
         checked, problems = validate(self.inputs_model(), news, default_subscription)
-        return Checked(checked, problems)
+        return Checked(checked, {**_with_job_id_alternative(problems, named), **named})
+
+    @staticmethod
+    def named_by_job_ids(news: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """``news`` with the names ``job_id`` (the job's ARM id) gives filled in, and the problems of it."""
+        values = dict(news)
+        return values, named_by_job_id(values, "job_id", JOB_ID_NAMES, UNKNOWN)
 
     def diff(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diffed:
         """Identity changes replace (a new run); waiting options update in place; nothing else is a change."""
@@ -626,11 +634,25 @@ def unchanged_inputs(
     return recorded if same_given and defaulted else None
 
 
+def _with_job_id_alternative(problems: Mapping[str, str], named: Mapping[str, str]) -> dict[str, str]:
+    """A missing name says it may come from a job's ARM id; none is reported beside a ``job_id`` problem (that
+    id is where the names were to come from)."""
+    found = {}
+    for name, message in problems.items():
+        if name in JOB_ID_NAMES and named:
+            continue
+        if name in JOB_ID_NAMES[1:] and message == f"{name} is required":
+            message += " (or given by the job's ARM id)"
+        found[name] = message
+    return found
+
+
 MEMBER_DEFAULTS: dict[str, Any] = {
     "triggers": {},
     "job_execution_id": None,
     "expected_plan": None,
     "step_scripts": None,
+    "job_id": None,
 }
 """What validation fills into a member that omits a field (``inputs.MemberInputs``)."""
 MEMBER_KEYS = frozenset(MEMBER_FIELDS)
@@ -927,6 +949,32 @@ class ExecutionSets(Executions):
 
     field_names = SET_FIELDS
     output_names = SET_OUTPUT_NAMES
+
+    @staticmethod
+    def named_by_job_ids(news: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """A member may name its job by ARM id (``job_id``) instead of ``job_name``: its job's name is filled in,
+        and the set's agent names, when the set gives none, from it; every id must name a job of the set's agent."""
+        values, problems = dict(news), dict[str, str]()
+        members = values.get("members")
+        if not isinstance(members, Mapping):
+            return values, problems
+        named_members = {}
+        for key, member in members.items():
+            if not isinstance(member, Mapping) or member.get("job_id") is None:
+                named_members[key] = member
+                continue
+            field, named = f"members.{key}.job_id", dict(member)
+            agent = {name: values.get(name) for name in AGENT_NAMES} | {"job_id": member["job_id"]}
+            found = named_by_job_id(named, "job_id", ("job_name",), UNKNOWN) or named_by_job_id(
+                agent, "job_id", AGENT_NAMES, UNKNOWN
+            )
+            if found:
+                problems[field] = found["job_id"].replace("job_id", field, 1)
+            else:
+                values.update({name: agent[name] for name in AGENT_NAMES if values.get(name) is None})
+            named_members[key] = named
+        values["members"] = named_members
+        return values, problems
 
     @staticmethod
     def inputs_model() -> type[ExecutionInputs | SetInputs]:

@@ -96,10 +96,11 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
         self,
         resource_name: str,
         *,
-        resource_group_name: pulumi.Input[str],
-        server_name: pulumi.Input[str],
-        job_agent_name: pulumi.Input[str],
-        job_name: pulumi.Input[str],
+        resource_group_name: pulumi.Input[str] | None = None,
+        server_name: pulumi.Input[str] | None = None,
+        job_agent_name: pulumi.Input[str] | None = None,
+        job_name: pulumi.Input[str] | None = None,
+        job_id: pulumi.Input[str] | None = None,
         subscription_id: pulumi.Input[str] | None = None,
         job_execution_id: pulumi.Input[str] | None = None,
         api_version: pulumi.Input[str] | None = None,
@@ -114,8 +115,11 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
         step_scripts: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """Declare one execution of ``job_name``.
+        """Declare one execution of ``job_name`` (or of the job ``job_id`` names).
 
+        :param job_id: the job's ARM id (azure-native's ``sql.Job`` ``id``), instead of ``resource_group_name``,
+            ``server_name``, ``job_agent_name`` and ``job_name`` (and ``subscription_id``); a name also given must
+            agree with it. Checked before any request.
         :param subscription_id: defaults to config ``azure-elastic-jobs:subscriptionId``, then the
             ``AZURE_SUBSCRIPTION_ID`` / ``ARM_SUBSCRIPTION_ID`` environment variables.
         :param job_execution_id: a UUID to pin the run to; by default one is derived from the stack, this
@@ -144,6 +148,7 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
             "server_name": server_name,
             "job_agent_name": job_agent_name,
             "job_name": job_name,
+            "job_id": job_id,
             "job_execution_id": job_execution_id,
             "api_version": api_version,
             "wait_for_completion": wait_for_completion,
@@ -177,7 +182,8 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
 
     Use it for a fleet of jobs per deployment: 32 waited ``JobExecution`` resources queue behind the plugin's
     four worker threads (about 8 x T), one set of 32 takes about T. ``members`` maps a stable key to
-    ``{"job_name": ..., "triggers": {...}}`` (optionally ``"job_execution_id"``, ``"expected_plan"``, the pin of
+    ``{"job_name": ..., "triggers": {...}}`` (or ``"job_id"``, the job's ARM id, instead of ``"job_name"``: the set's
+    agent names then default to the id's; optionally ``"job_execution_id"``, ``"expected_plan"``, the pin of
     the plan a reviewer approved: a member whose job's live plan differs starts nothing and records a
     ``PlanChanged`` error, and ``"step_scripts"``, as on ``JobExecution``); changing one member's triggers re-runs
     only that member, adding one starts it, removing one cancels it if active.
@@ -197,10 +203,10 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
         self,
         resource_name: str,
         *,
-        resource_group_name: pulumi.Input[str],
-        server_name: pulumi.Input[str],
-        job_agent_name: pulumi.Input[str],
         members: pulumi.Input[Mapping[str, pulumi.Input[Mapping[str, Any]]]],
+        resource_group_name: pulumi.Input[str] | None = None,
+        server_name: pulumi.Input[str] | None = None,
+        job_agent_name: pulumi.Input[str] | None = None,
         subscription_id: pulumi.Input[str] | None = None,
         api_version: pulumi.Input[str] | None = None,
         wait_for_completion: pulumi.Input[bool] | None = None,

@@ -32,6 +32,9 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN, 
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 DEFAULT_TIMEOUT_SECONDS = 3600.0
 DEFAULT_POLL_INTERVAL_SECONDS = 30.0
+DATABASE_ROWS_UP_TO = 100
+"""With config planRows unset (``auto``), a preview shows a row per database up to this many databases a
+resource, and a row per server above (benchmark 9d)."""
 
 # Changing any of these means "a different execution": the resource is replaced and a new run starts.
 IDENTITY_FIELDS = (
@@ -68,10 +71,10 @@ AGENT_FIELDS = (
     "cancel_on_destroy",
     "execution_key",
 )
-FIELDS = (*AGENT_FIELDS, "job_name", "job_execution_id", "triggers", "expected_plan", "step_scripts")
+FIELDS = (*AGENT_FIELDS, "job_name", "job_execution_id", "triggers", "expected_plan", "step_scripts", "job_id")
 """Every input of a JobExecution (the fields of ``inputs.ExecutionInputs``, in order)."""
 
-MEMBER_FIELDS = ("job_name", "triggers", "job_execution_id", "expected_plan", "step_scripts")
+MEMBER_FIELDS = ("job_name", "triggers", "job_execution_id", "expected_plan", "step_scripts", "job_id")
 SET_IDENTITY_FIELDS = ("subscription_id", "resource_group_name", "server_name", "job_agent_name")
 SET_WAITING_FIELDS = ("wait_for_completion", "timeout", "poll_interval", "fail_on", "api_version", "cancel_on_destroy")
 SET_FIELDS = (*AGENT_FIELDS, "members")
@@ -89,7 +92,8 @@ DEFAULTS: dict[str, object] = {
     "triggers": {},
 }
 """What validation fills in for an input the program left out (the defaults of ``inputs.ExecutionInputs``; the
-optional ``job_execution_id``, ``expected_plan`` and ``step_scripts`` have none: left out, they stay out)."""
+optional ``job_execution_id``, ``expected_plan``, ``step_scripts`` and ``job_id`` have none: left out, they
+stay out)."""
 
 
 def counted(number: int, noun: str) -> str:

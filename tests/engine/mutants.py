@@ -33,6 +33,8 @@ _PLAN_VIEWS = "tests/engine/test_plan_views.py"
 _PURE = "tests/unit/test_pure_logic.py"
 _SECOND = "tests/engine/test_second_paths.py"
 _PLAN_READS = "tests/integration/test_plan_reads.py"
+_PLAN_COMMENT = "tests/unit/test_plan_comment.py"
+_POLICY = "tests/unit/test_policy_rules.py"
 
 
 @dataclass(frozen=True)
@@ -489,7 +491,7 @@ MUTANTS: tuple[Mutant, ...] = (
         name="a-preview-shows-no-row-per-database",
         breaks="a native preview publishes no view of the databases its run will touch",
         module="native/provider.py",
-        old="                await self._run(views.show, status, request.urn, announced)\n",
+        old="                await self._run(views.show_rows, status, request.urn, announced, ops.settings().plan_rows)\n",
         new="                pass\n",
         killers=(f"{_PLAN_VIEWS}::test_a_preview_publishes_a_row_per_planned_database_and_a_run_publishes_none",),
     ),
@@ -671,6 +673,47 @@ MUTANTS: tuple[Mutant, ...] = (
             f"{_SECOND}::test_a_create_before_delete_replacement_of_a_set_after_its_job_was_made_again_keeps_the_new"
             "_run[dynamic]",
             STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="the-plan-comment-misses-a-warning-as-json-writes-it",
+        breaks="a stale pin's banner 'Will not run on merge' never appears in the plan comment: in preview --json a "
+        "warning's message starts with 'warning: '",
+        module="pr.py",
+        old='    return _SEVERITY_PREFIX.sub("", str(diagnostic.get("message") or "").strip(), count=1)\n',
+        new='    return str(diagnostic.get("message") or "").strip()\n',
+        killers=(
+            f"{_PLAN_COMMENT}::test_a_warning_is_matched_with_the_prefix_the_cli_writes_before_it",
+            f"{_PLAN_COMMENT}::test_the_stale_pin_heads_its_resource_with_the_banner_and_the_other_has_none",
+        ),
+    ),
+    Mutant(
+        name="the-policy-pack-lets-an-unpinned-run-through",
+        breaks="on a stack whose policy requires pins, a run without expected_plan passes the policy pack",
+        module="policy/rules.py",
+        old="    if is_unknown(run.pin) or (isinstance(run.pin, str) and run.pin.strip()):\n        return None\n",
+        new="    return None\n",
+        killers=(f"{_POLICY}::test_a_run_without_a_pin_is_named_with_the_field_as_its_language_spells_it",),
+    ),
+    Mutant(
+        name="a-job-id-and-names-of-another-job-both-taken",
+        breaks="a JobExecution given a job's ARM id and names of another job runs one of them without a word",
+        module="ids.py",
+        old="    if clashes:\n",
+        new="    if False:\n",
+        killers=(
+            "tests/engine/test_job_id.py::test_a_bad_or_contradicting_job_id_is_a_check_failure_naming_it_with_no_request",
+        ),
+    ),
+    Mutant(
+        name="a-preview-of-a-thousand-databases-shows-a-row-each",
+        breaks="with planRows unset, a preview over more than 100 databases publishes a row per database, which the "
+        "CLI applies one by one (8x the preview's wall time at 1,000)",
+        module="native/views.py",
+        old='    return "database" if databases <= DATABASE_ROWS_UP_TO else "server"\n',
+        new='    return "database"\n',
+        killers=(
+            "tests/engine/test_plan_rows.py::test_by_default_rows_are_per_database_up_to_the_threshold_and_per_server_above",
         ),
     ),
 )

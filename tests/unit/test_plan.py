@@ -286,7 +286,6 @@ def test_a_server_the_pin_does_not_name_counts_all_its_databases_as_added() -> N
     assert changes("v8 s1=2 s2=1 s4=3", PLAN) == ["-3 databases on s4"]
 
 
-
 # --- the steps this deployment deploys ---------------------------------------------------------------------------
 
 NEW_SCRIPT = "ALTER TABLE t ADD d int;\nGO"

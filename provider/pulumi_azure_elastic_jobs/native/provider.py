@@ -215,8 +215,8 @@ class ElasticJobsProvider(Provider):
             if announced.plan is not None:
                 outputs["plan"] = announced.plan.output()
             status = views.STATUS.get()
-            if announced.by_member() and status is not None:  # rows under the resource (views: a preview's only)
-                await self._run(views.show, status, request.urn, announced)
+            if announced.by_member() and status is not None:  # rows under the resource, as config planRows asks
+                await self._run(views.show_rows, status, request.urn, announced, ops.settings().plan_rows)
             return CreateResponse("", for_engine(outputs, secrets))
         try:
             created = await self._run(ops.create, props, self._progress(request.urn), request.timeout or None)

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..operations import Announced
 from ..plan import Plan
 from ..script_changes import StepChange
+from ..terms import DATABASE_ROWS_UP_TO
 
 log = logging.getLogger(__name__)
 
@@ -158,3 +159,75 @@ def publish(status: ResourceStatus, steps: Sequence[Any]) -> str | None:
         log.warning("%s", reason)
         return reason
     return None
+
+
+# --- how many rows: config planRows ------------------------------------------------------------------------------
+
+SERVER_VIEW_TYPE = "azure-elastic-jobs:index:PlannedServer"
+"""A row per server (config ``planRows: server``, or ``auto`` above :data:`~..terms.DATABASE_ROWS_UP_TO`): a view
+type of its own, so its rows never share a URN with a resource's database rows."""
+
+
+def server_rows(plan: Plan, resource: str, member: str | None = None) -> list[dict[str, Any]]:
+    """One row per server the run will touch: its databases (and how many), the steps that run there with the
+    databases of each, and the busy ones the service skips. The same facts as the database rows, grouped."""
+    rows: dict[str, dict[str, Any]] = {}
+    for key in plan.databases:
+        server, _, database = key.partition("/")
+        row = rows.setdefault(server, {"resource": resource, **({} if member is None else {"member": member})})
+        row.setdefault("server", server)
+        row.setdefault("databases", []).append(database)
+    for step in plan.steps:
+        for key in step.databases:
+            server, _, database = key.partition("/")
+            rows[server].setdefault("steps", {}).setdefault(step.name, []).append(database)
+    for key in plan.busy:
+        server, _, database = key.partition("/")
+        if server in rows:
+            rows[server].setdefault("skipped", []).append(database)
+    for row in rows.values():
+        row.update(count=len(row["databases"]), job=plan.job, version=plan.version)
+    return [rows[server] for server in sorted(rows)]
+
+
+def server_view_steps(resource: str, announced: Announced) -> list[Any]:
+    """What a preview announced as the engine's view steps with a row per server in place of a row per database:
+    each step's row (:func:`step_rows`, its T-SQL diff) as :func:`view_steps` has it, then the servers', named
+    ``<resource>[/<member>]/<server>``."""
+    from google.protobuf import struct_pb2
+    from pulumi.runtime.proto import resource_status_pb2 as rs
+
+    def step(type_: str, name: str, row: dict[str, Any]) -> Any:
+        properties = struct_pb2.Struct()
+        properties.update(row)
+        state = rs.ViewStepState(type=type_, name=name, inputs=properties, outputs=properties)
+        return rs.ViewStep(status=rs.ViewStep.OK, op=rs.ViewStep.CREATE, type=type_, name=name, new=state)
+
+    steps = []
+    for member, plan in announced.by_member().items():
+        prefix = [resource, *([] if member is None else [member])]
+        for row in step_rows(announced.changes.get(member, []), plan, resource, member):
+            steps.append(step(STEP_VIEW_TYPE, "/".join([*prefix, row["step"]]), row))
+        for row in server_rows(plan, resource, member):
+            steps.append(step(SERVER_VIEW_TYPE, "/".join([*prefix, row["server"]]), row))
+    return steps
+
+
+def rows_of(mode: str, plans: Mapping[str | None, Plan]) -> str:
+    """Which rows a preview shows (config ``planRows``): ``auto`` is ``database`` up to
+    :data:`~..terms.DATABASE_ROWS_UP_TO` databases across the resource's plans, ``server`` above."""
+    if mode != "auto":
+        return mode
+    databases = sum(len(plan.databases) for plan in plans.values())
+    return "database" if databases <= DATABASE_ROWS_UP_TO else "server"
+
+
+def show_rows(status: ResourceStatus, urn: str, announced: Announced, mode: str) -> str | None:
+    """Publish the resource's rows as config ``planRows`` asks (:func:`rows_of`): none, a row per server, or a row
+    per database (:func:`show`); the steps' rows (their T-SQL diffs) with either."""
+    chosen = rows_of(mode, announced.by_member())
+    if chosen == "none":
+        return None
+    if chosen == "server":
+        return publish(status, server_view_steps(resource_name(urn), announced))
+    return show(status, urn, announced)

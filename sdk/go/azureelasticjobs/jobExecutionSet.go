@@ -30,15 +30,15 @@ type JobExecutionSet struct {
 	FailedMembers pulumi.StringArrayOutput `pulumi:"failedMembers"`
 	// Whether every member's lifecycle is terminal (or it has an error).
 	Finished pulumi.BoolOutput `pulumi:"finished"`
-	// The Elastic Job agent.
+	// The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
 	JobAgentName pulumi.StringPtrOutput `pulumi:"jobAgentName"`
 	// The executions to run, by member key (1 to 1000; letters, digits, `.`, `_`, `-`): each a job, its triggers and optionally a pinned execution id. Adding, removing or changing a member updates the set in place and runs only that member.
 	Members MemberMapOutput `pulumi:"members"`
 	// The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
 	PollInterval pulumi.Float64PtrOutput `pulumi:"pollInterval"`
-	// The resource group of the SQL server.
+	// The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
 	ResourceGroupName pulumi.StringPtrOutput `pulumi:"resourceGroupName"`
-	// The SQL server that hosts the job agent.
+	// The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
 	ServerName pulumi.StringPtrOutput `pulumi:"serverName"`
 	// The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
 	SubscriptionId pulumi.StringPtrOutput `pulumi:"subscriptionId"`
@@ -55,17 +55,8 @@ func NewJobExecutionSet(ctx *pulumi.Context,
 		return nil, errors.New("missing one or more required arguments")
 	}
 
-	if args.JobAgentName == nil {
-		return nil, errors.New("invalid value for required argument 'JobAgentName'")
-	}
 	if args.Members == nil {
 		return nil, errors.New("invalid value for required argument 'Members'")
-	}
-	if args.ResourceGroupName == nil {
-		return nil, errors.New("invalid value for required argument 'ResourceGroupName'")
-	}
-	if args.ServerName == nil {
-		return nil, errors.New("invalid value for required argument 'ServerName'")
 	}
 	opts = internal.PkgResourceDefaultOpts(opts)
 	var resource JobExecutionSet
@@ -114,16 +105,16 @@ type jobExecutionSetArgs struct {
 	ExecutionKey *string `pulumi:"executionKey"`
 	// Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
 	FailOn []string `pulumi:"failOn"`
-	// The Elastic Job agent.
-	JobAgentName string `pulumi:"jobAgentName"`
+	// The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
+	JobAgentName *string `pulumi:"jobAgentName"`
 	// The executions to run, by member key (1 to 1000; letters, digits, `.`, `_`, `-`): each a job, its triggers and optionally a pinned execution id. Adding, removing or changing a member updates the set in place and runs only that member.
 	Members map[string]Member `pulumi:"members"`
 	// The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
 	PollInterval *float64 `pulumi:"pollInterval"`
-	// The resource group of the SQL server.
-	ResourceGroupName string `pulumi:"resourceGroupName"`
-	// The SQL server that hosts the job agent.
-	ServerName string `pulumi:"serverName"`
+	// The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
+	ResourceGroupName *string `pulumi:"resourceGroupName"`
+	// The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
+	ServerName *string `pulumi:"serverName"`
 	// The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
 	SubscriptionId *string `pulumi:"subscriptionId"`
 	// Seconds to wait when waiting (default 3600, at most 7 days); on timeout the run is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds how long a destroy waits for a cancelled run to stop (at most 5 minutes).
@@ -142,16 +133,16 @@ type JobExecutionSetArgs struct {
 	ExecutionKey pulumi.StringPtrInput
 	// Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
 	FailOn pulumi.StringArrayInput
-	// The Elastic Job agent.
-	JobAgentName pulumi.StringInput
+	// The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
+	JobAgentName pulumi.StringPtrInput
 	// The executions to run, by member key (1 to 1000; letters, digits, `.`, `_`, `-`): each a job, its triggers and optionally a pinned execution id. Adding, removing or changing a member updates the set in place and runs only that member.
 	Members MemberMapInput
 	// The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
 	PollInterval pulumi.Float64PtrInput
-	// The resource group of the SQL server.
-	ResourceGroupName pulumi.StringInput
-	// The SQL server that hosts the job agent.
-	ServerName pulumi.StringInput
+	// The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
+	ResourceGroupName pulumi.StringPtrInput
+	// The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
+	ServerName pulumi.StringPtrInput
 	// The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
 	SubscriptionId pulumi.StringPtrInput
 	// Seconds to wait when waiting (default 3600, at most 7 days); on timeout the run is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds how long a destroy waits for a cancelled run to stop (at most 5 minutes).
@@ -282,7 +273,7 @@ func (o JobExecutionSetOutput) Finished() pulumi.BoolOutput {
 	return o.ApplyT(func(v *JobExecutionSet) pulumi.BoolOutput { return v.Finished }).(pulumi.BoolOutput)
 }
 
-// The Elastic Job agent.
+// The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
 func (o JobExecutionSetOutput) JobAgentName() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecutionSet) pulumi.StringPtrOutput { return v.JobAgentName }).(pulumi.StringPtrOutput)
 }
@@ -297,12 +288,12 @@ func (o JobExecutionSetOutput) PollInterval() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v *JobExecutionSet) pulumi.Float64PtrOutput { return v.PollInterval }).(pulumi.Float64PtrOutput)
 }
 
-// The resource group of the SQL server.
+// The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
 func (o JobExecutionSetOutput) ResourceGroupName() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecutionSet) pulumi.StringPtrOutput { return v.ResourceGroupName }).(pulumi.StringPtrOutput)
 }
 
-// The SQL server that hosts the job agent.
+// The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
 func (o JobExecutionSetOutput) ServerName() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecutionSet) pulumi.StringPtrOutput { return v.ServerName }).(pulumi.StringPtrOutput)
 }

@@ -57,6 +57,8 @@ type providerArgs struct {
 	FleetSubscriptions *string `pulumi:"fleetSubscriptions"`
 	// The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
 	MaxResponseBytes *int `pulumi:"maxResponseBytes"`
+	// A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
+	PlanRows *string `pulumi:"planRows"`
 	// Seconds each request may spend on retries (default 120).
 	RetryBudget *float64 `pulumi:"retryBudget"`
 	// The default subscription of every resource.
@@ -87,6 +89,8 @@ type ProviderArgs struct {
 	FleetSubscriptions pulumi.StringPtrInput
 	// The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
 	MaxResponseBytes pulumi.IntPtrInput
+	// A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
+	PlanRows pulumi.StringPtrInput
 	// Seconds each request may spend on retries (default 120).
 	RetryBudget pulumi.Float64PtrInput
 	// The default subscription of every resource.

@@ -19,8 +19,10 @@ type Member struct {
 	ExpectedPlan *string `pulumi:"expectedPlan"`
 	// A UUID to pin this member's run to.
 	JobExecutionId *string `pulumi:"jobExecutionId"`
-	// The job this member runs.
-	JobName string `pulumi:"jobName"`
+	// The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
+	JobId *string `pulumi:"jobId"`
+	// The job this member runs. Required unless `jobId` names it.
+	JobName *string `pulumi:"jobName"`
 	// The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
 	StepScripts map[string]string `pulumi:"stepScripts"`
 	// Any values; a change re-runs just this member.
@@ -44,8 +46,10 @@ type MemberArgs struct {
 	ExpectedPlan pulumi.StringPtrInput `pulumi:"expectedPlan"`
 	// A UUID to pin this member's run to.
 	JobExecutionId pulumi.StringPtrInput `pulumi:"jobExecutionId"`
-	// The job this member runs.
-	JobName pulumi.StringInput `pulumi:"jobName"`
+	// The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
+	JobId pulumi.StringPtrInput `pulumi:"jobId"`
+	// The job this member runs. Required unless `jobId` names it.
+	JobName pulumi.StringPtrInput `pulumi:"jobName"`
 	// The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
 	StepScripts pulumi.StringMapInput `pulumi:"stepScripts"`
 	// Any values; a change re-runs just this member.
@@ -114,9 +118,14 @@ func (o MemberOutput) JobExecutionId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Member) *string { return v.JobExecutionId }).(pulumi.StringPtrOutput)
 }
 
-// The job this member runs.
-func (o MemberOutput) JobName() pulumi.StringOutput {
-	return o.ApplyT(func(v Member) string { return v.JobName }).(pulumi.StringOutput)
+// The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
+func (o MemberOutput) JobId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Member) *string { return v.JobId }).(pulumi.StringPtrOutput)
+}
+
+// The job this member runs. Required unless `jobId` names it.
+func (o MemberOutput) JobName() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Member) *string { return v.JobName }).(pulumi.StringPtrOutput)
 }
 
 // The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.

@@ -107,6 +107,17 @@ Object.defineProperty(exports, "maxResponseBytes", {
 });
 
 /**
+ * A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
+ */
+export declare const planRows: string | undefined;
+Object.defineProperty(exports, "planRows", {
+    get() {
+        return __config.get("planRows");
+    },
+    enumerable: true,
+});
+
+/**
  * Seconds each request may spend on retries (default 120).
  */
 export declare const retryBudget: number | undefined;

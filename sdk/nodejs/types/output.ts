@@ -18,9 +18,13 @@ export interface Member {
      */
     jobExecutionId?: string;
     /**
-     * The job this member runs.
+     * The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
      */
-    jobName: string;
+    jobId?: string;
+    /**
+     * The job this member runs. Required unless `jobId` names it.
+     */
+    jobName?: string;
     /**
      * The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
      */

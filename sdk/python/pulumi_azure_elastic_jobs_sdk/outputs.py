@@ -28,12 +28,14 @@ class Member(dict):
     @staticmethod
     def __key_warning(key: str):
         suggest = None
-        if key == "jobName":
-            suggest = "job_name"
-        elif key == "expectedPlan":
+        if key == "expectedPlan":
             suggest = "expected_plan"
         elif key == "jobExecutionId":
             suggest = "job_execution_id"
+        elif key == "jobId":
+            suggest = "job_id"
+        elif key == "jobName":
+            suggest = "job_name"
         elif key == "stepScripts":
             suggest = "step_scripts"
 
@@ -49,37 +51,34 @@ class Member(dict):
         return super().get(key, default)
 
     def __init__(__self__, *,
-                 job_name: _builtins.str,
                  expected_plan: Optional[_builtins.str] = None,
                  job_execution_id: Optional[_builtins.str] = None,
+                 job_id: Optional[_builtins.str] = None,
+                 job_name: Optional[_builtins.str] = None,
                  step_scripts: Optional[Mapping[str, _builtins.str]] = None,
                  triggers: Optional[Mapping[str, Any]] = None):
         """
         One member of a JobExecutionSet.
 
-        :param _builtins.str job_name: The job this member runs.
         :param _builtins.str expected_plan: The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on (the next `up` tries it again). Changing it alone never re-runs a member that ran.
         :param _builtins.str job_execution_id: A UUID to pin this member's run to.
+        :param _builtins.str job_id: The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
+        :param _builtins.str job_name: The job this member runs. Required unless `jobId` names it.
         :param Mapping[str, _builtins.str] step_scripts: The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
         :param Mapping[str, Any] triggers: Any values; a change re-runs just this member.
         """
-        pulumi.set(__self__, "job_name", job_name)
         if expected_plan is not None:
             pulumi.set(__self__, "expected_plan", expected_plan)
         if job_execution_id is not None:
             pulumi.set(__self__, "job_execution_id", job_execution_id)
+        if job_id is not None:
+            pulumi.set(__self__, "job_id", job_id)
+        if job_name is not None:
+            pulumi.set(__self__, "job_name", job_name)
         if step_scripts is not None:
             pulumi.set(__self__, "step_scripts", step_scripts)
         if triggers is not None:
             pulumi.set(__self__, "triggers", triggers)
-
-    @_builtins.property
-    @pulumi.getter(name="jobName")
-    def job_name(self) -> _builtins.str:
-        """
-        The job this member runs.
-        """
-        return pulumi.get(self, "job_name")
 
     @_builtins.property
     @pulumi.getter(name="expectedPlan")
@@ -96,6 +95,22 @@ class Member(dict):
         A UUID to pin this member's run to.
         """
         return pulumi.get(self, "job_execution_id")
+
+    @_builtins.property
+    @pulumi.getter(name="jobId")
+    def job_id(self) -> Optional[_builtins.str]:
+        """
+        The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
+        """
+        return pulumi.get(self, "job_id")
+
+    @_builtins.property
+    @pulumi.getter(name="jobName")
+    def job_name(self) -> Optional[_builtins.str]:
+        """
+        The job this member runs. Required unless `jobId` names it.
+        """
+        return pulumi.get(self, "job_name")
 
     @_builtins.property
     @pulumi.getter(name="stepScripts")

@@ -59,6 +59,11 @@ maxResponseBytes: Optional[int]
 The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
 """
 
+planRows: Optional[str]
+"""
+A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
+"""
+
 retryBudget: Optional[float]
 """
 Seconds each request may spend on retries (default 120).

@@ -84,6 +84,13 @@ class _ExportableConfig(types.ModuleType):
         return __config__.get_int('maxResponseBytes')
 
     @_builtins.property
+    def plan_rows(self) -> Optional[str]:
+        """
+        A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
+        """
+        return __config__.get('planRows')
+
+    @_builtins.property
     def retry_budget(self) -> Optional[float]:
         """
         Seconds each request may spend on retries (default 120).
