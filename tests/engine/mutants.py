@@ -491,7 +491,8 @@ MUTANTS: tuple[Mutant, ...] = (
         name="a-preview-shows-no-row-per-database",
         breaks="a native preview publishes no view of the databases its run will touch",
         module="native/provider.py",
-        old="                await self._run(views.show_rows, status, request.urn, announced, ops.settings().plan_rows)\n",
+        old="                await self._run(views.show_rows, status, request.urn, announced, "
+        "ops.settings().plan_rows)\n",
         new="                pass\n",
         killers=(f"{_PLAN_VIEWS}::test_a_preview_publishes_a_row_per_planned_database_and_a_run_publishes_none",),
     ),
