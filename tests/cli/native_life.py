@@ -88,10 +88,10 @@ def preview_reads_only(stack: Stack, emulator: Emulator) -> str:
 def shows_the_plan(preview: str, job: JobRef) -> None:
     """The migration's plan, under the resource: its summary line, its pin and the databases by server."""
     assert f"will run {job.job_name} v1: 1 step on 2 databases in 1 server" in preview, preview
-    assert re.search(r"pin: v1 server1=2 sha256:[0-9a-f]{16}", preview), preview
+    assert re.search(r"pin: server1=2 steps=[0-9a-f]{12} sha256:[0-9a-f]{16}", preview), preview
     assert "server1: app-db-1, app-db-2" in preview, preview
     for database in ("app-db-1", "app-db-2"):  # a row each, the plan's views: a preview's only (never in state)
-        assert f"{PLANNED_DATABASE}::server1/{database}]" in preview, preview
+        assert f"{PLANNED_DATABASE}::migration/server1/{database}]" in preview, preview
 
 
 def first_up_runs_the_chain_once(

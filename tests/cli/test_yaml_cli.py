@@ -100,7 +100,7 @@ def test_the_yaml_example_lives_its_whole_life_with_one_run_per_intent(
     stack.config("script", "v2-reviewed")
     saved = tmp_path / "update-plan.json"
     reviewed = stack.run("preview", "--save-plan", str(saved))
-    assert "PlannedDatabase server1/app-db-1 create" in reviewed.stdout, reviewed.stdout
+    assert "PlannedDatabase migration/server1/app-db-1 create" in reviewed.stdout, reviewed.stdout
     before = run_counts(client, chain)
     stack.run("up", "--yes", "--skip-preview", "--plan", str(saved))
     assert run_counts(client, chain) == (before[0] + 1, before[1] + 1)
