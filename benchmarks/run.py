@@ -985,7 +985,7 @@ def main() -> None:
             ),
             *startup_figures(1 if args.quick else 7, Path(tmp) / "startup"),
             *(fleet_preview(3, 3, 10, 1) if args.quick else fleet_preview(15)),
-            *(cli_rows(1, Path(tmp), 3, 10, 1) if args.quick else cli_rows(5, Path(tmp))),
+            *(cli_rows(1, Path(tmp), 3, 10, 1, warm=False) if args.quick else cli_rows(5, Path(tmp))),
         ]
     print_table(figures)
     report = {
