@@ -162,7 +162,7 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
         return resource
 
 
-SET_OUTPUT_NAMES = ("executions", "failed_members", "finished")
+SET_OUTPUT_NAMES = ("executions", "failed_members", "finished", "rollout")
 
 
 class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionSet"):
@@ -185,6 +185,10 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
     on their own."""
     finished: pulumi.Output[bool]
     """True when every member's lifecycle is terminal (or it has an error)."""
+    rollout: pulumi.Output[dict[str, Any] | None]
+    """With ``waves``: ``state`` (complete, halted, running), ``waves`` (each one's ``lifecycle``,
+    ``databases_succeeded``, ``databases_failed``), ``halted`` (``wave``, ``reason``, ``failed_targets``) and
+    ``not_started``."""
 
     def __init__(
         self,
@@ -202,6 +206,8 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
         fail_on: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
         cancel_on_destroy: pulumi.Input[bool] | None = None,
         execution_key: pulumi.Input[str] | None = None,
+        waves: pulumi.Input[Sequence[pulumi.Input[Sequence[str]]]] | None = None,
+        gate: pulumi.Input[Mapping[str, Any]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         opts = _with_delete_before_replace(opts)
@@ -211,6 +217,8 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
             "server_name": server_name,
             "job_agent_name": job_agent_name,
             "members": members,
+            "waves": waves,
+            "gate": gate,
             "api_version": api_version,
             "wait_for_completion": wait_for_completion,
             "timeout": timeout,

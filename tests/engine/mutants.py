@@ -31,6 +31,7 @@ _TRANSPORT = "tests/integration/test_transport.py"
 _TRANSPORT_RULES = "tests/integration/test_transport_rules.py"
 _PLAN_VIEWS = "tests/engine/test_plan_views.py"
 _PURE = "tests/unit/test_pure_logic.py"
+_ROLLOUTS = "tests/engine/test_rollouts.py"
 
 
 @dataclass(frozen=True)
@@ -489,5 +490,27 @@ MUTANTS: tuple[Mutant, ...] = (
         new="        from .inputs import validate as _\n\n"
         "        if olds and not self.diff(olds, inputs).replaces:\n            return None\n        plan = self.",
         killers=(f"{_PURE}::test_a_no_change_check_in_a_fresh_plugin_loads_no_validator",),
+    ),
+    Mutant(
+        name="a-later-wave-starts-after-a-failed-gate",
+        breaks="a rollout whose canary wave failed its gate starts the later waves anyway",
+        module="operations.py",
+        old='            if verdict.lifecycle != "Succeeded":\n',
+        new="            if False:\n",
+        killers=(
+            f"{_ROLLOUTS}::test_a_canary_that_fails_on_one_database_halts_the_rollout_and_the_fix_runs_it_once_more_"
+            "then_the_rest[dynamic]",
+        ),
+    ),
+    Mutant(
+        name="a-resumed-rollout-re-runs-a-finished-wave",
+        breaks="the up that resumes a halted rollout starts the members of the waves that passed once more",
+        module="operations.py",
+        old="[key for key in keys if key in starting]",
+        new="list(keys)",
+        killers=(
+            f"{_ROLLOUTS}::test_a_rollout_halted_in_a_later_wave_resumes_there_and_never_runs_a_passed_wave_again"
+            "[native]",
+        ),
     ),
 )
