@@ -76,7 +76,7 @@ from .terms import (
     is_terminal,
     is_unknown,
 )
-from .waves import Gate, halted_wave, judge, rollout
+from .waves import Gate, halted_wave, judge, preview_lines, rollout
 
 if TYPE_CHECKING:
     from .client import ElasticJobsClient
@@ -765,6 +765,11 @@ class ExecutionSets(Executions):
         runs, of_jobs = counted(len(starting), "member"), counted(len(shown), "job")
         head = f"will run {runs} ({of_jobs}) on {counted(databases, 'database')}"
         texts = [f"members {', '.join(members)}: {plan.text()}" for members, plan in shown]
+        waves = inputs.get("waves")
+        if isinstance(waves, list) and not is_unknown(waves):  # a rollout: its waves in order, each with its plans
+            by_member = {key: plan.text() for members, plan in shown for key in members}
+            gate = Gate.of(inputs.get("gate") if not is_unknown(inputs.get("gate")) else None)
+            texts = preview_lines(waves, list(starting), by_member, gate, _recorded_rollout(olds))
         progress.note("\n".join([head, *texts]))
         pins = {key: pin for key, value in _pins_of(inputs).items() if (pin := _known_pin(value)) is not None}
         for members, plan in shown:
@@ -1056,6 +1061,17 @@ def _unless_halted(set_id: str, inputs: SetInputs, outputs: dict[str, Any]) -> d
     not_started = list(outputs["rollout"]["not_started"])
     error = RolloutHalted(number, str(halted["reason"]), list(halted["failed_targets"]), not_started)
     raise StartedButUnsettled(set_id, outputs, error)
+
+
+def _recorded_rollout(olds: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The set's last ``rollout`` output when ``olds`` are its recorded outputs (a native Update's preview); an empty
+    one for a new set (nothing ran); None when only its inputs are at hand (a Check's): what ran is not known."""
+    if not olds:
+        return {}
+    recorded = olds.get("rollout")
+    if isinstance(recorded, Mapping):
+        return recorded
+    return {} if "executions" in olds else None
 
 
 def _rollout_changes(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:

@@ -199,3 +199,50 @@ def waves_problem(waves: Sequence[Sequence[str]], members: Sequence[str], waited
     if left:
         return f"must place every member in a wave; not in any: {', '.join(sorted(left))}"
     return None
+
+
+def preview_lines(
+    waves: Sequence[Sequence[str]],
+    starting: Sequence[str],
+    plans: Mapping[str, str],
+    gate: Gate,
+    recorded: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """The rollout as a preview shows it: the gate, then each wave in order with the members ``up`` would start in
+    it (``starting``) and their plans (``plans``, by member), and whether ``up`` starts it outright or only once
+    the waves before it pass. ``recorded``: the set's last ``rollout`` output, whose passed waves with nothing to
+    start gate nothing, and whose halt is said."""
+    lines = [f"rollout in {counted(len(waves), 'wave')}; a wave starts once the one before passed: {gate.text()}"]
+    halted = halted_wave(recorded)
+    if halted is not None:
+        lines.append(
+            f"halted at wave {int(halted.get('wave') or 0)} by the last up ({halted.get('reason')}): up judges it "
+            "again, and runs again only the members changed since"
+        )
+    passed = _recorded_lifecycles(recorded)
+    pending: list[str] = []
+    for number, keys in enumerate(waves, 1):
+        runs = [key for key in keys if key in starting]
+        if not runs and recorded is None:  # the record is not at hand (a Check sees inputs only)
+            waits = f", once wave {', '.join(pending)} passed" if pending else ""
+            lines.append(f"wave {number} ({', '.join(keys)}): no member changed; up starts those that never ran{waits}")
+        elif not runs:
+            lines.append(f"wave {number} ({', '.join(keys)}): starts nothing; its members keep their runs")
+        else:
+            when = f"once wave {', '.join(pending)} passed" if pending else "up starts it"
+            lines.append(f"wave {number} ({', '.join(keys)}): {when}: starts {', '.join(runs)}")
+            lines.extend(f"  member {key}: " + plans[key].replace("\n", "\n    ") for key in runs if key in plans)
+        if runs or passed.get(number) != PASSED:
+            pending.append(str(number))
+    return lines
+
+
+def _recorded_lifecycles(recorded: Mapping[str, Any] | None) -> dict[int, str]:
+    shown = recorded.get("waves") if isinstance(recorded, Mapping) else None
+    if not isinstance(shown, list):
+        return {}
+    return {
+        int(wave["wave"]): str(wave.get("lifecycle"))
+        for wave in shown
+        if isinstance(wave, Mapping) and isinstance(wave.get("wave"), int | float)
+    }

@@ -14,6 +14,7 @@ from typing import Any
 
 import grpc
 import pytest
+from pulumi.runtime.proto import provider_pb2
 
 from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
@@ -197,3 +198,60 @@ def test_a_gate_that_allows_a_failed_target_lets_the_rollout_go_on_and_the_membe
     assert wave_lifecycles(state) == ["Succeeded", "Succeeded", "Succeeded"]
     assert state["failed_members"] == ["canary"]  # an output, as ever: members never fail the deployment alone
     assert lifecycles(own_client, jobs["rest"]) == ["Succeeded"]
+
+
+def test_the_preview_of_a_fix_shows_the_halt_and_each_wave_in_order_with_what_up_would_start(
+    own_emulator: Emulator, own_client: ElasticJobsClient
+) -> None:
+    """The native plugin's update preview (it gets the recorded outputs): the set's diagnostics name the gate, the
+    halt, and per wave the members ``up`` would start there, with their plans, and what each waits for. The
+    dynamic plugin's preview is its Check, which sees inputs only: it says which members changed, in wave order."""
+    engine_log = EngineLog()
+    native = NativePlugin(engine_log.address)
+    dynamic = configured_plugin(own_emulator, engine_log.address)
+    try:
+        native.configure(own_emulator)
+        jobs, declared = three_waves(own_client)
+        own_emulator.set_behavior(jobs["canary"].job_name, failed_databases=["app-db-2"])
+        stack = f"rollout-{uuid.uuid4().hex[:8]}"
+        engine = Engine(NativeStubs(native))  # type: ignore[arg-type]
+        name = urn("fleet", EXECUTION_SET, stack)
+        with pytest.raises(grpc.RpcError):
+            engine.up(
+                [Registration(EXECUTION_SET, "fleet", name, to_struct({**AGENT_CAMEL, **camel_inputs(declared)}))]
+            )
+        recorded = engine.state[name]
+        news = native.stub.Check(
+            provider_pb2.CheckRequest(
+                urn=name,
+                olds=recorded.inputs,
+                news=to_struct({**AGENT_CAMEL, **camel_inputs(fixed(declared, "canary"))}),
+            )
+        ).inputs
+        seen = len(engine_log.messages)
+        native.stub.Update(
+            provider_pb2.UpdateRequest(
+                id=recorded.id, urn=name, olds=recorded.outputs, news=news, old_inputs=recorded.inputs, preview=True
+            )
+        )
+        said = "\n".join(message.message for message in engine_log.messages[seen:])
+        seen = len(engine_log.messages)
+        checked = Engine(dynamic)
+        with pytest.raises(grpc.RpcError):
+            checked.up(declare_set(stack=stack, **declared))
+        seen = len(engine_log.messages)
+        checked.preview(declare_set(stack=stack, **fixed(declared, "canary")))
+        said_by_check = "\n".join(message.message for message in engine_log.messages[seen:])
+    finally:
+        dynamic.kill()
+        native.kill()
+        engine_log.stop()
+    assert "rollout in 3 waves; a wave starts once the one before passed: every member ended Succeeded" in said
+    assert "halted at wave 1 by the last up (1 failed target (server1/app-db-2)" in said
+    assert "wave 1 (canary): up starts it: starts canary\n  member canary: " in said
+    assert f"will run {jobs['canary'].job_name} v1" in said.split("wave 2")[0]  # the wave's plan, under it
+    assert "wave 2 (pool): once wave 1 passed: starts pool" in said
+    assert "wave 3 (rest): once wave 1, 2 passed: starts rest" in said
+
+    assert "wave 1 (canary): up starts it: starts canary" in said_by_check
+    assert "wave 2 (pool): no member changed; up starts those that never ran, once wave 1 passed" in said_by_check
