@@ -173,7 +173,10 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
     ``{"job_name": ..., "triggers": {...}}`` (optionally ``"job_execution_id"`` and ``"expected_plan"``, the pin of
     the plan a reviewer approved: a member whose job's live plan differs starts nothing and records a
     ``PlanChanged`` error); changing one member's triggers re-runs only that member, adding one starts it,
-    removing one cancels it if active.
+    removing one cancels it if active. ``waves`` (member keys in order, every member once; needs
+    ``wait_for_completion``) makes it a staged rollout: a wave starts only when the one before passed ``gate``
+    (``pass_on``, ``max_failed_targets``, ``max_failed_share``); a failed gate halts it, and the next ``up`` resumes
+    it (docs/resources.md, Staged rollouts).
     """
 
     executions: pulumi.Output[dict[str, Any]]

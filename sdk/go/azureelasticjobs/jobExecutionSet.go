@@ -12,7 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// A set of Elastic Job executions on one job agent, started together and waited for together; each member keeps its own identity, so changing one member's triggers re-runs only that member. Member outcomes are outputs (`executions`, `failedMembers`, `finished`) and never fail the deployment by themselves.
+// A set of Elastic Job executions on one job agent, started together and waited for together; each member keeps its own identity, so changing one member's triggers re-runs only that member. Member outcomes are outputs (`executions`, `failedMembers`, `finished`) and never fail the deployment by themselves. With `waves`, a staged rollout: a wave starts only when the one before passed its `gate`, and a halt is said in `rollout`.
 type JobExecutionSet struct {
 	pulumi.CustomResourceState
 

@@ -269,7 +269,7 @@ class JobExecutionSet(pulumi.CustomResource):
                  waves: pulumi.Input[Optional[Sequence[Any]]] = None,
                  __props__=None):
         """
-        A set of Elastic Job executions on one job agent, started together and waited for together; each member keeps its own identity, so changing one member's triggers re-runs only that member. Member outcomes are outputs (`executions`, `failedMembers`, `finished`) and never fail the deployment by themselves.
+        A set of Elastic Job executions on one job agent, started together and waited for together; each member keeps its own identity, so changing one member's triggers re-runs only that member. Member outcomes are outputs (`executions`, `failedMembers`, `finished`) and never fail the deployment by themselves. With `waves`, a staged rollout: a wave starts only when the one before passed its `gate`, and a halt is said in `rollout`.
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
@@ -295,7 +295,7 @@ class JobExecutionSet(pulumi.CustomResource):
                  args: JobExecutionSetArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
         """
-        A set of Elastic Job executions on one job agent, started together and waited for together; each member keeps its own identity, so changing one member's triggers re-runs only that member. Member outcomes are outputs (`executions`, `failedMembers`, `finished`) and never fail the deployment by themselves.
+        A set of Elastic Job executions on one job agent, started together and waited for together; each member keeps its own identity, so changing one member's triggers re-runs only that member. Member outcomes are outputs (`executions`, `failedMembers`, `finished`) and never fail the deployment by themselves. With `waves`, a staged rollout: a wave starts only when the one before passed its `gate`, and a halt is said in `rollout`.
 
         :param str resource_name: The name of the resource.
         :param JobExecutionSetArgs args: The arguments to use to populate this resource's properties.
