@@ -20,7 +20,7 @@ from elastic_jobs_emulator import Emulator
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.ids import JobRef
 from pulumi_azure_elastic_jobs.native.provider import to_core
-from tests.conftest import lifecycles, new_job
+from tests.conftest import HELD, HOUR_AHEAD, lifecycles, new_job
 from tests.engine.conftest import configured_plugin
 from tests.engine.harness import (
     AGENT_CAMEL,
@@ -255,3 +255,22 @@ def test_the_preview_of_a_fix_shows_the_halt_and_each_wave_in_order_with_what_up
 
     assert "wave 1 (canary): up starts it: starts canary" in said_by_check
     assert "wave 2 (pool): no member changed; up starts those that never ran, once wave 1 passed" in said_by_check
+
+
+def test_a_rollout_whose_wait_ran_out_in_a_wave_resumes_that_wave_on_the_next_up_without_a_second_run(
+    face: Face, own_emulator: Emulator, own_client: ElasticJobsClient
+) -> None:
+    jobs = {"canary": new_job(own_client, script=HELD), "rest": new_job(own_client, script=QUICK)}
+    members = {key: {"job_name": job.job_name} for key, job in jobs.items()}
+    declared = {"members": members, "waves": [["canary"], ["rest"]], **WAITING, "timeout": 2}
+    face.up(**declared)  # the canary still runs when the wait runs out: recorded, running, nothing more started
+    state = face.set_state()
+    assert state["rollout"]["state"] == "running" and wave_lifecycles(state) == ["InProgress", "NotStarted"]
+    assert state["rollout"]["not_started"] == ["rest"] and lifecycles(own_client, jobs["rest"]) == []
+
+    own_emulator.settings(clock_offset_seconds=HOUR_AHEAD)  # the canary's run ends before the next up
+    face.up(**declared)
+    state = face.set_state()
+    assert state["rollout"]["state"] == "complete" and wave_lifecycles(state) == ["Succeeded", "Succeeded"]
+    assert lifecycles(own_client, jobs["canary"]) == ["Succeeded"]  # waited for, never started again
+    assert lifecycles(own_client, jobs["rest"]) == ["Succeeded"]
