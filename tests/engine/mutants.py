@@ -32,6 +32,7 @@ _TRANSPORT_RULES = "tests/integration/test_transport_rules.py"
 _PLAN_VIEWS = "tests/engine/test_plan_views.py"
 _PURE = "tests/unit/test_pure_logic.py"
 _ROLLOUTS = "tests/engine/test_rollouts.py"
+_ROLLOUT_MODEL = "tests/engine/test_rollout_lives.py::test_the_lives_of_a_rollout"
 
 
 @dataclass(frozen=True)
@@ -500,6 +501,7 @@ MUTANTS: tuple[Mutant, ...] = (
         killers=(
             f"{_ROLLOUTS}::test_a_canary_that_fails_on_one_database_halts_the_rollout_and_the_fix_runs_it_once_more_"
             "then_the_rest[dynamic]",
+            f"{_ROLLOUT_MODEL}[native]",
         ),
     ),
     Mutant(
@@ -511,6 +513,7 @@ MUTANTS: tuple[Mutant, ...] = (
         killers=(
             f"{_ROLLOUTS}::test_a_rollout_halted_in_a_later_wave_resumes_there_and_never_runs_a_passed_wave_again"
             "[native]",
+            f"{_ROLLOUT_MODEL}[dynamic]",
         ),
     ),
 )
