@@ -7,7 +7,9 @@ dynamic plugin gets in a preview (it reads the plan and shows it); the baseline 
 starts no run (an update in place: no plan, no request), measured interleaved with it. The native plugin's preview
 also publishes that plan as a row per database (resource views): building and sending those rows to a
 resource-status service over gRPC (the engine's, played here by a server that only answers) is timed against the
-dynamic Check's plan, the work both faces share.
+dynamic Check's plan, the work both faces share (9e). What a user waits for is the CLI, which applies each row one
+by one: 9d times ``pulumi preview`` of the same run through the real CLI with the rows config ``planRows`` gives
+by default against rows off.
 """
 
 from __future__ import annotations
@@ -18,15 +20,17 @@ import time
 import uuid
 from typing import Any
 
-from benchmarks.run import Figure, _count, _seq, floor_figure
+from benchmarks.run import CLI, Figure, _cli_env, _count, _pulumi, _seq, floor_figure
 from elastic_jobs_emulator import DEFAULT_SUBSCRIPTION, Emulator
 from elastic_jobs_emulator.arm import PAGE_SIZE
 from pulumi_azure_elastic_jobs.auth import StaticToken
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.ids import JobRef
+from pulumi_azure_elastic_jobs.operations import Announced
 from pulumi_azure_elastic_jobs.progress import Progress
 
 GROUP = "jobs"
+URN = "urn:pulumi:bench::plans::azure-elastic-jobs:index:JobExecution::migration"
 
 
 def _pages(items: int) -> int:
@@ -101,7 +105,7 @@ def fleet_preview(samples: int, servers: int = 10, per_server: int = 100, pools:
         recorded = provider.check({}, news).inputs
         provider.check({}, news)  # warm: the client, the validator
         since = _seq(emulator)
-        plan = provider.operations.announce_plan({}, recorded, Progress(None, None))  # no engine: shown nowhere
+        plan = provider.operations.announce_plan({}, recorded, Progress(None, None)).plan  # no engine: shown nowhere
         counted = _count(emulator, since)
         assert plan is not None and len(plan.databases) == servers * per_server, plan and plan.summary()
         with_plan, without = [], []
@@ -136,7 +140,7 @@ def fleet_preview(samples: int, servers: int = 10, per_server: int = 100, pools:
     )
     idle = floor_figure("9c. no-change preview of that run: requests", unchanged, 0, "nothing to ask")
     shown = Figure(
-        f"9d. the native preview's row per database of that plan ({len(plan.databases):,} views): time",
+        f"9e. the native plugin's part of a row per database of that plan ({len(plan.databases):,} views): time",
         round(rows * 1000, 2),
         round(median * 1000, 2),
         "ms",
@@ -168,8 +172,76 @@ def _rows_time(plan: Any, samples: int) -> float:
         times = []
         for _ in range(samples + 1):  # the first warms the channel machinery and is dropped
             started = time.perf_counter()
-            assert views.show(status, plan) is None
+            assert views.show(status, URN, Announced(plan)) is None
             times.append(time.perf_counter() - started)
         return statistics.median(times[1:])
     finally:
         server.stop(None)
+
+
+CLI_PROGRAM = """name: rows-{tag}
+runtime: yaml
+resources:
+  migration:
+    type: azure-elastic-jobs:JobExecution
+    properties:
+      resourceGroupName: {group}
+      serverName: {server}
+      jobAgentName: agent
+      jobName: {job}
+      triggers:
+        release: r1
+"""
+ROW_MODES = ("auto", "database", "none")
+
+
+def cli_rows(samples: int, tmp: Any, servers: int = 10, per_server: int = 100, pools: int = 2) -> list[Figure]:
+    """9d: what a user waits for, the CLI's wall time of ``pulumi preview`` of one execution over the fleet, with
+    the rows config ``planRows`` leaves at its default (``auto``: a row per server above 100 databases) against the
+    same program with rows off (``none``), and a row per database (``database``) for the record; the modes
+    interleaved, each in the same stack and emulator, the first preview of each dropped (plugin caches warm)."""
+    from pathlib import Path
+
+    from benchmarks.run import _configured
+    from pulumi_azure_elastic_jobs.native.install import default_server, install_plugin
+
+    if not CLI.exists() or not (CLI.parent / "pulumi-language-yaml").exists():
+        print("9d: skipped: the Pulumi CLI or pulumi-language-yaml is not built (bash scripts/build-pulumi-cli.sh)")
+        return []
+    home = Path(tmp) / "rows"
+    home.mkdir(parents=True, exist_ok=True)
+    env = _cli_env(home)
+    install_plugin(str(CLI), [str(default_server())], env=env)
+    with Emulator(time_scale=100) as emulator:
+        client = ElasticJobsClient(emulator.url, StaticToken(emulator.token or "bench"))
+        try:
+            job, _ = build_fleet(client, servers, per_server, pools)
+        finally:
+            client.close()
+        project = home / "program"
+        project.mkdir(exist_ok=True)
+        text = CLI_PROGRAM.format(tag=uuid.uuid4().hex[:6], group=GROUP, server=job.server_name, job=job.job_name)
+        (project / "Pulumi.yaml").write_text(text)
+        _configured(project, env, emulator)
+        times: dict[str, list[float]] = {mode: [] for mode in ROW_MODES}
+        for round_ in range(samples + 1):
+            for mode in ROW_MODES:
+                _pulumi(project, env, "config", "set", "azure-elastic-jobs:planRows", mode)
+                took = _pulumi(project, env, "preview")
+                if round_:
+                    times[mode].append(took)
+    auto, none, database = (statistics.median(times[mode]) for mode in ("auto", "none", "database"))
+    size = f"{servers * per_server:,} databases behind {servers} servers"
+    return [
+        Figure(
+            f"9d. pulumi preview of a run over {size}, its rows at the default (planRows auto: a row per server): "
+            "CLI wall time",
+            round(auto, 2),
+            round(none, 2),
+            "s",
+            "<= 1.5x the same preview with rows off (planRows none)",
+            auto <= 1.5 * none,
+            f"median of {samples} CLI runs each, interleaved; a row per database (planRows database) took "
+            f"{database:.2f} s ({database / none:.2f}x)",
+        )
+    ]

@@ -26,7 +26,7 @@ def test_quick_benchmark_run_writes_every_figure(tmp_path: Path) -> None:
     tools = ROOT / ".tools" / "bin"
     cli = {"7a", "7b", "7c"} if (tools / "pulumi").exists() else set()
     yaml = (tools / "pulumi").exists() and (tools / "pulumi-language-yaml").exists()
-    native = {"8a", "8b", "8d", "8f"} if yaml else set()
+    native = {"8a", "8b", "8d", "8f", "9d"} if yaml else set()
     everywhere = {
         "1",
         "2a",
@@ -46,7 +46,7 @@ def test_quick_benchmark_run_writes_every_figure(tmp_path: Path) -> None:
         "9a",
         "9b",
         "9c",
-        "9d",
+        "9e",
         "10",
     }
     assert groups == {*everywhere, *cli, *native}

@@ -44,9 +44,24 @@ AGENT_INPUTS = (
         "`AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.",
         replaces=True,
     ),
-    Prop("resource_group_name", "string", "The resource group of the SQL server.", required=True, replaces=True),
-    Prop("server_name", "string", "The SQL server that hosts the job agent.", required=True, replaces=True),
-    Prop("job_agent_name", "string", "The Elastic Job agent.", required=True, replaces=True),
+    Prop(
+        "resource_group_name",
+        "string",
+        "The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.",
+        replaces=True,
+    ),
+    Prop(
+        "server_name",
+        "string",
+        "The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.",
+        replaces=True,
+    ),
+    Prop(
+        "job_agent_name",
+        "string",
+        "The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.",
+        replaces=True,
+    ),
     Prop(
         "api_version",
         "string",
@@ -94,7 +109,7 @@ AGENT_INPUTS = (
 
 EXECUTION_INPUTS = (
     *AGENT_INPUTS,
-    Prop("job_name", "string", "The job to run.", required=True, replaces=True),
+    Prop("job_name", "string", "The job to run. Required unless `jobId` names it.", replaces=True),
     Prop(
         "job_execution_id",
         "string",
@@ -112,9 +127,28 @@ EXECUTION_INPUTS = (
     Prop(
         "expected_plan",
         "string",
-        "The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a "
-        "create or replace refuses, before any request that changes anything, to start a run whose live plan "
-        "differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.",
+        "The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any "
+        "part of it): a create or replace refuses, before any request that changes anything, to start a run whose "
+        "plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> "
+        "sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job "
+        "step in the same deployment makes. Updated in place.",
+    ),
+    Prop(
+        "step_scripts",
+        "map",
+        "The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's "
+        "`action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run "
+        "this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not "
+        "run them (the run must depend on the job steps, so they are updated first). Updated in place.",
+        items="string",
+    ),
+    Prop(
+        "job_id",
+        "string",
+        "The job's ARM id (`/subscriptions/.../jobAgents/<agent>/jobs/<job>`, the `id` of azure-native's "
+        "`sql.Job`), instead of `subscriptionId`, `resourceGroupName`, `serverName`, `jobAgentName` and "
+        "`jobName`: the provider's Check fills them in from it (a name also given must agree with it). Wiring "
+        "the job's id makes this run depend on the job.",
     ),
 )
 
@@ -174,8 +208,12 @@ EXECUTION_OUTPUTS = (
 RUN_PLAN = (
     Prop("job", "string", "The job."),
     Prop("version", "integer", "The job's version when the plan was read."),
-    Prop("digest", "string", "A stable digest of what will run where (`sha256:` and 16 hex characters)."),
-    Prop("pin", "string", "Version, databases per server and digest: the value `expectedPlan` takes."),
+    Prop(
+        "digest",
+        "string",
+        "A stable digest of what will run where, by content, not version (`sha256:` and 16 hex characters).",
+    ),
+    Prop("pin", "string", "Databases per server, the steps' scripts and the digest: the value `expectedPlan` takes."),
     Prop("summary", "string", "The plan in one line, as the resource's row shows it."),
     Prop(
         "steps",
@@ -188,6 +226,12 @@ RUN_PLAN = (
     Prop("servers", "map", "Databases per server.", items="number"),
     Prop("busy", "array", "Databases an active run of the job holds: the service skips them there.", items="string"),
     Prop("unseen", "array", "What the plan could not read (it is incomplete when any).", items="string"),
+    Prop(
+        "deployed",
+        "array",
+        "Steps whose script the plan shows as this deployment gives it (`stepScripts`), not as the live job has it.",
+        items="string",
+    ),
 )
 
 TARGET_OUTCOMES = (
@@ -221,7 +265,7 @@ TARGET_OUTCOMES = (
 )
 
 MEMBER_PROPS = (
-    Prop("job_name", "string", "The job this member runs.", required=True),
+    Prop("job_name", "string", "The job this member runs. Required unless `jobId` names it."),
     Prop("triggers", "map", "Any values; a change re-runs just this member.", items="any"),
     Prop("job_execution_id", "string", "A UUID to pin this member's run to."),
     Prop(
@@ -231,6 +275,19 @@ MEMBER_PROPS = (
         "JobExecution: the member starts no run while its job's live plan differs; it is recorded with a "
         "`PlanChanged` error naming what changed, and the other members go on (the next `up` tries it again). "
         "Changing it alone never re-runs a member that ran.",
+    ),
+    Prop(
+        "step_scripts",
+        "map",
+        "The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a "
+        "JobExecution. Changing it alone never re-runs a member that ran.",
+        items="string",
+    ),
+    Prop(
+        "job_id",
+        "string",
+        "The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's "
+        "agent, whose names default to the id's when the set gives none.",
     ),
 )
 
@@ -378,8 +435,14 @@ CONFIG = (
     Prop(
         "max_response_bytes",
         "integer",
-        "The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails "
-        "the request.",
+        "The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.",
+    ),
+    Prop(
+        "plan_rows",
+        "string",
+        "A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a "
+        "row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 "
+        "databases, a row per server above).",
     ),
 )
 

@@ -717,7 +717,6 @@ class ElasticJobsClient:
             "Authorization": f"Bearer {token}",
             "x-ms-client-request-id": client_request_id,
             "Accept": "application/json",
-            "Accept-Encoding": "gzip, deflate",
             "User-Agent": self._user_agent,
         }
         data = None

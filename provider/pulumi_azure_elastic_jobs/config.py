@@ -15,10 +15,11 @@ caBundle               AZURE_ELASTIC_JOBS_CA_BUNDLE          CA file to trust (t
 tenantId/clientId/     AZURE_TENANT_ID/AZURE_CLIENT_ID/      a service principal; else DefaultAzureCredential
 clientSecret           AZURE_CLIENT_SECRET
 retryBudget            AZURE_ELASTIC_JOBS_RETRY_BUDGET       seconds one request may spend retrying
-maxResponseBytes       AZURE_ELASTIC_JOBS_MAX_RESPONSE_BYTES the largest answer read, decompressed (64 MiB)
+maxResponseBytes       AZURE_ELASTIC_JOBS_MAX_RESPONSE_BYTES the largest answer read, in bytes (64 MiB)
 allowCustomEndpoint    AZURE_ELASTIC_JOBS_ALLOW_CUSTOM_...   send Azure AD tokens to a non-Azure HTTPS host
 authorityHost          AZURE_AUTHORITY_HOST                  Microsoft Entra ID host (default: the cloud's)
 fleetSubscriptions     AZURE_ELASTIC_JOBS_FLEET_SUBSCRIPTIONS  more subscriptions a plan looks for servers in
+planRows               AZURE_ELASTIC_JOBS_PLAN_ROWS          a preview's rows: auto | database | server | none
 =====================  ====================================  ===========================================
 """
 
@@ -51,11 +52,13 @@ class Settings:
     service_principal: ServicePrincipal | None = field(default=None, repr=False)
     retry_budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
-    """The largest answer the client reads, once decompressed; a larger one is an error naming the setting."""
+    """The largest answer the client reads, in bytes; a larger one is an error naming the setting."""
     allow_custom_endpoint: bool = False
     authority_host: str | None = None
     fleet_subscriptions: tuple[str, ...] = ()
     """Subscriptions a plan searches for target servers after the agent's own (comma- or space-separated)."""
+    plan_rows: str = "auto"
+    """A native preview's rows: one per database, one per server, none, or ``auto`` (see :data:`PLAN_ROWS`)."""
     subscription_source: str = "the resource's subscription_id input"
     """Where the default subscription came from, for messages: a config key or an environment variable."""
 
@@ -115,6 +118,9 @@ class Settings:
         fleet, fleet_source = pick_with_source("fleetSubscriptions", "AZURE_ELASTIC_JOBS_FLEET_SUBSCRIPTIONS")
         token, token_source = pick_with_source("token", "AZURE_ELASTIC_JOBS_TOKEN")
         most, most_source = pick_with_source("maxResponseBytes", "AZURE_ELASTIC_JOBS_MAX_RESPONSE_BYTES")
+        rows, rows_source = pick_with_source("planRows", "AZURE_ELASTIC_JOBS_PLAN_ROWS")
+        if (rows or "auto").lower() not in PLAN_ROWS:
+            raise ConfigError(f"{rows_source} must be one of {', '.join(PLAN_ROWS)}, got {rows!r}")
         return cls(
             endpoint=endpoint.rstrip("/"),
             environment=environment,
@@ -128,6 +134,7 @@ class Settings:
             allow_custom_endpoint=(allow_custom or "").lower() in ("true", "1"),
             authority_host=pick("authorityHost", "AZURE_AUTHORITY_HOST"),
             fleet_subscriptions=_subscriptions(fleet, fleet_source),
+            plan_rows=(rows or "auto").lower(),
         )
 
 
@@ -168,6 +175,13 @@ def _seconds(value: str, source: str) -> float:
         raise ConfigError(f"{source} must be a positive number of seconds, such as 120; got {value!r}")
     return seconds
 
+
+PLAN_ROWS = ("auto", "database", "server", "none")
+"""How a native preview shows a plan as rows (resource views) under its resource: ``database`` a row per database,
+``server`` a row per server (its databases a property of it), ``none`` no rows (the plan stays in the
+diagnostics), ``auto`` (the default) a row per database up to :data:`~.terms.DATABASE_ROWS_UP_TO` databases and a
+row per server above: the CLI applies rows one by one, and a preview of 1,000 database rows took the CLI 3.8x
+the same preview without rows."""
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 

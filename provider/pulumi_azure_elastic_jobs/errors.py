@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from .terms import MAX_RESPONSE_BYTES_SETTING
+
 MASK = "***"
 _USERINFO = re.compile(r"//(?P<userinfo>[^/?#\s'\"<>]*)@")  # up to the netloc's last '@', as urlsplit reads it
 _BEARER_TOKEN = re.compile(r"(?i)\b(?P<scheme>bearer\s+)(?![\w-]+=\")[\w\-.~+/]+=*")  # not an auth-param (realm="")
@@ -261,8 +263,7 @@ class TransportError(ElasticJobsError):
         if self.kind == "too-large":
             return (
                 f"the answer to {self.method} {parts.path} was not read to its end: {self.cause}, the limit of "
-                "config azure-elastic-jobs:maxResponseBytes (default 64 MiB). Raise it if the service really "
-                "answers that much"
+                f"{MAX_RESPONSE_BYTES_SETTING} (default 64 MiB). Raise it if the service really answers that much"
             )
         return (
             f"{self.method} {self.url} got no answer after {self.attempts} tries: {type(self.cause).__name__}: "
@@ -362,14 +363,23 @@ class Cancelled(ElasticJobsError):
 
 class PlanChanged(ElasticJobsError):
     """A create refused to start a run: the job's live plan is not the one ``expected_plan`` pins (a reviewer saw
-    another). Nothing was started; the message names what changed and the live plan's pin."""
+    another), or (``scripts``) its steps do not run the scripts ``step_scripts`` says this deployment gives them.
+    Nothing was started; the message names what changed and the live plan's pin."""
 
-    def __init__(self, job: str, changes: list[str], summary: str, pin: str) -> None:
+    def __init__(self, job: str, changes: list[str], summary: str, pin: str, scripts: bool = False) -> None:
         self.job, self.changes, self.summary, self.pin = job, changes, summary, pin
+        if scripts:
+            what = "does not run the scripts step_scripts gives its steps"
+            fix = (
+                "A job step this deployment updates must be updated before the run starts: make the run depend on "
+                "it (dependsOn); a step edited elsewhere since the review must be reviewed again"
+            )
+        else:
+            what = "is not the one expected_plan pins"
+            fix = "Review it (pulumi preview --diff), then set expected_plan to its pin to run it"
         super().__init__(
-            f"not starting job {job}: its plan is not the one expected_plan pins ({'; '.join(changes)}). "
-            f"The live plan: {summary}; pin: {pin}. Review it (pulumi preview --diff), "
-            "then set expected_plan to its pin to run it"
+            f"not starting job {job}: its plan {what} ({'; '.join(changes)}). "
+            f"The live plan: {summary}; pin: {pin}. {fix}"
         )
 
 

@@ -144,3 +144,62 @@ class ExecutionRef:
         parts = {key: unquote(value) for key, value in match.groupdict().items()}
         execution_id = parts.pop("job_execution_id")
         return cls(job=JobRef(**parts), job_execution_id=execution_id)
+
+
+# --- a job by its ARM id (azure-native's sql.Job `id`) ---------------------------------------------------------
+
+_JOB_PATH = re.compile(
+    r"^/subscriptions/(?P<subscription_id>[^/]+)/resourceGroups/(?P<resource_group_name>[^/]+)"
+    r"/providers/Microsoft\.Sql/servers/(?P<server_name>[^/]+)/jobAgents/(?P<job_agent_name>[^/]+)"
+    r"/jobs/(?P<job_name>[^/]+)/?$",
+    re.IGNORECASE,
+)
+JOB_ID_NAMES = ("subscription_id", "resource_group_name", "server_name", "job_agent_name", "job_name")
+"""The names a job's ARM id gives, in its order: what ``job_id`` stands for."""
+AGENT_NAMES = JOB_ID_NAMES[:4]
+_NAME_WORDS = {
+    "subscription_id": "subscription",
+    "resource_group_name": "resource group",
+    "server_name": "server",
+    "job_agent_name": "job agent",
+    "job_name": "job",
+}
+JOB_ID_SHAPE = (
+    "/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Sql/servers/<server>/jobAgents/<agent>/jobs/<job>"
+)
+
+
+def job_id_names(job_id: str) -> dict[str, str] | None:
+    """The five names of a job's ARM id (names percent-decoded), or None when it is not one."""
+    match = _JOB_PATH.match(job_id.strip())
+    return {name: unquote(value) for name, value in match.groupdict().items()} if match else None
+
+
+def named_by_job_id(values: dict[str, object], field: str, names: tuple[str, ...], unknown: object) -> dict[str, str]:
+    """Fill ``values``' ``names`` from its ``field`` (a job's ARM id), in place; the problems, keyed by ``field``.
+
+    A name the program also gives must agree with the id (case-insensitively, as ARM compares names); an id that
+    is still unknown (the job is created in the same deployment) leaves the names it would give unknown."""
+    job_id = values.get(field)
+    if job_id is None:
+        return {}
+    if job_id == unknown:
+        for name in names:
+            values.setdefault(name, unknown)
+        return {}
+    parsed = job_id_names(job_id) if isinstance(job_id, str) else None
+    if parsed is None:
+        return {field: f"{field} must be the ARM id of an Elastic Job ({JOB_ID_SHAPE}), got {job_id!r}"}
+    clashes = [
+        f"{_NAME_WORDS[name]} {values[name]!r}"
+        for name in names
+        if values.get(name) not in (None, unknown) and str(values[name]).lower() != parsed[name].lower()
+    ]
+    if clashes:
+        return {
+            field: f"{field} names another job than the names given ({', '.join(clashes)}): give its id or its names"
+        }
+    for name in names:
+        if values.get(name) in (None, unknown) or name not in values:
+            values[name] = parsed[name]
+    return {}

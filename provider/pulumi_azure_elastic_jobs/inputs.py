@@ -31,7 +31,7 @@ from .ids import (
     server_problem,
     uuid_problem,
 )
-from .plan import pin_problem
+from .plan import pin_problem, step_scripts_problem
 from .terms import (
     DEFAULT_API_VERSION,
     DEFAULT_FAIL_ON,
@@ -84,6 +84,10 @@ def _fail_on_rule(values: list[str]) -> list[str]:
     return values
 
 
+StepScripts = Annotated[dict[Annotated[StrictStr, _rule(child_name_problem)], StrictStr], _rule(step_scripts_problem)]
+"""The steps this deployment deploys to the job, by step name: each one's script, or its ``sha256:`` digest."""
+
+
 class AgentInputs(BaseModel):
     """What every resource here declares: the job agent, and how to wait and clean up."""
 
@@ -115,6 +119,9 @@ class ExecutionInputs(AgentInputs):
     job_execution_id: Annotated[StrictStr, _rule(uuid_problem)] | None = None
     triggers: dict[str, Any] = Field(default_factory=dict)
     expected_plan: Annotated[StrictStr, _rule(pin_problem)] | None = None
+    step_scripts: StepScripts | None = None
+    job_id: StrictStr | None = None
+    """The job's ARM id, when the program named the job by it: Check filled the names above from it."""
 
     @property
     def job(self) -> JobRef:
@@ -145,7 +152,7 @@ if tuple(ExecutionInputs.model_fields) != FIELDS:  # terms.FIELDS names the mode
 if {
     name: field.get_default(call_default_factory=True)
     for name, field in ExecutionInputs.model_fields.items()
-    if not field.is_required() and name not in ("job_execution_id", "expected_plan")
+    if not field.is_required() and name not in ("job_execution_id", "expected_plan", "step_scripts", "job_id")
 } != DEFAULTS:
     raise RuntimeError("terms.DEFAULTS is out of date with ExecutionInputs' defaults")
 
@@ -209,6 +216,8 @@ class MemberInputs(BaseModel):
     triggers: dict[str, Any] = Field(default_factory=dict)
     job_execution_id: Annotated[StrictStr, _rule(uuid_problem)] | None = None
     expected_plan: Annotated[StrictStr, _rule(pin_problem)] | None = None
+    step_scripts: StepScripts | None = None
+    job_id: StrictStr | None = None
 
 
 def _pass_on_rule(values: list[str]) -> list[str]:

@@ -34,7 +34,7 @@ from .errors import (
     SubscriptionNotFound,
     names_a_missing_parent,
 )
-from .ids import ExecutionRef, JobRef
+from .ids import AGENT_NAMES, JOB_ID_NAMES, ExecutionRef, JobRef, named_by_job_id
 from .outcome import (
     SKIPPED_MEANS,
     TargetOutcomes,
@@ -43,7 +43,7 @@ from .outcome import (
     status_line,
     summary_line,
 )
-from .plan import Plan, changes
+from .plan import Plan, changes, deploying
 from .progress import Progress
 from .runs import (
     Claim,
@@ -54,10 +54,12 @@ from .runs import (
     cancel_all,
     claim,
     job_runs,
+    last_versions,
     may_have_started,
     refuse_unreviewed,
     start_members,
 )
+from .script_changes import FIRST, LastRun, StepChange, changes_text, step_changes
 from .terms import (
     DEFAULT_API_VERSION,
     DEFAULT_POLL_INTERVAL_SECONDS,
@@ -107,6 +109,7 @@ CONFIG_KEYS = (
     "authorityHost",
     "fleetSubscriptions",
     "maxResponseBytes",
+    "planRows",
 )
 
 
@@ -193,6 +196,23 @@ class Found:
     inputs: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class Announced:
+    """What a preview showed of the runs these inputs start: a ``JobExecution``'s own ``plan``, or the plans of a
+    set's starting ``members`` by member key (members of one job share its plan)."""
+
+    plan: Plan | None = None
+    members: Mapping[str, Plan] = field(default_factory=dict)
+    changes: Mapping[str | None, list[StepChange]] = field(default_factory=dict)
+    """Each run's steps against its last run's scripts, by whose run it is (``None``: a JobExecution's own)."""
+
+    def by_member(self) -> dict[str | None, Plan]:
+        """Every plan shown, by whose run it is: ``None`` for a ``JobExecution``'s own, else the member key."""
+        plans: dict[str | None, Plan] = {} if self.plan is None else {None: self.plan}
+        plans.update(self.members)
+        return plans
+
+
 class Connection:
     """Where the provider's settings and clients live in its process: resolved once, at first use, from the
     configuration the engine handed over; shared by every call (thread-safe)."""
@@ -203,6 +223,7 @@ class Connection:
         self._clients: dict[str, ElasticJobsClient] = {}
         self._lock = threading.Lock()
         self._adopted: set[str] = set()
+        self._started: dict[str, datetime | None] = {}
         self.sleep: Callable[[float], None] = time.sleep
         """How waits between polls and retries pause (the native face swaps in one that a Cancel interrupts)."""
         if config is not None:
@@ -222,6 +243,21 @@ class Connection:
         process per deployment, so what this process saw is what this deployment did."""
         with self._lock:
             return arm_id.lower() in self._adopted
+
+    def started(self, arm_id: str, execution: JobExecution) -> None:
+        """A create in this deployment started the run ``arm_id`` (its PUT confirmed, created at ``createTime``)."""
+        with self._lock:
+            self._started[arm_id.lower()] = execution.properties.create_time
+
+    def started_here(self, arm_id: str, execution: JobExecution) -> bool:
+        """Whether ``execution`` is the very run a create in this deployment started (same id, same ``createTime``).
+
+        A record whose PUT was never confirmed names an id with no ``createTime`` to tell its run from a later
+        one: a create-before-delete replacement starts its run under that very id when it is still free (the
+        chain's first free generation), and the old record's delete, after it, must leave that run alone."""
+        with self._lock:
+            key = arm_id.lower()
+            return key in self._started and self._started[key] == execution.properties.create_time
 
     def configure(self, config: Mapping[str, Any]) -> None:
         """Take the provider configuration (``azure-elastic-jobs:<key>`` names); what was resolved is dropped."""
@@ -291,14 +327,21 @@ class Executions:
         Inputs equal to the ones recorded at the last deployment (defaults filled the same way) were validated
         then: they are returned as recorded, without loading the validator (most of a no-change preview's
         time in this provider)."""
+        news, named = self.named_by_job_ids(news)
         default_subscription = self.settings().subscription_id
-        recorded = unchanged_inputs(self.field_names, olds, news, default_subscription)
+        recorded = unchanged_inputs(self.field_names, olds, news, default_subscription) if not named else None
         if recorded is not None:
             return Checked(recorded)
         from .inputs import validate
 
         checked, problems = validate(self.inputs_model(), news, default_subscription)
-        return Checked(checked, problems)
+        return Checked(checked, {**_with_job_id_alternative(problems, named), **named})
+
+    @staticmethod
+    def named_by_job_ids(news: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """``news`` with the names ``job_id`` (the job's ARM id) gives filled in, and the problems of it."""
+        values = dict(news)
+        return values, named_by_job_id(values, "job_id", JOB_ID_NAMES, UNKNOWN)
 
     def diff(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diffed:
         """Identity changes replace (a new run); waiting options update in place; nothing else is a change."""
@@ -318,7 +361,7 @@ class Executions:
             found = attach_or_choose(client, declared, runs)
             if isinstance(found, Claim):  # a run is about to start: read its plan, and refuse one not reviewed
                 plan = self._plan(client, declared.job, runs.active if runs else None)
-                refuse_unreviewed(declared.expected_plan, plan)
+                refuse_unreviewed(declared.expected_plan, plan, declared.step_scripts)
             run = found if isinstance(found, Run) else _claim_or_record(client, declared, found, plan)
         log.info("%s %s", "started" if run.started else "attached to", run.ref.arm_id)
         note = attach_note(run)
@@ -326,6 +369,8 @@ class Executions:
             progress.warn(note)
         if isinstance(found, Run):  # attached to a run already there, never one this create's PUT found taken
             self.connection.adopt(run.ref.arm_id)
+        elif run.started:
+            self.connection.started(run.ref.arm_id, run.execution)
         try:
             execution, targets = self._settle(client, run.ref, _limited(declared, time_limit), run.execution, progress)
         except ExecutionFailed:
@@ -335,20 +380,46 @@ class Executions:
             raise StartedButUnsettled(run.ref.arm_id, outputs, unsettled) from unsettled
         return Created(run.ref.arm_id, _resource_outputs(declared, execution, run.ref, targets, _planned(plan)))
 
-    def announce_plan(self, olds: Mapping[str, Any], inputs: Mapping[str, Any], progress: Progress) -> Plan | None:
+    def announce_plan(self, olds: Mapping[str, Any], inputs: Mapping[str, Any], progress: Progress) -> Announced:
         """When these inputs start a run (a new resource, or a replacing change), read its plan and put it in the
         resource's diagnostics, its first line the summary the row shows; else nothing, and no request. A pinned
         ``expected_plan`` the live plan no longer matches is a warning there: the reviewer learns in the preview
         that ``up`` will refuse to start this run. A Check that starts no run loads nothing (no validator)."""
         if olds and not self.diff(olds, inputs).replaces:
-            return None
-        plan = self.preview_plan(inputs)
-        if plan is not None:
-            progress.note(plan.text())
-            expected = _known_pin(inputs.get("expected_plan"))
-            if expected is not None:
-                _warn_unreviewed(progress, {"this run": expected}, plan)
-        return plan
+            return Announced()
+        live = self.preview_plan(inputs)
+        plan = _deploying(live, inputs.get("step_scripts"))
+        if plan is None:
+            return Announced()
+        last = self._last_run(olds, live) if plan.steps else FIRST
+        changes = step_changes(last, plan) if plan.steps else []
+        progress.note(_with_changes(plan, last, changes))
+        expected = _known_pin(inputs.get("expected_plan"))
+        if expected is not None:
+            _warn_unreviewed(progress, {"this run": expected}, plan)
+        return Announced(plan, changes={None: changes})
+
+    def _last_run(self, olds: Mapping[str, Any], live: Plan | None = None) -> LastRun:
+        """The scripts the resource's last run ran (none: it never ran). Its job version is the one its recorded
+        outputs name (the native face sends the old state), else that of the newest run of the chain its old
+        inputs derive (the dynamic face's Check has the old inputs only): one listing of the job's runs."""
+        if not olds:
+            return FIRST
+        try:
+            declared = _execution_inputs(_coerce_numbers(_known_fields(olds, FIELDS)))
+            client = self.client(declared.api_version)
+            version = _recorded_version(olds.get("job_version"))
+            if version is None and declared.job_execution_id:
+                version = client.get_execution(declared.job.execution(declared.job_execution_id)).properties.job_version
+            elif version is None:
+                version = last_versions(client, declared.job, {"": declared.chain}).get("")
+        except (ValueError, ElasticJobsError) as error:
+            return LastRun(unread=str(error).splitlines()[0])
+        if version is None:
+            return LastRun(declared.job_name, unread="no run of it is in the job's history")
+        from .planning import last_run  # the plan's reads load only where a plan is read
+
+        return last_run(client, declared.job, version, live)
 
     def announce_update(self, olds: Mapping[str, Any], news: Mapping[str, Any], progress: Progress) -> None:
         """A preview of an update in place (the native face's Update with ``preview``): a run's update never starts
@@ -441,7 +512,9 @@ class Executions:
             execution = client.get_execution(ref)
             if is_terminal(execution.properties.lifecycle):
                 return
-            if not _the_recorded_run(execution, props):
+            if not _the_recorded_run(execution, props) or (
+                unconfirmed(props) and self.connection.started_here(ref.arm_id, execution)
+            ):
                 log.info("not cancelling %s: a later run under the id this resource recorded", ref.arm_id)
                 return
             client.cancel_execution(ref)
@@ -563,7 +636,26 @@ def unchanged_inputs(
     return recorded if same_given and defaulted else None
 
 
-MEMBER_DEFAULTS: dict[str, Any] = {"triggers": {}, "job_execution_id": None, "expected_plan": None}
+def _with_job_id_alternative(problems: Mapping[str, str], named: Mapping[str, str]) -> dict[str, str]:
+    """A missing name says it may come from a job's ARM id; none is reported beside a ``job_id`` problem (that
+    id is where the names were to come from)."""
+    found = {}
+    for name, message in problems.items():
+        if name in JOB_ID_NAMES and named:
+            continue
+        if name in JOB_ID_NAMES[1:] and message == f"{name} is required":
+            message += " (or given by the job's ARM id)"
+        found[name] = message
+    return found
+
+
+MEMBER_DEFAULTS: dict[str, Any] = {
+    "triggers": {},
+    "job_execution_id": None,
+    "expected_plan": None,
+    "step_scripts": None,
+    "job_id": None,
+}
 """What validation fills into a member that omits a field (``inputs.MemberInputs``)."""
 MEMBER_KEYS = frozenset(MEMBER_FIELDS)
 
@@ -632,9 +724,8 @@ def forgotten_member(entry: Mapping[str, Any], gone: ElasticJobsError) -> dict[s
 
 
 def _inputs_of(inputs: ExecutionInputs) -> dict[str, Any]:
-    return inputs.model_dump(
-        exclude={"job_execution_id"} if inputs.expected_plan else {"job_execution_id", "expected_plan"}
-    )
+    """The inputs as outputs: the optional ones only when given (the pinned id never: it is the ``azure_id``)."""
+    return inputs.model_dump(exclude={"job_execution_id"}, exclude_none=True)
 
 
 def _resource_outputs(
@@ -669,6 +760,31 @@ def _warn_unreviewed(progress: Progress, pins: Mapping[str, str], plan: Plan) ->
             f"expected_plan does not match the live plan of job {plan.job} ({differences}): `pulumi up` will not "
             f"start {', '.join(refused)}; the live pin is {plan.pin}"
         )
+
+
+def _deploying(plan: Plan | None, scripts: Any) -> Plan | None:
+    """The plan of the run this deployment starts (:func:`.plan.deploying`): the live one with the scripts
+    ``step_scripts`` gives the job's steps; one still unknown (another resource's output) is said, not guessed."""
+    if plan is None or not scripts:
+        return plan
+    if is_unknown(scripts) or not isinstance(scripts, Mapping):
+        unseen = "the scripts step_scripts gives the steps: known only when this deployment runs"
+        return replace(plan, unseen=(*plan.unseen, unseen))
+    return deploying(plan, {str(name): str(script) for name, script in scripts.items()})
+
+
+def _with_changes(plan: Plan, last: LastRun, changes: list[StepChange]) -> str:
+    """The plan for a person, with its steps' script changes since the last run under it (once the job was read)."""
+    return plan.text() if not plan.steps else f"{plan.text()}\n{changes_text(last, changes)}"
+
+
+def _known_fields(values: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if key in names and value is not None and not is_unknown(value)}
+
+
+def _recorded_version(value: Any) -> int | None:
+    """A job version as state records it (the wire carries numbers as floats)."""
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _planned(plan: Plan | None) -> dict[str, Any] | None:
@@ -745,36 +861,95 @@ class ExecutionSets(Executions):
     losing track of them.
     """
 
-    def announce_plan(self, olds: Mapping[str, Any], inputs: Mapping[str, Any], progress: Progress) -> Plan | None:
+    def announce_plan(self, olds: Mapping[str, Any], inputs: Mapping[str, Any], progress: Progress) -> Announced:
         """The plans of the jobs whose members would start a run (members added or changed, or every member when
         the set is new or replaced), one plan a job, read together and shown in one diagnostic whose first line
-        counts them. A set records no plan of its own; each member's run starts as planned here."""
+        counts them. A set records no plan of its own; each member's run starts as planned here. Returns each starting
+        member's plan (the native face's rows)."""
         if any(is_unknown(inputs.get(name)) for name in SET_IDENTITY_FIELDS):
-            return None
+            return Announced()
         starting = _starting_members(olds if olds and not self.diff(olds, inputs).replaces else {}, inputs)
-        jobs: dict[str, list[str]] = {}
-        for key, job_name in sorted(starting.items()):
-            jobs.setdefault(job_name, []).append(key)
+        jobs = sorted(set(starting.values()))
         if not jobs:
-            return None
+            return Announced()
         agent = {name: inputs.get(name) for name in (*SET_IDENTITY_FIELDS, "api_version")}
         with ThreadPoolExecutor(max_workers=min(8, len(jobs)), thread_name_prefix="elastic-jobs-plans") as pool:
-            plans = list(pool.map(lambda job: Executions.preview_plan(self, {**agent, "job_name": job}), jobs))
-        shown = [(members, plan) for members, plan in zip(jobs.values(), plans, strict=True) if plan is not None]
-        databases = len({key for _, plan in shown for key in plan.databases})
-        runs, of_jobs = counted(len(starting), "member"), counted(len(shown), "job")
+            read = pool.map(lambda job: Executions.preview_plan(self, {**agent, "job_name": job}), jobs)
+            live = dict(zip(jobs, read, strict=True))
+        scripts = _scripts_of(inputs)
+        planned = {key: _deploying(live[job], scripts.get(key)) for key, job in sorted(starting.items())}
+        planned_keys = [key for key, plan in planned.items() if plan is not None and plan.steps]
+        lasts = self._last_member_runs(olds, planned_keys, live)
+        shown: dict[tuple[Plan, str | None, int | None, str | None], list[str]] = {}  # the same run, shown once
+        for key, plan in planned.items():
+            if plan is not None:
+                last = lasts.get(key, FIRST)
+                shown.setdefault((plan, last.job, last.version, last.unread), []).append(key)
+        plans = [group[0] for group in shown]
+        databases = len({key for plan in plans for key in plan.databases})
+        runs, of_jobs = counted(len(starting), "member"), counted(len({plan.job for plan in plans}), "job")
         head = f"will run {runs} ({of_jobs}) on {counted(databases, 'database')}"
-        texts = [f"members {', '.join(members)}: {plan.text()}" for members, plan in shown]
+        texts: list[str] = []
+        changes: dict[str | None, list[StepChange]] = {}
+        by_member: dict[str, str] = {}
+        for (plan, *_), members in shown.items():
+            last = lasts.get(members[0], FIRST)
+            changed = step_changes(last, plan) if plan.steps else []
+            changes.update(dict.fromkeys(members, changed))
+            text = _with_changes(plan, last, changed)
+            texts.append(f"members {', '.join(members)}: {text}")
+            by_member.update(dict.fromkeys(members, text))
         waves = inputs.get("waves")
         if isinstance(waves, list) and not is_unknown(waves):  # a rollout: its waves in order, each with its plans
-            by_member = {key: plan.text() for members, plan in shown for key in members}
             gate = Gate.of(inputs.get("gate") if not is_unknown(inputs.get("gate")) else None)
             texts = preview_lines(waves, list(starting), by_member, gate, _recorded_rollout(olds))
         progress.note("\n".join([head, *texts]))
         pins = {key: pin for key, value in _pins_of(inputs).items() if (pin := _known_pin(value)) is not None}
-        for members, plan in shown:
+        for (plan, *_), members in shown.items():
             _warn_unreviewed(progress, {f"member {key}": pins[key] for key in members if key in pins}, plan)
-        return None
+        return Announced(
+            members={key: group[0] for group, members in shown.items() for key in members}, changes=changes
+        )
+
+    def _last_member_runs(
+        self, olds: Mapping[str, Any], keys: list[str], live: Mapping[str, Plan | None]
+    ) -> dict[str, LastRun]:
+        """The scripts each member's last run ran, for the members ``keys`` that had one: from the versions the
+        recorded ``executions`` name (the native face), else from the newest run of each member's old chain, one
+        listing a job (the dynamic face's old inputs); the scripts of each job version read once."""
+        if not olds or not keys:
+            return {}
+        try:
+            old = _set_inputs(_coerce_numbers(_known_fields(olds, SET_FIELDS)))
+        except ValueError as error:
+            return dict.fromkeys(keys, LastRun(unread=str(error).splitlines()[0]))
+        members = {key: old.member(key) for key in keys if key in old.members}
+        recorded = olds.get("executions") if isinstance(olds.get("executions"), Mapping) else None
+        client = self.client(old.api_version)
+        versions: dict[str, int | None] = {}
+        if recorded is not None:
+            versions = {key: _recorded_version((recorded.get(key) or {}).get("job_version")) for key in members}
+        else:
+            for job in {member.job for member in members.values()}:
+                chains = {key: member.chain for key, member in members.items() if member.job == job}
+                try:
+                    versions.update(last_versions(client, job, chains))
+                except ElasticJobsError as error:
+                    versions.update(dict.fromkeys(chains))
+                    log.info("the last runs of job %s could not be listed: %s", job.job_name, error)
+        from .planning import last_run
+
+        read: dict[tuple[JobRef, int], LastRun] = {}
+        found: dict[str, LastRun] = {}
+        for key, member in members.items():
+            version = versions.get(key)
+            if version is None:
+                found[key] = FIRST
+                continue
+            if (member.job, version) not in read:
+                read[(member.job, version)] = last_run(client, member.job, version, live.get(member.job_name))
+            found[key] = read[(member.job, version)]
+        return found
 
     def announce_update(self, olds: Mapping[str, Any], news: Mapping[str, Any], progress: Progress) -> None:
         """An update of a set starts the members added, changed or recorded without a run: their plans, as a Check
@@ -785,6 +960,32 @@ class ExecutionSets(Executions):
     output_names = SET_OUTPUT_NAMES
 
     @staticmethod
+    def named_by_job_ids(news: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """A member may name its job by ARM id (``job_id``) instead of ``job_name``: its job's name is filled in,
+        and the set's agent names, when the set gives none, from it; every id must name a job of the set's agent."""
+        values, problems = dict(news), dict[str, str]()
+        members = values.get("members")
+        if not isinstance(members, Mapping):
+            return values, problems
+        named_members = {}
+        for key, member in members.items():
+            if not isinstance(member, Mapping) or member.get("job_id") is None:
+                named_members[key] = member
+                continue
+            field, named = f"members.{key}.job_id", dict(member)
+            agent = {name: values.get(name) for name in AGENT_NAMES} | {"job_id": member["job_id"]}
+            found = named_by_job_id(named, "job_id", ("job_name",), UNKNOWN) or named_by_job_id(
+                agent, "job_id", AGENT_NAMES, UNKNOWN
+            )
+            if found:
+                problems[field] = found["job_id"].replace("job_id", field, 1)
+            else:
+                values.update({name: agent[name] for name in AGENT_NAMES if values.get(name) is None})
+            named_members[key] = named
+        values["members"] = named_members
+        return values, problems
+
+    @staticmethod
     def inputs_model() -> type[ExecutionInputs | SetInputs]:
         from .inputs import SetInputs
 
@@ -793,7 +994,8 @@ class ExecutionSets(Executions):
     def diff(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diffed:
         replaces = [name for name in SET_IDENTITY_FIELDS if _differs(name, olds, news)]
         updates = [name for name in SET_WAITING_FIELDS if _differs(name, olds, news)]
-        if _members_of(olds) != _members_of(news) or _pins_of(olds) != _pins_of(news):
+        guards_changed = _pins_of(olds) != _pins_of(news) or _scripts_of(olds) != _scripts_of(news)
+        if _members_of(olds) != _members_of(news) or guards_changed:
             updates.append("members")  # a member added, removed or changed runs; a new pin alone runs nothing
         updates.extend(_rollout_changes(olds, news))
         recorded = olds.get("executions") or {}
@@ -879,11 +1081,24 @@ class ExecutionSets(Executions):
         """Cancel every active member run and wait; fail, naming them, when some would not stop (the set stays)."""
         if props.get("cancel_on_destroy") is False:
             return
+        entries = props.get("executions") or {}
+        recorded = {ref: entries[key] for key, ref in _recorded_runs(props).items()}
+
+        def later(ref: ExecutionRef, execution: JobExecution) -> bool:
+            """A later run under a member's recorded id, not this set's: one created at another time than the
+            member recorded (its job was deleted and made again), or, for a member whose start was never
+            confirmed, one a create of this deployment started."""
+            entry = recorded[ref]
+            return not _the_recorded_run(execution, entry) or (
+                _unconfirmed(entry) and self.connection.started_here(ref.arm_id, execution)
+            )
+
         still_active = cancel_all(
             self.client(str(props.get("api_version") or DEFAULT_API_VERSION)),
             [ref for ref in _recorded_runs(props).values() if not self.connection.adopted(ref.arm_id)],
             timeout=cancel_wait(float(props.get("timeout") or DEFAULT_TIMEOUT_SECONDS)),
             poll_interval=float(props.get("poll_interval") or DEFAULT_POLL_INTERVAL_SECONDS),
+            spare=later,
         )
         if still_active:
             raise CancelNotEffective(still_active)
@@ -933,6 +1148,8 @@ class ExecutionSets(Executions):
         for member in members.values():
             if member.ref is not None and member.error is None and not member.started:
                 self.connection.adopt(member.ref.arm_id)
+            elif member.ref is not None and member.execution is not None and member.started:
+                self.connection.started(member.ref.arm_id, member.execution)
         return members
 
     def _settle_set(
@@ -1217,6 +1434,18 @@ def _pins_of(props: Mapping[str, Any]) -> dict[str, Any]:
         key: member["expected_plan"]
         for key, member in members.items()
         if isinstance(member, Mapping) and member.get("expected_plan") is not None
+    }
+
+
+def _scripts_of(props: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``step_scripts`` each member gives its job's steps, by key (like a pin: recorded, never an identity)."""
+    members = props.get("members") or {}
+    if not isinstance(members, Mapping):
+        return {}
+    return {
+        key: member["step_scripts"]
+        for key, member in members.items()
+        if isinstance(member, Mapping) and member.get("step_scripts") is not None
     }
 
 

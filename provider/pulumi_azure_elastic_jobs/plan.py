@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -72,6 +72,8 @@ class PlannedStep:
     retry_attempts: int
     databases: tuple[str, ...] = ()
     unresolved: tuple[Unresolved, ...] = ()
+    script: str | None = field(default=None, compare=False, repr=False)
+    """The script's text when this process read or was given it (never recorded: the digest stands for it)."""
 
     def output(self) -> dict[str, Any]:
         return {
@@ -124,6 +126,9 @@ class Plan:
     steps: tuple[PlannedStep, ...] = ()
     busy: tuple[str, ...] = ()
     unseen: tuple[str, ...] = ()
+    deployed: tuple[str, ...] = ()
+    """Steps whose script is the one this deployment gives them (``step_scripts``), not yet the live job's: the
+    plan of the run the deployment starts once it has updated them (:func:`deploying`)."""
 
     @cached_property
     def databases(self) -> tuple[str, ...]:
@@ -144,27 +149,38 @@ class Plan:
 
     @cached_property
     def digest(self) -> str:
-        """A stable digest of what the run will do where (job, version, steps, databases, unresolved members)."""
-        identity = {
-            "job": self.job.lower(),
-            "version": self.version,
-            "steps": [step.identity() for step in self.steps],
-        }
+        """A stable digest of what the run will do where (job, steps with their scripts, databases, unresolved
+        members), by content: not the version number the service assigns, which an update of a step in the same
+        deployment as the run bumps though the content is the one reviewed."""
+        identity = {"job": self.job.lower(), "steps": [step.identity() for step in self.steps]}
         canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:DIGEST_CHARS]
 
     @property
+    def scripts(self) -> tuple[str, ...]:
+        """Each step's script digest in order, without its ``sha256:`` prefix (the pin's ``steps=`` part)."""
+        return tuple(step.script_digest.removeprefix("sha256:") for step in self.steps)
+
+    @property
     def pin(self) -> str:
-        """The plan as a reviewer pins it (``expected_plan``): version, databases per server, digest.
+        """The plan as a reviewer pins it (``expected_plan``), by content: databases per server, each step's script
+        digest in order, and the digest of the whole.
 
         Readable in a pull request, short enough for a config value, and detailed enough that a changed plan can
-        be named (``version 8 -> 9``, ``+3 databases on server2``) without keeping the reviewed plan anywhere."""
+        be named (``+3 databases on server2``, ``step 2 'backfill' added``) without keeping the reviewed plan
+        anywhere. No version: the same content under the next version (this deployment's own step update) is
+        the reviewed run."""
         servers = " ".join(f"{server}={count}" for server, count in self.servers.items())
-        return " ".join(part for part in (f"v{self.version}", servers, self.digest) if part)
+        steps = f"steps={','.join(self.scripts)}" if self.steps else ""
+        return " ".join(part for part in (servers, steps, self.digest) if part)
 
     def summary(self) -> str:
-        """One line for the row: ``will run nightly v8: 2 steps on 14 databases in 2 servers; 1 member unresolved``."""
-        head = f"will run {self.job} v{self.version}: {counted(len(self.steps), 'step')}"
+        """One line for the row: ``will run nightly v8: 2 steps on 14 databases in 2 servers; 1 member unresolved``;
+        ``will run nightly v8 with this deployment's step 'migrate': ...`` when the deployment changes steps."""
+        deployed = ", ".join(repr(name) for name in self.deployed)
+        changing = f" with this deployment's {'step' if len(self.deployed) == 1 else 'steps'} {deployed}"
+        head = f"will run {self.job} v{self.version}{changing if self.deployed else ''}"
+        head += f": {counted(len(self.steps), 'step')}"
         head += f" on {counted(len(self.databases), 'database')} in {counted(len(self.servers), 'server')}"
         tails = []
         if self.unresolved:
@@ -203,6 +219,7 @@ class Plan:
             "servers": self.servers,
             "busy": list(self.busy),
             "unseen": list(self.unseen),
+            "deployed": list(self.deployed),
         }
 
     @classmethod
@@ -216,6 +233,7 @@ class Plan:
             steps=tuple(PlannedStep.from_output(step) for step in value["steps"] if isinstance(step, Mapping)),
             busy=tuple(str(key) for key in value.get("busy") or ()),
             unseen=tuple(str(what) for what in value.get("unseen") or ()),
+            deployed=tuple(str(name) for name in value.get("deployed") or ()),
         )
 
 
@@ -230,18 +248,22 @@ def _by_server(keys: Iterable[str]) -> dict[str, list[str]]:
 # --- the guard ---------------------------------------------------------------------------------------------------
 
 _PIN_VERSION = re.compile(r"^v(\d+)$", re.IGNORECASE)
+_PIN_STEPS = re.compile(rf"^steps=((?:[0-9a-f]{{{SCRIPT_DIGEST_CHARS}}})(?:,[0-9a-f]{{{SCRIPT_DIGEST_CHARS}}})*)$")
 _PIN_SERVER = re.compile(r"^([^=\s]+)=(\d+)$")
 _PIN_DIGEST = re.compile(rf"^sha256:[0-9a-f]{{{DIGEST_CHARS}}}$")
+_SCRIPT_DIGEST = re.compile(r"^sha256:([0-9a-f]{12,64})$")
 
 
 @dataclass(frozen=True)
 class Pin:
-    """What a reviewer pinned: any of a version, databases per server, and a digest (all optional, at least one)."""
+    """What a reviewer pinned: any of a version, databases per server, the steps' script digests in order, and a
+    digest (all optional, at least one)."""
 
     version: int | None = None
     servers: dict[str, int] | None = None
     digest: str | None = None
     problems: list[str] = field(default_factory=list)
+    scripts: tuple[str, ...] | None = None
 
 
 def pin_problem(text: str) -> str | None:
@@ -249,30 +271,37 @@ def pin_problem(text: str) -> str | None:
     pin = parse_pin(text)
     if pin.problems:
         return "; ".join(pin.problems)
-    if pin.version is None and pin.servers is None and pin.digest is None:
-        return "must name a version (v8), databases per server (server1=12) or a digest (sha256:...), as a plan's pin"
+    if pin.version is None and pin.servers is None and pin.digest is None and pin.scripts is None:
+        return (
+            "must name databases per server (server1=12), the steps' scripts (steps=9b1c2d3e4f50,...) or a digest "
+            "(sha256:...), as a plan's pin"
+        )
     return None
 
 
 def parse_pin(text: str) -> Pin:
-    version, servers, digest, problems = None, None, None, []
+    version, servers, digest, scripts, problems = None, None, None, None, []
     for part in text.split():
         if match := _PIN_VERSION.match(part):
             version = int(match.group(1))
         elif _PIN_DIGEST.match(part.lower()):
             digest = part.lower()
+        elif match := _PIN_STEPS.match(part.lower()):
+            scripts = tuple(match.group(1).split(","))
         elif match := _PIN_SERVER.match(part):
             servers = {**(servers or {}), server_short_name(match.group(1)): int(match.group(2))}
         else:
             problems.append(
-                f"cannot read {part!r}: a pin is 'v<version>', '<server>=<databases>' and 'sha256:<{DIGEST_CHARS} hex>'"
+                f"cannot read {part!r}: a pin is '<server>=<databases>', 'steps=<{SCRIPT_DIGEST_CHARS} hex>,...' and "
+                f"'sha256:<{DIGEST_CHARS} hex>' (and 'v<version>' to hold the version too)"
             )
-    return Pin(version, servers, digest, problems)
+    return Pin(version, servers, digest, problems, scripts)
 
 
 def changes(expected: str, plan: Plan) -> list[str]:
-    """How the live ``plan`` differs from the pinned one, in words (``version 8 -> 9``, ``+3 databases on server2``);
-    empty when it matches everything the pin names. A plan that could not see everything never matches a digest."""
+    """How ``plan`` differs from the pinned one, in words (``+3 databases on server2``, ``step 1 'migrate' script
+    sha256:9b1c2d3e4f50 -> sha256:77aa0e1c2b3d``, ``step 2 'backfill' added``); empty when it matches everything
+    the pin names. A plan that could not see everything never matches a digest."""
     pin = parse_pin(expected)
     found: list[str] = []
     if pin.version is not None and pin.version != plan.version:
@@ -282,8 +311,96 @@ def changes(expected: str, plan: Plan) -> list[str]:
             delta = plan.servers.get(server, 0) - pin.servers.get(server, 0)
             if delta:
                 found.append(f"{delta:+d} {'database' if abs(delta) == 1 else 'databases'} on {server}")
+    if pin.scripts is not None:
+        found.extend(_script_changes(pin.scripts, plan))
     if pin.digest is not None and pin.digest != plan.digest and not found:
-        found.append(f"digest {pin.digest} -> {plan.digest} (the steps, their scripts or the databases' names changed)")
-    if plan.unseen and (pin.digest is not None or pin.servers is not None):
+        found.append(
+            f"digest {pin.digest} -> {plan.digest} (a step's target group, credential or options, or the databases' "
+            "names changed)"
+        )
+    if plan.unseen and (pin.digest is not None or pin.servers is not None or pin.scripts is not None):
         found.append("the plan could not be read whole: " + "; ".join(plan.unseen))
+    return found
+
+
+def _script_changes(pinned: tuple[str, ...], plan: Plan) -> list[str]:
+    """Step by step, what differs from the pinned scripts: a step added, removed, or running another script."""
+    found = []
+    for index in range(max(len(pinned), len(plan.steps))):
+        if index >= len(pinned):
+            step = plan.steps[index]
+            found.append(f"step {step.step_id} {step.name!r} added")
+        elif index >= len(plan.steps):
+            found.append(f"step {index + 1} removed")
+        elif pinned[index] != plan.scripts[index]:
+            step = plan.steps[index]
+            found.append(f"step {step.step_id} {step.name!r} script sha256:{pinned[index]} -> {step.script_digest}")
+    return found
+
+
+# --- the steps this deployment deploys ---------------------------------------------------------------------------
+
+DIGEST_ONLY_LINE = "(the script as its digest: this deployment gives no text)"
+
+
+def given_digest(value: str) -> str:
+    """The digest of a ``step_scripts`` value: a script's text, or the digest itself (``sha256:`` and 12 to 64
+    hex, compared on the 12 a plan shows)."""
+    match = _SCRIPT_DIGEST.match(value.strip().lower())
+    return f"sha256:{match.group(1)[:SCRIPT_DIGEST_CHARS]}" if match else script_digest(value)
+
+
+def is_digest(value: str) -> bool:
+    return _SCRIPT_DIGEST.match(value.strip().lower()) is not None
+
+
+def step_scripts_problem(value: object) -> str | None:
+    """Why a ``step_scripts`` value is not a map of step names to scripts or digests, or None."""
+    if not isinstance(value, dict):
+        return "must be a map of step names to their scripts (or the scripts' sha256: digests)"
+    for name, script in value.items():
+        if not isinstance(script, str) or not script.strip():
+            return f"must give step {name!r} its script's text or its digest (sha256:...), got {script!r}"
+    return None
+
+
+def deploying(plan: Plan, scripts: Mapping[str, str] | None) -> Plan:
+    """The plan of the run this deployment starts: the live ``plan`` with each step that ``scripts`` names (step
+    name: script text or digest, as the program gives the job step) running the script given, since the job step
+    is updated in this deployment before the run starts. A step named that the job does not have yet is new in
+    this deployment: where it runs is known only once it exists, so the plan says it could not see it."""
+    if not scripts or (not plan.steps and plan.unseen):  # nothing given, or no job read to lay the scripts over
+        return plan
+    given = {name.lower(): value for name, value in scripts.items()}
+    steps, deployed = [], []
+    for step in plan.steps:
+        value = given.get(step.name.lower())
+        if value is None or given_digest(value) == step.script_digest:
+            steps.append(step)
+            continue
+        line = DIGEST_ONLY_LINE if is_digest(value) else first_line(value)
+        text = None if is_digest(value) else value
+        steps.append(replace(step, script_digest=given_digest(value), script_first_line=line, script=text))
+        deployed.append(step.name)
+    live = {step.name.lower() for step in plan.steps}
+    new = [name for name in scripts if name.lower() not in live]
+    unseen = [f"step {name!r} is new in this deployment: where it runs is known once it exists" for name in new]
+    return replace(plan, steps=tuple(steps), deployed=tuple(deployed), unseen=(*plan.unseen, *unseen))
+
+
+def undeployed(scripts: Mapping[str, str] | None, plan: Plan) -> list[str]:
+    """The steps ``scripts`` names whose live script is not the one given (read as a run is about to start, after
+    this deployment updated its job steps): a step missing, or running another script. Empty when the job runs
+    exactly what the deployment gives it."""
+    live = {step.name.lower(): step for step in plan.steps}
+    found = []
+    for name, value in (scripts or {}).items():
+        step = live.get(name.lower())
+        if step is None:
+            found.append(f"step {name!r} is not in job {plan.job} v{plan.version}")
+        elif step.script_digest != given_digest(value):
+            found.append(
+                f"step {name!r} runs {step.script_digest} (v{plan.version}), not the {given_digest(value)} "
+                "step_scripts gives it"
+            )
     return found

@@ -4,9 +4,10 @@ The reads are the floor a plan can take: the job, the steps of its current versi
 server listing of each subscription searched (only when a member names a server or a pool), each server's
 database listing (servers targeted or excluded whole) or each pool's (pools on servers not listed whole), every
 page, and the targets of the job's active runs (usually none). Reads of one stage go out together on a small
-thread pool. Nothing here raises for what it cannot read: a refused or failed read becomes an ``unseen`` line or
-an unresolved member, so a preview by an identity that cannot see the fleet still succeeds and says what it
-missed. Expansion (:func:`expand`) is pure: members and what the reads found in, databases and reasons out.
+thread pool. Nothing here raises for what it cannot read: a refused or failed read becomes an ``unseen`` line (and
+an unresolved member, where a member needed it), so a preview by an identity that cannot see the fleet still
+succeeds and says what it missed, and a plan that was not read whole matches no pin with counts or a digest.
+Expansion (:func:`expand`) is pure: members and what the reads found in, databases and reasons out.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .client import ElasticJobsClient
 from .errors import ArmError, ElasticJobsError
 from .ids import ExecutionRef, JobRef, segment, server_short_name
 from .plan import Plan, PlannedStep, Unresolved, database_key, first_line, script_digest
+from .script_changes import FIRST, LastRun
 from .terms import SYSTEM_DATABASES, is_terminal
 
 READERS = 8
@@ -129,6 +131,27 @@ def read_plan(
         return _Reader(client, job, pool).plan(subscriptions, active)
 
 
+def last_run(client: ElasticJobsClient, job: JobRef, version: int | None, live: Plan | None = None) -> LastRun:
+    """The scripts of ``job`` at ``version`` (the one the resource's last run used; None: it never ran), by step
+    name, read through ``.../jobs/{job}/versions/{version}/steps``, or taken from the ``live`` plan's own read when
+    that is the same version; what could not be read is said, not raised."""
+    if version is None:
+        return FIRST
+    same = live is not None and live.version == version and live.job.lower() == job.job_name.lower()
+    if live is not None and same and all(step.script is not None for step in live.steps):
+        return LastRun(job.job_name, version, {step.name: step.script or "" for step in live.steps})
+    try:
+        listed = client.list_documents(f"{job.path}/versions/{int(version)}/steps")
+        scripts = {str(step.get("name") or ""): _script(step) for step in listed}
+    except ElasticJobsError as error:
+        return LastRun(job.job_name, version, None, short(error))
+    return LastRun(job.job_name, version, scripts)
+
+
+def _script(step: Mapping[str, Any]) -> str:
+    return str(((step.get("properties") or {}).get("action") or {}).get("value") or "")
+
+
 def attempt(read: Callable[[], R]) -> R | ElasticJobsError:
     """``read()``, or the package error it raised: a plan says what it could not read rather than fail."""
     try:
@@ -212,6 +235,7 @@ class _Reader:
         for group, found in zip(names, read, strict=True):
             if isinstance(found, ElasticJobsError):
                 groups[group] = short(found)
+                self.unseen.append(f"target group {group}: {short(found)}")
             else:
                 groups[group] = list((found.get("properties") or {}).get("members") or [])
         return groups
@@ -240,10 +264,14 @@ class _Reader:
         }
         for server, read in server_reads.items():
             listed = read.result()
+            if isinstance(listed, ElasticJobsError):
+                self.unseen.append(f"databases of server {server}: {short(listed)}")
             fleet.databases[server] = short(listed) if isinstance(listed, ElasticJobsError) else listed
-        for key, pool_read in pool_reads.items():
+        for (server, pool), pool_read in pool_reads.items():
             pooled = pool_read.result()
-            fleet.pools[key] = short(pooled) if isinstance(pooled, ElasticJobsError) else pooled
+            if isinstance(pooled, ElasticJobsError):
+                self.unseen.append(f"databases of pool {server}/{pool}: {short(pooled)}")
+            fleet.pools[(server, pool)] = short(pooled) if isinstance(pooled, ElasticJobsError) else pooled
         return fleet
 
     def _locate(self, servers: set[str], subscriptions: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -261,6 +289,7 @@ class _Reader:
         for subscription, answer in zip(searched, listed, strict=True):
             if isinstance(answer, ElasticJobsError):
                 refused.append(f"listing servers in subscription {subscription} failed ({short(answer)})")
+                self.unseen.append(refused[-1])  # a read that failed: the plan is not whole, whatever it resolved
                 continue
             for server in answer:
                 key = server_short_name(str(server.get("name") or ""))
@@ -293,7 +322,7 @@ class _Reader:
         props = step.get("properties") or {}
         options = props.get("executionOptions") or {}
         group = last_segment(props.get("targetGroup"))
-        script = str((props.get("action") or {}).get("value") or "")
+        script = _script(step)
         members = groups.get(group, "not read")
         if isinstance(members, str):
             databases: tuple[str, ...] = ()
@@ -311,4 +340,5 @@ class _Reader:
             retry_attempts=int(options.get("retryAttempts", 10)),
             databases=databases,
             unresolved=unresolved,
+            script=script,
         )

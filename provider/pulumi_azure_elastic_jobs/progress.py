@@ -17,6 +17,7 @@ import logging
 import re
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -64,10 +65,12 @@ def _engine(address: str) -> Any:
 class Progress:
     """One resource's status while a call waits: ``status`` (the row), ``note`` (its diagnostics)."""
 
-    def __init__(self, urn: str | None, address: str | None) -> None:
+    def __init__(self, urn: str | None, address: str | None, spell: Callable[[str], str] | None = None) -> None:
         self.urn = urn
         self._engine = _engine(address) if urn and address else None
         self._shown = ""
+        self._spell = spell
+        """How the face spells the property names a message names (the native plugin's program's language)."""
 
     @classmethod
     def here(cls) -> Progress:
@@ -101,6 +104,7 @@ class Progress:
         self.close()
 
     def _send(self, text: str, ephemeral: bool, warning: bool = False) -> None:
+        text = self._spell(text) if self._spell is not None else text
         level = logging.WARNING if warning else logging.INFO
         if self._engine is None:
             if text:

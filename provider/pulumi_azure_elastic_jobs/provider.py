@@ -9,6 +9,9 @@ hands a hook neither the resource's URN nor the engine's address: :meth:`.Progre
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Mapping
 from typing import Any
 
 from pulumi.dynamic import (
@@ -38,6 +41,27 @@ from .terms import UNKNOWN
 __all__ = ["OUTPUT_NAMES", "JobExecutionProvider", "JobExecutionSetProvider", "unchanged_inputs"]
 
 
+_replacing: set[tuple[str, str]] = set()
+_replacing_lock = threading.Lock()
+
+
+def shown_already(urn: str | None, replacing: bool, new: bool, inputs: Mapping[str, Any]) -> bool:
+    """Whether this Check is the second of a replacement whose plan the first showed. The engine checks a replaced
+    resource twice: with its old inputs (the plan, and its comparison with the last run, are shown then) and
+    again with none, for the replacement, which would show the plan again as a first run's."""
+    if urn is None:
+        return False
+    key = (urn, json.dumps(inputs, sort_keys=True, default=str))
+    with _replacing_lock:
+        if replacing:
+            _replacing.add(key)
+            return False
+        if new and key in _replacing:
+            _replacing.discard(key)
+            return True
+    return False
+
+
 class JobExecutionProvider(ResourceProvider):
     """Runs one Elastic Job execution per resource; see docs/resources.md for the identity and waiting semantics."""
 
@@ -61,12 +85,18 @@ class JobExecutionProvider(ResourceProvider):
         self.connection.configure({key: req.config.get(key) for key in _namespaced(CONFIG_KEYS)})
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        """Validate; and when the inputs start a run, show its plan (the dynamic plugin's one call in a preview)."""
+        """Validate; and when the inputs start a run, show its plan (the dynamic plugin's one call in a preview),
+        once: a replacement is checked twice, with its old inputs and then with none (:func:`shown_already`)."""
         olds = from_engine(olds)
         checked = self.operations.check(olds, from_engine(news))
-        if not checked.failures:
-            self.operations.announce_plan(olds, checked.inputs, Progress.here())
-        return CheckResult(checked.inputs, [CheckFailure(name, reason) for name, reason in checked.failures.items()])
+        progress = Progress.here()
+        if checked.failures:
+            failures = [CheckFailure(name, reason) for name, reason in checked.failures.items()]
+            return CheckResult(checked.inputs, failures)
+        replacing = bool(olds) and bool(self.operations.diff(olds, checked.inputs).replaces)
+        if not shown_already(progress.urn, replacing, not olds, checked.inputs):
+            self.operations.announce_plan(olds, checked.inputs, progress)
+        return CheckResult(checked.inputs, [])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         diffed = self.operations.diff(from_engine(olds), from_engine(news))

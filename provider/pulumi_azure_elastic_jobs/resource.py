@@ -96,10 +96,11 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
         self,
         resource_name: str,
         *,
-        resource_group_name: pulumi.Input[str],
-        server_name: pulumi.Input[str],
-        job_agent_name: pulumi.Input[str],
-        job_name: pulumi.Input[str],
+        resource_group_name: pulumi.Input[str] | None = None,
+        server_name: pulumi.Input[str] | None = None,
+        job_agent_name: pulumi.Input[str] | None = None,
+        job_name: pulumi.Input[str] | None = None,
+        job_id: pulumi.Input[str] | None = None,
         subscription_id: pulumi.Input[str] | None = None,
         job_execution_id: pulumi.Input[str] | None = None,
         api_version: pulumi.Input[str] | None = None,
@@ -111,10 +112,14 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
         cancel_on_destroy: pulumi.Input[bool] | None = None,
         execution_key: pulumi.Input[str] | None = None,
         expected_plan: pulumi.Input[str] | None = None,
+        step_scripts: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """Declare one execution of ``job_name``.
+        """Declare one execution of ``job_name`` (or of the job ``job_id`` names).
 
+        :param job_id: the job's ARM id (azure-native's ``sql.Job`` ``id``), instead of ``resource_group_name``,
+            ``server_name``, ``job_agent_name`` and ``job_name`` (and ``subscription_id``); a name also given must
+            agree with it. Checked before any request.
         :param subscription_id: defaults to config ``azure-elastic-jobs:subscriptionId``, then the
             ``AZURE_SUBSCRIPTION_ID`` / ``ARM_SUBSCRIPTION_ID`` environment variables.
         :param job_execution_id: a UUID to pin the run to; by default one is derived from the stack, this
@@ -128,8 +133,13 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
         :param cancel_on_destroy: cancel an active run when the resource is destroyed (default True).
         :param execution_key: the key of the derived ids (default: the organization and this resource's URN);
             resources that share a key share one id chain, so one attaches to the other's active run.
-        :param expected_plan: the plan a reviewer approved, as its pin (``v8 server1=12 sha256:...``, or a part):
-            a create refuses, before any request that changes anything, a run whose live plan differs.
+        :param expected_plan: the plan a reviewer approved, as its pin (``server1=12 steps=9b1c2d3e4f50
+            sha256:...``, or a part): a create refuses, before any request that changes anything, a run whose live
+            plan differs.
+        :param step_scripts: the job's steps this deployment deploys, by step name: each one's script (the text the
+            job step's ``action.value`` is given) or its ``sha256:`` digest. The preview's plan shows these scripts,
+            not the live job's, and its pin holds through the new job version the step's update makes; a create
+            refuses a run whose steps do not run them (make the run depend on the job steps).
         """
         opts = _with_delete_before_replace(opts)
         props: dict[str, Any] = {
@@ -138,6 +148,7 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
             "server_name": server_name,
             "job_agent_name": job_agent_name,
             "job_name": job_name,
+            "job_id": job_id,
             "job_execution_id": job_execution_id,
             "api_version": api_version,
             "wait_for_completion": wait_for_completion,
@@ -148,6 +159,7 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
             "cancel_on_destroy": cancel_on_destroy,
             "execution_key": _execution_key(JobExecution, resource_name, opts, execution_key),
             "expected_plan": expected_plan,
+            "step_scripts": step_scripts,
         }
         props.update({name: None for name in OUTPUT_NAMES if name not in props})
         super().__init__(JobExecutionProvider(), resource_name, props, opts)
@@ -170,13 +182,14 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
 
     Use it for a fleet of jobs per deployment: 32 waited ``JobExecution`` resources queue behind the plugin's
     four worker threads (about 8 x T), one set of 32 takes about T. ``members`` maps a stable key to
-    ``{"job_name": ..., "triggers": {...}}`` (optionally ``"job_execution_id"`` and ``"expected_plan"``, the pin of
+    ``{"job_name": ..., "triggers": {...}}`` (or ``"job_id"``, the job's ARM id, instead of ``"job_name"``: the set's
+    agent names then default to the id's; optionally ``"job_execution_id"``, ``"expected_plan"``, the pin of
     the plan a reviewer approved: a member whose job's live plan differs starts nothing and records a
-    ``PlanChanged`` error); changing one member's triggers re-runs only that member, adding one starts it,
-    removing one cancels it if active. ``waves`` (member keys in order, every member once; needs
-    ``wait_for_completion``) makes it a staged rollout: a wave starts only when the one before passed ``gate``
-    (``pass_on``, ``max_failed_targets``, ``max_failed_share``); a failed gate halts it, and the next ``up`` resumes
-    it (docs/resources.md, Staged rollouts).
+    ``PlanChanged`` error, and ``"step_scripts"``, as on ``JobExecution``); changing one member's triggers re-runs
+    only that member, adding one starts it, removing one cancels it if active. ``waves`` (member keys in order,
+    every member once; needs ``wait_for_completion``) makes it a staged rollout: a wave starts only when the one
+    before passed ``gate`` (``pass_on``, ``max_failed_targets``, ``max_failed_share``); a failed gate halts it, and
+    the next ``up`` resumes it (docs/resources.md, Staged rollouts).
     """
 
     executions: pulumi.Output[dict[str, Any]]
@@ -197,10 +210,10 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
         self,
         resource_name: str,
         *,
-        resource_group_name: pulumi.Input[str],
-        server_name: pulumi.Input[str],
-        job_agent_name: pulumi.Input[str],
         members: pulumi.Input[Mapping[str, pulumi.Input[Mapping[str, Any]]]],
+        resource_group_name: pulumi.Input[str] | None = None,
+        server_name: pulumi.Input[str] | None = None,
+        job_agent_name: pulumi.Input[str] | None = None,
         subscription_id: pulumi.Input[str] | None = None,
         api_version: pulumi.Input[str] | None = None,
         wait_for_completion: pulumi.Input[bool] | None = None,

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .chain import ExecutionChain
 from .errors import ArmError, ElasticJobsError, NotFound, PlanChanged
 from .ids import ExecutionRef, JobRef
 from .outcome import TargetOutcomes
-from .plan import Plan, changes
+from .plan import Plan, changes, undeployed
 from .terms import is_terminal
 
 if TYPE_CHECKING:
@@ -98,6 +99,23 @@ def job_runs(client: ElasticJobsClient, job: JobRef) -> JobRuns:
     return JobRuns(active, frozenset(names))
 
 
+def last_versions(client: ElasticJobsClient, job: JobRef, chains: Mapping[str, ExecutionChain]) -> dict[str, int]:
+    """The job version the newest run of each chain used, by key (a chain with no run listed has none): one
+    listing of the job's runs, newest first, read at most :data:`HISTORY_BUDGET` deep."""
+    found: dict[str, int] = {}
+    try:
+        for seen, execution in enumerate(client.list_executions(job, top=HISTORY_BUDGET)):
+            name, version = str(execution.name or ""), execution.properties.job_version
+            for key, chain in chains.items():
+                if key not in found and version is not None and chain.generation_of(name) is not None:
+                    found[key] = int(version)
+            if len(found) == len(chains) or seen >= HISTORY_BUDGET:
+                break
+    except NotFound:
+        pass  # no such job any more: no run of it to compare with
+    return found
+
+
 def active_runs(client: ElasticJobsClient, job: JobRef) -> dict[str, JobExecution]:
     """The job's active runs by lowercased execution id (one listing, every page; usually none at all)."""
     try:
@@ -163,9 +181,13 @@ def attach_or_choose(client: ElasticJobsClient, inputs: ExecutionInputs, runs: J
     return Claim(inputs.job.execution(chain.id(generation)), free_reads[generation])
 
 
-def refuse_unreviewed(expected_plan: str | None, plan: Plan) -> None:
-    """Refuse, before any request that changes anything, a run whose live plan is not the pinned one (none pinned:
+def refuse_unreviewed(expected_plan: str | None, plan: Plan, step_scripts: Mapping[str, str] | None = None) -> None:
+    """Refuse, before any request that changes anything, a run whose live plan does not run the scripts
+    ``step_scripts`` gives its steps (this deployment updates them first), or is not the pinned one (none pinned:
     any plan runs)."""
+    missing = undeployed(step_scripts, plan)
+    if missing:
+        raise PlanChanged(plan.job, missing, plan.summary(), plan.pin, scripts=True)
     if expected_plan is None:
         return
     changed = changes(expected_plan, plan)
@@ -230,8 +252,9 @@ def start_members(
     PUT only if free), never left for a new id beside it. The active runs of every job the other members name
     are listed first, once per job and before any PUT, so that members on one job each get their own run and
     none adopts another's. Then, still before any PUT, ``plan_of`` reads the plan of each job a member pins an
-    ``expected_plan`` for, once a job: a pinned member about to start a run whose plan differs (or could not be
-    read) is recorded with that error and sends nothing; the others go on."""
+    ``expected_plan`` or names ``step_scripts`` for, once a job: a member about to start a run whose plan differs
+    from its pin or does not run its scripts (or could not be read) is recorded with that error and sends nothing;
+    the others go on."""
     if not keys:
         return {}
     unconfirmed = {key: ref for key, ref in (unconfirmed or {}).items() if key in keys}
@@ -239,7 +262,7 @@ def start_members(
     for key, ref in unconfirmed.items():
         members[key] = members[key].model_copy(update={"job_execution_id": ref.job_execution_id})
     jobs = sorted({member.job for member in members.values() if not member.job_execution_id}, key=str)
-    pinned = sorted({member.job for member in members.values() if member.expected_plan is not None}, key=str)
+    pinned = sorted({member.job for member in members.values() if _guarded(member)}, key=str)
 
     def listed(job: JobRef) -> JobRuns | ElasticJobsError:
         try:
@@ -266,11 +289,11 @@ def start_members(
             if isinstance(runs, ElasticJobsError):
                 raise runs
             chosen = attach_or_choose(client, member, runs)
-            if isinstance(chosen, Claim) and member.expected_plan is not None:
+            if isinstance(chosen, Claim) and _guarded(member):
                 plan = plans[member.job]
                 if isinstance(plan, ElasticJobsError):
                     raise plan
-                refuse_unreviewed(member.expected_plan, plan)
+                refuse_unreviewed(member.expected_plan, plan, member.step_scripts)
             claimed = chosen if isinstance(chosen, Claim) else None
             run = chosen if isinstance(chosen, Run) else claim(client, chosen)
         except ElasticJobsError as error:
@@ -285,17 +308,29 @@ def start_members(
         return dict(pool.map(start, keys))
 
 
+def _guarded(member: ExecutionInputs) -> bool:
+    """Whether a member's start waits on its job's plan: it pins one, or names the scripts its steps must run."""
+    return member.expected_plan is not None or bool(member.step_scripts)
+
+
 def cancel_all(
-    client: ElasticJobsClient, refs: list[ExecutionRef], *, timeout: float, poll_interval: float
+    client: ElasticJobsClient,
+    refs: list[ExecutionRef],
+    *,
+    timeout: float,
+    poll_interval: float,
+    spare: Callable[[ExecutionRef, JobExecution], bool] | None = None,
 ) -> list[ExecutionRef]:
     """Cancel the active ones among ``refs`` and wait (at most ``timeout``) until the service says they stopped.
 
     Returns the runs still active after that: a cancel the service accepted but did not carry out in time.
-    Runs the service no longer knows are done with."""
+    Runs the service no longer knows are done with; so are those ``spare`` says, read, are not the caller's.
+    """
 
     def cancel(ref: ExecutionRef) -> ExecutionRef | None:
         try:
-            if is_terminal(client.get_execution(ref).properties.lifecycle):
+            execution = client.get_execution(ref)
+            if is_terminal(execution.properties.lifecycle) or (spare is not None and spare(ref, execution)):
                 return None
             client.cancel_execution(ref)
             return ref

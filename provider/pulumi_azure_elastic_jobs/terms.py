@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 DEFAULT_API_VERSION = "2025-01-01"
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-"""The largest answer the client reads, once decompressed: ARM pages of a hundred runs are tens of kilobytes, and
-a limit keeps a compressed answer that expands without end from taking the plugin's memory."""
+"""The largest answer the client reads: ARM pages of a hundred runs are tens of kilobytes, and a limit keeps an
+answer that never ends from taking the plugin's memory."""
 MAX_RESPONSE_BYTES_SETTING = "config azure-elastic-jobs:maxResponseBytes"
 TERMINAL_LIFECYCLES: frozenset[str] = frozenset(
     {"Succeeded", "SucceededWithSkipped", "Failed", "TimedOut", "Canceled", "Skipped"}
@@ -32,6 +32,9 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN, 
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 DEFAULT_TIMEOUT_SECONDS = 3600.0
 DEFAULT_POLL_INTERVAL_SECONDS = 30.0
+DATABASE_ROWS_UP_TO = 100
+"""With config planRows unset (``auto``), a preview shows a row per database up to this many databases a
+resource, and a row per server above (benchmark 9d)."""
 
 # Changing any of these means "a different execution": the resource is replaced and a new run starts.
 IDENTITY_FIELDS = (
@@ -47,6 +50,7 @@ IDENTITY_FIELDS = (
 # updated in place.
 WAITING_FIELDS = (
     "expected_plan",
+    "step_scripts",
     "wait_for_completion",
     "timeout",
     "poll_interval",
@@ -67,10 +71,10 @@ AGENT_FIELDS = (
     "cancel_on_destroy",
     "execution_key",
 )
-FIELDS = (*AGENT_FIELDS, "job_name", "job_execution_id", "triggers", "expected_plan")
+FIELDS = (*AGENT_FIELDS, "job_name", "job_execution_id", "triggers", "expected_plan", "step_scripts", "job_id")
 """Every input of a JobExecution (the fields of ``inputs.ExecutionInputs``, in order)."""
 
-MEMBER_FIELDS = ("job_name", "triggers", "job_execution_id", "expected_plan")
+MEMBER_FIELDS = ("job_name", "triggers", "job_execution_id", "expected_plan", "step_scripts", "job_id")
 SET_IDENTITY_FIELDS = ("subscription_id", "resource_group_name", "server_name", "job_agent_name")
 SET_WAITING_FIELDS = ("wait_for_completion", "timeout", "poll_interval", "fail_on", "api_version", "cancel_on_destroy")
 SET_FIELDS = (*AGENT_FIELDS, "members", "waves", "gate")
@@ -88,7 +92,8 @@ DEFAULTS: dict[str, object] = {
     "triggers": {},
 }
 """What validation fills in for an input the program left out (the defaults of ``inputs.ExecutionInputs``; the
-optional ``job_execution_id`` and ``expected_plan`` have none: left out, they stay out)."""
+optional ``job_execution_id``, ``expected_plan``, ``step_scripts`` and ``job_id`` have none: left out, they
+stay out)."""
 
 
 def counted(number: int, noun: str) -> str:

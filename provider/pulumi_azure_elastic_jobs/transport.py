@@ -1,9 +1,8 @@
 """The client's way out: urllib3's connection pool to the endpoint's origin, and the few rules no library holds.
 
 urllib3 does what an HTTP library does and has been hardened for (framing and its attacks, TLS, CONNECT tunnels,
-keep-alive, decompression in bounded steps). This module sets it up the way the client needs, with urllib3's
-own retries and redirects off (the client's retry rules are ARM's and live in :mod:`.client`), and adds what
-only the client knows:
+keep-alive). This module sets it up the way the client needs, with urllib3's own retries and redirects off (the
+client's retry rules are ARM's and live in :mod:`.client`), and adds what only the client knows:
 
 * **Whether the request left.** A failure while connecting (refused, no route, name not resolved, a timeout, a
   TLS handshake the peer dropped, the proxy's tunnel) comes before a byte of the request was sent:
@@ -15,10 +14,12 @@ only the client knows:
 * **A request that must not be repeated takes a connection of its own**, opened for it and closed after it:
   a server's keep-alive timer may close an idle connection while a request is on its way, and then nobody can
   say whether it arrived.
-* **An answer has a size limit** (:data:`.terms.DEFAULT_MAX_RESPONSE_BYTES` once decompressed, the setting
-  ``maxResponseBytes``): read in steps, stopped as it passes the limit (:class:`ResponseTooLarge`).
-* **A tunnel has a deadline**: a proxy that answers CONNECT and then never ends its header lines is cut off at
-  the connect timeout (urllib3 reads those lines with the standard library, one read timeout a line).
+* **An answer is taken as sent, up to a size**: the client asks for no content encoding (ARM's answers are small;
+  a decompressor fed by a hostile peer is a memory bomb), refuses an encoded answer, and stops reading past the
+  limit (:data:`.terms.DEFAULT_MAX_RESPONSE_BYTES`, the setting ``maxResponseBytes``; :class:`ResponseTooLarge`).
+* **An exchange has a deadline** (:attr:`Transport.exchange_seconds`): the read timeout bounds each read, not a
+  whole answer trickled a byte at a time, nor header lines (a proxy's after CONNECT, trailers) that never end; a
+  watchdog shuts the socket of an exchange still going at its deadline.
 
 Every request goes to the origin this transport was made for, whatever URL the caller judged: it sends a path
 and query only (the client has already refused URLs of any other origin, :mod:`.destinations`).
@@ -26,24 +27,29 @@ and query only (the client has already refused URLs of any other origin, :mod:`.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import heapq
+import itertools
+import os
 import re
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.util import make_headers
 
 from .terms import DEFAULT_MAX_RESPONSE_BYTES
 
 READ_STEP_BYTES = 64 * 1024
-"""What one read of an answer returns at most, decompressed: the most memory a read holds past the limit."""
+"""What one read of an answer returns at most: the most memory a read holds past the limit."""
 
 
 class NotConnected(Exception):
@@ -84,10 +90,10 @@ class ExchangeFailed(Exception):
 
 
 class ResponseTooLarge(Exception):
-    """The answer passed the size limit once decompressed; reading stopped there."""
+    """The answer passed the size limit; reading stopped there."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"the answer is larger than {limit} bytes once decompressed")
+        super().__init__(f"the answer is larger than {limit} bytes")
         self.limit = limit
 
 
@@ -102,7 +108,7 @@ class Unusable(ValueError):
 
 @dataclass(frozen=True)
 class Answer:
-    """One answer, read to its end (and decompressed)."""
+    """One answer, read to its end, as sent."""
 
     status: int
     reason: str
@@ -133,15 +139,21 @@ class Transport:
             "timeout": urllib3.Timeout(connect=connect_timeout, read=read_timeout),
             "retries": False,
             "block": False,
+            "maxsize": keep,
         }
         if scheme == "https":
             settings["ssl_context"] = _tls_context(verify)
         tunnel = _proxy(proxy) if proxy and scheme == "https" else None
         self._max_response_bytes = max_response_bytes
-        self._pool = _pool(scheme, host, port, tunnel, settings, keep, _POOLS)
-        self._single = _pool(scheme, host, port, tunnel, settings, 1, _SINGLE_USE_POOLS)
-        """For requests that must not be repeated: each opens a connection of its own (and asks the server to close
-        it after)."""
+        self.exchange_seconds = connect_timeout + 2 * read_timeout
+        """The most one exchange (connect, tunnel, handshake, request and the whole answer) may take: each read has
+        the read timeout, but an answer trickled a byte at a time, or header lines that never end, would not."""
+        self._watchdog = _Watchdog()
+        self._pool = _pool(scheme, host, port, tunnel, settings, _POOLS)
+        self._single = _pool(scheme, host, port, tunnel, settings, _SINGLE_USE_POOLS)
+        """For requests that must not be repeated: every connection is closed as it comes back, so each request
+        opens one of its own (and asks the server to close it after)."""
+        self._closed = False
 
     def send(
         self,
@@ -152,72 +164,104 @@ class Transport:
         *,
         repeatable: bool = True,
     ) -> Answer:
-        """Send ``method target`` with ``headers`` and ``body``; the answer read to its end, decompressed.
+        """Send ``method target`` with ``headers`` and ``body``; the answer read to its end.
 
         ``repeatable=False``: the request goes out on a connection opened for it (see the module's note).
         Raises :class:`NotConnected`, :class:`UntrustedPeer`, :class:`ProxyRefused`, :class:`ExchangeFailed` or
-        :class:`ResponseTooLarge`; nothing else the library or the socket raises gets out."""
+        :class:`ResponseTooLarge`; nothing else the library or the socket raises gets out (but
+        :class:`TransportClosed`, a caller's mistake)."""
+        if self._closed:
+            raise TransportClosed("this transport was closed; make a new client")
         pool = self._pool if repeatable else self._single
-        if not repeatable:
-            headers = {**headers, "Connection": "close"}
+        headers = (
+            {**headers, "Accept-Encoding": "identity"}
+            if repeatable
+            else {**headers, "Accept-Encoding": "identity", "Connection": "close"}
+        )
+        exchange = self._watchdog.start(self.exchange_seconds)
+        _current.exchange = exchange
         try:
             response = pool.urlopen(
                 method,
                 target,
                 body=body,
-                headers=dict(headers),
+                headers=headers,
                 retries=False,
                 redirect=False,
                 preload_content=False,
-                decode_content=True,
+                decode_content=False,
             )
+            data = self._read(response)
+            if exchange.expired:  # cut, though the library took what came before the cut for a whole answer
+                raise TimeoutError("cut at the deadline")
         except _NeverSent as never_sent:
-            raise never_sent.reason() from None
-        except (Urllib3Error, OSError, ValueError) as error:  # sent, maybe acted on
-            raise ExchangeFailed(error) from None
-        return Answer(response.status, response.reason or "", response.headers, self._read(response))
+            raise (self._late(exchange, "connection") or never_sent.reason()) from None
+        except (Urllib3Error, OSError, ValueError, EOFError) as error:  # sent, maybe acted on
+            raise ExchangeFailed(self._late(exchange, "whole answer") or error) from None
+        finally:
+            _current.exchange = None
+            self._watchdog.finish(exchange)
+        return Answer(response.status, response.reason or "", response.headers, data)
 
     def close(self) -> None:
-        """Close every idle connection (the pool stays usable)."""
+        """Close every connection; the transport is not used after (a send raises :class:`TransportClosed`)."""
+        self._closed = True
         self._pool.close()
         self._single.close()
+        self._watchdog.stop()
+
+    def _late(self, exchange: _Exchange, what: str) -> NotConnected | TimeoutError | None:
+        """What to report when the watchdog cut the exchange (else None): before the connection was made, nothing
+        was sent."""
+        if not exchange.expired:
+            return None
+        late = TimeoutError(f"no {what} within {self.exchange_seconds:g} s")
+        return NotConnected(late) if what == "connection" else late
 
     def _read(self, response: urllib3.BaseHTTPResponse) -> bytes:
-        """The whole body, decompressed, read in bounded steps; a connection whose answer was not read to its end
-        is closed, so the pool opens a new one next time."""
+        """The whole body as sent, read in bounded steps and refused past the size limit. The client asks for no
+        content encoding, so an answer is never expanded here: a compressed answer (a server or proxy that did not
+        listen) is refused rather than decompressed. A connection whose answer was not read to its end is closed."""
+        encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in response.stream(READ_STEP_BYTES, decode_content=True):
+            for chunk in response.stream(READ_STEP_BYTES, decode_content=False):
+                if encoding != "identity":
+                    raise ValueError(f"the answer is encoded as {encoding!r}, which the client did not ask for")
                 size += len(chunk)
                 if size > self._max_response_bytes:
-                    response.close()
                     raise ResponseTooLarge(self._max_response_bytes)
                 chunks.append(chunk)
-        except (Urllib3Error, OSError, ValueError, EOFError) as error:  # framing, a cut, a corrupt encoding
+        except BaseException:
             response.close()
-            raise ExchangeFailed(error) from None
+            raise
         finally:
             response.release_conn()
         return b"".join(chunks)
+
+
+class TransportClosed(RuntimeError):
+    """A send on a transport (a client) that was closed: a caller's mistake, never retried."""
 
 
 class _NeverSent(Exception):
     """Raised by a connection that failed to open; deliberately no ``OSError`` nor urllib3 error, so urllib3 lets
     it through untouched and the transport knows the request never left."""
 
-    def __init__(self, cause: BaseException, tunnel_cut: bool = False) -> None:
+    def __init__(self, cause: BaseException) -> None:
         super().__init__(str(cause))
-        self.cause, self.tunnel_cut = cause, tunnel_cut
+        self.cause = cause
 
     def reason(self) -> NotConnected | UntrustedPeer | ProxyRefused:
-        if self.tunnel_cut:
-            return NotConnected(TimeoutError("the proxy did not finish opening the tunnel in time"))
+        """What the failure to connect means for the caller: a proxy's 4xx and distrust are final, the rest is a
+        connection that may be tried again."""
         refused = _TUNNEL_REFUSED.search(str(self.cause))
         if refused and 400 <= int(refused.group(1)) < 500:
             return ProxyRefused(int(refused.group(1)), refused.group(2).strip())
-        if _untrusted(self.cause):
-            return UntrustedPeer(_untrusted(self.cause) or self.cause)
+        distrust = _untrusted(self.cause)
+        if distrust is not None:
+            return UntrustedPeer(distrust)
         return NotConnected(_root(self.cause))
 
 
@@ -225,43 +269,106 @@ _TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (\d{3}) ?(.*)")
 """How the standard library (and urllib3's copy of its tunnel) words a proxy's answer to CONNECT other than 200."""
 
 
-class _Marked:
-    """A connection that tells a failure to open from a failure to talk: every error of ``connect`` (TCP, the
-    proxy's tunnel, the TLS handshake) leaves as :class:`_NeverSent`. A tunnel is opened under a deadline of the
-    connect timeout; the socket is shut when it passes, which ends a read of endless header lines."""
+@dataclass(eq=False)
+class _Exchange:
+    """One request's deadline, and the connection it rides once it has one."""
 
-    sock: socket.socket | None
-    timeout: float | None
-    _tunnel_host: str | None
+    deadline: float
+    watchdog: _Watchdog
+    connection: Any = None
+    finished: bool = False
+    expired: bool = False
+
+
+_current = threading.local()
+"""The exchange the calling thread is sending, for the connection it opens or reuses to join."""
+
+
+class _Watchdog:
+    """Shuts the socket of an exchange still going at its deadline, which ends any read it is blocked in (the
+    library then raises, and the transport says why). One thread for the transport, started with its first
+    exchange; ``finish`` and the shutting take one lock, so a finished exchange is never cut."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._waiting: list[tuple[float, int, _Exchange]] = []
+        self._numbers = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def start(self, seconds: float) -> _Exchange:
+        exchange = _Exchange(time.monotonic() + seconds, self)
+        with self._lock:
+            heapq.heappush(self._waiting, (exchange.deadline, next(self._numbers), exchange))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="transport-watchdog", daemon=True)
+                self._thread.start()
+            elif len(self._waiting) == 1:  # every deadline is as far off, so only an empty watch needs waking
+                self._lock.notify()
+        return exchange
+
+    def attach(self, exchange: _Exchange, connection: Any) -> None:
+        with self._lock:
+            exchange.connection = connection
+            if exchange.expired:
+                _shut(connection)
+
+    def finish(self, exchange: _Exchange) -> None:
+        with self._lock:
+            exchange.finished = True
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._lock.notify()
+
+    def _watch(self) -> None:
+        with self._lock:
+            while not self._stopped:
+                while self._waiting and self._waiting[0][2].finished:
+                    heapq.heappop(self._waiting)
+                if not self._waiting:
+                    self._lock.wait()
+                    continue
+                deadline, _, exchange = self._waiting[0]
+                if deadline > time.monotonic():
+                    self._lock.wait(deadline - time.monotonic())
+                    continue
+                heapq.heappop(self._waiting)
+                exchange.expired = True
+                _shut(exchange.connection)
+
+
+def _shut(connection: Any) -> None:
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Marked:
+    """A connection that joins the exchange being sent (so the watchdog can cut it), and tells a failure to open
+    from a failure to talk: every error of ``connect`` (TCP, the proxy's tunnel, the TLS handshake) leaves as
+    :class:`_NeverSent`, which no handler of urllib3's catches."""
 
     def connect(self) -> None:
-        deadline = _Deadline(self) if self._tunnel_host else None
+        _join(self)
         try:
             super().connect()  # type: ignore[misc]
+        except (KeyboardInterrupt, SystemExit):
+            raise
         except BaseException as error:
-            if isinstance(error, (KeyboardInterrupt, SystemExit)):
-                raise
-            raise _NeverSent(error, tunnel_cut=deadline is not None and deadline.fired) from error
-        finally:
-            if deadline is not None:
-                deadline.cancel()
-        if deadline is not None and deadline.fired:
-            raise _NeverSent(TimeoutError("tunnel deadline"), tunnel_cut=True)
-
-
-class _SingleUse:
-    """A connection that carries one request: once it has, the pool finds it no longer connected, closes it and
-    opens another (urllib3 asks ``is_connected`` of every connection it takes from the pool)."""
-
-    _used = False
+            raise _NeverSent(error) from error
 
     def request(self, *args: Any, **kwargs: Any) -> None:
-        self._used = True
+        _join(self)
         super().request(*args, **kwargs)  # type: ignore[misc]
 
-    @property
-    def is_connected(self) -> bool:
-        return not self._used and bool(super().is_connected)  # type: ignore[misc]
+
+def _join(connection: Any) -> None:
+    exchange: _Exchange | None = getattr(_current, "exchange", None)
+    if exchange is not None:
+        exchange.watchdog.attach(exchange, connection)
 
 
 class _MarkedHTTPConnection(_Marked, HTTPConnection):
@@ -272,49 +379,33 @@ class _MarkedHTTPSConnection(_Marked, HTTPSConnection):
     pass
 
 
-class _SingleHTTPConnection(_SingleUse, _MarkedHTTPConnection):
+class _Pool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _MarkedHTTPConnection
+
+
+class _TlsPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _MarkedHTTPSConnection
+
+
+class _ClosesWhatComesBack:
+    """A pool whose connections carry one request each: one given back is closed, so the next is opened anew."""
+
+    def _put_conn(self, conn: Any) -> None:
+        if conn is not None:
+            conn.close()
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class _SingleUsePool(_ClosesWhatComesBack, _Pool):
     pass
 
 
-class _SingleHTTPSConnection(_SingleUse, _MarkedHTTPSConnection):
+class _SingleUseTlsPool(_ClosesWhatComesBack, _TlsPool):
     pass
 
 
-def _pool_classes(single_use: bool) -> dict[str, type[urllib3.HTTPConnectionPool]]:
-    """The pools urllib3 makes, with connections of ours."""
-
-    class Pool(urllib3.HTTPConnectionPool):
-        ConnectionCls = _SingleHTTPConnection if single_use else _MarkedHTTPConnection
-
-    class TlsPool(urllib3.HTTPSConnectionPool):
-        ConnectionCls = _SingleHTTPSConnection if single_use else _MarkedHTTPSConnection
-
-    return {"http": Pool, "https": TlsPool}
-
-
-_POOLS = _pool_classes(single_use=False)
-_SINGLE_USE_POOLS = _pool_classes(single_use=True)
-
-
-class _Deadline:
-    """Shuts a connection's socket if it is still opening after its connect timeout."""
-
-    def __init__(self, connection: _Marked) -> None:
-        self.fired = False
-        self._connection = connection
-        self._timer = threading.Timer(connection.timeout or 10.0, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _fire(self) -> None:
-        self.fired = True
-        sock = self._connection.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):  # already closed
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def cancel(self) -> None:
-        self._timer.cancel()
+_POOLS: dict[str, type[urllib3.HTTPConnectionPool]] = {"http": _Pool, "https": _TlsPool}
+_SINGLE_USE_POOLS: dict[str, type[urllib3.HTTPConnectionPool]] = {"http": _SingleUsePool, "https": _SingleUseTlsPool}
 
 
 def _pool(
@@ -323,32 +414,34 @@ def _pool(
     port: int,
     tunnel: _Tunnel | None,
     settings: dict[str, Any],
-    size: int,
     classes: dict[str, type[urllib3.HTTPConnectionPool]],
 ) -> urllib3.HTTPConnectionPool:
-    """A pool of ``size`` connections to the origin, through ``tunnel`` when given (urllib3 opens it with CONNECT:
-    the proxy relays TLS it cannot read)."""
+    """A pool of connections to the origin, through ``tunnel`` when given (urllib3 opens it with CONNECT: the proxy
+    relays TLS it cannot read)."""
     manager: urllib3.PoolManager
-    if tunnel is None:
-        manager = urllib3.PoolManager(num_pools=1, maxsize=size, **settings)
-    else:
-        manager = urllib3.ProxyManager(tunnel.url, num_pools=1, maxsize=size, proxy_headers=tunnel.headers, **settings)
-    manager.pool_classes_by_scheme = classes
-    return manager.connection_from_host(host, port, scheme)
+    try:
+        if tunnel is None:
+            manager = urllib3.PoolManager(num_pools=1, **settings)
+        else:
+            manager = urllib3.ProxyManager(tunnel.url, num_pools=1, proxy_headers=tunnel.headers, **settings)
+        manager.pool_classes_by_scheme = classes
+        return manager.connection_from_host(host, port, scheme)
+    except ValueError as error:  # LocationValueError and kin: a host the library cannot connect to
+        what = "proxy" if tunnel is not None else "endpoint"
+        raise Unusable(what, f"the {what}'s host cannot be used ({type(error).__name__})") from None
 
 
 @dataclass(frozen=True)
 class _Tunnel:
     url: str
     """``http://host:port``: no credentials, so urllib3 has none to put in a message."""
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)
+    """``Proxy-Authorization``, sent with the CONNECT only."""
 
 
 def _proxy(proxy: str) -> _Tunnel:
     """Where an HTTP proxy listens, and the ``Proxy-Authorization`` its URL's credentials make (a bare
     ``host:port`` is an HTTP proxy, as requests reads it). Errors name the URL without its credentials."""
-    from urllib.parse import unquote, urlsplit
-
     text = proxy if "://" in proxy else f"http://{proxy}"
     try:
         parts = urlsplit(text)
@@ -369,9 +462,9 @@ def _proxy(proxy: str) -> _Tunnel:
             "(the tunnel through it to the endpoint is TLS either way, so the proxy never sees the token)",
         )
     headers: dict[str, str] = {}
-    if parts.username:
-        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-        headers = dict(make_headers(proxy_basic_auth=credentials))
+    if parts.username:  # RFC 7617: user and password as UTF-8 (urllib3's helper would take Latin-1 only)
+        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        headers["Proxy-Authorization"] = f"Basic {base64.b64encode(credentials).decode()}"
     bracketed = f"[{host}]" if ":" in host else host
     return _Tunnel(f"http://{bracketed}:{port or 80}", headers)
 
@@ -384,8 +477,6 @@ def _tls_context(verify: bool | str) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    import os
-
     try:
         if verify is True:
             import certifi
@@ -417,6 +508,7 @@ def _root(error: BaseException) -> BaseException:
 
 
 def _causes(error: BaseException) -> list[BaseException]:
+    """``error`` and what caused it, outermost first."""
     seen: list[BaseException] = []
     current: BaseException | None = error
     while current is not None and current not in seen:
@@ -432,6 +524,7 @@ __all__ = [
     "ProxyRefused",
     "ResponseTooLarge",
     "Transport",
+    "TransportClosed",
     "UntrustedPeer",
     "Unusable",
 ]

@@ -18,6 +18,8 @@ for a pip/virtualenv project wherever the CLI touches it:
   when its ``pyproject.toml`` is buildable; ``RunPlugin`` runs ``python -m pulumi.run.plugin <distribution>`` for
   a buildable folder without ``__main__.py`` (when the plugin's ``pulumi`` has that module), else the folder's
   ``__main__.py``, in the engine's working folder with the request's environment;
+- a policy pack (``PulumiPolicy.yaml``, ``runtime: python``; ``RunPlugin`` of kind ``analyzer``) runs as upstream
+  runs one, ``python -u -m pulumi.policy <engine> <folder>``, with the pack's virtualenv if it names one;
 - ``GeneratePackage`` writes the Python SDK with Pulumi's generator (``hostkit.generate_package``); ``Link`` puts
   each SDK's path into the program's ``requirements.txt`` in place of any line naming the same package or path,
   as upstream's pip toolchain does (``pulumi package add`` then installs).
@@ -182,9 +184,23 @@ class LanguageHost(StandInHost):
 
     def RunPlugin(self, request: Any, context: Any) -> Iterator[Any]:
         if request.kind == "analyzer":
-            raise NotImplementedError("policy packs are not run by this stand-in host")
+            yield from self.run_policy_pack(request, context)
+            return
         project = PythonProject.of(request.info, is_plugin=True)
         command = [project.python, *plugin_arguments(project, Path(request.info.root_directory or ".")), *request.args]
+        env = {**project.environment(), **dict(item.split("=", 1) for item in request.env if "=" in item)}
+        yield from run_plugin_responses(command, request.pwd or os.getcwd(), env, context)
+
+    def run_policy_pack(self, request: Any, context: Any) -> Iterator[Any]:
+        """A Python policy pack (``pulumi preview --policy-pack <folder>``), as upstream runs one: ``python -u -m
+        pulumi.policy <engine address> <folder>`` (the SDK's runner, which runs the folder's ``__main__.py``), with
+        the pack's ``virtualenv`` when its PulumiPolicy.yaml sets one, else ``python3`` from PATH, in the engine's
+        working folder with the request's environment."""
+        project = PythonProject.of(request.info)
+        if not project.is_ready():
+            raise ValueError(project.missing_virtualenv())
+        folder = request.info.program_directory or request.info.root_directory
+        command = [project.python, "-u", "-m", "pulumi.policy", *request.args, folder]
         env = {**project.environment(), **dict(item.split("=", 1) for item in request.env if "=" in item)}
         yield from run_plugin_responses(command, request.pwd or os.getcwd(), env, context)
 

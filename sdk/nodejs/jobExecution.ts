@@ -81,7 +81,7 @@ export class JobExecution extends pulumi.CustomResource {
      */
     declare public readonly executionKey: pulumi.Output<string | undefined>;
     /**
-     * The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+     * The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
      */
     declare public readonly expectedPlan: pulumi.Output<string | undefined>;
     /**
@@ -93,7 +93,7 @@ export class JobExecution extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly inHistory: pulumi.Output<boolean>;
     /**
-     * The Elastic Job agent.
+     * The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
      */
     declare public readonly jobAgentName: pulumi.Output<string | undefined>;
     /**
@@ -101,7 +101,11 @@ export class JobExecution extends pulumi.CustomResource {
      */
     declare public readonly jobExecutionId: pulumi.Output<string>;
     /**
-     * The job to run.
+     * The job's ARM id (`/subscriptions/.../jobAgents/<agent>/jobs/<job>`, the `id` of azure-native's `sql.Job`), instead of `subscriptionId`, `resourceGroupName`, `serverName`, `jobAgentName` and `jobName`: the provider's Check fills them in from it (a name also given must agree with it). Wiring the job's id makes this run depend on the job.
+     */
+    declare public readonly jobId: pulumi.Output<string | undefined>;
+    /**
+     * The job to run. Required unless `jobId` names it.
      */
     declare public readonly jobName: pulumi.Output<string | undefined>;
     /**
@@ -133,11 +137,11 @@ export class JobExecution extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly provisioningState: pulumi.Output<string | undefined>;
     /**
-     * The resource group of the SQL server.
+     * The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
      */
     declare public readonly resourceGroupName: pulumi.Output<string | undefined>;
     /**
-     * The SQL server that hosts the job agent.
+     * The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
      */
     declare public readonly serverName: pulumi.Output<string | undefined>;
     /**
@@ -152,6 +156,10 @@ export class JobExecution extends pulumi.CustomResource {
      * The step's name, for a step-level execution.
      */
     declare public /*out*/ readonly stepName: pulumi.Output<string | undefined>;
+    /**
+     * The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
+     */
+    declare public readonly stepScripts: pulumi.Output<{[key: string]: string} | undefined>;
     /**
      * The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
      */
@@ -192,22 +200,10 @@ export class JobExecution extends pulumi.CustomResource {
      * @param args The arguments to use to populate this resource's properties.
      * @param opts A bag of options that control this resource's behavior.
      */
-    constructor(name: string, args: JobExecutionArgs, opts?: pulumi.CustomResourceOptions) {
+    constructor(name: string, args?: JobExecutionArgs, opts?: pulumi.CustomResourceOptions) {
         let resourceInputs: pulumi.Inputs = {};
         opts = opts || {};
         if (!opts.id) {
-            if (args?.jobAgentName === undefined && !opts.urn) {
-                throw new Error("Missing required property 'jobAgentName'");
-            }
-            if (args?.jobName === undefined && !opts.urn) {
-                throw new Error("Missing required property 'jobName'");
-            }
-            if (args?.resourceGroupName === undefined && !opts.urn) {
-                throw new Error("Missing required property 'resourceGroupName'");
-            }
-            if (args?.serverName === undefined && !opts.urn) {
-                throw new Error("Missing required property 'serverName'");
-            }
             resourceInputs["apiVersion"] = args?.apiVersion;
             resourceInputs["cancelOnDestroy"] = args?.cancelOnDestroy;
             resourceInputs["executionKey"] = args?.executionKey;
@@ -215,10 +211,12 @@ export class JobExecution extends pulumi.CustomResource {
             resourceInputs["failOn"] = args?.failOn;
             resourceInputs["jobAgentName"] = args?.jobAgentName;
             resourceInputs["jobExecutionId"] = args?.jobExecutionId;
+            resourceInputs["jobId"] = args?.jobId;
             resourceInputs["jobName"] = args?.jobName;
             resourceInputs["pollInterval"] = args?.pollInterval;
             resourceInputs["resourceGroupName"] = args?.resourceGroupName;
             resourceInputs["serverName"] = args?.serverName;
+            resourceInputs["stepScripts"] = args?.stepScripts;
             resourceInputs["subscriptionId"] = args?.subscriptionId;
             resourceInputs["timeout"] = args?.timeout;
             resourceInputs["triggers"] = args?.triggers;
@@ -256,6 +254,7 @@ export class JobExecution extends pulumi.CustomResource {
             resourceInputs["inHistory"] = undefined /*out*/;
             resourceInputs["jobAgentName"] = undefined /*out*/;
             resourceInputs["jobExecutionId"] = undefined /*out*/;
+            resourceInputs["jobId"] = undefined /*out*/;
             resourceInputs["jobName"] = undefined /*out*/;
             resourceInputs["jobVersion"] = undefined /*out*/;
             resourceInputs["lastMessage"] = undefined /*out*/;
@@ -269,6 +268,7 @@ export class JobExecution extends pulumi.CustomResource {
             resourceInputs["startTime"] = undefined /*out*/;
             resourceInputs["stepId"] = undefined /*out*/;
             resourceInputs["stepName"] = undefined /*out*/;
+            resourceInputs["stepScripts"] = undefined /*out*/;
             resourceInputs["subscriptionId"] = undefined /*out*/;
             resourceInputs["systemData"] = undefined /*out*/;
             resourceInputs["target"] = undefined /*out*/;
@@ -300,7 +300,7 @@ export interface JobExecutionArgs {
      */
     executionKey?: pulumi.Input<string | undefined>;
     /**
-     * The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+     * The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
      */
     expectedPlan?: pulumi.Input<string | undefined>;
     /**
@@ -308,29 +308,37 @@ export interface JobExecutionArgs {
      */
     failOn?: pulumi.Input<pulumi.Input<string>[] | undefined>;
     /**
-     * The Elastic Job agent.
+     * The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
      */
-    jobAgentName: pulumi.Input<string>;
+    jobAgentName?: pulumi.Input<string | undefined>;
     /**
      * A UUID to pin the run to. By default one is derived from the execution key, the job and `triggers`, so an interrupted `up` attaches to its run instead of starting another.
      */
     jobExecutionId?: pulumi.Input<string | undefined>;
     /**
-     * The job to run.
+     * The job's ARM id (`/subscriptions/.../jobAgents/<agent>/jobs/<job>`, the `id` of azure-native's `sql.Job`), instead of `subscriptionId`, `resourceGroupName`, `serverName`, `jobAgentName` and `jobName`: the provider's Check fills them in from it (a name also given must agree with it). Wiring the job's id makes this run depend on the job.
      */
-    jobName: pulumi.Input<string>;
+    jobId?: pulumi.Input<string | undefined>;
+    /**
+     * The job to run. Required unless `jobId` names it.
+     */
+    jobName?: pulumi.Input<string | undefined>;
     /**
      * The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
      */
     pollInterval?: pulumi.Input<number | undefined>;
     /**
-     * The resource group of the SQL server.
+     * The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
      */
-    resourceGroupName: pulumi.Input<string>;
+    resourceGroupName?: pulumi.Input<string | undefined>;
     /**
-     * The SQL server that hosts the job agent.
+     * The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
      */
-    serverName: pulumi.Input<string>;
+    serverName?: pulumi.Input<string | undefined>;
+    /**
+     * The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
+     */
+    stepScripts?: pulumi.Input<{[key: string]: pulumi.Input<string>} | undefined>;
     /**
      * The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
      */

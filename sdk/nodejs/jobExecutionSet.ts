@@ -79,7 +79,7 @@ export class JobExecutionSet extends pulumi.CustomResource {
      */
     declare public readonly gate: pulumi.Output<outputs.RolloutGate | undefined>;
     /**
-     * The Elastic Job agent.
+     * The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
      */
     declare public readonly jobAgentName: pulumi.Output<string | undefined>;
     /**
@@ -91,7 +91,7 @@ export class JobExecutionSet extends pulumi.CustomResource {
      */
     declare public readonly pollInterval: pulumi.Output<number | undefined>;
     /**
-     * The resource group of the SQL server.
+     * The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
      */
     declare public readonly resourceGroupName: pulumi.Output<string | undefined>;
     /**
@@ -99,7 +99,7 @@ export class JobExecutionSet extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly rollout: pulumi.Output<outputs.Rollout | undefined>;
     /**
-     * The SQL server that hosts the job agent.
+     * The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
      */
     declare public readonly serverName: pulumi.Output<string | undefined>;
     /**
@@ -130,17 +130,8 @@ export class JobExecutionSet extends pulumi.CustomResource {
         let resourceInputs: pulumi.Inputs = {};
         opts = opts || {};
         if (!opts.id) {
-            if (args?.jobAgentName === undefined && !opts.urn) {
-                throw new Error("Missing required property 'jobAgentName'");
-            }
             if (args?.members === undefined && !opts.urn) {
                 throw new Error("Missing required property 'members'");
-            }
-            if (args?.resourceGroupName === undefined && !opts.urn) {
-                throw new Error("Missing required property 'resourceGroupName'");
-            }
-            if (args?.serverName === undefined && !opts.urn) {
-                throw new Error("Missing required property 'serverName'");
             }
             resourceInputs["apiVersion"] = args?.apiVersion;
             resourceInputs["cancelOnDestroy"] = args?.cancelOnDestroy;
@@ -210,9 +201,9 @@ export interface JobExecutionSetArgs {
      */
     gate?: pulumi.Input<inputs.RolloutGateArgs | undefined>;
     /**
-     * The Elastic Job agent.
+     * The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
      */
-    jobAgentName: pulumi.Input<string>;
+    jobAgentName?: pulumi.Input<string | undefined>;
     /**
      * The executions to run, by member key (1 to 1000; letters, digits, `.`, `_`, `-`): each a job, its triggers and optionally a pinned execution id. Adding, removing or changing a member updates the set in place and runs only that member.
      */
@@ -222,13 +213,13 @@ export interface JobExecutionSetArgs {
      */
     pollInterval?: pulumi.Input<number | undefined>;
     /**
-     * The resource group of the SQL server.
+     * The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
      */
-    resourceGroupName: pulumi.Input<string>;
+    resourceGroupName?: pulumi.Input<string | undefined>;
     /**
-     * The SQL server that hosts the job agent.
+     * The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
      */
-    serverName: pulumi.Input<string>;
+    serverName?: pulumi.Input<string | undefined>;
     /**
      * The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
      */

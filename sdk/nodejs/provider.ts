@@ -43,6 +43,7 @@ export class Provider extends pulumi.ProviderResource {
             resourceInputs["environment"] = args?.environment;
             resourceInputs["fleetSubscriptions"] = args?.fleetSubscriptions;
             resourceInputs["maxResponseBytes"] = pulumi.output(args?.maxResponseBytes).apply(JSON.stringify);
+            resourceInputs["planRows"] = args?.planRows;
             resourceInputs["retryBudget"] = pulumi.output(args?.retryBudget).apply(JSON.stringify);
             resourceInputs["subscriptionId"] = args?.subscriptionId;
             resourceInputs["tenantId"] = args?.tenantId;
@@ -90,9 +91,13 @@ export interface ProviderArgs {
      */
     fleetSubscriptions?: pulumi.Input<string | undefined>;
     /**
-     * The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+     * The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
      */
     maxResponseBytes?: pulumi.Input<number | undefined>;
+    /**
+     * A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
+     */
+    planRows?: pulumi.Input<string | undefined>;
     /**
      * Seconds each request may spend on retries (default 120).
      */

@@ -143,7 +143,11 @@ def sdk_stack(
 ) -> tuple[SdkExample, Stack]:
     """A stack of a copy of an SDK's example, its dependencies installed by `pulumi install`, and the native
     plugin in the stack's plugin cache. Destroyed at the end; any plugin download attempt fails the test."""
-    example: SdkExample = request.param
+    return request.param, installed_stack(request.param, stack_for, tmp_path)
+
+
+def installed_stack(example: SdkExample, stack_for: Any, tmp_path: Path) -> Stack:
+    """The stack of `sdk_stack`, for tests of programs of their own made from an example (skipped the same way)."""
     if not (TOOLS_BIN / example.host).exists():
         pytest.skip(f"no {example.host} in {TOOLS_BIN} (run bash scripts/build-pulumi-cli.sh)")
     if shutil.which(example.tool, path=f"{TOOLS_BIN}{os.pathsep}{os.environ.get('PATH', '')}") is None:
@@ -154,7 +158,7 @@ def sdk_stack(
     assert "Finished installing dependencies" in installed.stdout + installed.stderr
     missing = [str(path) for path in example.installed(stack.directory) if not path.exists()]
     assert missing == [], f"pulumi install did not make {missing}"
-    return example, stack
+    return stack
 
 
 def test_the_example_deploys_waits_and_destroys_with_one_run_per_intent(

@@ -1,4 +1,5 @@
-"""The PR-preview workflow a user copies: linted by actionlint, and its emulator job run here step by step.
+"""The PR-preview workflow a user copies: linted by actionlint, and its emulator job run here step by step (the
+repository's plan-comment action among them, with a stand-in `gh`).
 
 The job runs in a copy of the quickstart laid out as a user's infrastructure repository (Pulumi.yaml with
 ``virtualenv: .venv``, requirements.txt naming this repository as the package source). Its ``run`` steps run in
@@ -8,6 +9,7 @@ machine's python3; ``pulumi/actions`` is the commands that action runs with the 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.cli.action_support import REMOTE_ACTION, gh_stand_in, run_action
 from tests.cli.conftest import MARKER, TOOLS_BIN, kill_everything_marked
 from tests.conftest import ROOT
 
@@ -39,8 +42,6 @@ def user_repository(into: Path) -> Path:
     shutil.copytree(ROOT / "examples" / "quickstart", into, ignore=shutil.ignore_patterns(".venv", "Pulumi.*.yaml"))
     project = (into / "Pulumi.yaml").read_text().replace("../../.venv", ".venv")
     (into / "Pulumi.yaml").write_text(project)
-    (into / ".github").mkdir()
-    shutil.copy2(ROOT / "examples" / "github-actions" / "plan_table.py", into / ".github" / "plan_table.py")
     shutil.copy2(ROOT / "examples" / "seed.yaml", into / "seed.yaml")  # the fleet the emulator job starts with
     (into / "requirements.txt").write_text(
         f"pulumi-azure-elastic-jobs[emulator] @ {ROOT.as_uri()}\n"
@@ -99,7 +100,9 @@ def test_emulator_job_runs_as_written(pulumi_cli: str, tmp_path: Path) -> None:
         MARKER: marker,
     }
     env.pop("VIRTUAL_ENV", None)
-    previews, comments = [], []
+    env["PATH"] = f"{gh_stand_in(tmp_path / 'gh')}:{env['PATH']}"
+    env["GH_STAND_IN_STORE"] = str(tmp_path / "comments.json")
+    previews = []
     try:
         for step in job["steps"]:
             uses = step.get("uses", "")
@@ -109,8 +112,8 @@ def test_emulator_job_runs_as_written(pulumi_cli: str, tmp_path: Path) -> None:
                 for args in action_commands(step):
                     previews.append(run_step([pulumi_cli, *args, "--non-interactive"], workspace, env))
                 continue
-            if uses.startswith("marocchino/sticky-pull-request-comment@"):
-                comments.append((workspace / step["with"]["path"]).read_text())
+            if uses == REMOTE_ACTION:  # this repository's composite action, its steps run here as a runner would
+                run_action({**step["with"], "pull-request": "7"}, workspace, env, tmp_path)
                 continue
             assert not uses, f"a step this local run does not know: {uses}"
             run_step(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], workspace, env)
@@ -118,7 +121,9 @@ def test_emulator_job_runs_as_written(pulumi_cli: str, tmp_path: Path) -> None:
         kill_everything_marked(marker)
     assert "+ pulumi-python:dynamic/azure-elastic-jobs:JobExecution: (create)" in previews[-1]
     assert "+ 2 to create" in previews[-1]
-    (plans,) = comments  # the seeded nightly-migration job, its plan as the PR's second comment
+    (comment,) = json.loads((tmp_path / "comments.json").read_text())  # the plans as the PR's second comment
+    plans = comment["body"]
+    assert plans.startswith("<!-- elastic-jobs-plan-comment stack=dev -->\n## Job runs this change would start")
     assert "### nightly-migration" in plans, plans
     assert "will run nightly-migration v1: 1 step on 2 databases in 1 server" in plans, plans
-    assert plans in (tmp_path / "step-summary.md").read_text()
+    assert plans.split("\n", 1)[1] in (tmp_path / "step-summary.md").read_text()

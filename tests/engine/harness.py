@@ -450,12 +450,15 @@ def urn(name: str, type_: str = EXECUTION, stack: str = "dev") -> str:
 class NativePlugin:
     """The console script in a subprocess, reached over gRPC; configured as the engine does for a provider."""
 
-    def __init__(self, engine_address: str, emulator: Any | None = None) -> None:
+    def __init__(self, engine_address: str, emulator: Any | None = None, cwd: Path | None = None) -> None:
+        """``cwd``: where the engine starts it, a program's folder (default: this process's)."""
         executable = Path(sys.executable).with_name("elastic-jobs-provider")
         command = (
             [str(executable)] if executable.exists() else [sys.executable, "-m", "pulumi_azure_elastic_jobs.native"]
         )
-        self.process = subprocess.Popen([*command, engine_address], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            [*command, engine_address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd
+        )
         assert self.process.stdout is not None
         port = int(self.process.stdout.readline().decode().strip())
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
@@ -502,7 +505,7 @@ class NativeStubs:
 
 def camel_inputs(value: Any, key: str | None = None) -> Any:
     """Inputs in the schema's camelCase, as a native program registers them; member keys and triggers kept."""
-    if not isinstance(value, dict) or key == "triggers":
+    if not isinstance(value, dict) or key in ("triggers", "step_scripts"):
         return value
     if key == "members":
         return {name: camel_inputs(item) for name, item in value.items()}
@@ -517,7 +520,7 @@ def snake_outputs(value: Any, user_keyed: bool = False) -> Any:
         return {key: snake_outputs(item) for key, item in value.items()}
     return {
         snake(key): item
-        if snake(key) == "triggers"
+        if snake(key) in ("triggers", "step_scripts")
         else snake_outputs(item, snake(key) in ("members", "executions", "counts"))
         for key, item in value.items()
     }

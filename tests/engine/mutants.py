@@ -31,6 +31,10 @@ _TRANSPORT = "tests/integration/test_transport.py"
 _TRANSPORT_RULES = "tests/integration/test_transport_rules.py"
 _PLAN_VIEWS = "tests/engine/test_plan_views.py"
 _PURE = "tests/unit/test_pure_logic.py"
+_SECOND = "tests/engine/test_second_paths.py"
+_PLAN_READS = "tests/integration/test_plan_reads.py"
+_PLAN_COMMENT = "tests/unit/test_plan_comment.py"
+_POLICY = "tests/unit/test_policy_rules.py"
 _ROLLOUTS = "tests/engine/test_rollouts.py"
 _ROLLOUT_MODEL = "tests/engine/test_rollout_lives.py::test_the_lives_of_a_rollout"
 
@@ -285,8 +289,8 @@ MUTANTS: tuple[Mutant, ...] = (
         breaks="after a job was deleted and made again, a create-before-delete replacement's new run (under the id "
         "the old resource names) is cancelled by the old resource's delete",
         module="operations.py",
-        old="            if not _the_recorded_run(execution, props):\n",
-        new="            if False:\n",
+        old="            if not _the_recorded_run(execution, props) or (\n",
+        new="            if False or (\n",
         killers=(
             "tests/engine/test_partial_creates.py"
             "::test_a_create_before_delete_replacement_after_the_job_was_made_again_keeps_its_new_run",
@@ -426,14 +430,23 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         name="an-answer-is-read-whatever-its-size",
-        breaks="a compressed answer that expands without end is read into memory, on every retry",
+        breaks="an answer as large as the peer likes is read into memory, on every retry",
         module="transport.py",
         old="                if size > self._max_response_bytes:",
         new="                if size < 0:",
         killers=(
             f"{_TRANSPORT}::test_a_plain_answer_past_the_limit_is_refused_too",
-            f"{_TRANSPORT}::test_an_answer_that_expands_past_the_limit_stops_being_read_without_taking_the_memory",
+            f"{_TRANSPORT_RULES}::test_an_answer_past_the_size_limit_is_read_once_and_names_the_setting",
         ),
+    ),
+    Mutant(
+        name="an-encoded-answer-is-taken",
+        breaks="a compressed answer the client did not ask for is taken, its bytes read as the answer (or, decoded, "
+        "a memory bomb)",
+        module="transport.py",
+        old='                if encoding != "identity":',
+        new="                if False:",
+        killers=(f"{_TRANSPORT}::test_the_client_asks_for_no_encoding_and_refuses_an_answer_encoded_anyway",),
     ),
     Mutant(
         name="a-dropped-tls-handshake-is-taken-for-distrust",
@@ -444,12 +457,14 @@ MUTANTS: tuple[Mutant, ...] = (
         killers=(f"{_TRANSPORT}::test_a_tls_handshake_the_peer_drops_is_a_connection_that_never_sent_anything",),
     ),
     Mutant(
-        name="a-tunnel-has-no-deadline",
-        breaks="a proxy that answers CONNECT and then sends header lines forever holds the request past every timeout",
+        name="an-exchange-has-no-deadline",
+        breaks="a proxy that sends header lines after CONNECT forever, or an answer trickled a byte at a time, holds "
+        "the request past every timeout",
         module="transport.py",
-        old="        deadline = _Deadline(self) if self._tunnel_host else None\n",
-        new="        deadline = None\n",
+        old="                exchange.expired = True\n                _shut(exchange.connection)\n",
+        new="                exchange.expired = False\n",
         killers=(
+            f"{_TRANSPORT}::test_an_answer_that_never_ends_is_cut_at_the_exchange_deadline",
             f"{_TRANSPORT}::test_a_proxy_that_never_ends_its_answer_to_connect_is_cut_off_at_the_connect_timeout",
         ),
     ),
@@ -457,7 +472,7 @@ MUTANTS: tuple[Mutant, ...] = (
         name="a-pinned-member-starts-unreviewed",
         breaks="a set member with expected_plan starts a run whose job was edited after the review",
         module="runs.py",
-        old="            if isinstance(chosen, Claim) and member.expected_plan is not None:\n",
+        old="            if isinstance(chosen, Claim) and _guarded(member):\n",
         new="            if False:\n",
         killers=(
             f"{_SETS}::test_a_member_whose_job_changed_since_review_starts_nothing_and_runs_once_re_pinned[native]",
@@ -478,18 +493,66 @@ MUTANTS: tuple[Mutant, ...] = (
         name="a-preview-shows-no-row-per-database",
         breaks="a native preview publishes no view of the databases its run will touch",
         module="native/provider.py",
-        old="                    await self._run(views.show, status, plan)\n",
-        new="                    pass\n",
+        old="                await self._run(views.show_rows, status, request.urn, announced, "
+        "ops.settings().plan_rows)\n",
+        new="                pass\n",
         killers=(f"{_PLAN_VIEWS}::test_a_preview_publishes_a_row_per_planned_database_and_a_run_publishes_none",),
+    ),
+    Mutant(
+        name="rows-of-two-runs-over-one-database-collide",
+        breaks="two runs over the same database (a migration and a reindex on one target group) fail `pulumi "
+        "preview` and `up` with `duplicate resource ...PlannedDatabase::server1/app-db-1`: a row is named by its "
+        "database alone, and the engine names a view by its resource's type and the row's name",
+        module="native/views.py",
+        old='    return "/".join([resource, *([] if member is None else [member]), server, database])\n',
+        new='    return "/".join([server, database])\n',
+        killers=(
+            f"{_PLAN_VIEWS}::test_a_preview_publishes_a_row_per_planned_database_and_a_run_publishes_none",
+            f"{_PLAN_VIEWS}::test_every_program_previews_one_row_per_resource_and_database_and_no_two_rows_share_a_urn",
+        ),
+    ),
+    Mutant(
+        name="a-pin-refuses-the-version-its-own-deployment-makes",
+        breaks="the pin a pull request's preview prints makes the merge's `up` refuse (`version 1 -> 2`): the job "
+        "step update in the same deployment makes a new version of the very content reviewed, and the pin holds "
+        "the version number the service assigns instead of the content",
+        module="plan.py",
+        old='        return " ".join(part for part in (servers, steps, self.digest) if part)\n',
+        new='        return " ".join(part for part in (f"v{self.version}", servers, steps, self.digest) if part)\n',
+        killers=(
+            f"{_PLAN_GUARD}::test_a_pr_that_edits_the_step_previews_its_new_script_and_the_pin_holds_through_the_merges"
+            "_new_version[native]",
+        ),
+    ),
+    Mutant(
+        name="a-replacement-shows-its-plan-twice",
+        breaks="a dynamic-provider preview of a replacement prints the plan twice, the second time as a first run's: "
+        "the engine checks a replaced resource with its old inputs, then with none",
+        module="provider.py",
+        old="        if new and key in _replacing:\n",
+        new="        if False:\n",
+        killers=(
+            f"{_PLAN_GUARD}::test_the_dynamic_face_shows_a_replacements_plan_once_though_the_engine_checks_it_twice",
+        ),
+    ),
+    Mutant(
+        name="a-secret-script-shows-in-the-preview",
+        breaks="a job step's script given to stepScripts as a secret is printed in the preview's plan and diff",
+        module="native/provider.py",
+        old='    if "stepScripts" not in secrets and "members" not in secrets:\n',
+        new="    if True:\n",
+        killers=(f"{_PLAN_GUARD}::test_a_secret_script_is_planned_by_its_digest_and_its_text_is_never_shown",),
     ),
     Mutant(
         name="a-no-change-check-loads-the-validator",
         breaks="a Check of recorded inputs (every no-change preview and up) imports pydantic and the validator: the "
         "plan hook imports from the validator's module before its early return (the regression benchmark 7 found)",
         module="operations.py",
-        old="        if olds and not self.diff(olds, inputs).replaces:\n            return None\n        plan = self.",
+        old="        if olds and not self.diff(olds, inputs).replaces:\n"
+        "            return Announced()\n        live = self.",
         new="        from .inputs import validate as _\n\n"
-        "        if olds and not self.diff(olds, inputs).replaces:\n            return None\n        plan = self.",
+        "        if olds and not self.diff(olds, inputs).replaces:\n"
+        "            return Announced()\n        live = self.",
         killers=(f"{_PURE}::test_a_no_change_check_in_a_fresh_plugin_loads_no_validator",),
     ),
     Mutant(
@@ -514,6 +577,170 @@ MUTANTS: tuple[Mutant, ...] = (
             f"{_ROLLOUTS}::test_a_rollout_halted_in_a_later_wave_resumes_there_and_never_runs_a_passed_wave_again"
             "[native]",
             f"{_ROLLOUT_MODEL}[dynamic]",
+        ),
+    ),
+    # The second paths of issue 35: each beside a well-tested first path, where an outside audit's mutant survived.
+    Mutant(
+        name="a-counts-pin-matches-a-plan-not-read-whole",
+        breaks="a pin with a version and database counts but no digest starts a run whose plan could not be read whole",
+        module="plan.py",
+        old="    if plan.unseen and (pin.digest is not None or pin.servers is not None or pin.scripts is not None):\n",
+        new="    if plan.unseen and (pin.digest is not None or pin.scripts is not None):\n",
+        killers=(
+            f"{_PLAN}::test_a_plan_that_could_not_see_everything_never_matches_counts_but_a_version_pin_still_judges"
+            "_the_version",
+            f"{_SECOND}::test_a_pin_with_counts_never_starts_a_run_whose_server_listing_was_refused[native]",
+        ),
+    ),
+    Mutant(
+        name="a-refused-server-listing-leaves-the-plan-whole",
+        breaks="a plan whose server listing was refused counts as read whole, so a pin with counts (or the digest "
+        "of a review as blind) starts its run",
+        module="planning.py",
+        old="                self.unseen.append(refused[-1])  # a read that failed: the plan is not whole, whatever it "
+        "resolved\n",
+        new="",
+        killers=(
+            f"{_PLAN_READS}::test_a_refused_read_of_the_fleet_leaves_the_plan_incomplete_so_no_pin_with_counts_or"
+            "_digest_matches_it",
+            f"{_SECOND}::test_a_pin_with_counts_never_starts_a_run_whose_server_listing_was_refused[dynamic]",
+        ),
+    ),
+    Mutant(
+        name="a-put-throttled-after-its-lost-answer-counts-as-refused",
+        breaks="a PUT that started the run, lost its answer, then met 429 past the retry budget is not recorded, so "
+        "the next up starts a second run once the first has ended",
+        module="runs.py",
+        old="    refused = isinstance(error, ArmError) and 400 <= error.status < 500 and error.status != 429\n",
+        new="    refused = isinstance(error, ArmError) and 400 <= error.status < 500\n",
+        killers=(
+            f"{_SECOND}::test_a_put_that_acted_then_was_throttled_past_the_budget_is_recorded_and_never_run_again"
+            "[dynamic]",
+        ),
+    ),
+    Mutant(
+        name="an-unfinished-set-is-not-waited-for-again",
+        breaks="a set whose wait was cut while a member still runs is never waited for again: the next up changes "
+        "nothing and finished stays false",
+        module="operations.py",
+        old='        if news.get("wait_for_completion") and not olds.get("finished", True):\n',
+        new="        if False:\n",
+        killers=(
+            f"{_SECOND}::test_a_set_whose_wait_is_cut_while_a_member_runs_stays_unfinished_and_the_next_up_waits_for_it"
+            "[dynamic]",
+        ),
+    ),
+    Mutant(
+        name="a-cut-set-wait-says-finished",
+        breaks="a set whose wait was cut while a member still runs says finished, so a program gating on it goes on",
+        module="operations.py",
+        old='                "finished": all(item["error"] or is_terminal(item["lifecycle"]) '
+        "for item in executions.values()),\n",
+        new='                "finished": True,\n',
+        killers=(
+            f"{_SECOND}::test_a_set_whose_wait_is_cut_while_a_member_runs_stays_unfinished_and_the_next_up_waits_for_it"
+            "[native]",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="an-unreadable-cancelled-run-counts-as-stopped",
+        breaks="a superseded run whose cancel was accepted but which cannot be read back is taken as stopped: the "
+        "member's new run starts beside it, and the set's destroy reports success",
+        module="runs.py",
+        old="            return isinstance(waited.errors[ref], NotFound)\n",
+        new="            return True\n",
+        killers=(
+            f"{_SECOND}::test_a_superseded_member_whose_cancelled_run_cannot_be_read_back_starts_nothing_and_destroy"
+            "_fails[dynamic]",
+        ),
+    ),
+    Mutant(
+        name="a-replaced-sets-delete-cancels-the-runs-the-new-set-attached-to",
+        breaks="up --replace of a JobExecutionSet created before delete cancels the runs the new set attached to",
+        module="operations.py",
+        old="            [ref for ref in _recorded_runs(props).values() if not self.connection.adopted(ref.arm_id)],\n",
+        new="            list(_recorded_runs(props).values()),\n",
+        killers=(f"{_SECOND}::test_a_create_before_delete_replacement_of_a_set_keeps_the_runs_it_attached_to[native]",),
+    ),
+    Mutant(
+        name="a-replacement-delete-cancels-the-run-it-started-under-an-unconfirmed-id",
+        breaks="up --replace (create-before-delete) of a JobExecution whose PUT was never confirmed starts its run "
+        "under the id the old record names, and the old resource's delete cancels that new run",
+        module="operations.py",
+        old="                unconfirmed(props) and self.connection.started_here(ref.arm_id, execution)\n",
+        new="                False\n",
+        killers=(
+            f"{_SECOND}::test_a_create_before_delete_replacement_of_an_unconfirmed_record_keeps_the_run_it_starts_under"
+            "_that_id[dynamic]",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="a-set-replacement-delete-cancels-the-run-it-started-under-an-unconfirmed-id",
+        breaks="up --replace (create-before-delete) of a set whose member's PUT was never confirmed starts the "
+        "member's run under the id the old set names, and the old set's delete cancels that new run",
+        module="operations.py",
+        old="                _unconfirmed(entry) and self.connection.started_here(ref.arm_id, execution)\n",
+        new="                False\n",
+        killers=(
+            f"{_SECOND}::test_a_create_before_delete_replacement_of_a_set_with_an_unconfirmed_member_keeps_the_run_it"
+            "_starts[native]",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="a-set-delete-cancels-a-later-run-under-a-members-recorded-id",
+        breaks="after a member's job was deleted and made again, a create-before-delete replacement of the set "
+        "starts the member's run under the id the old set names, and the old set's delete cancels it",
+        module="operations.py",
+        old="            return not _the_recorded_run(execution, entry) or (\n",
+        new="            return False or (\n",
+        killers=(
+            f"{_SECOND}::test_a_create_before_delete_replacement_of_a_set_after_its_job_was_made_again_keeps_the_new"
+            "_run[dynamic]",
+            STATE_MACHINE,
+        ),
+    ),
+    Mutant(
+        name="the-plan-comment-misses-a-warning-as-json-writes-it",
+        breaks="a stale pin's banner 'Will not run on merge' never appears in the plan comment: in preview --json a "
+        "warning's message starts with 'warning: '",
+        module="pr.py",
+        old='    return _SEVERITY_PREFIX.sub("", str(diagnostic.get("message") or "").strip(), count=1)\n',
+        new='    return str(diagnostic.get("message") or "").strip()\n',
+        killers=(
+            f"{_PLAN_COMMENT}::test_a_warning_is_matched_with_the_prefix_the_cli_writes_before_it",
+            f"{_PLAN_COMMENT}::test_the_stale_pin_heads_its_resource_with_the_banner_and_the_other_has_none",
+        ),
+    ),
+    Mutant(
+        name="the-policy-pack-lets-an-unpinned-run-through",
+        breaks="on a stack whose policy requires pins, a run without expected_plan passes the policy pack",
+        module="policy/rules.py",
+        old="    if is_unknown(run.pin) or (isinstance(run.pin, str) and run.pin.strip()):\n        return None\n",
+        new="    return None\n",
+        killers=(f"{_POLICY}::test_a_run_without_a_pin_is_named_with_the_field_as_its_language_spells_it",),
+    ),
+    Mutant(
+        name="a-job-id-and-names-of-another-job-both-taken",
+        breaks="a JobExecution given a job's ARM id and names of another job runs one of them without a word",
+        module="ids.py",
+        old="    if clashes:\n",
+        new="    if False:\n",
+        killers=(
+            "tests/engine/test_job_id.py::test_a_bad_or_contradicting_job_id_is_a_check_failure_naming_it_with_no_request",
+        ),
+    ),
+    Mutant(
+        name="a-preview-of-a-thousand-databases-shows-a-row-each",
+        breaks="with planRows unset, a preview over more than 100 databases publishes a row per database, which the "
+        "CLI applies one by one (8x the preview's wall time at 1,000)",
+        module="native/views.py",
+        old='    return "database" if databases <= DATABASE_ROWS_UP_TO else "server"\n',
+        new='    return "database"\n',
+        killers=(
+            "tests/engine/test_plan_rows.py::test_by_default_rows_are_per_database_up_to_the_threshold_and_per_server_above",
         ),
     ),
 )

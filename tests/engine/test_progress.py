@@ -66,7 +66,7 @@ def test_a_waited_run_shows_its_status_on_its_own_row_and_ends_with_one_summary(
     assert statuses[-1] == ""  # the row's status was cleared before create returned
     assert all(a != b for a, b in itertools.pairwise(statuses))  # only changes are sent
     plan, summary = [m.message for m in engine_log.messages if not m.ephemeral]  # Check's plan, then the end
-    assert plan.startswith(f"will run {job.job_name} v1: 1 step on 2 databases in 1 server\npin: v1 server1=2 sha256:")
+    assert plan.startswith(f"will run {job.job_name} v1: 1 step on 2 databases in 1 server\npin: server1=2 steps=")
     assert summary.startswith("Succeeded in ") and summary.endswith(": 1 step on 2 databases"), summary
     assert len(engine_log.messages) == sent_while_creating  # nothing arrives after create returned
 

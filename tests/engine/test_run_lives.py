@@ -92,16 +92,30 @@ OPERATIONS: dict[str, tuple[str, str]] = {
 }
 """The kinds of request a run's life makes, as (method, path pattern under the job)."""
 TRANSIENT = ("drop", "act-then-drop", "503", "429")
-OUTLASTING = ("lost-answers", "lost-requests")
+PAST_BUDGET = ("lost-requests", "throttled")
+"""Faults that outlast the retry budget on every request of their kind, before the service acts."""
+OUTLASTING = ("lost-answers", *PAST_BUDGET)
+CHAINED = ("lost-then-throttled", "cancelled-then-unreadable")
 FAULTS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(TRANSIENT, tuple(OPERATIONS)),
     "async": ("put",),
     "next-link": ("list", "targets"),
     "lost-answers": ("put",),
-    "lost-requests": ("put", "list", "cancel"),
+    "lost-requests": ("put", "list", "get", "cancel"),
+    "throttled": ("put", "list", "get", "cancel"),
+    "lost-then-throttled": ("put",),
+    "cancelled-then-unreadable": ("cancel",),
 }
 """Each fault kind, and the kinds of request it applies to. ``lost-answers``: every answer to the PUT is lost after
-the service acted; ``lost-requests``: every such request is lost before it arrives; both past the retry budget."""
+the service acted; ``lost-requests``: every such request is lost before it arrives; ``throttled``: every such
+request answered 429; all three past the retry budget. Chained on one request: ``lost-then-throttled``, the PUT
+acts and its answer is lost, then every retry is throttled past the budget; ``cancelled-then-unreadable``, the run
+about to be cancelled is read, its cancel accepted, and every later read of it fails past the budget."""
+FAILURE_WORDS = ("no answer", "connection", "could not", "Injected fault", "429", "500", "still running")
+"""What the error of a step that a fault past the retry budget ends says (one of them)."""
+PLAN_PINS = (None, "full", "version", "counts", "stale")
+"""The forms of a member's ``expected_plan``: none, the live plan's whole pin, its version alone, its version and
+counts (no digest), and a version the job never had (refused whatever is read)."""
 COVERAGE_FLOOR = 1
 """Each (fault kind, request kind) pair lands at least this often in the CI profile of each face."""
 
@@ -193,6 +207,8 @@ class RunLives(RuleBasedStateMachine):
     face = "dynamic"
     coverage: Counter[tuple[str, str]] = Counter()
     rules_taken: Counter[str] = Counter()
+    mixed_states: set[str] = set()
+    """The member states seen together in one refreshed set (the CI profile requires each of them)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -218,6 +234,9 @@ class RunLives(RuleBasedStateMachine):
         self.fault_hits = 0
         self.errors: tuple[str, ...] = ()
         self.fleet_in_state = False
+        self.expected: dict[str, tuple[str, str] | None] = dict.fromkeys(MEMBERS)  # a member's pin: form, text
+        self.blind = False  # this deployment's plan reads cannot read the target group: no plan is whole
+        self.remembered = False  # a run the plugin started is recorded without its state: next, a new process
         self.deploy()
 
     # --- the world ----------------------------------------------------------------------------------------------
@@ -257,6 +276,8 @@ class RunLives(RuleBasedStateMachine):
             member: dict[str, Any] = {"job_name": intent.job.job_name, "triggers": {"v": intent.triggers}}
             if intent.pin:
                 member["job_execution_id"] = intent.pin
+            if (pinned := self.expected[key]) is not None:
+                member["expected_plan"] = pinned[1]
             members[key] = member
         return {
             "members": members,
@@ -304,20 +325,24 @@ class RunLives(RuleBasedStateMachine):
             assert expected_failure, f"unexpected failure: {error.details()}"
             assert any(words in (error.details() or "") for words in self.errors), error.details()
         else:
-            assert not expected_failure, f"a failure went unreported (expected one of {self.errors})"
+            assert not expected_failure, f"a failure went unreported (expected one of {self.errors}; {self.fault})"
         finally:
             self.engine.interrupt, self.engine.create_first = set(), set()
             self.fault_hits = sum(rule["hits"] for rule in self.emulator_faults())
             self.emulator.clear_faults()  # before the model's own reads
-        attached = bool(self.attach)
+        attached, remembered = bool(self.attach), self.remembered
+        self.remembered = False
         self.learn()
-        if attached:
+        if attached or remembered:
             self.next_deployment_in_a_new_process()
 
     def next_deployment_in_a_new_process(self) -> None:
         """The engine starts a plugin per deployment; this module keeps one running for speed, and starts a new one
         where it matters: after a deployment in which a create attached to a run (the plugin remembers that run as
-        adopted for the rest of its deployment, so a replacement's delete leaves it alone)."""
+        adopted for the rest of its deployment, so a replacement's delete leaves it alone), or in which a member
+        whose run the plugin started was recorded without that run's state (stuck, or its read failed: the
+        plugin remembers the run as started in its deployment, and the delete of an unconfirmed record leaves
+        such a run alone)."""
         plugins: dict[str, Any] = _world["plugins"]
         plugins.pop(self.face).kill()
         self.engine.plugin = plugin_for(self.face)
@@ -332,7 +357,7 @@ class RunLives(RuleBasedStateMachine):
             if not self.declared[name]:
                 continue
             if name == "fleet":
-                outcome = self._declared_fleet(name in replace, interrupt == name)
+                outcome = self._declared_fleet(name in replace, interrupt == name, create_first)
             else:
                 outcome = self._declared_single(name, name in replace, interrupt == name, create_first)
             if outcome != "done":
@@ -361,7 +386,9 @@ class RunLives(RuleBasedStateMachine):
         under the id it PUT) or "started, unconfirmed" (the service acted): either way recorded with that id."""
         job, intent = self.jobs[key], self.intents[key]
         self._made(key, "get" if intent.pin else "list")
-        if not intent.pin and self._faulted(key, "list", "lost-requests", "next-link"):
+        if intent.pin and self._faulted(key, "get", *PAST_BUDGET):
+            return "failed"
+        if not intent.pin and self._faulted(key, "list", *PAST_BUDGET, "next-link"):
             return "failed"
         if intent.pin and intent.pin in job.present:
             self.attach[key] = intent.pin
@@ -369,11 +396,33 @@ class RunLives(RuleBasedStateMachine):
         if not intent.pin and (running := job.active_run_of(intent.label())) is not None:
             self.attach[key] = running
             return "attached"
+        if key in MEMBERS and self._plan_refused(key):
+            return "failed"  # refused before its PUT: recorded without a run, with PlanChanged
         self._made(key, "put")
-        if self._faulted(key, "put", "lost-requests"):
+        if self._faulted(key, "put", *PAST_BUDGET):
             return "unconfirmed"
         self.pending[key] = intent.label()
-        return "started, unconfirmed" if self._faulted(key, "put", "lost-answers") else "started"
+        lost = self._faulted(key, "put", "lost-answers", "lost-then-throttled")
+        return "started, unconfirmed" if lost else "started"
+
+    def _expected_plan(self, key: str, form: str) -> str:
+        """A member's ``expected_plan`` in its form, from its job's live plan (the model reads it as a reviewer;
+        a job made again has the same plan)."""
+        from pulumi_azure_elastic_jobs.planning import read_plan
+
+        live = read_plan(self.client, self.jobs[key].ref)
+        if form == "full":
+            return live.pin
+        if form == "counts":
+            return " ".join(part for part in live.pin.split() if not part.startswith("sha256:"))
+        return f"v{live.version + (1 if form == 'stale' else 0)}"
+
+    def _plan_refused(self, key: str) -> bool:
+        """Whether a member about to start a run is refused by its ``expected_plan``: a version the job does not
+        have, or a pin with counts or a digest while the plan cannot be read whole."""
+        pinned = self.expected.get(key)
+        form = pinned[0] if pinned else None
+        return form == "stale" or (self.blind and form in ("full", "counts"))
 
     def _record(self, key: str) -> None:
         self.recorded[key], self.recorded_label[key] = "?", self.intents[key].label()  # the run: learn() fills in
@@ -383,11 +432,17 @@ class RunLives(RuleBasedStateMachine):
         job, run = self.jobs[key], self.recorded.get(key)
         if run is not None:
             self._made(key, "get")
+            if self._faulted(key, "get", *PAST_BUDGET):
+                return "failed"
         if run is None or run not in job.active:
             return "stopped"
         self._made(key, "cancel")
-        if self._faulted(key, "cancel", "lost-requests"):
+        if self._faulted(key, "cancel", *PAST_BUDGET):
             return "failed"
+        if self._faulted(key, "cancel", "cancelled-then-unreadable"):
+            if not job.ignores_cancel:
+                job.active.discard(run)  # it stopped; nobody can tell
+            return "unreadable"
         if job.ignores_cancel:
             return "ignored"
         job.active.discard(run)
@@ -403,8 +458,8 @@ class RunLives(RuleBasedStateMachine):
         keys = [key for key in MEMBERS if key in self.recorded] if name == "fleet" else [name]
         if self.recorded_cod[name]:
             outcomes = [self._cancel(key) for key in keys if self.recorded.get(key) != keep_run]
-            if "failed" in outcomes:
-                self.errors = ("the job execution", "could not", "no answer", "connection")
+            if "failed" in outcomes or "unreadable" in outcomes:
+                self.errors = ("the job execution", *FAILURE_WORDS)
                 return False
             if "ignored" in outcomes:
                 self.errors = ("still running",)
@@ -446,19 +501,23 @@ class RunLives(RuleBasedStateMachine):
     def _create_single(self, name: str, interrupted: bool) -> str:
         started = self._start(name)
         if started == "failed":
-            return self._fails("no answer", "connection", "could not", "unsafe", "not sent", "refus")
+            return self._fails(*FAILURE_WORDS, "unsafe", "not sent", "refus")
         if interrupted and started != "unconfirmed":
             return "interrupted"
         self._record(name)
         self.recorded_cod[name] = self.cancel_on_destroy[name]
         if started.endswith("unconfirmed"):
             self.unconfirmed.add(name)
-            return self._fails("no answer", "connection", "could not")
+            return self._fails(*FAILURE_WORDS)
         if name == "b":
             self._made(name, "get", "targets")
+            if self._faulted(name, "get", *PAST_BUDGET):  # the wait cannot read the run: a partial create
+                return self._fails(*FAILURE_WORDS)
         return "done"
 
-    def _declared_fleet(self, forced: bool, interrupted: bool) -> str:
+    def _declared_fleet(self, forced: bool, interrupted: bool, create_first: bool = False) -> str:
+        if self.fleet_in_state and forced and create_first:
+            return self._replace_fleet_creating_first()
         if self.fleet_in_state and forced and not self._delete("fleet"):
             return "failed"
         if not self.fleet_in_state:
@@ -478,12 +537,13 @@ class RunLives(RuleBasedStateMachine):
             and not (key in self.members and self.recorded_label[key] == self.intents[key].label())
         ]
         if cancel and any(
-            self._faulted(key, "cancel", "lost-requests") and self.recorded[key] in self.jobs[key].active
+            (self._faulted(key, "cancel", *PAST_BUDGET) and self.recorded[key] in self.jobs[key].active)
+            or self._faulted(key, "get", *PAST_BUDGET)
             for key in retiring
         ):
             for key in retiring:
                 self._made(key, "get", "cancel")
-            return self._fails("no answer", "connection", "could not")
+            return self._fails(*FAILURE_WORDS)
         for key in MEMBERS:
             wanted = key in self.members
             if key in self.recorded and wanted and self.recorded_label[key] == self.intents[key].label():
@@ -492,7 +552,8 @@ class RunLives(RuleBasedStateMachine):
                 self._made(key, "get")
                 continue
             if key in self.recorded:
-                if cancel and self._cancel(key) == "ignored":
+                if cancel and self._cancel(key) in ("ignored", "unreadable"):
+                    self.remembered = True
                     continue  # stuck: keeps its old run, with the error; nothing starts beside it
                 self._forget(key)
             if wanted:
@@ -500,13 +561,33 @@ class RunLives(RuleBasedStateMachine):
         self.recorded_cod["fleet"] = cancel
         return "done"
 
+    def _replace_fleet_creating_first(self) -> str:
+        """``up --replace`` of the set with ``deleteBeforeReplace: false``: the new set is created (each member
+        attaching to its intent's active run, or starting one), then the old set is deleted, cancelling its runs
+        but the ones the new set attached to."""
+        old = {key: self.recorded[key] for key in MEMBERS if key in self.recorded}
+        outcomes = {key: self._start(key) for key in sorted(self.members)}
+        if self.recorded_cod["fleet"]:
+            for key, run in old.items():
+                if self.attach.get(key) != run:
+                    self._cancel(key)
+        for key in old:
+            self._forget(key)
+        for key, outcome in outcomes.items():
+            self._record_member(key, outcome)
+        self.recorded_cod["fleet"] = self.cancel_on_destroy["fleet"]
+        return "done"
+
     def _record_member(self, key: str, outcome: str) -> None:
-        """A member that could not start is recorded without a run (its next up tries again)."""
+        """A member that could not start is recorded without a run (its next up tries again). One whose run could
+        not be read after it started or was attached to is recorded with the id and the error, as unconfirmed."""
         if outcome == "failed":
             return
         self._record(key)
-        if outcome.endswith("unconfirmed"):
+        unread = outcome in ("started", "attached") and self._faulted(key, "get", *PAST_BUDGET)  # its one read
+        if outcome.endswith("unconfirmed") or unread:
             self.unconfirmed.add(key)
+            self.remembered = True
 
     def _ensure(self, key: str) -> None:
         """The next ``up`` of a record whose start was never confirmed: the id it was recorded with is read, and
@@ -515,6 +596,8 @@ class RunLives(RuleBasedStateMachine):
         self._made(key, "get")
         if self.recorded[key] in self.jobs[key].present:
             self.attach[key] = self.recorded[key]
+        elif key in MEMBERS and self._plan_refused(key):
+            self.unconfirmed.add(key)  # its pin refuses the plan: the id stays recorded, nothing is PUT
         else:
             self._made(key, "put")
             self.pending[key] = self.recorded_label[key]
@@ -622,6 +705,37 @@ class RunLives(RuleBasedStateMachine):
         self.intents[key].triggers, self.intents[key].pin = triggers, pin
         self.deploy()
 
+    @precondition(lambda self: self.fleet_in_state and not any(self.jobs[key].ignores_cancel for key in MEMBERS))
+    @rule(key=st.sampled_from(MEMBERS), triggers=st.integers(0, 2))
+    @counted
+    def up_replace_fleet_creating_first(self, key: str, triggers: int) -> None:
+        """``deleteBeforeReplace: false`` on the set, with a member added or changed in the same replacement."""
+        self.declared["fleet"] = True
+        self.members.add(key)
+        self.intents[key].triggers = triggers
+        self.deploy(replace=("fleet",), create_first=True)
+
+    @rule(key=st.sampled_from(MEMBERS), form=st.sampled_from(PLAN_PINS), blind=st.booleans())
+    @counted
+    def pin_a_members_plan(self, key: str, form: str | None, blind: bool) -> None:
+        """A member pins its ``expected_plan`` (each form) and its triggers change, so it would start a run; with
+        ``blind``, this deployment cannot read the target group, so no plan is whole."""
+        self.declared["fleet"] = True
+        self.members.add(key)
+        self.expected[key] = (form, self._expected_plan(key, form)) if form else None
+        self.intents[key].triggers = (self.intents[key].triggers + 1) % 3
+        self.blind = blind
+        if blind:
+            group = "/targetGroups/all-databases$"
+            self.emulator.add_fault(
+                "status", path=group, method="GET", status=403, code="AuthorizationFailed", count=-1
+            )
+        try:
+            self.deploy()
+        finally:
+            self.blind = False
+        type(self).coverage[(f"pin {form}{', blind' if blind else ''}", "plan")] += 1
+
     @rule()
     @counted
     def refresh(self) -> None:
@@ -725,6 +839,16 @@ class RunLives(RuleBasedStateMachine):
             return int(self.emulator.add_fault("act-then-drop", count=-1, **spec)["id"])
         if kind == "lost-requests":
             return int(self.emulator.add_fault("drop", count=-1, **spec)["id"])
+        if kind == "lost-then-throttled":
+            self.emulator.add_fault("act-then-drop", count=1, **spec)
+        if kind in ("throttled", "lost-then-throttled"):
+            return int(self.emulator.add_fault("status", status=429, retry_after=0.05, count=-1, **spec)["id"])
+        if kind == "cancelled-then-unreadable":  # the reads of the run being cancelled: its first answers
+            run = self.recorded.get(key) or "no-run"
+            read = {"path": f"/jobs/{self.jobs[key].ref.job_name}/executions/{run}$", "method": "GET"}
+            self.emulator.add_fault("delay", delay_seconds=0, count=1, **read)
+            self.emulator.add_fault("status", status=500, count=-1, **read)
+            return int(self.emulator.add_fault("delay", delay_seconds=0, count=-1, **spec)["id"])
         return int(self.emulator.add_fault(kind, count=1, **spec)["id"])
 
     def grow_history(self, key: str, count: int) -> None:
@@ -772,8 +896,24 @@ class RunLives(RuleBasedStateMachine):
                 assert outputs["failed_members"] == failed, (outputs["failed_members"], failed)
                 finished = all(entry.get("error") or is_terminal(entry.get("lifecycle")) for entry in entries.values())
                 assert outputs["finished"] == finished
+                running = [key for key in entries if self.recorded.get(key) in self.jobs[key].active]
+                assert outputs["finished"] is not bool(running), (outputs["finished"], running)  # as the server says
+                states = {self._member_state(key, entry) for key, entry in entries.items()}
+                if len(states) > 1:
+                    type(self).coverage[("mixed states", "refresh")] += 1
+                    type(self).mixed_states.update(states)
             else:
                 self._entry_agrees(urn_.rsplit("::", 1)[1], outputs)
+
+    def _member_state(self, key: str, entry: dict[str, Any]) -> str:
+        """What a refreshed member's entry says of its run: unstarted, unconfirmed, forgotten, active or ended."""
+        if not entry.get("job_execution_id"):
+            return "unstarted"
+        if entry.get("lifecycle") is None:
+            return "unconfirmed"
+        if entry.get("in_history") is False:
+            return "forgotten"
+        return "active" if self.recorded.get(key) in self.jobs[key].active else "ended"
 
     def _entry_agrees(self, key: str, entry: dict[str, Any]) -> None:
         run = str(entry.get("job_execution_id") or "").lower()
@@ -805,6 +945,7 @@ class NativeRunLives(RunLives):
     face = "native"
     coverage: Counter[tuple[str, str]] = Counter()
     rules_taken: Counter[str] = Counter()
+    mixed_states: set[str] = set()
 
 
 def long_history_walk(machine: type[RunLives]) -> None:
@@ -839,12 +980,34 @@ def fault_tour(machine: type[RunLives]) -> None:
     for kind, operations in FAULTS.items():
         for operation in operations:
             key = "b" if operation == "targets" else "a"
-            if operation == "cancel":  # a run of `a` to cancel: a new trigger value starts one (held)
+            if operation in ("cancel", "get"):  # a run of `a` to read and cancel: a new trigger value starts one
                 life.up_with_triggers(name="a", triggers=(life.intents["a"].triggers + 1) % 3)
             life.a_fault_during_a_change(key=key, fault=(kind, operation), replace=False)
             life.never_two_active_runs_of_one_intent()
             life.state_names_the_runs_the_model_says()
     life.refresh()
+    for form in PLAN_PINS[1:]:  # every form of expected_plan, on a plan read whole and on one that is not
+        for blind in (False, True):
+            life.pin_a_members_plan(key="m1", form=form, blind=blind)
+            life.state_names_the_runs_the_model_says()
+    life.pin_a_members_plan(key="m1", form=None, blind=False)
+    steps = [  # a set whose members are in every state at once, refreshed: ended and active, then ...
+        lambda: life.held_runs_end(),
+        lambda: life.change_member(key="m2", present=True, triggers=1, pin=None),
+        lambda: life.refresh(),
+        lambda: life.history_clean_up(key="m1", count=50),  # ... forgotten, unstarted (a stale pin) and active
+        lambda: life.pin_a_members_plan(key="m0", form="stale", blind=False),
+        lambda: life.refresh(),
+        lambda: life.up_replace_fleet_creating_first(key="m2", triggers=2),
+        lambda: life.up_replace_creating_first(triggers=1),
+        lambda: life.destroy(name="b"),  # and the plain deployments, so that every rule is taken on every face
+        lambda: life.up_again(name="b"),
+        lambda: life.set_cancel_on_destroy(name="fleet", value=True),
+    ]
+    for step in steps:
+        step()
+        life.never_two_active_runs_of_one_intent()
+        life.state_names_the_runs_the_model_says()
     life.teardown()
 
 
@@ -857,6 +1020,7 @@ def test_the_lives_of_runs(machine: type[RunLives]) -> None:
     """The model over one face; then the coverage table: every fault kind landed on every request it applies to."""
     machine.coverage.clear()
     machine.rules_taken.clear()
+    machine.mixed_states.clear()
     profile = settings()
     examples = profile.max_examples if profile.max_examples != settings.default.max_examples else SEQUENCES
     examples = int(os.environ.get("RUN_LIVES_SEQUENCES", examples))  # a search of a chosen size (docs/reliability.md)
@@ -866,15 +1030,23 @@ def test_the_lives_of_runs(machine: type[RunLives]) -> None:
         for name in dir(machine)
         if getattr(getattr(machine, name), "hypothesis_stateful_rule", None)
     }
-    untaken = sorted(name for name in rules if machine.rules_taken[name] == 0)
-    assert not untaken, f"rules never taken: {untaken}"
     fault_tour(machine)
+    untaken = sorted(name for name in rules if machine.rules_taken[name] == 0)
+    assert not untaken, f"rules never taken by the sequences or the tour: {untaken}"
     pairs = [(kind, op) for kind, ops in FAULTS.items() for op in ops]
     table = "\n".join(f"  {kind:>14} on {op:<8} {machine.coverage[(kind, op)]:>4}" for kind, op in pairs)
     print(f"\nfaults that landed ({machine.face} face, {examples} sequences and the tour):\n{table}")
     print("rules taken: " + ", ".join(f"{name} {count}" for name, count in sorted(machine.rules_taken.items())))
     missing = [pair for pair in pairs if machine.coverage[pair] < COVERAGE_FLOOR]
     assert not missing, f"fault kinds that never landed on these requests: {missing}\n{table}"
+    shapes = [
+        ("mixed states", "refresh"),
+        *((f"pin {form}{blind}", "plan") for form in PLAN_PINS[1:] for blind in ("", ", blind")),
+    ]
+    print("\n".join(f"  {what:>20} on {of:<8} {machine.coverage[(what, of)]:>4}" for what, of in shapes))
+    print(f"member states seen together in a refreshed set: {sorted(machine.mixed_states)}")
+    assert not [shape for shape in shapes if machine.coverage[shape] < 1], "model shapes never walked"
+    assert {"active", "ended", "forgotten", "unstarted"} <= machine.mixed_states, machine.mixed_states
 
 
 @pytest.mark.parametrize("machine", [RunLives, NativeRunLives], ids=["dynamic", "native"])

@@ -193,7 +193,7 @@ def test_a_member_whose_job_changed_since_review_starts_nothing_and_runs_once_re
     face.up(members=members, **waiting)
     recorded = face.set_state()
     refused = recorded["executions"]["pinned"]
-    assert refused["error"]["code"] == "PlanChanged" and "version 1 -> 2" in refused["error"]["message"]
+    assert refused["error"]["code"] == "PlanChanged" and "step 2 'backfill' added" in refused["error"]["message"]
     assert refused.get("azure_id") is None and recorded["failed_members"] == ["pinned"]
     live = read_plan(own_client, pinned)
     assert f"pin: {live.pin}" in refused["error"]["message"]

@@ -189,6 +189,51 @@ def test_a_refused_connection_ends_in_a_transport_error() -> None:
     assert raised.value.attempts >= 2 and "127.0.0.1:9" in str(raised.value)
 
 
+def test_a_refused_connection_is_reported_after_three_tries_however_long_the_budget() -> None:
+    """Nothing listening is rarely fixed by waiting: three tries, two pauses, then an error saying so, even with a
+    budget of minutes (found by the generated mutants: the budget alone also ended the retries in seconds)."""
+    from pulumi_azure_elastic_jobs.client import REFUSED_ATTEMPTS
+
+    pauses: list[float] = []
+    with ElasticJobsClient("http://127.0.0.1:9", StaticToken("t"), retry_budget_seconds=3, sleep=pauses.append) as c:
+        with pytest.raises(TransportError) as raised:
+            c.get_execution(job_ref().execution(str(uuid.uuid4())))
+    assert raised.value.kind == "refused" and "connection refused, 3 tries" in str(raised.value)
+    assert raised.value.attempts == REFUSED_ATTEMPTS == 3 and len(pauses) == REFUSED_ATTEMPTS - 1
+
+
+def test_a_429_without_retry_after_whose_rate_limit_is_spent_waits_five_seconds(
+    emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    """ARM says a spent quota with ``x-ms-ratelimit-remaining-*: 0`` and often no ``Retry-After``: the client
+    waits 5 s then (recorded here, not slept), where a plain 429 takes the backoff's fraction of a second."""
+    job = new_job(client)
+    spent = {"x-ms-ratelimit-remaining-subscription-reads": "0"}
+    pauses: list[float] = []
+    with ElasticJobsClient(emulator.url, StaticToken(emulator.token), sleep=pauses.append) as paced:
+        emulator.add_fault("status", path=f"{job.job_name}$", method="GET", status=429, headers=spent, count=1)
+        paced.request("GET", job.path)
+        emulator.add_fault("status", path=f"{job.job_name}$", method="GET", status=429, count=1)
+        paced.request("GET", job.path)
+    assert pauses[0] == 5.0 and pauses[1] < 5.0, pauses
+
+
+def test_a_401_after_a_fresh_token_is_an_error_not_retried_again(emulator: Emulator) -> None:
+    invalidated: list[str] = []
+
+    class Rotating(StaticToken):
+        def invalidate(self) -> None:
+            invalidated.append("invalidated")
+
+    job = job_ref()
+    emulator.add_fault("status", path=f"{job.job_name}$", method="GET", status=401, count=-1)
+    with ElasticJobsClient(emulator.url, Rotating("t"), retry_budget_seconds=5) as rotating:
+        with pytest.raises(AuthError) as refused:
+            rotating.request("GET", job.path)
+    assert invalidated == ["invalidated"] and "401" in str(refused.value)
+    assert [rule["hits"] for rule in emulator.faults()] == [2]
+
+
 def test_a_401_is_retried_once_with_a_fresh_token(emulator: Emulator, client: ElasticJobsClient) -> None:
     refreshed: list[str] = []
 

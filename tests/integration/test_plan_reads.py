@@ -171,6 +171,32 @@ def test_members_the_plan_cannot_expand_are_unresolved_with_what_it_could_not_se
     assert plan.databases == (f"{seen}/app",) and "2 members unresolved" in plan.summary()
 
 
+def test_a_refused_read_of_the_fleet_leaves_the_plan_incomplete_so_no_pin_with_counts_or_digest_matches_it(
+    fleet_emulator: Emulator, fleet_client: ElasticJobsClient
+) -> None:
+    """What could not be read is unseen, not only an unresolved member: a plan by an identity that cannot list a
+    subscription's servers, or a server's databases, must not match the counts or the digest of its own pin."""
+    from pulumi_azure_elastic_jobs.plan import changes
+
+    hidden, seen = f"hidden-{uuid.uuid4().hex[:6]}", f"seen-{uuid.uuid4().hex[:6]}"
+    server(fleet_client, OTHER_SUB, "rg-b", hidden, {"secret": None})
+    server(fleet_client, SUB, "rg-a", seen, {"app": None})
+    job = job_on(
+        fleet_client, [{"type": "SqlServer", "serverName": hidden}, {"type": "SqlServer", "serverName": seen}], [HELD]
+    )
+    fleet_emulator.deny_reads(OTHER_SUB)
+    blind = read_plan(fleet_client, job, [OTHER_SUB])
+    assert "incomplete: 1 read failed" in blind.summary() and len(blind.unseen) == 1
+    counts = " ".join(part for part in blind.pin.split() if not part.startswith("sha256:"))
+    assert changes(counts, blind) and changes(blind.pin, blind)  # not even its own pin, read the same blind way
+    assert changes(f"v{blind.version}", blind) == []
+
+    fleet_emulator.add_fault("status", path=f"/servers/{seen}/databases$", method="GET", status=403, count=-1)
+    unlisted = read_plan(fleet_client, job)
+    assert [line for line in unlisted.unseen if line.startswith(f"databases of server {seen}:")], unlisted.unseen
+    assert fleet_emulator.faults()[0]["hits"] > 0
+
+
 def test_databases_an_active_run_holds_are_busy_and_outside_the_digest(
     fleet_emulator: Emulator, fleet_client: ElasticJobsClient
 ) -> None:

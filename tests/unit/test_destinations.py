@@ -109,3 +109,38 @@ def test_the_routing_examples_of_the_configuration_page_are_refused() -> None:
     for url in ("http://user@localhost:8443", "http://127.0.0.2:80\\@localhost"):
         assert static.refusal(url) is not None
     assert azure.refusal("https://attacker.example\\@management.azure.com") is not None
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://local%68ost:8443", "reads as more than one destination"),
+        ("ftp://localhost", "is not an http:// or https:// URL"),
+        ("http:///x", "is not a URL requests can send to (Invalid URL 'http:///x': No host supplied)"),
+        ("http://localhost:99999", "is not a URL requests can send to"),
+        ("http://[::1:8443/x", "is not a URL requests can send to"),
+        ("http://user@localhost:8443", "carries userinfo (as written, before an '@')"),
+    ],
+)
+def test_a_refused_url_says_which_reading_refused_it(url: str, reason: str) -> None:
+    """Found by the generated mutants: every refusal was tested, but not which rule refused, so the user's words
+    for a refusal (the first parser that cannot read the URL, in the order the connection would use them) could
+    change unseen."""
+    with pytest.raises(UnreadableDestination) as refused:
+        destination(url)
+    assert reason in str(refused.value)
+
+
+def test_an_origin_is_written_as_a_url_with_its_port_only_when_not_the_schemes_default() -> None:
+    assert str(Origin("https", "management.azure.com", 443)) == "https://management.azure.com"
+    assert str(Origin("http", "localhost", 8443)) == "http://localhost:8443"
+    assert str(Origin("http", "::1", 80)) == "http://[::1]"
+
+
+@pytest.mark.parametrize("host", ["a\u200db.example", "exämple..com", "\u0661\u0662a.com"])
+def test_an_international_name_idna_cannot_encode_is_refused_naming_the_host(host: str) -> None:
+    from pulumi_azure_elastic_jobs.destinations import normalize_host
+
+    with pytest.raises(UnreadableDestination) as refused:
+        normalize_host(host)
+    assert "is not a valid international name" in str(refused.value) and repr(host) in str(refused.value)

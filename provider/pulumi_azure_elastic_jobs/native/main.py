@@ -68,7 +68,9 @@ def one_line_servicer(base: type[Any]) -> type[Any]:
                     raise
                 import grpc
 
-                await context.abort(grpc.StatusCode.UNKNOWN, str(ours), trailing_metadata=details_of(ours))
+                from .spelling import spelled
+
+                await context.abort(grpc.StatusCode.UNKNOWN, spelled(str(ours)), trailing_metadata=details_of(ours))
 
         call.__name__ = name
         return call

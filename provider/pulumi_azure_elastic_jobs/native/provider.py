@@ -45,14 +45,16 @@ from ..catalog import camel, snake
 from ..config import NAMESPACE
 from ..errors import Cancelled, ElasticJobsError, StartedButUnsettled
 from ..operations import CONFIG_KEYS, Connection, Executions, ExecutionSets
+from ..plan import given_digest
 from ..progress import Progress
-from ..terms import UNKNOWN
+from ..terms import UNKNOWN, is_unknown
 from . import views
 from .schema import JOB_EXECUTION, JOB_EXECUTION_SET, schema
+from .spelling import spelled
 
 T = TypeVar("T")
-OPAQUE = frozenset({"triggers", "counts", "servers", "by_database"})
-"""Maps whose keys are the user's or the service's own: never renamed."""
+OPAQUE = frozenset({"triggers", "step_scripts", "counts", "servers", "by_database"})
+"""Maps whose keys are the user's or the service's own (step names among them): never renamed."""
 KEYED = frozenset({"members", "executions"})
 """Maps keyed by the user's member keys, whose values are ours: keys kept, values renamed."""
 MAX_CONCURRENT_CALLS = 64
@@ -135,6 +137,9 @@ class ElasticJobsProvider(Provider):
         self._cancelled = threading.Event()
         self.connection.sleep = self._pause
         self._pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="elastic-jobs")
+        self._replaced: dict[str, dict[str, Any]] = {}
+        """The recorded state of each resource a Diff said is replaced, by URN, until the Create of its preview
+        (which the engine sends without it) compares the run's scripts with the last run's."""
         self._operations: dict[str, Executions] = {
             JOB_EXECUTION: Executions(self.connection),
             JOB_EXECUTION_SET: ExecutionSets(self.connection),
@@ -159,7 +164,7 @@ class ElasticJobsProvider(Provider):
             ) from None
 
     def _progress(self, urn: str) -> Progress:
-        return Progress(urn, self.engine_address)
+        return Progress(urn, self.engine_address, spelled)
 
     # --- the protocol --------------------------------------------------------------------------------------------
 
@@ -184,7 +189,10 @@ class ElasticJobsProvider(Provider):
         return CheckResponse(for_engine(checked.inputs, secret_names(request.new_inputs)), failures)
 
     async def diff(self, request: DiffRequest) -> DiffResponse:
-        diffed = self._ops(request.type).diff(from_engine(request.old_state), from_engine(request.new_inputs))
+        recorded = from_engine(request.old_state)
+        diffed = self._ops(request.type).diff(recorded, from_engine(request.new_inputs))
+        if diffed.replaces:
+            self._replaced[request.urn] = recorded
         detailed = {camel(name): PropertyDiff(PropertyDiffKind.UPDATE_REPLACE, True) for name in diffed.replaces}
         detailed.update({camel(name): PropertyDiff(PropertyDiffKind.UPDATE, True) for name in diffed.updates})
         return DiffResponse(
@@ -200,13 +208,15 @@ class ElasticJobsProvider(Provider):
         props = from_engine(request.properties)
         secrets = secret_names(request.properties)
         if request.preview:  # reads only: what the run will do where; what it will produce is unknown until it runs
-            plan = await self._run(ops.announce_plan, {}, props, self._progress(request.urn))
+            recorded = self._replaced.pop(request.urn, {})  # a replacement's last run; none for a new resource
+            shown = digests_of_secret_scripts(props, secrets)
+            announced = await self._run(ops.announce_plan, recorded, shown, self._progress(request.urn))
             outputs = preview_outputs(ops, props)
-            if plan is not None:
-                outputs["plan"] = plan.output()
-                status = views.STATUS.get()
-                if status is not None:  # a row per database under the resource (views: a preview's only)
-                    await self._run(views.show, status, plan)
+            if announced.plan is not None:
+                outputs["plan"] = announced.plan.output()
+            status = views.STATUS.get()
+            if announced.by_member() and status is not None:  # rows under the resource, as config planRows asks
+                await self._run(views.show_rows, status, request.urn, announced, ops.settings().plan_rows)
             return CreateResponse("", for_engine(outputs, secrets))
         try:
             created = await self._run(ops.create, props, self._progress(request.urn), request.timeout or None)
@@ -250,6 +260,29 @@ class ElasticJobsProvider(Provider):
     async def cancel(self) -> None:
         """The engine is shutting the deployment down: every wait ends now, and no run is touched."""
         self._cancelled.set()
+
+
+def digests_of_secret_scripts(props: Mapping[str, Any], secrets: frozenset[str]) -> dict[str, Any]:
+    """The inputs a preview plans with: scripts that arrived secret only by their digests, so neither the plan's
+    lines nor the diff against the last run show their text (a secret never reaches the diagnostics)."""
+    if "stepScripts" not in secrets and "members" not in secrets:
+        return dict(props)
+
+    def hidden(scripts: Any) -> Any:
+        if not isinstance(scripts, Mapping):
+            return scripts
+        return {name: given_digest(str(text)) if not is_unknown(text) else text for name, text in scripts.items()}
+
+    def with_hidden(values: Mapping[str, Any]) -> dict[str, Any]:
+        return {**values, "step_scripts": hidden(values["step_scripts"])} if "step_scripts" in values else dict(values)
+
+    shown = with_hidden(props)
+    members = props.get("members")
+    if isinstance(members, Mapping):
+        shown["members"] = {
+            key: with_hidden(member) if isinstance(member, Mapping) else member for key, member in members.items()
+        }
+    return shown
 
 
 def preview_outputs(ops: Executions, inputs: Mapping[str, Any]) -> dict[str, Any]:

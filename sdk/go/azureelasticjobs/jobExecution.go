@@ -7,7 +7,6 @@ import (
 	"context"
 	"reflect"
 
-	"errors"
 	"github.com/pulumi-azure-elastic-jobs/sdk/go/azureelasticjobs/internal"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -34,17 +33,19 @@ type JobExecution struct {
 	EndTime pulumi.StringPtrOutput `pulumi:"endTime"`
 	// The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
 	ExecutionKey pulumi.StringPtrOutput `pulumi:"executionKey"`
-	// The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+	// The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
 	ExpectedPlan pulumi.StringPtrOutput `pulumi:"expectedPlan"`
 	// Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
 	FailOn pulumi.StringArrayOutput `pulumi:"failOn"`
 	// `true` while the service still knows the run; `false` once a refresh found it gone (history retention, or its job deleted): the outputs are then as last recorded, and the run is never started again behind your back.
 	InHistory pulumi.BoolOutput `pulumi:"inHistory"`
-	// The Elastic Job agent.
+	// The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
 	JobAgentName pulumi.StringPtrOutput `pulumi:"jobAgentName"`
 	// The execution's id (a UUID).
 	JobExecutionId pulumi.StringOutput `pulumi:"jobExecutionId"`
-	// The job to run.
+	// The job's ARM id (`/subscriptions/.../jobAgents/<agent>/jobs/<job>`, the `id` of azure-native's `sql.Job`), instead of `subscriptionId`, `resourceGroupName`, `serverName`, `jobAgentName` and `jobName`: the provider's Check fills them in from it (a name also given must agree with it). Wiring the job's id makes this run depend on the job.
+	JobId pulumi.StringPtrOutput `pulumi:"jobId"`
+	// The job to run. Required unless `jobId` names it.
 	JobName pulumi.StringPtrOutput `pulumi:"jobName"`
 	// The version of the job the run executes.
 	JobVersion pulumi.IntPtrOutput `pulumi:"jobVersion"`
@@ -60,9 +61,9 @@ type JobExecution struct {
 	PollInterval pulumi.Float64PtrOutput `pulumi:"pollInterval"`
 	// The ARM provisioning state of the execution.
 	ProvisioningState pulumi.StringPtrOutput `pulumi:"provisioningState"`
-	// The resource group of the SQL server.
+	// The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
 	ResourceGroupName pulumi.StringPtrOutput `pulumi:"resourceGroupName"`
-	// The SQL server that hosts the job agent.
+	// The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
 	ServerName pulumi.StringPtrOutput `pulumi:"serverName"`
 	// When the run started (RFC 3339).
 	StartTime pulumi.StringPtrOutput `pulumi:"startTime"`
@@ -70,6 +71,8 @@ type JobExecution struct {
 	StepId pulumi.IntPtrOutput `pulumi:"stepId"`
 	// The step's name, for a step-level execution.
 	StepName pulumi.StringPtrOutput `pulumi:"stepName"`
+	// The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
+	StepScripts pulumi.StringMapOutput `pulumi:"stepScripts"`
 	// The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
 	SubscriptionId pulumi.StringPtrOutput `pulumi:"subscriptionId"`
 	// ARM's system data of the execution.
@@ -92,21 +95,9 @@ type JobExecution struct {
 func NewJobExecution(ctx *pulumi.Context,
 	name string, args *JobExecutionArgs, opts ...pulumi.ResourceOption) (*JobExecution, error) {
 	if args == nil {
-		return nil, errors.New("missing one or more required arguments")
+		args = &JobExecutionArgs{}
 	}
 
-	if args.JobAgentName == nil {
-		return nil, errors.New("invalid value for required argument 'JobAgentName'")
-	}
-	if args.JobName == nil {
-		return nil, errors.New("invalid value for required argument 'JobName'")
-	}
-	if args.ResourceGroupName == nil {
-		return nil, errors.New("invalid value for required argument 'ResourceGroupName'")
-	}
-	if args.ServerName == nil {
-		return nil, errors.New("invalid value for required argument 'ServerName'")
-	}
 	opts = internal.PkgResourceDefaultOpts(opts)
 	var resource JobExecution
 	err := ctx.RegisterResource("azure-elastic-jobs:index:JobExecution", name, args, &resource, opts...)
@@ -152,22 +143,26 @@ type jobExecutionArgs struct {
 	CancelOnDestroy *bool `pulumi:"cancelOnDestroy"`
 	// The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
 	ExecutionKey *string `pulumi:"executionKey"`
-	// The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+	// The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
 	ExpectedPlan *string `pulumi:"expectedPlan"`
 	// Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
 	FailOn []string `pulumi:"failOn"`
-	// The Elastic Job agent.
-	JobAgentName string `pulumi:"jobAgentName"`
+	// The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
+	JobAgentName *string `pulumi:"jobAgentName"`
 	// A UUID to pin the run to. By default one is derived from the execution key, the job and `triggers`, so an interrupted `up` attaches to its run instead of starting another.
 	JobExecutionId *string `pulumi:"jobExecutionId"`
-	// The job to run.
-	JobName string `pulumi:"jobName"`
+	// The job's ARM id (`/subscriptions/.../jobAgents/<agent>/jobs/<job>`, the `id` of azure-native's `sql.Job`), instead of `subscriptionId`, `resourceGroupName`, `serverName`, `jobAgentName` and `jobName`: the provider's Check fills them in from it (a name also given must agree with it). Wiring the job's id makes this run depend on the job.
+	JobId *string `pulumi:"jobId"`
+	// The job to run. Required unless `jobId` names it.
+	JobName *string `pulumi:"jobName"`
 	// The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
 	PollInterval *float64 `pulumi:"pollInterval"`
-	// The resource group of the SQL server.
-	ResourceGroupName string `pulumi:"resourceGroupName"`
-	// The SQL server that hosts the job agent.
-	ServerName string `pulumi:"serverName"`
+	// The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
+	ResourceGroupName *string `pulumi:"resourceGroupName"`
+	// The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
+	ServerName *string `pulumi:"serverName"`
+	// The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
+	StepScripts map[string]string `pulumi:"stepScripts"`
 	// The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
 	SubscriptionId *string `pulumi:"subscriptionId"`
 	// Seconds to wait when waiting (default 3600, at most 7 days); on timeout the run is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds how long a destroy waits for a cancelled run to stop (at most 5 minutes).
@@ -186,22 +181,26 @@ type JobExecutionArgs struct {
 	CancelOnDestroy pulumi.BoolPtrInput
 	// The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
 	ExecutionKey pulumi.StringPtrInput
-	// The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+	// The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
 	ExpectedPlan pulumi.StringPtrInput
 	// Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
 	FailOn pulumi.StringArrayInput
-	// The Elastic Job agent.
-	JobAgentName pulumi.StringInput
+	// The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
+	JobAgentName pulumi.StringPtrInput
 	// A UUID to pin the run to. By default one is derived from the execution key, the job and `triggers`, so an interrupted `up` attaches to its run instead of starting another.
 	JobExecutionId pulumi.StringPtrInput
-	// The job to run.
-	JobName pulumi.StringInput
+	// The job's ARM id (`/subscriptions/.../jobAgents/<agent>/jobs/<job>`, the `id` of azure-native's `sql.Job`), instead of `subscriptionId`, `resourceGroupName`, `serverName`, `jobAgentName` and `jobName`: the provider's Check fills them in from it (a name also given must agree with it). Wiring the job's id makes this run depend on the job.
+	JobId pulumi.StringPtrInput
+	// The job to run. Required unless `jobId` names it.
+	JobName pulumi.StringPtrInput
 	// The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
 	PollInterval pulumi.Float64PtrInput
-	// The resource group of the SQL server.
-	ResourceGroupName pulumi.StringInput
-	// The SQL server that hosts the job agent.
-	ServerName pulumi.StringInput
+	// The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
+	ResourceGroupName pulumi.StringPtrInput
+	// The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
+	ServerName pulumi.StringPtrInput
+	// The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
+	StepScripts pulumi.StringMapInput
 	// The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
 	SubscriptionId pulumi.StringPtrInput
 	// Seconds to wait when waiting (default 3600, at most 7 days); on timeout the run is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds how long a destroy waits for a cancelled run to stop (at most 5 minutes).
@@ -339,7 +338,7 @@ func (o JobExecutionOutput) ExecutionKey() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecution) pulumi.StringPtrOutput { return v.ExecutionKey }).(pulumi.StringPtrOutput)
 }
 
-// The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+// The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
 func (o JobExecutionOutput) ExpectedPlan() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecution) pulumi.StringPtrOutput { return v.ExpectedPlan }).(pulumi.StringPtrOutput)
 }
@@ -354,7 +353,7 @@ func (o JobExecutionOutput) InHistory() pulumi.BoolOutput {
 	return o.ApplyT(func(v *JobExecution) pulumi.BoolOutput { return v.InHistory }).(pulumi.BoolOutput)
 }
 
-// The Elastic Job agent.
+// The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
 func (o JobExecutionOutput) JobAgentName() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecution) pulumi.StringPtrOutput { return v.JobAgentName }).(pulumi.StringPtrOutput)
 }
@@ -364,7 +363,12 @@ func (o JobExecutionOutput) JobExecutionId() pulumi.StringOutput {
 	return o.ApplyT(func(v *JobExecution) pulumi.StringOutput { return v.JobExecutionId }).(pulumi.StringOutput)
 }
 
-// The job to run.
+// The job's ARM id (`/subscriptions/.../jobAgents/<agent>/jobs/<job>`, the `id` of azure-native's `sql.Job`), instead of `subscriptionId`, `resourceGroupName`, `serverName`, `jobAgentName` and `jobName`: the provider's Check fills them in from it (a name also given must agree with it). Wiring the job's id makes this run depend on the job.
+func (o JobExecutionOutput) JobId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *JobExecution) pulumi.StringPtrOutput { return v.JobId }).(pulumi.StringPtrOutput)
+}
+
+// The job to run. Required unless `jobId` names it.
 func (o JobExecutionOutput) JobName() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecution) pulumi.StringPtrOutput { return v.JobName }).(pulumi.StringPtrOutput)
 }
@@ -404,12 +408,12 @@ func (o JobExecutionOutput) ProvisioningState() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecution) pulumi.StringPtrOutput { return v.ProvisioningState }).(pulumi.StringPtrOutput)
 }
 
-// The resource group of the SQL server.
+// The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
 func (o JobExecutionOutput) ResourceGroupName() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecution) pulumi.StringPtrOutput { return v.ResourceGroupName }).(pulumi.StringPtrOutput)
 }
 
-// The SQL server that hosts the job agent.
+// The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
 func (o JobExecutionOutput) ServerName() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecution) pulumi.StringPtrOutput { return v.ServerName }).(pulumi.StringPtrOutput)
 }
@@ -427,6 +431,11 @@ func (o JobExecutionOutput) StepId() pulumi.IntPtrOutput {
 // The step's name, for a step-level execution.
 func (o JobExecutionOutput) StepName() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecution) pulumi.StringPtrOutput { return v.StepName }).(pulumi.StringPtrOutput)
+}
+
+// The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
+func (o JobExecutionOutput) StepScripts() pulumi.StringMapOutput {
+	return o.ApplyT(func(v *JobExecution) pulumi.StringMapOutput { return v.StepScripts }).(pulumi.StringMapOutput)
 }
 
 // The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.

@@ -32,17 +32,17 @@ type JobExecutionSet struct {
 	Finished pulumi.BoolOutput `pulumi:"finished"`
 	// When a wave lets the next one start (default: every member of the wave ended `Succeeded`).
 	Gate RolloutGatePtrOutput `pulumi:"gate"`
-	// The Elastic Job agent.
+	// The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
 	JobAgentName pulumi.StringPtrOutput `pulumi:"jobAgentName"`
 	// The executions to run, by member key (1 to 1000; letters, digits, `.`, `_`, `-`): each a job, its triggers and optionally a pinned execution id. Adding, removing or changing a member updates the set in place and runs only that member.
 	Members MemberMapOutput `pulumi:"members"`
 	// The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
 	PollInterval pulumi.Float64PtrOutput `pulumi:"pollInterval"`
-	// The resource group of the SQL server.
+	// The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
 	ResourceGroupName pulumi.StringPtrOutput `pulumi:"resourceGroupName"`
 	// With `waves`: the rollout's state, each wave's lifecycle and databases, and what halted it; known after `up` (a resource that must wait for a complete rollout depends on `rollout.state`).
 	Rollout RolloutPtrOutput `pulumi:"rollout"`
-	// The SQL server that hosts the job agent.
+	// The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
 	ServerName pulumi.StringPtrOutput `pulumi:"serverName"`
 	// The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
 	SubscriptionId pulumi.StringPtrOutput `pulumi:"subscriptionId"`
@@ -61,17 +61,8 @@ func NewJobExecutionSet(ctx *pulumi.Context,
 		return nil, errors.New("missing one or more required arguments")
 	}
 
-	if args.JobAgentName == nil {
-		return nil, errors.New("invalid value for required argument 'JobAgentName'")
-	}
 	if args.Members == nil {
 		return nil, errors.New("invalid value for required argument 'Members'")
-	}
-	if args.ResourceGroupName == nil {
-		return nil, errors.New("invalid value for required argument 'ResourceGroupName'")
-	}
-	if args.ServerName == nil {
-		return nil, errors.New("invalid value for required argument 'ServerName'")
 	}
 	opts = internal.PkgResourceDefaultOpts(opts)
 	var resource JobExecutionSet
@@ -122,16 +113,16 @@ type jobExecutionSetArgs struct {
 	FailOn []string `pulumi:"failOn"`
 	// When a wave lets the next one start (default: every member of the wave ended `Succeeded`).
 	Gate *RolloutGate `pulumi:"gate"`
-	// The Elastic Job agent.
-	JobAgentName string `pulumi:"jobAgentName"`
+	// The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
+	JobAgentName *string `pulumi:"jobAgentName"`
 	// The executions to run, by member key (1 to 1000; letters, digits, `.`, `_`, `-`): each a job, its triggers and optionally a pinned execution id. Adding, removing or changing a member updates the set in place and runs only that member.
 	Members map[string]Member `pulumi:"members"`
 	// The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
 	PollInterval *float64 `pulumi:"pollInterval"`
-	// The resource group of the SQL server.
-	ResourceGroupName string `pulumi:"resourceGroupName"`
-	// The SQL server that hosts the job agent.
-	ServerName string `pulumi:"serverName"`
+	// The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
+	ResourceGroupName *string `pulumi:"resourceGroupName"`
+	// The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
+	ServerName *string `pulumi:"serverName"`
 	// The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
 	SubscriptionId *string `pulumi:"subscriptionId"`
 	// Seconds to wait when waiting (default 3600, at most 7 days); on timeout the run is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds how long a destroy waits for a cancelled run to stop (at most 5 minutes).
@@ -154,16 +145,16 @@ type JobExecutionSetArgs struct {
 	FailOn pulumi.StringArrayInput
 	// When a wave lets the next one start (default: every member of the wave ended `Succeeded`).
 	Gate RolloutGatePtrInput
-	// The Elastic Job agent.
-	JobAgentName pulumi.StringInput
+	// The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
+	JobAgentName pulumi.StringPtrInput
 	// The executions to run, by member key (1 to 1000; letters, digits, `.`, `_`, `-`): each a job, its triggers and optionally a pinned execution id. Adding, removing or changing a member updates the set in place and runs only that member.
 	Members MemberMapInput
 	// The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
 	PollInterval pulumi.Float64PtrInput
-	// The resource group of the SQL server.
-	ResourceGroupName pulumi.StringInput
-	// The SQL server that hosts the job agent.
-	ServerName pulumi.StringInput
+	// The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
+	ResourceGroupName pulumi.StringPtrInput
+	// The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
+	ServerName pulumi.StringPtrInput
 	// The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
 	SubscriptionId pulumi.StringPtrInput
 	// Seconds to wait when waiting (default 3600, at most 7 days); on timeout the run is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds how long a destroy waits for a cancelled run to stop (at most 5 minutes).
@@ -301,7 +292,7 @@ func (o JobExecutionSetOutput) Gate() RolloutGatePtrOutput {
 	return o.ApplyT(func(v *JobExecutionSet) RolloutGatePtrOutput { return v.Gate }).(RolloutGatePtrOutput)
 }
 
-// The Elastic Job agent.
+// The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
 func (o JobExecutionSetOutput) JobAgentName() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecutionSet) pulumi.StringPtrOutput { return v.JobAgentName }).(pulumi.StringPtrOutput)
 }
@@ -316,7 +307,7 @@ func (o JobExecutionSetOutput) PollInterval() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v *JobExecutionSet) pulumi.Float64PtrOutput { return v.PollInterval }).(pulumi.Float64PtrOutput)
 }
 
-// The resource group of the SQL server.
+// The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
 func (o JobExecutionSetOutput) ResourceGroupName() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecutionSet) pulumi.StringPtrOutput { return v.ResourceGroupName }).(pulumi.StringPtrOutput)
 }
@@ -326,7 +317,7 @@ func (o JobExecutionSetOutput) Rollout() RolloutPtrOutput {
 	return o.ApplyT(func(v *JobExecutionSet) RolloutPtrOutput { return v.Rollout }).(RolloutPtrOutput)
 }
 
-// The SQL server that hosts the job agent.
+// The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
 func (o JobExecutionSetOutput) ServerName() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecutionSet) pulumi.StringPtrOutput { return v.ServerName }).(pulumi.StringPtrOutput)
 }

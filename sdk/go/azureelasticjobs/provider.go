@@ -55,8 +55,10 @@ type providerArgs struct {
 	Environment *string `pulumi:"environment"`
 	// Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
 	FleetSubscriptions *string `pulumi:"fleetSubscriptions"`
-	// The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+	// The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
 	MaxResponseBytes *int `pulumi:"maxResponseBytes"`
+	// A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
+	PlanRows *string `pulumi:"planRows"`
 	// Seconds each request may spend on retries (default 120).
 	RetryBudget *float64 `pulumi:"retryBudget"`
 	// The default subscription of every resource.
@@ -85,8 +87,10 @@ type ProviderArgs struct {
 	Environment pulumi.StringPtrInput
 	// Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
 	FleetSubscriptions pulumi.StringPtrInput
-	// The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+	// The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
 	MaxResponseBytes pulumi.IntPtrInput
+	// A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
+	PlanRows pulumi.StringPtrInput
 	// Seconds each request may spend on retries (default 120).
 	RetryBudget pulumi.Float64PtrInput
 	// The default subscription of every resource.

@@ -19,8 +19,12 @@ type Member struct {
 	ExpectedPlan *string `pulumi:"expectedPlan"`
 	// A UUID to pin this member's run to.
 	JobExecutionId *string `pulumi:"jobExecutionId"`
-	// The job this member runs.
-	JobName string `pulumi:"jobName"`
+	// The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
+	JobId *string `pulumi:"jobId"`
+	// The job this member runs. Required unless `jobId` names it.
+	JobName *string `pulumi:"jobName"`
+	// The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
+	StepScripts map[string]string `pulumi:"stepScripts"`
 	// Any values; a change re-runs just this member.
 	Triggers map[string]interface{} `pulumi:"triggers"`
 }
@@ -42,8 +46,12 @@ type MemberArgs struct {
 	ExpectedPlan pulumi.StringPtrInput `pulumi:"expectedPlan"`
 	// A UUID to pin this member's run to.
 	JobExecutionId pulumi.StringPtrInput `pulumi:"jobExecutionId"`
-	// The job this member runs.
-	JobName pulumi.StringInput `pulumi:"jobName"`
+	// The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
+	JobId pulumi.StringPtrInput `pulumi:"jobId"`
+	// The job this member runs. Required unless `jobId` names it.
+	JobName pulumi.StringPtrInput `pulumi:"jobName"`
+	// The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
+	StepScripts pulumi.StringMapInput `pulumi:"stepScripts"`
 	// Any values; a change re-runs just this member.
 	Triggers pulumi.MapInput `pulumi:"triggers"`
 }
@@ -110,9 +118,19 @@ func (o MemberOutput) JobExecutionId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Member) *string { return v.JobExecutionId }).(pulumi.StringPtrOutput)
 }
 
-// The job this member runs.
-func (o MemberOutput) JobName() pulumi.StringOutput {
-	return o.ApplyT(func(v Member) string { return v.JobName }).(pulumi.StringOutput)
+// The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
+func (o MemberOutput) JobId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Member) *string { return v.JobId }).(pulumi.StringPtrOutput)
+}
+
+// The job this member runs. Required unless `jobId` names it.
+func (o MemberOutput) JobName() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Member) *string { return v.JobName }).(pulumi.StringPtrOutput)
+}
+
+// The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
+func (o MemberOutput) StepScripts() pulumi.StringMapOutput {
+	return o.ApplyT(func(v Member) map[string]string { return v.StepScripts }).(pulumi.StringMapOutput)
 }
 
 // Any values; a change re-runs just this member.
@@ -620,11 +638,13 @@ type RunPlan struct {
 	Busy []string `pulumi:"busy"`
 	// How many databases the run will touch.
 	Databases *int `pulumi:"databases"`
-	// A stable digest of what will run where (`sha256:` and 16 hex characters).
+	// Steps whose script the plan shows as this deployment gives it (`stepScripts`), not as the live job has it.
+	Deployed []string `pulumi:"deployed"`
+	// A stable digest of what will run where, by content, not version (`sha256:` and 16 hex characters).
 	Digest *string `pulumi:"digest"`
 	// The job.
 	Job *string `pulumi:"job"`
-	// Version, databases per server and digest: the value `expectedPlan` takes.
+	// Databases per server, the steps' scripts and the digest: the value `expectedPlan` takes.
 	Pin *string `pulumi:"pin"`
 	// Databases per server.
 	Servers map[string]float64 `pulumi:"servers"`
@@ -663,7 +683,12 @@ func (o RunPlanOutput) Databases() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v RunPlan) *int { return v.Databases }).(pulumi.IntPtrOutput)
 }
 
-// A stable digest of what will run where (`sha256:` and 16 hex characters).
+// Steps whose script the plan shows as this deployment gives it (`stepScripts`), not as the live job has it.
+func (o RunPlanOutput) Deployed() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v RunPlan) []string { return v.Deployed }).(pulumi.StringArrayOutput)
+}
+
+// A stable digest of what will run where, by content, not version (`sha256:` and 16 hex characters).
 func (o RunPlanOutput) Digest() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v RunPlan) *string { return v.Digest }).(pulumi.StringPtrOutput)
 }
@@ -673,7 +698,7 @@ func (o RunPlanOutput) Job() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v RunPlan) *string { return v.Job }).(pulumi.StringPtrOutput)
 }
 
-// Version, databases per server and digest: the value `expectedPlan` takes.
+// Databases per server, the steps' scripts and the digest: the value `expectedPlan` takes.
 func (o RunPlanOutput) Pin() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v RunPlan) *string { return v.Pin }).(pulumi.StringPtrOutput)
 }
@@ -747,7 +772,17 @@ func (o RunPlanPtrOutput) Databases() pulumi.IntPtrOutput {
 	}).(pulumi.IntPtrOutput)
 }
 
-// A stable digest of what will run where (`sha256:` and 16 hex characters).
+// Steps whose script the plan shows as this deployment gives it (`stepScripts`), not as the live job has it.
+func (o RunPlanPtrOutput) Deployed() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *RunPlan) []string {
+		if v == nil {
+			return nil
+		}
+		return v.Deployed
+	}).(pulumi.StringArrayOutput)
+}
+
+// A stable digest of what will run where, by content, not version (`sha256:` and 16 hex characters).
 func (o RunPlanPtrOutput) Digest() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RunPlan) *string {
 		if v == nil {
@@ -767,7 +802,7 @@ func (o RunPlanPtrOutput) Job() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-// Version, databases per server and digest: the value `expectedPlan` takes.
+// Databases per server, the steps' scripts and the digest: the value `expectedPlan` takes.
 func (o RunPlanPtrOutput) Pin() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RunPlan) *string {
 		if v == nil {

@@ -96,12 +96,23 @@ Object.defineProperty(exports, "fleetSubscriptions", {
 });
 
 /**
- * The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+ * The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
  */
 export declare const maxResponseBytes: number | undefined;
 Object.defineProperty(exports, "maxResponseBytes", {
     get() {
         return __config.getObject<number>("maxResponseBytes");
+    },
+    enumerable: true,
+});
+
+/**
+ * A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
+ */
+export declare const planRows: string | undefined;
+Object.defineProperty(exports, "planRows", {
+    get() {
+        return __config.get("planRows");
     },
     enumerable: true,
 });

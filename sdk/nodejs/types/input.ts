@@ -18,9 +18,17 @@ export interface MemberArgs {
      */
     jobExecutionId?: pulumi.Input<string | undefined>;
     /**
-     * The job this member runs.
+     * The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
      */
-    jobName: pulumi.Input<string>;
+    jobId?: pulumi.Input<string | undefined>;
+    /**
+     * The job this member runs. Required unless `jobId` names it.
+     */
+    jobName?: pulumi.Input<string | undefined>;
+    /**
+     * The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
+     */
+    stepScripts?: pulumi.Input<{[key: string]: pulumi.Input<string>} | undefined>;
     /**
      * Any values; a change re-runs just this member.
      */

@@ -18,9 +18,17 @@ export interface Member {
      */
     jobExecutionId?: string;
     /**
-     * The job this member runs.
+     * The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
      */
-    jobName: string;
+    jobId?: string;
+    /**
+     * The job this member runs. Required unless `jobId` names it.
+     */
+    jobName?: string;
+    /**
+     * The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
+     */
+    stepScripts?: {[key: string]: string};
     /**
      * Any values; a change re-runs just this member.
      */
@@ -128,7 +136,11 @@ export interface RunPlan {
      */
     databases?: number;
     /**
-     * A stable digest of what will run where (`sha256:` and 16 hex characters).
+     * Steps whose script the plan shows as this deployment gives it (`stepScripts`), not as the live job has it.
+     */
+    deployed?: string[];
+    /**
+     * A stable digest of what will run where, by content, not version (`sha256:` and 16 hex characters).
      */
     digest?: string;
     /**
@@ -136,7 +148,7 @@ export interface RunPlan {
      */
     job?: string;
     /**
-     * Version, databases per server and digest: the value `expectedPlan` takes.
+     * Databases per server, the steps' scripts and the digest: the value `expectedPlan` takes.
      */
     pin?: string;
     /**

@@ -25,10 +25,6 @@ class MemberArgsDict(TypedDict):
     """
     One member of a JobExecutionSet.
     """
-    job_name: pulumi.Input[_builtins.str]
-    """
-    The job this member runs.
-    """
     expected_plan: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
     The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on (the next `up` tries it again). Changing it alone never re-runs a member that ran.
@@ -36,6 +32,18 @@ class MemberArgsDict(TypedDict):
     job_execution_id: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
     A UUID to pin this member's run to.
+    """
+    job_id: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
+    """
+    job_name: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The job this member runs. Required unless `jobId` names it.
+    """
+    step_scripts: NotRequired[pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]]
+    """
+    The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
     """
     triggers: NotRequired[pulumi.Input[Optional[Mapping[str, Any]]]]
     """
@@ -45,37 +53,34 @@ class MemberArgsDict(TypedDict):
 @pulumi.input_type
 class MemberArgs:
     def __init__(__self__, *,
-                 job_name: pulumi.Input[_builtins.str],
                  expected_plan: pulumi.Input[Optional[_builtins.str]] = None,
                  job_execution_id: pulumi.Input[Optional[_builtins.str]] = None,
+                 job_id: pulumi.Input[Optional[_builtins.str]] = None,
+                 job_name: pulumi.Input[Optional[_builtins.str]] = None,
+                 step_scripts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  triggers: pulumi.Input[Optional[Mapping[str, Any]]] = None):
         """
         One member of a JobExecutionSet.
 
-        :param pulumi.Input[_builtins.str] job_name: The job this member runs.
         :param pulumi.Input[_builtins.str] expected_plan: The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on (the next `up` tries it again). Changing it alone never re-runs a member that ran.
         :param pulumi.Input[_builtins.str] job_execution_id: A UUID to pin this member's run to.
+        :param pulumi.Input[_builtins.str] job_id: The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
+        :param pulumi.Input[_builtins.str] job_name: The job this member runs. Required unless `jobId` names it.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] step_scripts: The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
         :param pulumi.Input[Mapping[str, Any]] triggers: Any values; a change re-runs just this member.
         """
-        pulumi.set(__self__, "job_name", job_name)
         if expected_plan is not None:
             pulumi.set(__self__, "expected_plan", expected_plan)
         if job_execution_id is not None:
             pulumi.set(__self__, "job_execution_id", job_execution_id)
+        if job_id is not None:
+            pulumi.set(__self__, "job_id", job_id)
+        if job_name is not None:
+            pulumi.set(__self__, "job_name", job_name)
+        if step_scripts is not None:
+            pulumi.set(__self__, "step_scripts", step_scripts)
         if triggers is not None:
             pulumi.set(__self__, "triggers", triggers)
-
-    @_builtins.property
-    @pulumi.getter(name="jobName")
-    def job_name(self) -> pulumi.Input[_builtins.str]:
-        """
-        The job this member runs.
-        """
-        return pulumi.get(self, "job_name")
-
-    @job_name.setter
-    def job_name(self, value: pulumi.Input[_builtins.str]):
-        pulumi.set(self, "job_name", value)
 
     @_builtins.property
     @pulumi.getter(name="expectedPlan")
@@ -100,6 +105,42 @@ class MemberArgs:
     @job_execution_id.setter
     def job_execution_id(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "job_execution_id", value)
+
+    @_builtins.property
+    @pulumi.getter(name="jobId")
+    def job_id(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
+        """
+        return pulumi.get(self, "job_id")
+
+    @job_id.setter
+    def job_id(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "job_id", value)
+
+    @_builtins.property
+    @pulumi.getter(name="jobName")
+    def job_name(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The job this member runs. Required unless `jobId` names it.
+        """
+        return pulumi.get(self, "job_name")
+
+    @job_name.setter
+    def job_name(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "job_name", value)
+
+    @_builtins.property
+    @pulumi.getter(name="stepScripts")
+    def step_scripts(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
+        """
+        return pulumi.get(self, "step_scripts")
+
+    @step_scripts.setter
+    def step_scripts(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "step_scripts", value)
 
     @_builtins.property
     @pulumi.getter

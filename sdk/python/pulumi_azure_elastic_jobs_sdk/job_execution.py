@@ -20,17 +20,19 @@ __all__ = ['JobExecutionArgs', 'JobExecution']
 @pulumi.input_type
 class JobExecutionArgs:
     def __init__(__self__, *,
-                 job_agent_name: pulumi.Input[_builtins.str],
-                 job_name: pulumi.Input[_builtins.str],
-                 resource_group_name: pulumi.Input[_builtins.str],
-                 server_name: pulumi.Input[_builtins.str],
                  api_version: pulumi.Input[Optional[_builtins.str]] = None,
                  cancel_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  execution_key: pulumi.Input[Optional[_builtins.str]] = None,
                  expected_plan: pulumi.Input[Optional[_builtins.str]] = None,
                  fail_on: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 job_agent_name: pulumi.Input[Optional[_builtins.str]] = None,
                  job_execution_id: pulumi.Input[Optional[_builtins.str]] = None,
+                 job_id: pulumi.Input[Optional[_builtins.str]] = None,
+                 job_name: pulumi.Input[Optional[_builtins.str]] = None,
                  poll_interval: pulumi.Input[Optional[_builtins.float]] = None,
+                 resource_group_name: pulumi.Input[Optional[_builtins.str]] = None,
+                 server_name: pulumi.Input[Optional[_builtins.str]] = None,
+                 step_scripts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  subscription_id: pulumi.Input[Optional[_builtins.str]] = None,
                  timeout: pulumi.Input[Optional[_builtins.float]] = None,
                  triggers: pulumi.Input[Optional[Mapping[str, Any]]] = None,
@@ -38,26 +40,24 @@ class JobExecutionArgs:
         """
         The set of arguments for constructing a JobExecution resource.
 
-        :param pulumi.Input[_builtins.str] job_agent_name: The Elastic Job agent.
-        :param pulumi.Input[_builtins.str] job_name: The job to run.
-        :param pulumi.Input[_builtins.str] resource_group_name: The resource group of the SQL server.
-        :param pulumi.Input[_builtins.str] server_name: The SQL server that hosts the job agent.
         :param pulumi.Input[_builtins.str] api_version: The ARM api-version of the Microsoft.Sql calls (default `2025-01-01`). Updated in place.
         :param pulumi.Input[_builtins.bool] cancel_on_destroy: Cancel an active run when the resource is destroyed or replaced (default `true`). With `false` the run is left going, and a replacement attaches to it while it runs instead of starting a second one.
         :param pulumi.Input[_builtins.str] execution_key: The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
-        :param pulumi.Input[_builtins.str] expected_plan: The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+        :param pulumi.Input[_builtins.str] expected_plan: The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] fail_on: Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
+        :param pulumi.Input[_builtins.str] job_agent_name: The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
         :param pulumi.Input[_builtins.str] job_execution_id: A UUID to pin the run to. By default one is derived from the execution key, the job and `triggers`, so an interrupted `up` attaches to its run instead of starting another.
+        :param pulumi.Input[_builtins.str] job_id: The job's ARM id (`/subscriptions/.../jobAgents/<agent>/jobs/<job>`, the `id` of azure-native's `sql.Job`), instead of `subscriptionId`, `resourceGroupName`, `serverName`, `jobAgentName` and `jobName`: the provider's Check fills them in from it (a name also given must agree with it). Wiring the job's id makes this run depend on the job.
+        :param pulumi.Input[_builtins.str] job_name: The job to run. Required unless `jobId` names it.
         :param pulumi.Input[_builtins.float] poll_interval: The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
+        :param pulumi.Input[_builtins.str] resource_group_name: The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
+        :param pulumi.Input[_builtins.str] server_name: The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] step_scripts: The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
         :param pulumi.Input[_builtins.str] subscription_id: The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
         :param pulumi.Input[_builtins.float] timeout: Seconds to wait when waiting (default 3600, at most 7 days); on timeout the run is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds how long a destroy waits for a cancelled run to stop (at most 5 minutes).
         :param pulumi.Input[Mapping[str, Any]] triggers: Any values; a change starts exactly one new run (like `triggers` of the Command provider).
         :param pulumi.Input[_builtins.bool] wait_for_completion: `false` (default): done once ARM accepted the run. `true`: wait until its lifecycle is terminal and fail the deployment on a lifecycle listed in `failOn`. Updated in place.
         """
-        pulumi.set(__self__, "job_agent_name", job_agent_name)
-        pulumi.set(__self__, "job_name", job_name)
-        pulumi.set(__self__, "resource_group_name", resource_group_name)
-        pulumi.set(__self__, "server_name", server_name)
         if api_version is not None:
             pulumi.set(__self__, "api_version", api_version)
         if cancel_on_destroy is not None:
@@ -68,10 +68,22 @@ class JobExecutionArgs:
             pulumi.set(__self__, "expected_plan", expected_plan)
         if fail_on is not None:
             pulumi.set(__self__, "fail_on", fail_on)
+        if job_agent_name is not None:
+            pulumi.set(__self__, "job_agent_name", job_agent_name)
         if job_execution_id is not None:
             pulumi.set(__self__, "job_execution_id", job_execution_id)
+        if job_id is not None:
+            pulumi.set(__self__, "job_id", job_id)
+        if job_name is not None:
+            pulumi.set(__self__, "job_name", job_name)
         if poll_interval is not None:
             pulumi.set(__self__, "poll_interval", poll_interval)
+        if resource_group_name is not None:
+            pulumi.set(__self__, "resource_group_name", resource_group_name)
+        if server_name is not None:
+            pulumi.set(__self__, "server_name", server_name)
+        if step_scripts is not None:
+            pulumi.set(__self__, "step_scripts", step_scripts)
         if subscription_id is not None:
             pulumi.set(__self__, "subscription_id", subscription_id)
         if timeout is not None:
@@ -80,54 +92,6 @@ class JobExecutionArgs:
             pulumi.set(__self__, "triggers", triggers)
         if wait_for_completion is not None:
             pulumi.set(__self__, "wait_for_completion", wait_for_completion)
-
-    @_builtins.property
-    @pulumi.getter(name="jobAgentName")
-    def job_agent_name(self) -> pulumi.Input[_builtins.str]:
-        """
-        The Elastic Job agent.
-        """
-        return pulumi.get(self, "job_agent_name")
-
-    @job_agent_name.setter
-    def job_agent_name(self, value: pulumi.Input[_builtins.str]):
-        pulumi.set(self, "job_agent_name", value)
-
-    @_builtins.property
-    @pulumi.getter(name="jobName")
-    def job_name(self) -> pulumi.Input[_builtins.str]:
-        """
-        The job to run.
-        """
-        return pulumi.get(self, "job_name")
-
-    @job_name.setter
-    def job_name(self, value: pulumi.Input[_builtins.str]):
-        pulumi.set(self, "job_name", value)
-
-    @_builtins.property
-    @pulumi.getter(name="resourceGroupName")
-    def resource_group_name(self) -> pulumi.Input[_builtins.str]:
-        """
-        The resource group of the SQL server.
-        """
-        return pulumi.get(self, "resource_group_name")
-
-    @resource_group_name.setter
-    def resource_group_name(self, value: pulumi.Input[_builtins.str]):
-        pulumi.set(self, "resource_group_name", value)
-
-    @_builtins.property
-    @pulumi.getter(name="serverName")
-    def server_name(self) -> pulumi.Input[_builtins.str]:
-        """
-        The SQL server that hosts the job agent.
-        """
-        return pulumi.get(self, "server_name")
-
-    @server_name.setter
-    def server_name(self, value: pulumi.Input[_builtins.str]):
-        pulumi.set(self, "server_name", value)
 
     @_builtins.property
     @pulumi.getter(name="apiVersion")
@@ -169,7 +133,7 @@ class JobExecutionArgs:
     @pulumi.getter(name="expectedPlan")
     def expected_plan(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
-        The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+        The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
         """
         return pulumi.get(self, "expected_plan")
 
@@ -190,6 +154,18 @@ class JobExecutionArgs:
         pulumi.set(self, "fail_on", value)
 
     @_builtins.property
+    @pulumi.getter(name="jobAgentName")
+    def job_agent_name(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
+        """
+        return pulumi.get(self, "job_agent_name")
+
+    @job_agent_name.setter
+    def job_agent_name(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "job_agent_name", value)
+
+    @_builtins.property
     @pulumi.getter(name="jobExecutionId")
     def job_execution_id(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
@@ -202,6 +178,30 @@ class JobExecutionArgs:
         pulumi.set(self, "job_execution_id", value)
 
     @_builtins.property
+    @pulumi.getter(name="jobId")
+    def job_id(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The job's ARM id (`/subscriptions/.../jobAgents/<agent>/jobs/<job>`, the `id` of azure-native's `sql.Job`), instead of `subscriptionId`, `resourceGroupName`, `serverName`, `jobAgentName` and `jobName`: the provider's Check fills them in from it (a name also given must agree with it). Wiring the job's id makes this run depend on the job.
+        """
+        return pulumi.get(self, "job_id")
+
+    @job_id.setter
+    def job_id(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "job_id", value)
+
+    @_builtins.property
+    @pulumi.getter(name="jobName")
+    def job_name(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The job to run. Required unless `jobId` names it.
+        """
+        return pulumi.get(self, "job_name")
+
+    @job_name.setter
+    def job_name(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "job_name", value)
+
+    @_builtins.property
     @pulumi.getter(name="pollInterval")
     def poll_interval(self) -> pulumi.Input[Optional[_builtins.float]]:
         """
@@ -212,6 +212,42 @@ class JobExecutionArgs:
     @poll_interval.setter
     def poll_interval(self, value: pulumi.Input[Optional[_builtins.float]]):
         pulumi.set(self, "poll_interval", value)
+
+    @_builtins.property
+    @pulumi.getter(name="resourceGroupName")
+    def resource_group_name(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
+        """
+        return pulumi.get(self, "resource_group_name")
+
+    @resource_group_name.setter
+    def resource_group_name(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "resource_group_name", value)
+
+    @_builtins.property
+    @pulumi.getter(name="serverName")
+    def server_name(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
+        """
+        return pulumi.get(self, "server_name")
+
+    @server_name.setter
+    def server_name(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "server_name", value)
+
+    @_builtins.property
+    @pulumi.getter(name="stepScripts")
+    def step_scripts(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
+        """
+        return pulumi.get(self, "step_scripts")
+
+    @step_scripts.setter
+    def step_scripts(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "step_scripts", value)
 
     @_builtins.property
     @pulumi.getter(name="subscriptionId")
@@ -275,10 +311,12 @@ class JobExecution(pulumi.CustomResource):
                  fail_on: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  job_agent_name: pulumi.Input[Optional[_builtins.str]] = None,
                  job_execution_id: pulumi.Input[Optional[_builtins.str]] = None,
+                 job_id: pulumi.Input[Optional[_builtins.str]] = None,
                  job_name: pulumi.Input[Optional[_builtins.str]] = None,
                  poll_interval: pulumi.Input[Optional[_builtins.float]] = None,
                  resource_group_name: pulumi.Input[Optional[_builtins.str]] = None,
                  server_name: pulumi.Input[Optional[_builtins.str]] = None,
+                 step_scripts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  subscription_id: pulumi.Input[Optional[_builtins.str]] = None,
                  timeout: pulumi.Input[Optional[_builtins.float]] = None,
                  triggers: pulumi.Input[Optional[Mapping[str, Any]]] = None,
@@ -295,14 +333,16 @@ class JobExecution(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] api_version: The ARM api-version of the Microsoft.Sql calls (default `2025-01-01`). Updated in place.
         :param pulumi.Input[_builtins.bool] cancel_on_destroy: Cancel an active run when the resource is destroyed or replaced (default `true`). With `false` the run is left going, and a replacement attaches to it while it runs instead of starting a second one.
         :param pulumi.Input[_builtins.str] execution_key: The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
-        :param pulumi.Input[_builtins.str] expected_plan: The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+        :param pulumi.Input[_builtins.str] expected_plan: The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] fail_on: Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
-        :param pulumi.Input[_builtins.str] job_agent_name: The Elastic Job agent.
+        :param pulumi.Input[_builtins.str] job_agent_name: The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
         :param pulumi.Input[_builtins.str] job_execution_id: A UUID to pin the run to. By default one is derived from the execution key, the job and `triggers`, so an interrupted `up` attaches to its run instead of starting another.
-        :param pulumi.Input[_builtins.str] job_name: The job to run.
+        :param pulumi.Input[_builtins.str] job_id: The job's ARM id (`/subscriptions/.../jobAgents/<agent>/jobs/<job>`, the `id` of azure-native's `sql.Job`), instead of `subscriptionId`, `resourceGroupName`, `serverName`, `jobAgentName` and `jobName`: the provider's Check fills them in from it (a name also given must agree with it). Wiring the job's id makes this run depend on the job.
+        :param pulumi.Input[_builtins.str] job_name: The job to run. Required unless `jobId` names it.
         :param pulumi.Input[_builtins.float] poll_interval: The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
-        :param pulumi.Input[_builtins.str] resource_group_name: The resource group of the SQL server.
-        :param pulumi.Input[_builtins.str] server_name: The SQL server that hosts the job agent.
+        :param pulumi.Input[_builtins.str] resource_group_name: The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
+        :param pulumi.Input[_builtins.str] server_name: The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] step_scripts: The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
         :param pulumi.Input[_builtins.str] subscription_id: The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
         :param pulumi.Input[_builtins.float] timeout: Seconds to wait when waiting (default 3600, at most 7 days); on timeout the run is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds how long a destroy waits for a cancelled run to stop (at most 5 minutes).
         :param pulumi.Input[Mapping[str, Any]] triggers: Any values; a change starts exactly one new run (like `triggers` of the Command provider).
@@ -312,7 +352,7 @@ class JobExecution(pulumi.CustomResource):
     @overload
     def __init__(__self__,
                  resource_name: str,
-                 args: JobExecutionArgs,
+                 args: Optional[JobExecutionArgs] = None,
                  opts: Optional[pulumi.ResourceOptions] = None):
         """
         One run of an Azure SQL Elastic Job (ARM "Job Executions - Create Or Update"), as a resource: the first `up` starts it, later `up`s leave it alone until `triggers` or the job change, and other resources read its outcome (`lifecycle`, `targetOutcomes`, ...). One intent, one run: an interrupted `up` attaches to its run, never starts a second one.
@@ -342,10 +382,12 @@ class JobExecution(pulumi.CustomResource):
                  fail_on: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  job_agent_name: pulumi.Input[Optional[_builtins.str]] = None,
                  job_execution_id: pulumi.Input[Optional[_builtins.str]] = None,
+                 job_id: pulumi.Input[Optional[_builtins.str]] = None,
                  job_name: pulumi.Input[Optional[_builtins.str]] = None,
                  poll_interval: pulumi.Input[Optional[_builtins.float]] = None,
                  resource_group_name: pulumi.Input[Optional[_builtins.str]] = None,
                  server_name: pulumi.Input[Optional[_builtins.str]] = None,
+                 step_scripts: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  subscription_id: pulumi.Input[Optional[_builtins.str]] = None,
                  timeout: pulumi.Input[Optional[_builtins.float]] = None,
                  triggers: pulumi.Input[Optional[Mapping[str, Any]]] = None,
@@ -364,20 +406,14 @@ class JobExecution(pulumi.CustomResource):
             __props__.__dict__["execution_key"] = execution_key
             __props__.__dict__["expected_plan"] = expected_plan
             __props__.__dict__["fail_on"] = fail_on
-            if job_agent_name is None and not opts.urn:
-                raise TypeError("Missing required property 'job_agent_name'")
             __props__.__dict__["job_agent_name"] = job_agent_name
             __props__.__dict__["job_execution_id"] = job_execution_id
-            if job_name is None and not opts.urn:
-                raise TypeError("Missing required property 'job_name'")
+            __props__.__dict__["job_id"] = job_id
             __props__.__dict__["job_name"] = job_name
             __props__.__dict__["poll_interval"] = poll_interval
-            if resource_group_name is None and not opts.urn:
-                raise TypeError("Missing required property 'resource_group_name'")
             __props__.__dict__["resource_group_name"] = resource_group_name
-            if server_name is None and not opts.urn:
-                raise TypeError("Missing required property 'server_name'")
             __props__.__dict__["server_name"] = server_name
+            __props__.__dict__["step_scripts"] = step_scripts
             __props__.__dict__["subscription_id"] = subscription_id
             __props__.__dict__["timeout"] = timeout
             __props__.__dict__["triggers"] = triggers
@@ -436,6 +472,7 @@ class JobExecution(pulumi.CustomResource):
         __props__.__dict__["in_history"] = None
         __props__.__dict__["job_agent_name"] = None
         __props__.__dict__["job_execution_id"] = None
+        __props__.__dict__["job_id"] = None
         __props__.__dict__["job_name"] = None
         __props__.__dict__["job_version"] = None
         __props__.__dict__["last_message"] = None
@@ -449,6 +486,7 @@ class JobExecution(pulumi.CustomResource):
         __props__.__dict__["start_time"] = None
         __props__.__dict__["step_id"] = None
         __props__.__dict__["step_name"] = None
+        __props__.__dict__["step_scripts"] = None
         __props__.__dict__["subscription_id"] = None
         __props__.__dict__["system_data"] = None
         __props__.__dict__["target"] = None
@@ -533,7 +571,7 @@ class JobExecution(pulumi.CustomResource):
     @pulumi.getter(name="expectedPlan")
     def expected_plan(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The plan a reviewer approved, as its `pin` (`v8 server1=12 server2=2 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose live plan differs, and names what changed (`version 8 -> 9`, `+3 databases on server2`). Updated in place.
+        The plan a reviewer approved, as its `pin` (`server1=12 server2=2 steps=9b1c2d3e4f50 sha256:...`, or any part of it): a create or replace refuses, before any request that changes anything, to start a run whose plan differs, and names what changed (`+3 databases on server2`, `step 1 'migrate' script sha256:... -> sha256:...`). A pin holds content, not the job's version: it survives the new version an update of a job step in the same deployment makes. Updated in place.
         """
         return pulumi.get(self, "expected_plan")
 
@@ -557,7 +595,7 @@ class JobExecution(pulumi.CustomResource):
     @pulumi.getter(name="jobAgentName")
     def job_agent_name(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The Elastic Job agent.
+        The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
         """
         return pulumi.get(self, "job_agent_name")
 
@@ -570,10 +608,18 @@ class JobExecution(pulumi.CustomResource):
         return pulumi.get(self, "job_execution_id")
 
     @_builtins.property
+    @pulumi.getter(name="jobId")
+    def job_id(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The job's ARM id (`/subscriptions/.../jobAgents/<agent>/jobs/<job>`, the `id` of azure-native's `sql.Job`), instead of `subscriptionId`, `resourceGroupName`, `serverName`, `jobAgentName` and `jobName`: the provider's Check fills them in from it (a name also given must agree with it). Wiring the job's id makes this run depend on the job.
+        """
+        return pulumi.get(self, "job_id")
+
+    @_builtins.property
     @pulumi.getter(name="jobName")
     def job_name(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The job to run.
+        The job to run. Required unless `jobId` names it.
         """
         return pulumi.get(self, "job_name")
 
@@ -637,7 +683,7 @@ class JobExecution(pulumi.CustomResource):
     @pulumi.getter(name="resourceGroupName")
     def resource_group_name(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The resource group of the SQL server.
+        The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
         """
         return pulumi.get(self, "resource_group_name")
 
@@ -645,7 +691,7 @@ class JobExecution(pulumi.CustomResource):
     @pulumi.getter(name="serverName")
     def server_name(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The SQL server that hosts the job agent.
+        The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
         """
         return pulumi.get(self, "server_name")
 
@@ -672,6 +718,14 @@ class JobExecution(pulumi.CustomResource):
         The step's name, for a step-level execution.
         """
         return pulumi.get(self, "step_name")
+
+    @_builtins.property
+    @pulumi.getter(name="stepScripts")
+    def step_scripts(self) -> pulumi.Output[Optional[Mapping[str, _builtins.str]]]:
+        """
+        The job's steps this deployment deploys, by step name: each one's script (wire the text the job step's `action.value` is given) or its `sha256:` digest. A preview shows the plan with these scripts, the run this deployment will start, and its pin; a create or replace refuses to start a run whose steps do not run them (the run must depend on the job steps, so they are updated first). Updated in place.
+        """
+        return pulumi.get(self, "step_scripts")
 
     @_builtins.property
     @pulumi.getter(name="subscriptionId")

@@ -21,16 +21,16 @@ __all__ = ['JobExecutionSetArgs', 'JobExecutionSet']
 @pulumi.input_type
 class JobExecutionSetArgs:
     def __init__(__self__, *,
-                 job_agent_name: pulumi.Input[_builtins.str],
                  members: pulumi.Input[Mapping[str, pulumi.Input['MemberArgs']]],
-                 resource_group_name: pulumi.Input[_builtins.str],
-                 server_name: pulumi.Input[_builtins.str],
                  api_version: pulumi.Input[Optional[_builtins.str]] = None,
                  cancel_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  execution_key: pulumi.Input[Optional[_builtins.str]] = None,
                  fail_on: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  gate: pulumi.Input[Optional['RolloutGateArgs']] = None,
+                 job_agent_name: pulumi.Input[Optional[_builtins.str]] = None,
                  poll_interval: pulumi.Input[Optional[_builtins.float]] = None,
+                 resource_group_name: pulumi.Input[Optional[_builtins.str]] = None,
+                 server_name: pulumi.Input[Optional[_builtins.str]] = None,
                  subscription_id: pulumi.Input[Optional[_builtins.str]] = None,
                  timeout: pulumi.Input[Optional[_builtins.float]] = None,
                  wait_for_completion: pulumi.Input[Optional[_builtins.bool]] = None,
@@ -38,25 +38,22 @@ class JobExecutionSetArgs:
         """
         The set of arguments for constructing a JobExecutionSet resource.
 
-        :param pulumi.Input[_builtins.str] job_agent_name: The Elastic Job agent.
         :param pulumi.Input[Mapping[str, pulumi.Input['MemberArgs']]] members: The executions to run, by member key (1 to 1000; letters, digits, `.`, `_`, `-`): each a job, its triggers and optionally a pinned execution id. Adding, removing or changing a member updates the set in place and runs only that member.
-        :param pulumi.Input[_builtins.str] resource_group_name: The resource group of the SQL server.
-        :param pulumi.Input[_builtins.str] server_name: The SQL server that hosts the job agent.
         :param pulumi.Input[_builtins.str] api_version: The ARM api-version of the Microsoft.Sql calls (default `2025-01-01`). Updated in place.
         :param pulumi.Input[_builtins.bool] cancel_on_destroy: Cancel an active run when the resource is destroyed or replaced (default `true`). With `false` the run is left going, and a replacement attaches to it while it runs instead of starting a second one.
         :param pulumi.Input[_builtins.str] execution_key: The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] fail_on: Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
         :param pulumi.Input['RolloutGateArgs'] gate: When a wave lets the next one start (default: every member of the wave ended `Succeeded`).
+        :param pulumi.Input[_builtins.str] job_agent_name: The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
         :param pulumi.Input[_builtins.float] poll_interval: The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
+        :param pulumi.Input[_builtins.str] resource_group_name: The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
+        :param pulumi.Input[_builtins.str] server_name: The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
         :param pulumi.Input[_builtins.str] subscription_id: The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
         :param pulumi.Input[_builtins.float] timeout: Seconds to wait when waiting (default 3600, at most 7 days); on timeout the run is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds how long a destroy waits for a cancelled run to stop (at most 5 minutes).
         :param pulumi.Input[_builtins.bool] wait_for_completion: `false` (default): done once ARM accepted the run. `true`: wait until its lifecycle is terminal and fail the deployment on a lifecycle listed in `failOn`. Updated in place.
         :param pulumi.Input[Sequence[Any]] waves: A staged rollout: member keys in ordered waves (`[[canary], [pool1, pool2], [rest]]`). Every member is in exactly one wave, and the set must wait (`waitForCompletion: true`). A wave starts only when the one before passed its `gate`; a wave that fails it halts the rollout (later waves start nothing), and the next `up` resumes it: members re-run only as their own rules say (a `triggers` change), members that succeeded never run again, then the later waves start. Changing it updates the set in place.
         """
-        pulumi.set(__self__, "job_agent_name", job_agent_name)
         pulumi.set(__self__, "members", members)
-        pulumi.set(__self__, "resource_group_name", resource_group_name)
-        pulumi.set(__self__, "server_name", server_name)
         if api_version is not None:
             pulumi.set(__self__, "api_version", api_version)
         if cancel_on_destroy is not None:
@@ -67,8 +64,14 @@ class JobExecutionSetArgs:
             pulumi.set(__self__, "fail_on", fail_on)
         if gate is not None:
             pulumi.set(__self__, "gate", gate)
+        if job_agent_name is not None:
+            pulumi.set(__self__, "job_agent_name", job_agent_name)
         if poll_interval is not None:
             pulumi.set(__self__, "poll_interval", poll_interval)
+        if resource_group_name is not None:
+            pulumi.set(__self__, "resource_group_name", resource_group_name)
+        if server_name is not None:
+            pulumi.set(__self__, "server_name", server_name)
         if subscription_id is not None:
             pulumi.set(__self__, "subscription_id", subscription_id)
         if timeout is not None:
@@ -77,18 +80,6 @@ class JobExecutionSetArgs:
             pulumi.set(__self__, "wait_for_completion", wait_for_completion)
         if waves is not None:
             pulumi.set(__self__, "waves", waves)
-
-    @_builtins.property
-    @pulumi.getter(name="jobAgentName")
-    def job_agent_name(self) -> pulumi.Input[_builtins.str]:
-        """
-        The Elastic Job agent.
-        """
-        return pulumi.get(self, "job_agent_name")
-
-    @job_agent_name.setter
-    def job_agent_name(self, value: pulumi.Input[_builtins.str]):
-        pulumi.set(self, "job_agent_name", value)
 
     @_builtins.property
     @pulumi.getter
@@ -101,30 +92,6 @@ class JobExecutionSetArgs:
     @members.setter
     def members(self, value: pulumi.Input[Mapping[str, pulumi.Input['MemberArgs']]]):
         pulumi.set(self, "members", value)
-
-    @_builtins.property
-    @pulumi.getter(name="resourceGroupName")
-    def resource_group_name(self) -> pulumi.Input[_builtins.str]:
-        """
-        The resource group of the SQL server.
-        """
-        return pulumi.get(self, "resource_group_name")
-
-    @resource_group_name.setter
-    def resource_group_name(self, value: pulumi.Input[_builtins.str]):
-        pulumi.set(self, "resource_group_name", value)
-
-    @_builtins.property
-    @pulumi.getter(name="serverName")
-    def server_name(self) -> pulumi.Input[_builtins.str]:
-        """
-        The SQL server that hosts the job agent.
-        """
-        return pulumi.get(self, "server_name")
-
-    @server_name.setter
-    def server_name(self, value: pulumi.Input[_builtins.str]):
-        pulumi.set(self, "server_name", value)
 
     @_builtins.property
     @pulumi.getter(name="apiVersion")
@@ -187,6 +154,18 @@ class JobExecutionSetArgs:
         pulumi.set(self, "gate", value)
 
     @_builtins.property
+    @pulumi.getter(name="jobAgentName")
+    def job_agent_name(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
+        """
+        return pulumi.get(self, "job_agent_name")
+
+    @job_agent_name.setter
+    def job_agent_name(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "job_agent_name", value)
+
+    @_builtins.property
     @pulumi.getter(name="pollInterval")
     def poll_interval(self) -> pulumi.Input[Optional[_builtins.float]]:
         """
@@ -197,6 +176,30 @@ class JobExecutionSetArgs:
     @poll_interval.setter
     def poll_interval(self, value: pulumi.Input[Optional[_builtins.float]]):
         pulumi.set(self, "poll_interval", value)
+
+    @_builtins.property
+    @pulumi.getter(name="resourceGroupName")
+    def resource_group_name(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
+        """
+        return pulumi.get(self, "resource_group_name")
+
+    @resource_group_name.setter
+    def resource_group_name(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "resource_group_name", value)
+
+    @_builtins.property
+    @pulumi.getter(name="serverName")
+    def server_name(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
+        """
+        return pulumi.get(self, "server_name")
+
+    @server_name.setter
+    def server_name(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "server_name", value)
 
     @_builtins.property
     @pulumi.getter(name="subscriptionId")
@@ -278,11 +281,11 @@ class JobExecutionSet(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] execution_key: The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] fail_on: Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
         :param pulumi.Input[Union['RolloutGateArgs', 'RolloutGateArgsDict', 'outputs.RolloutGate']] gate: When a wave lets the next one start (default: every member of the wave ended `Succeeded`).
-        :param pulumi.Input[_builtins.str] job_agent_name: The Elastic Job agent.
+        :param pulumi.Input[_builtins.str] job_agent_name: The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
         :param pulumi.Input[Mapping[str, pulumi.Input[Union['MemberArgs', 'MemberArgsDict', 'outputs.Member']]]] members: The executions to run, by member key (1 to 1000; letters, digits, `.`, `_`, `-`): each a job, its triggers and optionally a pinned execution id. Adding, removing or changing a member updates the set in place and runs only that member.
         :param pulumi.Input[_builtins.float] poll_interval: The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
-        :param pulumi.Input[_builtins.str] resource_group_name: The resource group of the SQL server.
-        :param pulumi.Input[_builtins.str] server_name: The SQL server that hosts the job agent.
+        :param pulumi.Input[_builtins.str] resource_group_name: The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
+        :param pulumi.Input[_builtins.str] server_name: The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
         :param pulumi.Input[_builtins.str] subscription_id: The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
         :param pulumi.Input[_builtins.float] timeout: Seconds to wait when waiting (default 3600, at most 7 days); on timeout the run is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds how long a destroy waits for a cancelled run to stop (at most 5 minutes).
         :param pulumi.Input[_builtins.bool] wait_for_completion: `false` (default): done once ARM accepted the run. `true`: wait until its lifecycle is terminal and fail the deployment on a lifecycle listed in `failOn`. Updated in place.
@@ -340,18 +343,12 @@ class JobExecutionSet(pulumi.CustomResource):
             __props__.__dict__["execution_key"] = execution_key
             __props__.__dict__["fail_on"] = fail_on
             __props__.__dict__["gate"] = gate
-            if job_agent_name is None and not opts.urn:
-                raise TypeError("Missing required property 'job_agent_name'")
             __props__.__dict__["job_agent_name"] = job_agent_name
             if members is None and not opts.urn:
                 raise TypeError("Missing required property 'members'")
             __props__.__dict__["members"] = members
             __props__.__dict__["poll_interval"] = poll_interval
-            if resource_group_name is None and not opts.urn:
-                raise TypeError("Missing required property 'resource_group_name'")
             __props__.__dict__["resource_group_name"] = resource_group_name
-            if server_name is None and not opts.urn:
-                raise TypeError("Missing required property 'server_name'")
             __props__.__dict__["server_name"] = server_name
             __props__.__dict__["subscription_id"] = subscription_id
             __props__.__dict__["timeout"] = timeout
@@ -477,7 +474,7 @@ class JobExecutionSet(pulumi.CustomResource):
     @pulumi.getter(name="jobAgentName")
     def job_agent_name(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The Elastic Job agent.
+        The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
         """
         return pulumi.get(self, "job_agent_name")
 
@@ -501,7 +498,7 @@ class JobExecutionSet(pulumi.CustomResource):
     @pulumi.getter(name="resourceGroupName")
     def resource_group_name(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The resource group of the SQL server.
+        The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
         """
         return pulumi.get(self, "resource_group_name")
 
@@ -517,7 +514,7 @@ class JobExecutionSet(pulumi.CustomResource):
     @pulumi.getter(name="serverName")
     def server_name(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The SQL server that hosts the job agent.
+        The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
         """
         return pulumi.get(self, "server_name")
 

@@ -33,12 +33,16 @@ class Member(dict):
     @staticmethod
     def __key_warning(key: str):
         suggest = None
-        if key == "jobName":
-            suggest = "job_name"
-        elif key == "expectedPlan":
+        if key == "expectedPlan":
             suggest = "expected_plan"
         elif key == "jobExecutionId":
             suggest = "job_execution_id"
+        elif key == "jobId":
+            suggest = "job_id"
+        elif key == "jobName":
+            suggest = "job_name"
+        elif key == "stepScripts":
+            suggest = "step_scripts"
 
         if suggest:
             pulumi.log.warn(f"Key '{key}' not found in Member. Access the value via the '{suggest}' property getter instead.")
@@ -52,33 +56,34 @@ class Member(dict):
         return super().get(key, default)
 
     def __init__(__self__, *,
-                 job_name: _builtins.str,
                  expected_plan: Optional[_builtins.str] = None,
                  job_execution_id: Optional[_builtins.str] = None,
+                 job_id: Optional[_builtins.str] = None,
+                 job_name: Optional[_builtins.str] = None,
+                 step_scripts: Optional[Mapping[str, _builtins.str]] = None,
                  triggers: Optional[Mapping[str, Any]] = None):
         """
         One member of a JobExecutionSet.
 
-        :param _builtins.str job_name: The job this member runs.
         :param _builtins.str expected_plan: The plan a reviewer approved for this member's run, as its `pin` (or any part of it), as on a JobExecution: the member starts no run while its job's live plan differs; it is recorded with a `PlanChanged` error naming what changed, and the other members go on (the next `up` tries it again). Changing it alone never re-runs a member that ran.
         :param _builtins.str job_execution_id: A UUID to pin this member's run to.
+        :param _builtins.str job_id: The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
+        :param _builtins.str job_name: The job this member runs. Required unless `jobId` names it.
+        :param Mapping[str, _builtins.str] step_scripts: The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
         :param Mapping[str, Any] triggers: Any values; a change re-runs just this member.
         """
-        pulumi.set(__self__, "job_name", job_name)
         if expected_plan is not None:
             pulumi.set(__self__, "expected_plan", expected_plan)
         if job_execution_id is not None:
             pulumi.set(__self__, "job_execution_id", job_execution_id)
+        if job_id is not None:
+            pulumi.set(__self__, "job_id", job_id)
+        if job_name is not None:
+            pulumi.set(__self__, "job_name", job_name)
+        if step_scripts is not None:
+            pulumi.set(__self__, "step_scripts", step_scripts)
         if triggers is not None:
             pulumi.set(__self__, "triggers", triggers)
-
-    @_builtins.property
-    @pulumi.getter(name="jobName")
-    def job_name(self) -> _builtins.str:
-        """
-        The job this member runs.
-        """
-        return pulumi.get(self, "job_name")
 
     @_builtins.property
     @pulumi.getter(name="expectedPlan")
@@ -95,6 +100,30 @@ class Member(dict):
         A UUID to pin this member's run to.
         """
         return pulumi.get(self, "job_execution_id")
+
+    @_builtins.property
+    @pulumi.getter(name="jobId")
+    def job_id(self) -> Optional[_builtins.str]:
+        """
+        The job's ARM id (azure-native's `sql.Job` `id`) instead of `jobName`; it must name a job of the set's agent, whose names default to the id's when the set gives none.
+        """
+        return pulumi.get(self, "job_id")
+
+    @_builtins.property
+    @pulumi.getter(name="jobName")
+    def job_name(self) -> Optional[_builtins.str]:
+        """
+        The job this member runs. Required unless `jobId` names it.
+        """
+        return pulumi.get(self, "job_name")
+
+    @_builtins.property
+    @pulumi.getter(name="stepScripts")
+    def step_scripts(self) -> Optional[Mapping[str, _builtins.str]]:
+        """
+        The job's steps this deployment deploys, by step name (script text or `sha256:` digest), as on a JobExecution. Changing it alone never re-runs a member that ran.
+        """
+        return pulumi.get(self, "step_scripts")
 
     @_builtins.property
     @pulumi.getter
@@ -415,6 +444,7 @@ class RunPlan(dict):
     def __init__(__self__, *,
                  busy: Optional[Sequence[_builtins.str]] = None,
                  databases: Optional[_builtins.int] = None,
+                 deployed: Optional[Sequence[_builtins.str]] = None,
                  digest: Optional[_builtins.str] = None,
                  job: Optional[_builtins.str] = None,
                  pin: Optional[_builtins.str] = None,
@@ -428,9 +458,10 @@ class RunPlan(dict):
 
         :param Sequence[_builtins.str] busy: Databases an active run of the job holds: the service skips them there.
         :param _builtins.int databases: How many databases the run will touch.
-        :param _builtins.str digest: A stable digest of what will run where (`sha256:` and 16 hex characters).
+        :param Sequence[_builtins.str] deployed: Steps whose script the plan shows as this deployment gives it (`stepScripts`), not as the live job has it.
+        :param _builtins.str digest: A stable digest of what will run where, by content, not version (`sha256:` and 16 hex characters).
         :param _builtins.str job: The job.
-        :param _builtins.str pin: Version, databases per server and digest: the value `expectedPlan` takes.
+        :param _builtins.str pin: Databases per server, the steps' scripts and the digest: the value `expectedPlan` takes.
         :param Mapping[str, _builtins.float] servers: Databases per server.
         :param Sequence[Any] steps: Each step in order: `stepId`, `name`, `targetGroup`, `credential`, `scriptDigest`, `scriptFirstLine`, `timeoutSeconds`, `retryAttempts`, `databases` (`server/database`) and `unresolved` members with reasons.
         :param _builtins.str summary: The plan in one line, as the resource's row shows it.
@@ -441,6 +472,8 @@ class RunPlan(dict):
             pulumi.set(__self__, "busy", busy)
         if databases is not None:
             pulumi.set(__self__, "databases", databases)
+        if deployed is not None:
+            pulumi.set(__self__, "deployed", deployed)
         if digest is not None:
             pulumi.set(__self__, "digest", digest)
         if job is not None:
@@ -476,9 +509,17 @@ class RunPlan(dict):
 
     @_builtins.property
     @pulumi.getter
+    def deployed(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        Steps whose script the plan shows as this deployment gives it (`stepScripts`), not as the live job has it.
+        """
+        return pulumi.get(self, "deployed")
+
+    @_builtins.property
+    @pulumi.getter
     def digest(self) -> Optional[_builtins.str]:
         """
-        A stable digest of what will run where (`sha256:` and 16 hex characters).
+        A stable digest of what will run where, by content, not version (`sha256:` and 16 hex characters).
         """
         return pulumi.get(self, "digest")
 
@@ -494,7 +535,7 @@ class RunPlan(dict):
     @pulumi.getter
     def pin(self) -> Optional[_builtins.str]:
         """
-        Version, databases per server and digest: the value `expectedPlan` takes.
+        Databases per server, the steps' scripts and the digest: the value `expectedPlan` takes.
         """
         return pulumi.get(self, "pin")
 

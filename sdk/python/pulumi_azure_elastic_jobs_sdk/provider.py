@@ -28,6 +28,7 @@ class ProviderArgs:
                  environment: pulumi.Input[Optional[_builtins.str]] = None,
                  fleet_subscriptions: pulumi.Input[Optional[_builtins.str]] = None,
                  max_response_bytes: pulumi.Input[Optional[_builtins.int]] = None,
+                 plan_rows: pulumi.Input[Optional[_builtins.str]] = None,
                  retry_budget: pulumi.Input[Optional[_builtins.float]] = None,
                  subscription_id: pulumi.Input[Optional[_builtins.str]] = None,
                  tenant_id: pulumi.Input[Optional[_builtins.str]] = None,
@@ -43,7 +44,8 @@ class ProviderArgs:
         :param pulumi.Input[_builtins.str] endpoint: The ARM endpoint (default: the cloud's Resource Manager, `https://management.azure.com`); the local emulator's URL to use it.
         :param pulumi.Input[_builtins.str] environment: The Azure cloud: `public` (default), `usgovernment` or `china`.
         :param pulumi.Input[_builtins.str] fleet_subscriptions: Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
-        :param pulumi.Input[_builtins.int] max_response_bytes: The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+        :param pulumi.Input[_builtins.int] max_response_bytes: The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
+        :param pulumi.Input[_builtins.str] plan_rows: A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
         :param pulumi.Input[_builtins.float] retry_budget: Seconds each request may spend on retries (default 120).
         :param pulumi.Input[_builtins.str] subscription_id: The default subscription of every resource.
         :param pulumi.Input[_builtins.str] tenant_id: The tenant of a service principal.
@@ -67,6 +69,8 @@ class ProviderArgs:
             pulumi.set(__self__, "fleet_subscriptions", fleet_subscriptions)
         if max_response_bytes is not None:
             pulumi.set(__self__, "max_response_bytes", max_response_bytes)
+        if plan_rows is not None:
+            pulumi.set(__self__, "plan_rows", plan_rows)
         if retry_budget is not None:
             pulumi.set(__self__, "retry_budget", retry_budget)
         if subscription_id is not None:
@@ -176,13 +180,25 @@ class ProviderArgs:
     @pulumi.getter(name="maxResponseBytes")
     def max_response_bytes(self) -> pulumi.Input[Optional[_builtins.int]]:
         """
-        The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+        The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
         """
         return pulumi.get(self, "max_response_bytes")
 
     @max_response_bytes.setter
     def max_response_bytes(self, value: pulumi.Input[Optional[_builtins.int]]):
         pulumi.set(self, "max_response_bytes", value)
+
+    @_builtins.property
+    @pulumi.getter(name="planRows")
+    def plan_rows(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
+        """
+        return pulumi.get(self, "plan_rows")
+
+    @plan_rows.setter
+    def plan_rows(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "plan_rows", value)
 
     @_builtins.property
     @pulumi.getter(name="retryBudget")
@@ -248,6 +264,7 @@ class Provider(pulumi.ProviderResource):
                  environment: pulumi.Input[Optional[_builtins.str]] = None,
                  fleet_subscriptions: pulumi.Input[Optional[_builtins.str]] = None,
                  max_response_bytes: pulumi.Input[Optional[_builtins.int]] = None,
+                 plan_rows: pulumi.Input[Optional[_builtins.str]] = None,
                  retry_budget: pulumi.Input[Optional[_builtins.float]] = None,
                  subscription_id: pulumi.Input[Optional[_builtins.str]] = None,
                  tenant_id: pulumi.Input[Optional[_builtins.str]] = None,
@@ -266,7 +283,8 @@ class Provider(pulumi.ProviderResource):
         :param pulumi.Input[_builtins.str] endpoint: The ARM endpoint (default: the cloud's Resource Manager, `https://management.azure.com`); the local emulator's URL to use it.
         :param pulumi.Input[_builtins.str] environment: The Azure cloud: `public` (default), `usgovernment` or `china`.
         :param pulumi.Input[_builtins.str] fleet_subscriptions: Subscriptions (comma-separated) where a run's plan looks for target servers, after the job agent's own.
-        :param pulumi.Input[_builtins.int] max_response_bytes: The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+        :param pulumi.Input[_builtins.int] max_response_bytes: The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
+        :param pulumi.Input[_builtins.str] plan_rows: A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
         :param pulumi.Input[_builtins.float] retry_budget: Seconds each request may spend on retries (default 120).
         :param pulumi.Input[_builtins.str] subscription_id: The default subscription of every resource.
         :param pulumi.Input[_builtins.str] tenant_id: The tenant of a service principal.
@@ -305,6 +323,7 @@ class Provider(pulumi.ProviderResource):
                  environment: pulumi.Input[Optional[_builtins.str]] = None,
                  fleet_subscriptions: pulumi.Input[Optional[_builtins.str]] = None,
                  max_response_bytes: pulumi.Input[Optional[_builtins.int]] = None,
+                 plan_rows: pulumi.Input[Optional[_builtins.str]] = None,
                  retry_budget: pulumi.Input[Optional[_builtins.float]] = None,
                  subscription_id: pulumi.Input[Optional[_builtins.str]] = None,
                  tenant_id: pulumi.Input[Optional[_builtins.str]] = None,
@@ -327,6 +346,7 @@ class Provider(pulumi.ProviderResource):
             __props__.__dict__["environment"] = environment
             __props__.__dict__["fleet_subscriptions"] = fleet_subscriptions
             __props__.__dict__["max_response_bytes"] = pulumi.Output.from_input(max_response_bytes).apply(pulumi.runtime.to_json) if max_response_bytes is not None else None
+            __props__.__dict__["plan_rows"] = plan_rows
             __props__.__dict__["retry_budget"] = pulumi.Output.from_input(retry_budget).apply(pulumi.runtime.to_json) if retry_budget is not None else None
             __props__.__dict__["subscription_id"] = subscription_id
             __props__.__dict__["tenant_id"] = tenant_id

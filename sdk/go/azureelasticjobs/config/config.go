@@ -51,9 +51,14 @@ func GetFleetSubscriptions(ctx *pulumi.Context) string {
 	return config.Get(ctx, "azure-elastic-jobs:fleetSubscriptions")
 }
 
-// The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+// The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
 func GetMaxResponseBytes(ctx *pulumi.Context) int {
 	return config.GetInt(ctx, "azure-elastic-jobs:maxResponseBytes")
+}
+
+// A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
+func GetPlanRows(ctx *pulumi.Context) string {
+	return config.Get(ctx, "azure-elastic-jobs:planRows")
 }
 
 // Seconds each request may spend on retries (default 120).

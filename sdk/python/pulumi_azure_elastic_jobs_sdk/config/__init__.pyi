@@ -56,7 +56,12 @@ Subscriptions (comma-separated) where a run's plan looks for target servers, aft
 
 maxResponseBytes: Optional[int]
 """
-The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
+"""
+
+planRows: Optional[str]
+"""
+A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
 """
 
 retryBudget: Optional[float]

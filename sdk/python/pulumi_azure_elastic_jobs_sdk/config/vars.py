@@ -79,9 +79,16 @@ class _ExportableConfig(types.ModuleType):
     @_builtins.property
     def max_response_bytes(self) -> Optional[int]:
         """
-        The largest answer read from the service, in bytes once decompressed (default 64 MiB); a larger one fails the request.
+        The largest answer read from the service, in bytes (default 64 MiB); a larger one fails the request.
         """
         return __config__.get_int('maxResponseBytes')
+
+    @_builtins.property
+    def plan_rows(self) -> Optional[str]:
+        """
+        A preview's rows under a resource that would start a run: `database` (a row per database), `server` (a row per server, its databases a property), `none`, or `auto` (default: a row per database up to 100 databases, a row per server above).
+        """
+        return __config__.get('planRows')
 
     @_builtins.property
     def retry_budget(self) -> Optional[float]:
