@@ -1137,7 +1137,8 @@ class ExecutionSets(Executions):
             if key not in executions:
                 entry = recorded.get(key)
                 member = standing.get(key, Member())
-                executions[key] = dict(entry) if isinstance(entry, Mapping) else _entry_of(inputs, key, member)
+                as_recorded = {"error": None, "lifecycle": None, **entry} if isinstance(entry, Mapping) else None
+                executions[key] = as_recorded or _entry_of(inputs, key, member)  # as recorded, its nulls dropped
         return _set_outputs(inputs, executions)
 
     def _start_members(
@@ -1249,14 +1250,14 @@ def _entry_of(inputs: SetInputs, key: str, member: Member) -> dict[str, Any]:
 def _set_outputs(inputs: SetInputs, executions: dict[str, Any]) -> dict[str, Any]:
     """A set's outputs from its members' entries; with waves, the ``rollout`` they add up to."""
     executions = dict(sorted(executions.items()))
-    failed = [key for key, item in executions.items() if item.get("error") or item.get("lifecycle") in inputs.fail_on]
+    failed = [key for key, item in executions.items() if item["error"] or item["lifecycle"] in inputs.fail_on]
     gate = inputs.gate.model_dump() if inputs.gate else None
     return _as_struct_numbers(
         {
             **inputs.model_dump(),
             "executions": executions,
             "failed_members": sorted(failed),
-            "finished": all(item.get("error") or is_terminal(item.get("lifecycle")) for item in executions.values()),
+            "finished": all(item["error"] or is_terminal(item["lifecycle"]) for item in executions.values()),
             "rollout": rollout(inputs.waves, executions, Gate.of(gate)) if inputs.waves is not None else None,
         }
     )

@@ -634,9 +634,9 @@ MUTANTS: tuple[Mutant, ...] = (
         name="a-cut-set-wait-says-finished",
         breaks="a set whose wait was cut while a member still runs says finished, so a program gating on it goes on",
         module="operations.py",
-        old='                "finished": all(item["error"] or is_terminal(item["lifecycle"]) '
+        old='            "finished": all(item["error"] or is_terminal(item["lifecycle"]) '
         "for item in executions.values()),\n",
-        new='                "finished": True,\n',
+        new='            "finished": True,\n',
         killers=(
             f"{_SECOND}::test_a_set_whose_wait_is_cut_while_a_member_runs_stays_unfinished_and_the_next_up_waits_for_it"
             "[native]",
