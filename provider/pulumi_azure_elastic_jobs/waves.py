@@ -231,7 +231,8 @@ def preview_lines(
         else:
             when = f"once wave {', '.join(pending)} passed" if pending else "up starts it"
             lines.append(f"wave {number} ({', '.join(keys)}): {when}: starts {', '.join(runs)}")
-            lines.extend(f"  member {key}: " + plans[key].replace("\n", "\n    ") for key in runs if key in plans)
+            # as a set's plans read without waves, so the pull request's plan comment (pr.py) finds them
+            lines.extend(f"members {key}: {plans[key]}" for key in runs if key in plans)
         if runs or passed.get(number) != PASSED:
             pending.append(str(number))
     return lines

@@ -248,10 +248,15 @@ def test_the_preview_of_a_fix_shows_the_halt_and_each_wave_in_order_with_what_up
         engine_log.stop()
     assert "rollout in 3 waves; a wave starts once the one before passed: every member ended Succeeded" in said
     assert "halted at wave 1 by the last up (1 failed target (server1/app-db-2)" in said
-    assert "wave 1 (canary): up starts it: starts canary\n  member canary: " in said
+    assert "wave 1 (canary): up starts it: starts canary\nmembers canary: will run " in said
     assert f"will run {jobs['canary'].job_name} v1" in said.split("wave 2")[0]  # the wave's plan, under it
     assert "wave 2 (pool): once wave 1 passed: starts pool" in said
     assert "wave 3 (rest): once wave 1, 2 passed: starts rest" in said
+    from pulumi_azure_elastic_jobs.pr import parse_plan_text
+
+    shown = parse_plan_text(said)  # the pull request's plan comment finds each wave's plan
+    assert [plan.members for plan in shown] == ["canary", "pool", "rest"]
+    assert all(plan.steps and plan.pin for plan in shown)
 
     assert "wave 1 (canary): up starts it: starts canary" in said_by_check
     assert "wave 2 (pool): no member changed; up starts those that never ran, once wave 1 passed" in said_by_check
