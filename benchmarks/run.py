@@ -965,6 +965,7 @@ def main() -> None:
     import tempfile
 
     from benchmarks.plans import cli_rows, fleet_preview
+    from benchmarks.rollouts import rollout_figures
     from benchmarks.startup import compile_bytecode, startup_figures
 
     compile_bytecode()  # every figure that starts a plugin or imports the package, as an install would run it
@@ -986,6 +987,7 @@ def main() -> None:
             *startup_figures(1 if args.quick else 7, Path(tmp) / "startup"),
             *(fleet_preview(3, 3, 10, 1) if args.quick else fleet_preview(15)),
             *(cli_rows(1, Path(tmp), 3, 10, 1, warm=False) if args.quick else cli_rows(5, Path(tmp))),
+            *(rollout_figures(3, 4, 1.0) if args.quick else rollout_figures(10, 100, 3.0)),
         ]
     print_table(figures)
     report = {

@@ -47,6 +47,7 @@ def test_quick_benchmark_run_writes_every_figure(tmp_path: Path) -> None:
         "9b",
         "9c",
         "9e",
+        "10",
     }
     assert groups == {*everywhere, *cli, *native}
     for figure in report["figures"]:

@@ -51,6 +51,9 @@ class BehaviorSpec(BaseModel):
     skip_while_active: bool = Field(
         False, description="skip a run created while another run of the job is active, as the scheduler does"
     )
+    failed_databases: tuple[str, ...] = Field(
+        (), description="databases (by name) where the job's steps fail on every attempt, whatever `outcome` says"
+    )
 
 
 class IdentitySpec(BaseModel):

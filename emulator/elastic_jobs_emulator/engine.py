@@ -60,6 +60,12 @@ class Behavior:
     """Emulated seconds from a run's creation to its start (default ``START_DELAY``; recorded: 0.2 to 6.7 s)."""
     skip_while_active: bool = False
     """The scheduler's rule: a run created while another run of the job is active is skipped (``Skipped``)."""
+    failed_databases: tuple[str, ...] = ()
+    """Databases (by name, case-insensitive) where every attempt of the job's steps fails, whatever ``outcome``
+    says: a run that fails on chosen targets only (a canary that breaks one database)."""
+
+    def fails_on(self, target: dict[str, Any]) -> bool:
+        return str(target.get("databaseName") or "").lower() in {name.lower() for name in self.failed_databases}
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -90,7 +96,9 @@ def _with_fraction(seconds: int, ticks: int) -> str:
     return f"{whole}.{digits}Z" if digits else f"{whole}Z"
 
 
-def _attempt_outcomes(script: str, retries: int, behavior: Behavior) -> list[str]:
+def _attempt_outcomes(script: str, retries: int, behavior: Behavior, failing_target: bool = False) -> list[str]:
+    if failing_target:
+        return ["Failed"] * (retries + 1)
     if behavior.outcome in ("Failed", "TimedOut"):
         return [behavior.outcome] * (1 if behavior.outcome == "TimedOut" else retries + 1)
     if behavior.outcome == "Succeeded":
@@ -190,7 +198,7 @@ def _plan_target(
     interval = float(options.get("initialRetryIntervalSeconds", 1))
     attempts: list[dict[str, Any]] = []
     clock = begin
-    for number, outcome in enumerate(_attempt_outcomes(script, retries, behavior)):
+    for number, outcome in enumerate(_attempt_outcomes(script, retries, behavior, behavior.fails_on(target))):
         if number:
             clock += interval / scale
             interval = min(

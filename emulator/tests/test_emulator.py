@@ -132,6 +132,18 @@ def test_fail_once_succeeds_on_retry_and_admin_behaviors_override(
     assert client.wait_for_terminal(ref2, timeout=30).properties.lifecycle == "TimedOut"
 
 
+def test_a_behavior_fails_chosen_databases_only_and_the_run_fails_with_them(
+    emulator: Emulator, client: ElasticJobsClient
+) -> None:
+    job = new_job(client, script="SELECT 1; -- emulator:duration=0")
+    emulator.set_behavior(job.job_name, failed_databases=["APP-DB-2"])  # names compare case-insensitively
+    ref = job.execution(str(uuid.uuid4()))
+    client.put_execution(ref)
+    assert client.wait_for_terminal(ref, timeout=30).properties.lifecycle == "Failed"
+    ended = {t.properties.target.database_name: t.properties.lifecycle for t in client.list_target_executions(ref)}
+    assert ended == {"app-db-1": "Succeeded", "app-db-2": "Failed"}
+
+
 def test_a_cancel_answers_200_empty_with_a_location_and_lands_a_moment_later(
     emulator: Emulator, client: ElasticJobsClient
 ) -> None:

@@ -302,6 +302,77 @@ SET_INPUTS = (
         required=True,
         items="#/types/azure-elastic-jobs:index:Member",
     ),
+    Prop(
+        "waves",
+        "array",
+        "A staged rollout: member keys in ordered waves (`[[canary], [pool1, pool2], [rest]]`). Every member is in "
+        "exactly one wave, and the set must wait (`waitForCompletion: true`). A wave starts only when the one "
+        "before passed its `gate`; a wave that fails it halts the rollout (later waves start nothing), and the "
+        "next `up` resumes it: members re-run only as their own rules say (a `triggers` change), members that "
+        "succeeded never run again, then the later waves start. Changing it updates the set in place.",
+        items="any",
+    ),
+    Prop(
+        "gate",
+        "#/types/azure-elastic-jobs:index:RolloutGate",
+        "When a wave lets the next one start (default: every member of the wave ended `Succeeded`).",
+    ),
+)
+
+GATE_PROPS = (
+    Prop(
+        "pass_on",
+        "array",
+        "Lifecycles a member may end in for its wave to pass (default `Succeeded`; any of Succeeded, "
+        "SucceededWithSkipped, Skipped).",
+        items="string",
+    ),
+    Prop(
+        "max_failed_targets",
+        "integer",
+        "How many databases of a wave may fail (a member that ended Failed or TimedOut on them then passes); "
+        "with neither limit given, none may.",
+    ),
+    Prop("max_failed_share", "number", "The share (0 to 1) of a wave's databases that may fail."),
+)
+
+ROLLOUT_WAVE = (
+    Prop("wave", "integer", "The wave's number, from 1.", required=True),
+    Prop("members", "array", "The wave's member keys.", required=True, items="string"),
+    Prop(
+        "lifecycle",
+        "string",
+        "NotStarted, InProgress, Succeeded (it passed its gate) or Failed (it failed it).",
+        required=True,
+    ),
+    Prop("databases_succeeded", "integer", "Databases the wave's runs succeeded on.", required=True),
+    Prop("databases_failed", "integer", "Databases the wave's runs failed or timed out on.", required=True),
+)
+
+ROLLOUT_HALT = (
+    Prop("wave", "integer", "The wave that failed its gate.", required=True),
+    Prop("reason", "string", "Why: each member and limit that failed the gate.", required=True),
+    Prop("failed_targets", "array", "The wave's failed databases (`server/database`).", required=True, items="string"),
+)
+
+ROLLOUT = (
+    Prop(
+        "state",
+        "string",
+        "`complete` (every wave passed), `halted` (a wave failed its gate) or `running` (a wave still runs after "
+        "the wait, or waits to start).",
+        required=True,
+    ),
+    Prop(
+        "waves",
+        "array",
+        "Each wave in order.",
+        required=True,
+        items="#/types/azure-elastic-jobs:index:RolloutWave",
+    ),
+    Prop("halted", "#/types/azure-elastic-jobs:index:RolloutHalt", "What halted the rollout, when it is halted."),
+    Prop("not_started", "array", "Members that have no run yet.", required=True, items="string"),
+    Prop("gate", "string", "The gate, in words.", required=True),
 )
 
 SET_OUTPUTS = (
@@ -322,6 +393,12 @@ SET_OUTPUTS = (
         items="string",
     ),
     Prop("finished", "boolean", "Whether every member's lifecycle is terminal (or it has an error).", required=True),
+    Prop(
+        "rollout",
+        "#/types/azure-elastic-jobs:index:Rollout",
+        "With `waves`: the rollout's state, each wave's lifecycle and databases, and what halted it; known after "
+        "`up` (a resource that must wait for a complete rollout depends on `rollout.state`).",
+    ),
 )
 
 CONFIG = (

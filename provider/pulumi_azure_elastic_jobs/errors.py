@@ -395,3 +395,18 @@ class StartedButUnsettled(ElasticJobsError):
     def __init__(self, arm_id: str, outputs: dict[str, Any], cause: ElasticJobsError) -> None:
         self.arm_id, self.outputs, self.cause = arm_id, outputs, cause
         super().__init__(str(cause))
+
+
+class RolloutHalted(ElasticJobsError):
+    """A wave of a set's rollout failed its gate with a member the ``fail_on`` rule calls failed: later waves
+    started nothing. The set is recorded as it stands (a partial create or update), so the next ``up`` resumes it:
+    only members whose rules say so run again, then the later waves start."""
+
+    def __init__(self, wave: int, reason: str, failed_targets: list[str], not_started: list[str]) -> None:
+        self.wave, self.reason, self.failed_targets, self.not_started = wave, reason, failed_targets, not_started
+        waiting = f" (members not started: {', '.join(not_started)})" if not_started else ""
+        super().__init__(
+            f"the rollout halted at wave {wave}: {reason.rstrip('.')}. Later waves started nothing{waiting}. Fix "
+            "the cause, change the failed members' `triggers` (or the job they run), then run `pulumi up`: members "
+            f"that succeeded never run again, and the rollout goes on from wave {wave}"
+        )

@@ -10,7 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from .chain import ExecutionChain
 from .ids import (
@@ -39,6 +49,7 @@ from .terms import (
     WAITING_FIELDS,
     is_unknown,
 )
+from .waves import DEFAULT_PASS_ON, PASSABLE_LIFECYCLES, waves_problem
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL_SECONDS",
@@ -209,10 +220,42 @@ class MemberInputs(BaseModel):
     job_id: StrictStr | None = None
 
 
+def _pass_on_rule(values: list[str]) -> list[str]:
+    bad = [value for value in values if value not in PASSABLE_LIFECYCLES]
+    if bad or not values:
+        raise ValueError(f"must name one or more of {', '.join(sorted(PASSABLE_LIFECYCLES))}, got {values}")
+    return values
+
+
+class GateInputs(BaseModel):
+    """When a wave of a rollout lets the next one start (see :class:`.waves.Gate`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    pass_on: Annotated[list[StrictStr], AfterValidator(_pass_on_rule)] = Field(
+        default_factory=lambda: list(DEFAULT_PASS_ON)
+    )
+    max_failed_targets: Annotated[int, Field(ge=0)] | None = None
+    max_failed_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+
+
 class SetInputs(AgentInputs):
-    """A set of executions on one job agent, started together and waited for together."""
+    """A set of executions on one job agent, started together and waited for together, or wave by wave."""
 
     members: dict[Annotated[str, Field(pattern=_MEMBER_KEY)], MemberInputs] = Field(min_length=1, max_length=1000)
+    waves: list[list[StrictStr]] | None = None
+    gate: GateInputs | None = None
+
+    @field_validator("waves")
+    @classmethod
+    def _every_member_in_one_wave(cls, waves: list[list[str]] | None, info: ValidationInfo) -> list[list[str]] | None:
+        """Checked against the members as validated just before (a field declared earlier), before any request."""
+        if waves is None or "members" not in info.data:
+            return waves  # the members failed on their own, and say so
+        problem = waves_problem(waves, list(info.data["members"]), bool(info.data.get("wait_for_completion", True)))
+        if problem:
+            raise ValueError(problem)
+        return waves
 
     def member(self, key: str) -> ExecutionInputs:
         """The member as a single execution: its derived ids are its own, keyed by the set and the member."""

@@ -29,6 +29,7 @@ from .errors import (
     ElasticJobsError,
     ExecutionFailed,
     NotFound,
+    RolloutHalted,
     StartedButUnsettled,
     SubscriptionNotFound,
     names_a_missing_parent,
@@ -77,6 +78,7 @@ from .terms import (
     is_terminal,
     is_unknown,
 )
+from .waves import Gate, halted_wave, judge, preview_lines, rollout
 
 if TYPE_CHECKING:
     from .client import ElasticJobsClient
@@ -155,7 +157,7 @@ def execution_outputs(execution: JobExecution, ref: ExecutionRef) -> dict[str, A
     return outputs
 
 
-SET_OUTPUT_NAMES = ("executions", "failed_members", "finished")
+SET_OUTPUT_NAMES = ("executions", "failed_members", "finished", "rollout")
 
 
 @dataclass(frozen=True)
@@ -889,11 +891,18 @@ class ExecutionSets(Executions):
         head = f"will run {runs} ({of_jobs}) on {counted(databases, 'database')}"
         texts: list[str] = []
         changes: dict[str | None, list[StepChange]] = {}
+        by_member: dict[str, str] = {}
         for (plan, *_), members in shown.items():
             last = lasts.get(members[0], FIRST)
             changed = step_changes(last, plan) if plan.steps else []
             changes.update(dict.fromkeys(members, changed))
-            texts.append(f"members {', '.join(members)}: {_with_changes(plan, last, changed)}")
+            text = _with_changes(plan, last, changed)
+            texts.append(f"members {', '.join(members)}: {text}")
+            by_member.update(dict.fromkeys(members, text))
+        waves = inputs.get("waves")
+        if isinstance(waves, list) and not is_unknown(waves):  # a rollout: its waves in order, each with its plans
+            gate = Gate.of(inputs.get("gate") if not is_unknown(inputs.get("gate")) else None)
+            texts = preview_lines(waves, list(starting), by_member, gate, _recorded_rollout(olds))
         progress.note("\n".join([head, *texts]))
         pins = {key: pin for key, value in _pins_of(inputs).items() if (pin := _known_pin(value)) is not None}
         for (plan, *_), members in shown.items():
@@ -988,6 +997,7 @@ class ExecutionSets(Executions):
         guards_changed = _pins_of(olds) != _pins_of(news) or _scripts_of(olds) != _scripts_of(news)
         if _members_of(olds) != _members_of(news) or guards_changed:
             updates.append("members")  # a member added, removed or changed runs; a new pin alone runs nothing
+        updates.extend(_rollout_changes(olds, news))
         recorded = olds.get("executions") or {}
         if news.get("wait_for_completion") and not olds.get("finished", True):
             updates.append("executions")  # members still running after a timeout: resume waiting
@@ -997,8 +1007,11 @@ class ExecutionSets(Executions):
 
     def create(self, props: Mapping[str, Any], progress: Progress, time_limit: float | None = None) -> Created:
         inputs = _set_inputs(props)
-        members = self._start_members(inputs, list(inputs.members))
         set_id = f"jobexecutionset/{uuid.uuid5(uuid.NAMESPACE_URL, inputs.execution_key + inputs.job_agent_name)}"
+        if inputs.waves is not None:
+            outputs = self._roll_out(inputs, {}, list(inputs.members), {}, progress, {}, time_limit)
+            return Created(set_id, _unless_halted(set_id, inputs, outputs))
+        members = self._start_members(inputs, list(inputs.members))
         return Created(set_id, self._settle_set(inputs, members, progress, wait_limit=time_limit))
 
     def update(
@@ -1034,15 +1047,20 @@ class ExecutionSets(Executions):
             key: Member(ref, error=CancelNotEffective([ref])) for key, ref in retired.items() if ref in still_active
         }
         starting = [key for key in inputs.members if key not in kept and key not in stuck]
-        started = self._start_members(inputs, starting, unconfirmed)
         kept_entries = {key: entries[key] for key in kept}
-        members = self._settle_set(inputs, {**kept, **stuck, **started}, progress, kept_entries, time_limit)
+        if inputs.waves is not None:
+            members = self._roll_out(
+                inputs, {**kept, **stuck}, starting, unconfirmed, progress, kept_entries, time_limit
+            )
+        else:
+            started = self._start_members(inputs, starting, unconfirmed)
+            members = self._settle_set(inputs, {**kept, **stuck, **started}, progress, kept_entries, time_limit)
         if stuck:
             members["members"] = {
                 **members["members"],
                 **{key: olds["members"][key] for key in stuck if key in (olds.get("members") or {})},
             }
-        return members
+        return _unless_halted(id_, inputs, members)
 
     def read(self, id_: str, props: Mapping[str, Any]) -> Found:
         """Refresh every recorded run; one the service forgot stays as recorded (``in_history`` false), so it is
@@ -1086,6 +1104,42 @@ class ExecutionSets(Executions):
             raise CancelNotEffective(still_active)
 
     # --- helpers ----------------------------------------------------------------------------------------------
+
+    def _roll_out(
+        self,
+        inputs: SetInputs,
+        standing: Mapping[str, Member],
+        starting: list[str],
+        unconfirmed: Mapping[str, ExecutionRef],
+        progress: Progress,
+        recorded: Mapping[str, Any],
+        time_limit: float | None,
+    ) -> dict[str, Any]:
+        """Wave by wave: start the wave's ``starting`` members (new, changed, or never run), wait for them and the
+        wave's ``standing`` ones (kept runs, members whose superseded run would not stop), and judge the wave by
+        its gate; a wave that does not pass (failed, or still running when the wait ran out) ends the rollout here,
+        and later waves start nothing. Members of waves not reached keep their recorded entry (or none, never
+        started). The wait (``timeout``) is the whole rollout's."""
+        gate = Gate.of(inputs.gate.model_dump() if inputs.gate else None)
+        deadline = time.monotonic() + _limited(inputs, time_limit).timeout
+        executions: dict[str, Any] = {}
+        for number, keys in enumerate(inputs.waves or [], 1):
+            wave = {key: standing[key] for key in keys if key in standing}
+            wave.update(self._start_members(inputs, [key for key in keys if key in starting], unconfirmed))
+            left = max(deadline - time.monotonic(), 0.001)
+            kept = {key: recorded[key] for key in keys if key in recorded}
+            executions.update(self._settle_set(inputs, wave, progress, kept, left)["executions"])
+            verdict = judge(keys, executions, gate)
+            if verdict.lifecycle != "Succeeded":
+                log.warning("rollout stops at wave %d (%s): %s", number, verdict.lifecycle, verdict.reason)
+                break
+        for key in inputs.members:
+            if key not in executions:
+                entry = recorded.get(key)
+                member = standing.get(key, Member())
+                as_recorded = {"error": None, "lifecycle": None, **entry} if isinstance(entry, Mapping) else None
+                executions[key] = as_recorded or _entry_of(inputs, key, member)  # as recorded, its nulls dropped
+        return _set_outputs(inputs, executions)
 
     def _start_members(
         self, inputs: SetInputs, keys: list[str], unconfirmed: Mapping[str, ExecutionRef] | None = None
@@ -1184,20 +1238,69 @@ class ExecutionSets(Executions):
     def _outputs(
         inputs: SetInputs, members: dict[str, Member], forgotten_entries: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        executions = {
-            key: {"job_name": inputs.members[key].job_name if key in inputs.members else None, **_member_outputs(m)}
-            for key, m in sorted(members.items())
-        }
+        executions = {key: _entry_of(inputs, key, m) for key, m in sorted(members.items())}
         executions.update(forgotten_entries or {})
-        failed = [key for key, item in executions.items() if item["error"] or item["lifecycle"] in inputs.fail_on]
-        return _as_struct_numbers(
-            {
-                **inputs.model_dump(),
-                "executions": executions,
-                "failed_members": sorted(failed),
-                "finished": all(item["error"] or is_terminal(item["lifecycle"]) for item in executions.values()),
-            }
-        )
+        return _set_outputs(inputs, executions)
+
+
+def _entry_of(inputs: SetInputs, key: str, member: Member) -> dict[str, Any]:
+    return {"job_name": inputs.members[key].job_name if key in inputs.members else None, **_member_outputs(member)}
+
+
+def _set_outputs(inputs: SetInputs, executions: dict[str, Any]) -> dict[str, Any]:
+    """A set's outputs from its members' entries; with waves, the ``rollout`` they add up to."""
+    executions = dict(sorted(executions.items()))
+    failed = [key for key, item in executions.items() if item["error"] or item["lifecycle"] in inputs.fail_on]
+    gate = inputs.gate.model_dump() if inputs.gate else None
+    return _as_struct_numbers(
+        {
+            **inputs.model_dump(),
+            "executions": executions,
+            "failed_members": sorted(failed),
+            "finished": all(item["error"] or is_terminal(item["lifecycle"]) for item in executions.values()),
+            "rollout": rollout(inputs.waves, executions, Gate.of(gate)) if inputs.waves is not None else None,
+        }
+    )
+
+
+def _unless_halted(set_id: str, inputs: SetInputs, outputs: dict[str, Any]) -> dict[str, Any]:
+    """The outputs of a set whose rollout did not halt on a failure; a halt the ``fail_on`` rule makes a failure
+    (a member of the halted wave in ``failed_members``: it ended in ``fail_on``, or has no run) fails the
+    deployment, with the set recorded as it stands (:class:`StartedButUnsettled`), so the next ``up`` resumes it.
+    A halt for another reason (a wave ended SucceededWithSkipped under a gate that wants Succeeded) is recorded
+    and said in the outputs only."""
+    halted = halted_wave(outputs.get("rollout"))
+    if halted is None or inputs.waves is None:
+        return outputs
+    number = int(halted["wave"])
+    failing = [key for key in inputs.waves[number - 1] if key in outputs["failed_members"]]
+    if not failing:
+        return outputs
+    not_started = list(outputs["rollout"]["not_started"])
+    error = RolloutHalted(number, str(halted["reason"]), list(halted["failed_targets"]), not_started)
+    raise StartedButUnsettled(set_id, outputs, error)
+
+
+def _recorded_rollout(olds: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The set's last ``rollout`` output when ``olds`` are its recorded outputs (a native Update's preview); an empty
+    one for a new set (nothing ran); None when only its inputs are at hand (a Check's): what ran is not known."""
+    if not olds:
+        return {}
+    recorded = olds.get("rollout")
+    if isinstance(recorded, Mapping):
+        return recorded
+    return {} if "executions" in olds else None
+
+
+def _rollout_changes(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    """``waves`` and ``gate`` when they changed (a gate compared as the rule it makes, so an output that spells
+    its defaults equals an input that leaves them out): an update, which runs only what the members' rules say."""
+    changed = []
+    if (olds.get("waves") or None) != (news.get("waves") or None):
+        changed.append("waves")
+    if is_unknown(news.get("gate")) or Gate.of(olds.get("gate")) != Gate.of(news.get("gate")):
+        changed.append("gate")
+    return changed
 
 
 def _read_member(client: ElasticJobsClient, ref: ExecutionRef) -> tuple[JobExecution | None, ElasticJobsError | None]:

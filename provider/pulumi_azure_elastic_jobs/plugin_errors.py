@@ -72,7 +72,8 @@ def install(plugin: ModuleType | None = None) -> bool:
 
 
 def _record_partial_create(error: StartedButUnsettled, call: FrameType | None) -> None:
-    """Attach the partial create's id and outputs to the gRPC call being aborted.
+    """Attach the partial create's (or update's: a set whose rollout halted) id and outputs to the gRPC call being
+    aborted.
 
     The SDK's plugin aborts a failed call from a wrapper whose locals hold the call's ``request`` and
     ``context``, and formats the error first (this module's ``format_exc``, called from that wrapper): that frame
@@ -91,7 +92,8 @@ def _record_partial_create(error: StartedButUnsettled, call: FrameType | None) -
         properties: struct_pb2.Struct = loop.run_until_complete(rpc.serialize_properties(error.outputs, {}))
     finally:
         loop.close()
-    provider = request.properties.fields.get("__provider")
+    sent = request.properties if hasattr(request, "properties") else request.news  # a Create's, or an Update's
+    provider = sent.fields.get("__provider")
     if provider is not None:
         properties.fields["__provider"].CopyFrom(provider)
     context.set_trailing_metadata(init_failed(error.arm_id, properties, str(error)))

@@ -174,7 +174,7 @@ class JobExecution(Resource, module="azure-elastic-jobs", name="JobExecution"):
         return resource
 
 
-SET_OUTPUT_NAMES = ("executions", "failed_members", "finished")
+SET_OUTPUT_NAMES = ("executions", "failed_members", "finished", "rollout")
 
 
 class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionSet"):
@@ -186,7 +186,10 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
     agent names then default to the id's; optionally ``"job_execution_id"``, ``"expected_plan"``, the pin of
     the plan a reviewer approved: a member whose job's live plan differs starts nothing and records a
     ``PlanChanged`` error, and ``"step_scripts"``, as on ``JobExecution``); changing one member's triggers re-runs
-    only that member, adding one starts it, removing one cancels it if active.
+    only that member, adding one starts it, removing one cancels it if active. ``waves`` (member keys in order,
+    every member once; needs ``wait_for_completion``) makes it a staged rollout: a wave starts only when the one
+    before passed ``gate`` (``pass_on``, ``max_failed_targets``, ``max_failed_share``); a failed gate halts it, and
+    the next ``up`` resumes it (docs/resources.md, Staged rollouts).
     """
 
     executions: pulumi.Output[dict[str, Any]]
@@ -198,6 +201,10 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
     on their own."""
     finished: pulumi.Output[bool]
     """True when every member's lifecycle is terminal (or it has an error)."""
+    rollout: pulumi.Output[dict[str, Any] | None]
+    """With ``waves``: ``state`` (complete, halted, running), ``waves`` (each one's ``lifecycle``,
+    ``databases_succeeded``, ``databases_failed``), ``halted`` (``wave``, ``reason``, ``failed_targets``) and
+    ``not_started``."""
 
     def __init__(
         self,
@@ -215,6 +222,8 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
         fail_on: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
         cancel_on_destroy: pulumi.Input[bool] | None = None,
         execution_key: pulumi.Input[str] | None = None,
+        waves: pulumi.Input[Sequence[pulumi.Input[Sequence[str]]]] | None = None,
+        gate: pulumi.Input[Mapping[str, Any]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         opts = _with_delete_before_replace(opts)
@@ -224,6 +233,8 @@ class JobExecutionSet(Resource, module="azure-elastic-jobs", name="JobExecutionS
             "server_name": server_name,
             "job_agent_name": job_agent_name,
             "members": members,
+            "waves": waves,
+            "gate": gate,
             "api_version": api_version,
             "wait_for_completion": wait_for_completion,
             "timeout": timeout,

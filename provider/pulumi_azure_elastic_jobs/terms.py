@@ -77,7 +77,7 @@ FIELDS = (*AGENT_FIELDS, "job_name", "job_execution_id", "triggers", "expected_p
 MEMBER_FIELDS = ("job_name", "triggers", "job_execution_id", "expected_plan", "step_scripts", "job_id")
 SET_IDENTITY_FIELDS = ("subscription_id", "resource_group_name", "server_name", "job_agent_name")
 SET_WAITING_FIELDS = ("wait_for_completion", "timeout", "poll_interval", "fail_on", "api_version", "cancel_on_destroy")
-SET_FIELDS = (*AGENT_FIELDS, "members")
+SET_FIELDS = (*AGENT_FIELDS, "members", "waves", "gate")
 """Every input of a JobExecutionSet (the fields of ``inputs.SetInputs``, in order)."""
 
 

@@ -7,7 +7,7 @@ import * as outputs from "./types/output";
 import * as utilities from "./utilities";
 
 /**
- * A set of Elastic Job executions on one job agent, started together and waited for together; each member keeps its own identity, so changing one member's triggers re-runs only that member. Member outcomes are outputs (`executions`, `failedMembers`, `finished`) and never fail the deployment by themselves.
+ * A set of Elastic Job executions on one job agent, started together and waited for together; each member keeps its own identity, so changing one member's triggers re-runs only that member. Member outcomes are outputs (`executions`, `failedMembers`, `finished`) and never fail the deployment by themselves. With `waves`, a staged rollout: a wave starts only when the one before passed its `gate`, and a halt is said in `rollout`.
  */
 export class JobExecutionSet extends pulumi.CustomResource {
     /**
@@ -75,6 +75,10 @@ export class JobExecutionSet extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly finished: pulumi.Output<boolean>;
     /**
+     * When a wave lets the next one start (default: every member of the wave ended `Succeeded`).
+     */
+    declare public readonly gate: pulumi.Output<outputs.RolloutGate | undefined>;
+    /**
      * The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
      */
     declare public readonly jobAgentName: pulumi.Output<string | undefined>;
@@ -91,6 +95,10 @@ export class JobExecutionSet extends pulumi.CustomResource {
      */
     declare public readonly resourceGroupName: pulumi.Output<string | undefined>;
     /**
+     * With `waves`: the rollout's state, each wave's lifecycle and databases, and what halted it; known after `up` (a resource that must wait for a complete rollout depends on `rollout.state`).
+     */
+    declare public /*out*/ readonly rollout: pulumi.Output<outputs.Rollout | undefined>;
+    /**
      * The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
      */
     declare public readonly serverName: pulumi.Output<string | undefined>;
@@ -106,6 +114,10 @@ export class JobExecutionSet extends pulumi.CustomResource {
      * `false` (default): done once ARM accepted the run. `true`: wait until its lifecycle is terminal and fail the deployment on a lifecycle listed in `failOn`. Updated in place.
      */
     declare public readonly waitForCompletion: pulumi.Output<boolean | undefined>;
+    /**
+     * A staged rollout: member keys in ordered waves (`[[canary], [pool1, pool2], [rest]]`). Every member is in exactly one wave, and the set must wait (`waitForCompletion: true`). A wave starts only when the one before passed its `gate`; a wave that fails it halts the rollout (later waves start nothing), and the next `up` resumes it: members re-run only as their own rules say (a `triggers` change), members that succeeded never run again, then the later waves start. Changing it updates the set in place.
+     */
+    declare public readonly waves: pulumi.Output<any[] | undefined>;
 
     /**
      * Create a JobExecutionSet resource with the given unique name, arguments, and options.
@@ -125,6 +137,7 @@ export class JobExecutionSet extends pulumi.CustomResource {
             resourceInputs["cancelOnDestroy"] = args?.cancelOnDestroy;
             resourceInputs["executionKey"] = args?.executionKey;
             resourceInputs["failOn"] = args?.failOn;
+            resourceInputs["gate"] = args?.gate;
             resourceInputs["jobAgentName"] = args?.jobAgentName;
             resourceInputs["members"] = args?.members;
             resourceInputs["pollInterval"] = args?.pollInterval;
@@ -133,9 +146,11 @@ export class JobExecutionSet extends pulumi.CustomResource {
             resourceInputs["subscriptionId"] = args?.subscriptionId;
             resourceInputs["timeout"] = args?.timeout;
             resourceInputs["waitForCompletion"] = args?.waitForCompletion;
+            resourceInputs["waves"] = args?.waves;
             resourceInputs["executions"] = undefined /*out*/;
             resourceInputs["failedMembers"] = undefined /*out*/;
             resourceInputs["finished"] = undefined /*out*/;
+            resourceInputs["rollout"] = undefined /*out*/;
         } else {
             resourceInputs["apiVersion"] = undefined /*out*/;
             resourceInputs["cancelOnDestroy"] = undefined /*out*/;
@@ -144,14 +159,17 @@ export class JobExecutionSet extends pulumi.CustomResource {
             resourceInputs["failOn"] = undefined /*out*/;
             resourceInputs["failedMembers"] = undefined /*out*/;
             resourceInputs["finished"] = undefined /*out*/;
+            resourceInputs["gate"] = undefined /*out*/;
             resourceInputs["jobAgentName"] = undefined /*out*/;
             resourceInputs["members"] = undefined /*out*/;
             resourceInputs["pollInterval"] = undefined /*out*/;
             resourceInputs["resourceGroupName"] = undefined /*out*/;
+            resourceInputs["rollout"] = undefined /*out*/;
             resourceInputs["serverName"] = undefined /*out*/;
             resourceInputs["subscriptionId"] = undefined /*out*/;
             resourceInputs["timeout"] = undefined /*out*/;
             resourceInputs["waitForCompletion"] = undefined /*out*/;
+            resourceInputs["waves"] = undefined /*out*/;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
         super(JobExecutionSet.__pulumiType, name, resourceInputs, opts);
@@ -178,6 +196,10 @@ export interface JobExecutionSetArgs {
      * Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
      */
     failOn?: pulumi.Input<pulumi.Input<string>[] | undefined>;
+    /**
+     * When a wave lets the next one start (default: every member of the wave ended `Succeeded`).
+     */
+    gate?: pulumi.Input<inputs.RolloutGateArgs | undefined>;
     /**
      * The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
      */
@@ -210,4 +232,8 @@ export interface JobExecutionSetArgs {
      * `false` (default): done once ARM accepted the run. `true`: wait until its lifecycle is terminal and fail the deployment on a lifecycle listed in `failOn`. Updated in place.
      */
     waitForCompletion?: pulumi.Input<boolean | undefined>;
+    /**
+     * A staged rollout: member keys in ordered waves (`[[canary], [pool1, pool2], [rest]]`). Every member is in exactly one wave, and the set must wait (`waitForCompletion: true`). A wave starts only when the one before passed its `gate`; a wave that fails it halts the rollout (later waves start nothing), and the next `up` resumes it: members re-run only as their own rules say (a `triggers` change), members that succeeded never run again, then the later waves start. Changing it updates the set in place.
+     */
+    waves?: pulumi.Input<any[] | undefined>;
 }

@@ -114,3 +114,42 @@ def test_the_yaml_example_lives_its_whole_life_with_one_run_per_intent(
     stack.run("state", "unprotect", "--all", "--yes")  # import protects; the program does not declare it: let it go
 
     destroy_cancels_the_run_still_going(stack, client, emulator, chain)
+
+
+def test_the_rollout_example_halts_on_a_failed_canary_then_resumes_once_and_releases_once(
+    yaml_stack_for: YamlStackFor, client: ElasticJobsClient, emulator: Emulator
+) -> None:
+    """examples/rollout on the real CLI: the canary fails on one database, so the `up` fails, the fleet wave and the
+    release send nothing and the stack says why; the fix (a new canary script) runs the canary once more, then the
+    fleet and the release once each; an unchanged `up` sends nothing that changes anything."""
+    stack = yaml_stack_for("examples/rollout")
+    canary, fleet, release = (new_job(client, script="SELECT 1; -- emulator:duration=0") for _ in range(3))
+    for key, job in (("canaryJob", canary), ("fleetJob", fleet), ("releaseJob", release)):
+        stack.config(key, job.job_name)
+    emulator.set_behavior(canary.job_name, failed_databases=["app-db-2"])
+
+    halted = stack.run("up", "--yes", "--skip-preview", check=False)
+    assert halted.returncode != 0
+    said = halted.stdout + halted.stderr
+    assert "the rollout halted at wave 1" in said and "server1/app-db-2" in said, said
+    assert len(runs_of(client, canary)) == 1 and runs_of(client, fleet) == [] and runs_of(client, release) == []
+    (recorded,) = [
+        r
+        for r in json.loads(stack.run("stack", "export").stdout)["deployment"]["resources"]
+        if r["type"].endswith("JobExecutionSet")
+    ]
+    assert recorded["outputs"]["rollout"]["state"] == "halted"
+    assert recorded["outputs"]["rollout"]["halted"]["failedTargets"] == ["server1/app-db-2"]
+    assert recorded["outputs"]["rollout"]["notStarted"] == ["fleet"]
+
+    emulator.set_behavior(canary.job_name, failed_databases=[])
+    stack.config("canaryScript", "v2")
+    stack.run("up", "--yes", "--skip-preview")
+    outputs = stack.outputs()
+    assert outputs["rolloutState"] == "complete" and outputs["releaseLifecycle"] == "Succeeded", outputs
+    assert [wave["lifecycle"] for wave in outputs["waves"]] == ["Succeeded", "Succeeded"]
+    assert (len(runs_of(client, canary)), len(runs_of(client, fleet)), len(runs_of(client, release))) == (2, 1, 1)
+
+    since = last_seq(emulator)
+    stack.run("up", "--yes", "--skip-preview")
+    assert mutating(emulator, since) == []

@@ -350,17 +350,25 @@ class Engine:
         elif diff.changes == provider_pb2.DiffResponse.DIFF_SOME or self.state[reg.urn].init_errors:
             result.operations[reg.urn] = "update"
             if apply:
-                old = self.state[reg.urn]
-                updated = self.plugin.Update(
-                    provider_pb2.UpdateRequest(
-                        id=old.id, urn=reg.urn, olds=old.outputs, news=news, old_inputs=old.inputs
-                    )
-                )
-                self.state[reg.urn] = ResourceState(old.id, news, updated.properties)
+                self._update(reg, news)
         else:
             result.operations[reg.urn] = "same"
             if apply:
                 self.state[reg.urn].inputs = news
+
+    def _update(self, reg: Registration, news: struct_pb2.Struct) -> None:
+        """Update; an update that failed after acting (a set whose rollout halted) is recorded as the engine records
+        a partial failure: the old inputs, the new outputs and the init errors (the next deployment updates it)."""
+        old = self.state[reg.urn]
+        request = provider_pb2.UpdateRequest(id=old.id, urn=reg.urn, olds=old.outputs, news=news, old_inputs=old.inputs)
+        try:
+            updated = self.plugin.Update(request)
+        except grpc.RpcError as error:
+            failed = init_failure(error)
+            if failed is not None:
+                self.state[reg.urn] = ResourceState(old.id, old.inputs, failed.properties, list(failed.reasons))
+            raise
+        self.state[reg.urn] = ResourceState(old.id, news, updated.properties)
 
     def _create(self, reg: Registration, news: struct_pb2.Struct) -> None:
         """Create, and record the result unless the deployment is interrupted here (``interrupt`` holds the URN

@@ -35,6 +35,8 @@ _SECOND = "tests/engine/test_second_paths.py"
 _PLAN_READS = "tests/integration/test_plan_reads.py"
 _PLAN_COMMENT = "tests/unit/test_plan_comment.py"
 _POLICY = "tests/unit/test_policy_rules.py"
+_ROLLOUTS = "tests/engine/test_rollouts.py"
+_ROLLOUT_MODEL = "tests/engine/test_rollout_lives.py::test_the_lives_of_a_rollout"
 
 
 @dataclass(frozen=True)
@@ -553,6 +555,30 @@ MUTANTS: tuple[Mutant, ...] = (
         "            return Announced()\n        live = self.",
         killers=(f"{_PURE}::test_a_no_change_check_in_a_fresh_plugin_loads_no_validator",),
     ),
+    Mutant(
+        name="a-later-wave-starts-after-a-failed-gate",
+        breaks="a rollout whose canary wave failed its gate starts the later waves anyway",
+        module="operations.py",
+        old='            if verdict.lifecycle != "Succeeded":\n',
+        new="            if False:\n",
+        killers=(
+            f"{_ROLLOUTS}::test_a_canary_that_fails_on_one_database_halts_the_rollout_and_the_fix_runs_it_once_more_"
+            "then_the_rest[dynamic]",
+            f"{_ROLLOUT_MODEL}[native]",
+        ),
+    ),
+    Mutant(
+        name="a-resumed-rollout-re-runs-a-finished-wave",
+        breaks="the up that resumes a halted rollout starts the members of the waves that passed once more",
+        module="operations.py",
+        old="[key for key in keys if key in starting]",
+        new="list(keys)",
+        killers=(
+            f"{_ROLLOUTS}::test_a_rollout_halted_in_a_later_wave_resumes_there_and_never_runs_a_passed_wave_again"
+            "[native]",
+            f"{_ROLLOUT_MODEL}[dynamic]",
+        ),
+    ),
     # The second paths of issue 35: each beside a well-tested first path, where an outside audit's mutant survived.
     Mutant(
         name="a-counts-pin-matches-a-plan-not-read-whole",
@@ -608,9 +634,9 @@ MUTANTS: tuple[Mutant, ...] = (
         name="a-cut-set-wait-says-finished",
         breaks="a set whose wait was cut while a member still runs says finished, so a program gating on it goes on",
         module="operations.py",
-        old='                "finished": all(item["error"] or is_terminal(item["lifecycle"]) '
+        old='            "finished": all(item["error"] or is_terminal(item["lifecycle"]) '
         "for item in executions.values()),\n",
-        new='                "finished": True,\n',
+        new='            "finished": True,\n',
         killers=(
             f"{_SECOND}::test_a_set_whose_wait_is_cut_while_a_member_runs_stays_unfinished_and_the_next_up_waits_for_it"
             "[native]",

@@ -27,14 +27,15 @@ from pulumi_azure_elastic_jobs.catalog import (
     CONFIG,
     EXECUTION_INPUTS,
     EXECUTION_OUTPUTS,
+    GATE_PROPS,
     MEMBER_PROPS,
     SET_INPUTS,
     SET_OUTPUTS,
     camel,
 )
 from pulumi_azure_elastic_jobs.client import ElasticJobsClient
-from pulumi_azure_elastic_jobs.inputs import ExecutionInputs, MemberInputs, SetInputs
-from pulumi_azure_elastic_jobs.operations import CONFIG_KEYS, OUTPUT_NAMES
+from pulumi_azure_elastic_jobs.inputs import ExecutionInputs, GateInputs, MemberInputs, SetInputs
+from pulumi_azure_elastic_jobs.operations import CONFIG_KEYS, OUTPUT_NAMES, SET_OUTPUT_NAMES
 from tests.conftest import ACTIVE, HELD, HOUR_AHEAD, lifecycles, new_job
 from tests.engine.harness import (
     AGENT_CAMEL as AGENT,
@@ -58,7 +59,8 @@ def test_the_catalog_names_exactly_what_the_inputs_and_outputs_are() -> None:
     assert {p.name for p in SET_INPUTS} == set(SetInputs.model_fields)
     assert {p.name for p in MEMBER_PROPS} == set(MemberInputs.model_fields)
     assert {p.name for p in EXECUTION_OUTPUTS} == set(OUTPUT_NAMES)
-    assert {p.name for p in SET_OUTPUTS} == {"executions", "failed_members", "finished"}
+    assert {p.name for p in SET_OUTPUTS} == set(SET_OUTPUT_NAMES)
+    assert {p.name for p in GATE_PROPS} == set(GateInputs.model_fields)
     assert {camel(p.name) for p in CONFIG} == set(CONFIG_KEYS)
 
 

@@ -240,15 +240,19 @@ class ElasticJobsProvider(Provider):
             news = from_engine(request.news)
             await self._run(ops.announce_update, from_engine(request.olds), news, self._progress(request.urn))
             return UpdateResponse(for_engine(preview_outputs(ops, news), secret_names(request.news)))
-        outputs = await self._run(
-            ops.update,
-            request.resource_id,
-            from_engine(request.olds),
-            from_engine(request.news),
-            self._progress(request.urn),
-            request.timeout or None,
-        )
-        return UpdateResponse(for_engine(outputs, secret_names(request.news)))
+        secrets = secret_names(request.news)
+        try:
+            outputs = await self._run(
+                ops.update,
+                request.resource_id,
+                from_engine(request.olds),
+                from_engine(request.news),
+                self._progress(request.urn),
+                request.timeout or None,
+            )
+        except StartedButUnsettled as unsettled:  # a set whose rollout halted: recorded as it stands, and failed
+            raise PartlyCreated(request.resource_id, for_engine(unsettled.outputs, secrets), unsettled) from unsettled
+        return UpdateResponse(for_engine(outputs, secrets))
 
     async def delete(self, request: DeleteRequest) -> None:
         await self._run(self._ops(request.type).delete, request.resource_id, from_engine(request.properties))

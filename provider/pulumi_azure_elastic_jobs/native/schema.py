@@ -9,7 +9,11 @@ from ..catalog import (
     CONFIG,
     EXECUTION_INPUTS,
     EXECUTION_OUTPUTS,
+    GATE_PROPS,
     MEMBER_PROPS,
+    ROLLOUT,
+    ROLLOUT_HALT,
+    ROLLOUT_WAVE,
     RUN_PLAN,
     SET_INPUTS,
     SET_OUTPUTS,
@@ -35,7 +39,8 @@ EXECUTION_DESCRIPTION = (
 SET_DESCRIPTION = (
     "A set of Elastic Job executions on one job agent, started together and waited for together; each member keeps "
     "its own identity, so changing one member's triggers re-runs only that member. Member outcomes are outputs "
-    "(`executions`, `failedMembers`, `finished`) and never fail the deployment by themselves."
+    "(`executions`, `failedMembers`, `finished`) and never fail the deployment by themselves. With `waves`, a staged "
+    "rollout: a wave starts only when the one before passed its `gate`, and a halt is said in `rollout`."
 )
 
 
@@ -111,6 +116,10 @@ def schema() -> dict[str, Any]:
             ),
             f"{PACKAGE}:index:Member": _object("One member of a JobExecutionSet.", MEMBER_PROPS),
             f"{PACKAGE}:index:RunPlan": _object("What a run will do where (see docs/resources.md).", RUN_PLAN),
+            f"{PACKAGE}:index:RolloutGate": _object("When a wave of a rollout lets the next one start.", GATE_PROPS),
+            f"{PACKAGE}:index:Rollout": _object("A JobExecutionSet's staged rollout, wave by wave.", ROLLOUT),
+            f"{PACKAGE}:index:RolloutWave": _object("One wave of a rollout.", ROLLOUT_WAVE),
+            f"{PACKAGE}:index:RolloutHalt": _object("What halted a rollout.", ROLLOUT_HALT),
         },
         "resources": {
             JOB_EXECUTION: _resource(EXECUTION_DESCRIPTION, EXECUTION_INPUTS, EXECUTION_OUTPUTS),

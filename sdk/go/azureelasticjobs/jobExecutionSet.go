@@ -12,7 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// A set of Elastic Job executions on one job agent, started together and waited for together; each member keeps its own identity, so changing one member's triggers re-runs only that member. Member outcomes are outputs (`executions`, `failedMembers`, `finished`) and never fail the deployment by themselves.
+// A set of Elastic Job executions on one job agent, started together and waited for together; each member keeps its own identity, so changing one member's triggers re-runs only that member. Member outcomes are outputs (`executions`, `failedMembers`, `finished`) and never fail the deployment by themselves. With `waves`, a staged rollout: a wave starts only when the one before passed its `gate`, and a halt is said in `rollout`.
 type JobExecutionSet struct {
 	pulumi.CustomResourceState
 
@@ -30,6 +30,8 @@ type JobExecutionSet struct {
 	FailedMembers pulumi.StringArrayOutput `pulumi:"failedMembers"`
 	// Whether every member's lifecycle is terminal (or it has an error).
 	Finished pulumi.BoolOutput `pulumi:"finished"`
+	// When a wave lets the next one start (default: every member of the wave ended `Succeeded`).
+	Gate RolloutGatePtrOutput `pulumi:"gate"`
 	// The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
 	JobAgentName pulumi.StringPtrOutput `pulumi:"jobAgentName"`
 	// The executions to run, by member key (1 to 1000; letters, digits, `.`, `_`, `-`): each a job, its triggers and optionally a pinned execution id. Adding, removing or changing a member updates the set in place and runs only that member.
@@ -38,6 +40,8 @@ type JobExecutionSet struct {
 	PollInterval pulumi.Float64PtrOutput `pulumi:"pollInterval"`
 	// The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
 	ResourceGroupName pulumi.StringPtrOutput `pulumi:"resourceGroupName"`
+	// With `waves`: the rollout's state, each wave's lifecycle and databases, and what halted it; known after `up` (a resource that must wait for a complete rollout depends on `rollout.state`).
+	Rollout RolloutPtrOutput `pulumi:"rollout"`
 	// The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
 	ServerName pulumi.StringPtrOutput `pulumi:"serverName"`
 	// The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
@@ -46,6 +50,8 @@ type JobExecutionSet struct {
 	Timeout pulumi.Float64PtrOutput `pulumi:"timeout"`
 	// `false` (default): done once ARM accepted the run. `true`: wait until its lifecycle is terminal and fail the deployment on a lifecycle listed in `failOn`. Updated in place.
 	WaitForCompletion pulumi.BoolPtrOutput `pulumi:"waitForCompletion"`
+	// A staged rollout: member keys in ordered waves (`[[canary], [pool1, pool2], [rest]]`). Every member is in exactly one wave, and the set must wait (`waitForCompletion: true`). A wave starts only when the one before passed its `gate`; a wave that fails it halts the rollout (later waves start nothing), and the next `up` resumes it: members re-run only as their own rules say (a `triggers` change), members that succeeded never run again, then the later waves start. Changing it updates the set in place.
+	Waves pulumi.ArrayOutput `pulumi:"waves"`
 }
 
 // NewJobExecutionSet registers a new resource with the given unique name, arguments, and options.
@@ -105,6 +111,8 @@ type jobExecutionSetArgs struct {
 	ExecutionKey *string `pulumi:"executionKey"`
 	// Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
 	FailOn []string `pulumi:"failOn"`
+	// When a wave lets the next one start (default: every member of the wave ended `Succeeded`).
+	Gate *RolloutGate `pulumi:"gate"`
 	// The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
 	JobAgentName *string `pulumi:"jobAgentName"`
 	// The executions to run, by member key (1 to 1000; letters, digits, `.`, `_`, `-`): each a job, its triggers and optionally a pinned execution id. Adding, removing or changing a member updates the set in place and runs only that member.
@@ -121,6 +129,8 @@ type jobExecutionSetArgs struct {
 	Timeout *float64 `pulumi:"timeout"`
 	// `false` (default): done once ARM accepted the run. `true`: wait until its lifecycle is terminal and fail the deployment on a lifecycle listed in `failOn`. Updated in place.
 	WaitForCompletion *bool `pulumi:"waitForCompletion"`
+	// A staged rollout: member keys in ordered waves (`[[canary], [pool1, pool2], [rest]]`). Every member is in exactly one wave, and the set must wait (`waitForCompletion: true`). A wave starts only when the one before passed its `gate`; a wave that fails it halts the rollout (later waves start nothing), and the next `up` resumes it: members re-run only as their own rules say (a `triggers` change), members that succeeded never run again, then the later waves start. Changing it updates the set in place.
+	Waves []interface{} `pulumi:"waves"`
 }
 
 // The set of arguments for constructing a JobExecutionSet resource.
@@ -133,6 +143,8 @@ type JobExecutionSetArgs struct {
 	ExecutionKey pulumi.StringPtrInput
 	// Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
 	FailOn pulumi.StringArrayInput
+	// When a wave lets the next one start (default: every member of the wave ended `Succeeded`).
+	Gate RolloutGatePtrInput
 	// The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
 	JobAgentName pulumi.StringPtrInput
 	// The executions to run, by member key (1 to 1000; letters, digits, `.`, `_`, `-`): each a job, its triggers and optionally a pinned execution id. Adding, removing or changing a member updates the set in place and runs only that member.
@@ -149,6 +161,8 @@ type JobExecutionSetArgs struct {
 	Timeout pulumi.Float64PtrInput
 	// `false` (default): done once ARM accepted the run. `true`: wait until its lifecycle is terminal and fail the deployment on a lifecycle listed in `failOn`. Updated in place.
 	WaitForCompletion pulumi.BoolPtrInput
+	// A staged rollout: member keys in ordered waves (`[[canary], [pool1, pool2], [rest]]`). Every member is in exactly one wave, and the set must wait (`waitForCompletion: true`). A wave starts only when the one before passed its `gate`; a wave that fails it halts the rollout (later waves start nothing), and the next `up` resumes it: members re-run only as their own rules say (a `triggers` change), members that succeeded never run again, then the later waves start. Changing it updates the set in place.
+	Waves pulumi.ArrayInput
 }
 
 func (JobExecutionSetArgs) ElementType() reflect.Type {
@@ -273,6 +287,11 @@ func (o JobExecutionSetOutput) Finished() pulumi.BoolOutput {
 	return o.ApplyT(func(v *JobExecutionSet) pulumi.BoolOutput { return v.Finished }).(pulumi.BoolOutput)
 }
 
+// When a wave lets the next one start (default: every member of the wave ended `Succeeded`).
+func (o JobExecutionSetOutput) Gate() RolloutGatePtrOutput {
+	return o.ApplyT(func(v *JobExecutionSet) RolloutGatePtrOutput { return v.Gate }).(RolloutGatePtrOutput)
+}
+
 // The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
 func (o JobExecutionSetOutput) JobAgentName() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecutionSet) pulumi.StringPtrOutput { return v.JobAgentName }).(pulumi.StringPtrOutput)
@@ -293,6 +312,11 @@ func (o JobExecutionSetOutput) ResourceGroupName() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecutionSet) pulumi.StringPtrOutput { return v.ResourceGroupName }).(pulumi.StringPtrOutput)
 }
 
+// With `waves`: the rollout's state, each wave's lifecycle and databases, and what halted it; known after `up` (a resource that must wait for a complete rollout depends on `rollout.state`).
+func (o JobExecutionSetOutput) Rollout() RolloutPtrOutput {
+	return o.ApplyT(func(v *JobExecutionSet) RolloutPtrOutput { return v.Rollout }).(RolloutPtrOutput)
+}
+
 // The SQL server that hosts the job agent. Required unless a job's ARM id (`jobId`) gives it.
 func (o JobExecutionSetOutput) ServerName() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *JobExecutionSet) pulumi.StringPtrOutput { return v.ServerName }).(pulumi.StringPtrOutput)
@@ -311,6 +335,11 @@ func (o JobExecutionSetOutput) Timeout() pulumi.Float64PtrOutput {
 // `false` (default): done once ARM accepted the run. `true`: wait until its lifecycle is terminal and fail the deployment on a lifecycle listed in `failOn`. Updated in place.
 func (o JobExecutionSetOutput) WaitForCompletion() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *JobExecutionSet) pulumi.BoolPtrOutput { return v.WaitForCompletion }).(pulumi.BoolPtrOutput)
+}
+
+// A staged rollout: member keys in ordered waves (`[[canary], [pool1, pool2], [rest]]`). Every member is in exactly one wave, and the set must wait (`waitForCompletion: true`). A wave starts only when the one before passed its `gate`; a wave that fails it halts the rollout (later waves start nothing), and the next `up` resumes it: members re-run only as their own rules say (a `triggers` change), members that succeeded never run again, then the later waves start. Changing it updates the set in place.
+func (o JobExecutionSetOutput) Waves() pulumi.ArrayOutput {
+	return o.ApplyT(func(v *JobExecutionSet) pulumi.ArrayOutput { return v.Waves }).(pulumi.ArrayOutput)
 }
 
 type JobExecutionSetArrayOutput struct{ *pulumi.OutputState }

@@ -158,6 +158,480 @@ func (o MemberMapOutput) MapIndex(k pulumi.StringInput) MemberOutput {
 	}).(MemberOutput)
 }
 
+// A JobExecutionSet's staged rollout, wave by wave.
+type Rollout struct {
+	// The gate, in words.
+	Gate string `pulumi:"gate"`
+	// What halted the rollout, when it is halted.
+	Halted *RolloutHalt `pulumi:"halted"`
+	// Members that have no run yet.
+	NotStarted []string `pulumi:"notStarted"`
+	// `complete` (every wave passed), `halted` (a wave failed its gate) or `running` (a wave still runs after the wait, or waits to start).
+	State string `pulumi:"state"`
+	// Each wave in order.
+	Waves []RolloutWave `pulumi:"waves"`
+}
+
+// A JobExecutionSet's staged rollout, wave by wave.
+type RolloutOutput struct{ *pulumi.OutputState }
+
+func (RolloutOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*Rollout)(nil)).Elem()
+}
+
+func (o RolloutOutput) ToRolloutOutput() RolloutOutput {
+	return o
+}
+
+func (o RolloutOutput) ToRolloutOutputWithContext(ctx context.Context) RolloutOutput {
+	return o
+}
+
+// The gate, in words.
+func (o RolloutOutput) Gate() pulumi.StringOutput {
+	return o.ApplyT(func(v Rollout) string { return v.Gate }).(pulumi.StringOutput)
+}
+
+// What halted the rollout, when it is halted.
+func (o RolloutOutput) Halted() RolloutHaltPtrOutput {
+	return o.ApplyT(func(v Rollout) *RolloutHalt { return v.Halted }).(RolloutHaltPtrOutput)
+}
+
+// Members that have no run yet.
+func (o RolloutOutput) NotStarted() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v Rollout) []string { return v.NotStarted }).(pulumi.StringArrayOutput)
+}
+
+// `complete` (every wave passed), `halted` (a wave failed its gate) or `running` (a wave still runs after the wait, or waits to start).
+func (o RolloutOutput) State() pulumi.StringOutput {
+	return o.ApplyT(func(v Rollout) string { return v.State }).(pulumi.StringOutput)
+}
+
+// Each wave in order.
+func (o RolloutOutput) Waves() RolloutWaveArrayOutput {
+	return o.ApplyT(func(v Rollout) []RolloutWave { return v.Waves }).(RolloutWaveArrayOutput)
+}
+
+type RolloutPtrOutput struct{ *pulumi.OutputState }
+
+func (RolloutPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**Rollout)(nil)).Elem()
+}
+
+func (o RolloutPtrOutput) ToRolloutPtrOutput() RolloutPtrOutput {
+	return o
+}
+
+func (o RolloutPtrOutput) ToRolloutPtrOutputWithContext(ctx context.Context) RolloutPtrOutput {
+	return o
+}
+
+func (o RolloutPtrOutput) Elem() RolloutOutput {
+	return o.ApplyT(func(v *Rollout) Rollout {
+		if v != nil {
+			return *v
+		}
+		var ret Rollout
+		return ret
+	}).(RolloutOutput)
+}
+
+// The gate, in words.
+func (o RolloutPtrOutput) Gate() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Rollout) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Gate
+	}).(pulumi.StringPtrOutput)
+}
+
+// What halted the rollout, when it is halted.
+func (o RolloutPtrOutput) Halted() RolloutHaltPtrOutput {
+	return o.ApplyT(func(v *Rollout) *RolloutHalt {
+		if v == nil {
+			return nil
+		}
+		return v.Halted
+	}).(RolloutHaltPtrOutput)
+}
+
+// Members that have no run yet.
+func (o RolloutPtrOutput) NotStarted() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *Rollout) []string {
+		if v == nil {
+			return nil
+		}
+		return v.NotStarted
+	}).(pulumi.StringArrayOutput)
+}
+
+// `complete` (every wave passed), `halted` (a wave failed its gate) or `running` (a wave still runs after the wait, or waits to start).
+func (o RolloutPtrOutput) State() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Rollout) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.State
+	}).(pulumi.StringPtrOutput)
+}
+
+// Each wave in order.
+func (o RolloutPtrOutput) Waves() RolloutWaveArrayOutput {
+	return o.ApplyT(func(v *Rollout) []RolloutWave {
+		if v == nil {
+			return nil
+		}
+		return v.Waves
+	}).(RolloutWaveArrayOutput)
+}
+
+// When a wave of a rollout lets the next one start.
+type RolloutGate struct {
+	// The share (0 to 1) of a wave's databases that may fail.
+	MaxFailedShare *float64 `pulumi:"maxFailedShare"`
+	// How many databases of a wave may fail (a member that ended Failed or TimedOut on them then passes); with neither limit given, none may.
+	MaxFailedTargets *int `pulumi:"maxFailedTargets"`
+	// Lifecycles a member may end in for its wave to pass (default `Succeeded`; any of Succeeded, SucceededWithSkipped, Skipped).
+	PassOn []string `pulumi:"passOn"`
+}
+
+// RolloutGateInput is an input type that accepts RolloutGateArgs and RolloutGateOutput values.
+// You can construct a concrete instance of `RolloutGateInput` via:
+//
+//	RolloutGateArgs{...}
+type RolloutGateInput interface {
+	pulumi.Input
+
+	ToRolloutGateOutput() RolloutGateOutput
+	ToRolloutGateOutputWithContext(context.Context) RolloutGateOutput
+}
+
+// When a wave of a rollout lets the next one start.
+type RolloutGateArgs struct {
+	// The share (0 to 1) of a wave's databases that may fail.
+	MaxFailedShare pulumi.Float64PtrInput `pulumi:"maxFailedShare"`
+	// How many databases of a wave may fail (a member that ended Failed or TimedOut on them then passes); with neither limit given, none may.
+	MaxFailedTargets pulumi.IntPtrInput `pulumi:"maxFailedTargets"`
+	// Lifecycles a member may end in for its wave to pass (default `Succeeded`; any of Succeeded, SucceededWithSkipped, Skipped).
+	PassOn pulumi.StringArrayInput `pulumi:"passOn"`
+}
+
+func (RolloutGateArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RolloutGate)(nil)).Elem()
+}
+
+func (i RolloutGateArgs) ToRolloutGateOutput() RolloutGateOutput {
+	return i.ToRolloutGateOutputWithContext(context.Background())
+}
+
+func (i RolloutGateArgs) ToRolloutGateOutputWithContext(ctx context.Context) RolloutGateOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RolloutGateOutput)
+}
+
+func (i RolloutGateArgs) ToRolloutGatePtrOutput() RolloutGatePtrOutput {
+	return i.ToRolloutGatePtrOutputWithContext(context.Background())
+}
+
+func (i RolloutGateArgs) ToRolloutGatePtrOutputWithContext(ctx context.Context) RolloutGatePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RolloutGateOutput).ToRolloutGatePtrOutputWithContext(ctx)
+}
+
+// RolloutGatePtrInput is an input type that accepts RolloutGateArgs, RolloutGatePtr and RolloutGatePtrOutput values.
+// You can construct a concrete instance of `RolloutGatePtrInput` via:
+//
+//	        RolloutGateArgs{...}
+//
+//	or:
+//
+//	        nil
+type RolloutGatePtrInput interface {
+	pulumi.Input
+
+	ToRolloutGatePtrOutput() RolloutGatePtrOutput
+	ToRolloutGatePtrOutputWithContext(context.Context) RolloutGatePtrOutput
+}
+
+type rolloutGatePtrType RolloutGateArgs
+
+func RolloutGatePtr(v *RolloutGateArgs) RolloutGatePtrInput {
+	return (*rolloutGatePtrType)(v)
+}
+
+func (*rolloutGatePtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RolloutGate)(nil)).Elem()
+}
+
+func (i *rolloutGatePtrType) ToRolloutGatePtrOutput() RolloutGatePtrOutput {
+	return i.ToRolloutGatePtrOutputWithContext(context.Background())
+}
+
+func (i *rolloutGatePtrType) ToRolloutGatePtrOutputWithContext(ctx context.Context) RolloutGatePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RolloutGatePtrOutput)
+}
+
+// When a wave of a rollout lets the next one start.
+type RolloutGateOutput struct{ *pulumi.OutputState }
+
+func (RolloutGateOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RolloutGate)(nil)).Elem()
+}
+
+func (o RolloutGateOutput) ToRolloutGateOutput() RolloutGateOutput {
+	return o
+}
+
+func (o RolloutGateOutput) ToRolloutGateOutputWithContext(ctx context.Context) RolloutGateOutput {
+	return o
+}
+
+func (o RolloutGateOutput) ToRolloutGatePtrOutput() RolloutGatePtrOutput {
+	return o.ToRolloutGatePtrOutputWithContext(context.Background())
+}
+
+func (o RolloutGateOutput) ToRolloutGatePtrOutputWithContext(ctx context.Context) RolloutGatePtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RolloutGate) *RolloutGate {
+		return &v
+	}).(RolloutGatePtrOutput)
+}
+
+// The share (0 to 1) of a wave's databases that may fail.
+func (o RolloutGateOutput) MaxFailedShare() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v RolloutGate) *float64 { return v.MaxFailedShare }).(pulumi.Float64PtrOutput)
+}
+
+// How many databases of a wave may fail (a member that ended Failed or TimedOut on them then passes); with neither limit given, none may.
+func (o RolloutGateOutput) MaxFailedTargets() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v RolloutGate) *int { return v.MaxFailedTargets }).(pulumi.IntPtrOutput)
+}
+
+// Lifecycles a member may end in for its wave to pass (default `Succeeded`; any of Succeeded, SucceededWithSkipped, Skipped).
+func (o RolloutGateOutput) PassOn() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v RolloutGate) []string { return v.PassOn }).(pulumi.StringArrayOutput)
+}
+
+type RolloutGatePtrOutput struct{ *pulumi.OutputState }
+
+func (RolloutGatePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RolloutGate)(nil)).Elem()
+}
+
+func (o RolloutGatePtrOutput) ToRolloutGatePtrOutput() RolloutGatePtrOutput {
+	return o
+}
+
+func (o RolloutGatePtrOutput) ToRolloutGatePtrOutputWithContext(ctx context.Context) RolloutGatePtrOutput {
+	return o
+}
+
+func (o RolloutGatePtrOutput) Elem() RolloutGateOutput {
+	return o.ApplyT(func(v *RolloutGate) RolloutGate {
+		if v != nil {
+			return *v
+		}
+		var ret RolloutGate
+		return ret
+	}).(RolloutGateOutput)
+}
+
+// The share (0 to 1) of a wave's databases that may fail.
+func (o RolloutGatePtrOutput) MaxFailedShare() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *RolloutGate) *float64 {
+		if v == nil {
+			return nil
+		}
+		return v.MaxFailedShare
+	}).(pulumi.Float64PtrOutput)
+}
+
+// How many databases of a wave may fail (a member that ended Failed or TimedOut on them then passes); with neither limit given, none may.
+func (o RolloutGatePtrOutput) MaxFailedTargets() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *RolloutGate) *int {
+		if v == nil {
+			return nil
+		}
+		return v.MaxFailedTargets
+	}).(pulumi.IntPtrOutput)
+}
+
+// Lifecycles a member may end in for its wave to pass (default `Succeeded`; any of Succeeded, SucceededWithSkipped, Skipped).
+func (o RolloutGatePtrOutput) PassOn() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *RolloutGate) []string {
+		if v == nil {
+			return nil
+		}
+		return v.PassOn
+	}).(pulumi.StringArrayOutput)
+}
+
+// What halted a rollout.
+type RolloutHalt struct {
+	// The wave's failed databases (`server/database`).
+	FailedTargets []string `pulumi:"failedTargets"`
+	// Why: each member and limit that failed the gate.
+	Reason string `pulumi:"reason"`
+	// The wave that failed its gate.
+	Wave int `pulumi:"wave"`
+}
+
+// What halted a rollout.
+type RolloutHaltOutput struct{ *pulumi.OutputState }
+
+func (RolloutHaltOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RolloutHalt)(nil)).Elem()
+}
+
+func (o RolloutHaltOutput) ToRolloutHaltOutput() RolloutHaltOutput {
+	return o
+}
+
+func (o RolloutHaltOutput) ToRolloutHaltOutputWithContext(ctx context.Context) RolloutHaltOutput {
+	return o
+}
+
+// The wave's failed databases (`server/database`).
+func (o RolloutHaltOutput) FailedTargets() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v RolloutHalt) []string { return v.FailedTargets }).(pulumi.StringArrayOutput)
+}
+
+// Why: each member and limit that failed the gate.
+func (o RolloutHaltOutput) Reason() pulumi.StringOutput {
+	return o.ApplyT(func(v RolloutHalt) string { return v.Reason }).(pulumi.StringOutput)
+}
+
+// The wave that failed its gate.
+func (o RolloutHaltOutput) Wave() pulumi.IntOutput {
+	return o.ApplyT(func(v RolloutHalt) int { return v.Wave }).(pulumi.IntOutput)
+}
+
+type RolloutHaltPtrOutput struct{ *pulumi.OutputState }
+
+func (RolloutHaltPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RolloutHalt)(nil)).Elem()
+}
+
+func (o RolloutHaltPtrOutput) ToRolloutHaltPtrOutput() RolloutHaltPtrOutput {
+	return o
+}
+
+func (o RolloutHaltPtrOutput) ToRolloutHaltPtrOutputWithContext(ctx context.Context) RolloutHaltPtrOutput {
+	return o
+}
+
+func (o RolloutHaltPtrOutput) Elem() RolloutHaltOutput {
+	return o.ApplyT(func(v *RolloutHalt) RolloutHalt {
+		if v != nil {
+			return *v
+		}
+		var ret RolloutHalt
+		return ret
+	}).(RolloutHaltOutput)
+}
+
+// The wave's failed databases (`server/database`).
+func (o RolloutHaltPtrOutput) FailedTargets() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *RolloutHalt) []string {
+		if v == nil {
+			return nil
+		}
+		return v.FailedTargets
+	}).(pulumi.StringArrayOutput)
+}
+
+// Why: each member and limit that failed the gate.
+func (o RolloutHaltPtrOutput) Reason() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RolloutHalt) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Reason
+	}).(pulumi.StringPtrOutput)
+}
+
+// The wave that failed its gate.
+func (o RolloutHaltPtrOutput) Wave() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *RolloutHalt) *int {
+		if v == nil {
+			return nil
+		}
+		return &v.Wave
+	}).(pulumi.IntPtrOutput)
+}
+
+// One wave of a rollout.
+type RolloutWave struct {
+	// Databases the wave's runs failed or timed out on.
+	DatabasesFailed int `pulumi:"databasesFailed"`
+	// Databases the wave's runs succeeded on.
+	DatabasesSucceeded int `pulumi:"databasesSucceeded"`
+	// NotStarted, InProgress, Succeeded (it passed its gate) or Failed (it failed it).
+	Lifecycle string `pulumi:"lifecycle"`
+	// The wave's member keys.
+	Members []string `pulumi:"members"`
+	// The wave's number, from 1.
+	Wave int `pulumi:"wave"`
+}
+
+// One wave of a rollout.
+type RolloutWaveOutput struct{ *pulumi.OutputState }
+
+func (RolloutWaveOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RolloutWave)(nil)).Elem()
+}
+
+func (o RolloutWaveOutput) ToRolloutWaveOutput() RolloutWaveOutput {
+	return o
+}
+
+func (o RolloutWaveOutput) ToRolloutWaveOutputWithContext(ctx context.Context) RolloutWaveOutput {
+	return o
+}
+
+// Databases the wave's runs failed or timed out on.
+func (o RolloutWaveOutput) DatabasesFailed() pulumi.IntOutput {
+	return o.ApplyT(func(v RolloutWave) int { return v.DatabasesFailed }).(pulumi.IntOutput)
+}
+
+// Databases the wave's runs succeeded on.
+func (o RolloutWaveOutput) DatabasesSucceeded() pulumi.IntOutput {
+	return o.ApplyT(func(v RolloutWave) int { return v.DatabasesSucceeded }).(pulumi.IntOutput)
+}
+
+// NotStarted, InProgress, Succeeded (it passed its gate) or Failed (it failed it).
+func (o RolloutWaveOutput) Lifecycle() pulumi.StringOutput {
+	return o.ApplyT(func(v RolloutWave) string { return v.Lifecycle }).(pulumi.StringOutput)
+}
+
+// The wave's member keys.
+func (o RolloutWaveOutput) Members() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v RolloutWave) []string { return v.Members }).(pulumi.StringArrayOutput)
+}
+
+// The wave's number, from 1.
+func (o RolloutWaveOutput) Wave() pulumi.IntOutput {
+	return o.ApplyT(func(v RolloutWave) int { return v.Wave }).(pulumi.IntOutput)
+}
+
+type RolloutWaveArrayOutput struct{ *pulumi.OutputState }
+
+func (RolloutWaveArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]RolloutWave)(nil)).Elem()
+}
+
+func (o RolloutWaveArrayOutput) ToRolloutWaveArrayOutput() RolloutWaveArrayOutput {
+	return o
+}
+
+func (o RolloutWaveArrayOutput) ToRolloutWaveArrayOutputWithContext(ctx context.Context) RolloutWaveArrayOutput {
+	return o
+}
+
+func (o RolloutWaveArrayOutput) Index(i pulumi.IntInput) RolloutWaveOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) RolloutWave {
+		return vs[0].([]RolloutWave)[vs[1].(int)]
+	}).(RolloutWaveOutput)
+}
+
 // What a run will do where (see docs/resources.md).
 type RunPlan struct {
 	// Databases an active run of the job holds: the service skips them there.
@@ -466,8 +940,18 @@ func (o TargetOutcomesOutput) Unplanned() pulumi.StringArrayOutput {
 func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*MemberInput)(nil)).Elem(), MemberArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*MemberMapInput)(nil)).Elem(), MemberMap{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RolloutGateInput)(nil)).Elem(), RolloutGateArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RolloutGatePtrInput)(nil)).Elem(), RolloutGateArgs{})
 	pulumi.RegisterOutputType(MemberOutput{})
 	pulumi.RegisterOutputType(MemberMapOutput{})
+	pulumi.RegisterOutputType(RolloutOutput{})
+	pulumi.RegisterOutputType(RolloutPtrOutput{})
+	pulumi.RegisterOutputType(RolloutGateOutput{})
+	pulumi.RegisterOutputType(RolloutGatePtrOutput{})
+	pulumi.RegisterOutputType(RolloutHaltOutput{})
+	pulumi.RegisterOutputType(RolloutHaltPtrOutput{})
+	pulumi.RegisterOutputType(RolloutWaveOutput{})
+	pulumi.RegisterOutputType(RolloutWaveArrayOutput{})
 	pulumi.RegisterOutputType(RunPlanOutput{})
 	pulumi.RegisterOutputType(RunPlanPtrOutput{})
 	pulumi.RegisterOutputType(TargetOutcomesOutput{})

@@ -35,3 +35,21 @@ export interface MemberArgs {
     triggers?: pulumi.Input<{[key: string]: any} | undefined>;
 }
 
+/**
+ * When a wave of a rollout lets the next one start.
+ */
+export interface RolloutGateArgs {
+    /**
+     * The share (0 to 1) of a wave's databases that may fail.
+     */
+    maxFailedShare?: pulumi.Input<number | undefined>;
+    /**
+     * How many databases of a wave may fail (a member that ended Failed or TimedOut on them then passes); with neither limit given, none may.
+     */
+    maxFailedTargets?: pulumi.Input<number | undefined>;
+    /**
+     * Lifecycles a member may end in for its wave to pass (default `Succeeded`; any of Succeeded, SucceededWithSkipped, Skipped).
+     */
+    passOn?: pulumi.Input<pulumi.Input<string>[] | undefined>;
+}
+

@@ -36,6 +36,94 @@ export interface Member {
 }
 
 /**
+ * A JobExecutionSet's staged rollout, wave by wave.
+ */
+export interface Rollout {
+    /**
+     * The gate, in words.
+     */
+    gate: string;
+    /**
+     * What halted the rollout, when it is halted.
+     */
+    halted?: outputs.RolloutHalt;
+    /**
+     * Members that have no run yet.
+     */
+    notStarted: string[];
+    /**
+     * `complete` (every wave passed), `halted` (a wave failed its gate) or `running` (a wave still runs after the wait, or waits to start).
+     */
+    state: string;
+    /**
+     * Each wave in order.
+     */
+    waves: outputs.RolloutWave[];
+}
+
+/**
+ * When a wave of a rollout lets the next one start.
+ */
+export interface RolloutGate {
+    /**
+     * The share (0 to 1) of a wave's databases that may fail.
+     */
+    maxFailedShare?: number;
+    /**
+     * How many databases of a wave may fail (a member that ended Failed or TimedOut on them then passes); with neither limit given, none may.
+     */
+    maxFailedTargets?: number;
+    /**
+     * Lifecycles a member may end in for its wave to pass (default `Succeeded`; any of Succeeded, SucceededWithSkipped, Skipped).
+     */
+    passOn?: string[];
+}
+
+/**
+ * What halted a rollout.
+ */
+export interface RolloutHalt {
+    /**
+     * The wave's failed databases (`server/database`).
+     */
+    failedTargets: string[];
+    /**
+     * Why: each member and limit that failed the gate.
+     */
+    reason: string;
+    /**
+     * The wave that failed its gate.
+     */
+    wave: number;
+}
+
+/**
+ * One wave of a rollout.
+ */
+export interface RolloutWave {
+    /**
+     * Databases the wave's runs failed or timed out on.
+     */
+    databasesFailed: number;
+    /**
+     * Databases the wave's runs succeeded on.
+     */
+    databasesSucceeded: number;
+    /**
+     * NotStarted, InProgress, Succeeded (it passed its gate) or Failed (it failed it).
+     */
+    lifecycle: string;
+    /**
+     * The wave's member keys.
+     */
+    members: string[];
+    /**
+     * The wave's number, from 1.
+     */
+    wave: number;
+}
+
+/**
  * What a run will do where (see docs/resources.md).
  */
 export interface RunPlan {

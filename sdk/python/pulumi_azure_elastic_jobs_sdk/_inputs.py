@@ -17,6 +17,8 @@ from . import _utilities
 __all__ = [
     'MemberArgs',
     'MemberArgsDict',
+    'RolloutGateArgs',
+    'RolloutGateArgsDict',
 ]
 
 class MemberArgsDict(TypedDict):
@@ -151,5 +153,79 @@ class MemberArgs:
     @triggers.setter
     def triggers(self, value: pulumi.Input[Optional[Mapping[str, Any]]]):
         pulumi.set(self, "triggers", value)
+
+
+class RolloutGateArgsDict(TypedDict):
+    """
+    When a wave of a rollout lets the next one start.
+    """
+    max_failed_share: NotRequired[pulumi.Input[Optional[_builtins.float]]]
+    """
+    The share (0 to 1) of a wave's databases that may fail.
+    """
+    max_failed_targets: NotRequired[pulumi.Input[Optional[_builtins.int]]]
+    """
+    How many databases of a wave may fail (a member that ended Failed or TimedOut on them then passes); with neither limit given, none may.
+    """
+    pass_on: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]]
+    """
+    Lifecycles a member may end in for its wave to pass (default `Succeeded`; any of Succeeded, SucceededWithSkipped, Skipped).
+    """
+
+@pulumi.input_type
+class RolloutGateArgs:
+    def __init__(__self__, *,
+                 max_failed_share: pulumi.Input[Optional[_builtins.float]] = None,
+                 max_failed_targets: pulumi.Input[Optional[_builtins.int]] = None,
+                 pass_on: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None):
+        """
+        When a wave of a rollout lets the next one start.
+
+        :param pulumi.Input[_builtins.float] max_failed_share: The share (0 to 1) of a wave's databases that may fail.
+        :param pulumi.Input[_builtins.int] max_failed_targets: How many databases of a wave may fail (a member that ended Failed or TimedOut on them then passes); with neither limit given, none may.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] pass_on: Lifecycles a member may end in for its wave to pass (default `Succeeded`; any of Succeeded, SucceededWithSkipped, Skipped).
+        """
+        if max_failed_share is not None:
+            pulumi.set(__self__, "max_failed_share", max_failed_share)
+        if max_failed_targets is not None:
+            pulumi.set(__self__, "max_failed_targets", max_failed_targets)
+        if pass_on is not None:
+            pulumi.set(__self__, "pass_on", pass_on)
+
+    @_builtins.property
+    @pulumi.getter(name="maxFailedShare")
+    def max_failed_share(self) -> pulumi.Input[Optional[_builtins.float]]:
+        """
+        The share (0 to 1) of a wave's databases that may fail.
+        """
+        return pulumi.get(self, "max_failed_share")
+
+    @max_failed_share.setter
+    def max_failed_share(self, value: pulumi.Input[Optional[_builtins.float]]):
+        pulumi.set(self, "max_failed_share", value)
+
+    @_builtins.property
+    @pulumi.getter(name="maxFailedTargets")
+    def max_failed_targets(self) -> pulumi.Input[Optional[_builtins.int]]:
+        """
+        How many databases of a wave may fail (a member that ended Failed or TimedOut on them then passes); with neither limit given, none may.
+        """
+        return pulumi.get(self, "max_failed_targets")
+
+    @max_failed_targets.setter
+    def max_failed_targets(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "max_failed_targets", value)
+
+    @_builtins.property
+    @pulumi.getter(name="passOn")
+    def pass_on(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Lifecycles a member may end in for its wave to pass (default `Succeeded`; any of Succeeded, SucceededWithSkipped, Skipped).
+        """
+        return pulumi.get(self, "pass_on")
+
+    @pass_on.setter
+    def pass_on(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "pass_on", value)
 
 

@@ -26,13 +26,15 @@ class JobExecutionSetArgs:
                  cancel_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  execution_key: pulumi.Input[Optional[_builtins.str]] = None,
                  fail_on: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 gate: pulumi.Input[Optional['RolloutGateArgs']] = None,
                  job_agent_name: pulumi.Input[Optional[_builtins.str]] = None,
                  poll_interval: pulumi.Input[Optional[_builtins.float]] = None,
                  resource_group_name: pulumi.Input[Optional[_builtins.str]] = None,
                  server_name: pulumi.Input[Optional[_builtins.str]] = None,
                  subscription_id: pulumi.Input[Optional[_builtins.str]] = None,
                  timeout: pulumi.Input[Optional[_builtins.float]] = None,
-                 wait_for_completion: pulumi.Input[Optional[_builtins.bool]] = None):
+                 wait_for_completion: pulumi.Input[Optional[_builtins.bool]] = None,
+                 waves: pulumi.Input[Optional[Sequence[Any]]] = None):
         """
         The set of arguments for constructing a JobExecutionSet resource.
 
@@ -41,6 +43,7 @@ class JobExecutionSetArgs:
         :param pulumi.Input[_builtins.bool] cancel_on_destroy: Cancel an active run when the resource is destroyed or replaced (default `true`). With `false` the run is left going, and a replacement attaches to it while it runs instead of starting a second one.
         :param pulumi.Input[_builtins.str] execution_key: The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] fail_on: Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
+        :param pulumi.Input['RolloutGateArgs'] gate: When a wave lets the next one start (default: every member of the wave ended `Succeeded`).
         :param pulumi.Input[_builtins.str] job_agent_name: The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
         :param pulumi.Input[_builtins.float] poll_interval: The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
         :param pulumi.Input[_builtins.str] resource_group_name: The resource group of the SQL server. Required unless a job's ARM id (`jobId`) gives it.
@@ -48,6 +51,7 @@ class JobExecutionSetArgs:
         :param pulumi.Input[_builtins.str] subscription_id: The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
         :param pulumi.Input[_builtins.float] timeout: Seconds to wait when waiting (default 3600, at most 7 days); on timeout the run is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds how long a destroy waits for a cancelled run to stop (at most 5 minutes).
         :param pulumi.Input[_builtins.bool] wait_for_completion: `false` (default): done once ARM accepted the run. `true`: wait until its lifecycle is terminal and fail the deployment on a lifecycle listed in `failOn`. Updated in place.
+        :param pulumi.Input[Sequence[Any]] waves: A staged rollout: member keys in ordered waves (`[[canary], [pool1, pool2], [rest]]`). Every member is in exactly one wave, and the set must wait (`waitForCompletion: true`). A wave starts only when the one before passed its `gate`; a wave that fails it halts the rollout (later waves start nothing), and the next `up` resumes it: members re-run only as their own rules say (a `triggers` change), members that succeeded never run again, then the later waves start. Changing it updates the set in place.
         """
         pulumi.set(__self__, "members", members)
         if api_version is not None:
@@ -58,6 +62,8 @@ class JobExecutionSetArgs:
             pulumi.set(__self__, "execution_key", execution_key)
         if fail_on is not None:
             pulumi.set(__self__, "fail_on", fail_on)
+        if gate is not None:
+            pulumi.set(__self__, "gate", gate)
         if job_agent_name is not None:
             pulumi.set(__self__, "job_agent_name", job_agent_name)
         if poll_interval is not None:
@@ -72,6 +78,8 @@ class JobExecutionSetArgs:
             pulumi.set(__self__, "timeout", timeout)
         if wait_for_completion is not None:
             pulumi.set(__self__, "wait_for_completion", wait_for_completion)
+        if waves is not None:
+            pulumi.set(__self__, "waves", waves)
 
     @_builtins.property
     @pulumi.getter
@@ -132,6 +140,18 @@ class JobExecutionSetArgs:
     @fail_on.setter
     def fail_on(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
         pulumi.set(self, "fail_on", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def gate(self) -> pulumi.Input[Optional['RolloutGateArgs']]:
+        """
+        When a wave lets the next one start (default: every member of the wave ended `Succeeded`).
+        """
+        return pulumi.get(self, "gate")
+
+    @gate.setter
+    def gate(self, value: pulumi.Input[Optional['RolloutGateArgs']]):
+        pulumi.set(self, "gate", value)
 
     @_builtins.property
     @pulumi.getter(name="jobAgentName")
@@ -217,6 +237,18 @@ class JobExecutionSetArgs:
     def wait_for_completion(self, value: pulumi.Input[Optional[_builtins.bool]]):
         pulumi.set(self, "wait_for_completion", value)
 
+    @_builtins.property
+    @pulumi.getter
+    def waves(self) -> pulumi.Input[Optional[Sequence[Any]]]:
+        """
+        A staged rollout: member keys in ordered waves (`[[canary], [pool1, pool2], [rest]]`). Every member is in exactly one wave, and the set must wait (`waitForCompletion: true`). A wave starts only when the one before passed its `gate`; a wave that fails it halts the rollout (later waves start nothing), and the next `up` resumes it: members re-run only as their own rules say (a `triggers` change), members that succeeded never run again, then the later waves start. Changing it updates the set in place.
+        """
+        return pulumi.get(self, "waves")
+
+    @waves.setter
+    def waves(self, value: pulumi.Input[Optional[Sequence[Any]]]):
+        pulumi.set(self, "waves", value)
+
 
 @pulumi.type_token("azure-elastic-jobs:index:JobExecutionSet")
 class JobExecutionSet(pulumi.CustomResource):
@@ -228,6 +260,7 @@ class JobExecutionSet(pulumi.CustomResource):
                  cancel_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  execution_key: pulumi.Input[Optional[_builtins.str]] = None,
                  fail_on: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 gate: pulumi.Input[Optional[Union['RolloutGateArgs', 'RolloutGateArgsDict', 'outputs.RolloutGate']]] = None,
                  job_agent_name: pulumi.Input[Optional[_builtins.str]] = None,
                  members: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['MemberArgs', 'MemberArgsDict', 'outputs.Member']]]]] = None,
                  poll_interval: pulumi.Input[Optional[_builtins.float]] = None,
@@ -236,9 +269,10 @@ class JobExecutionSet(pulumi.CustomResource):
                  subscription_id: pulumi.Input[Optional[_builtins.str]] = None,
                  timeout: pulumi.Input[Optional[_builtins.float]] = None,
                  wait_for_completion: pulumi.Input[Optional[_builtins.bool]] = None,
+                 waves: pulumi.Input[Optional[Sequence[Any]]] = None,
                  __props__=None):
         """
-        A set of Elastic Job executions on one job agent, started together and waited for together; each member keeps its own identity, so changing one member's triggers re-runs only that member. Member outcomes are outputs (`executions`, `failedMembers`, `finished`) and never fail the deployment by themselves.
+        A set of Elastic Job executions on one job agent, started together and waited for together; each member keeps its own identity, so changing one member's triggers re-runs only that member. Member outcomes are outputs (`executions`, `failedMembers`, `finished`) and never fail the deployment by themselves. With `waves`, a staged rollout: a wave starts only when the one before passed its `gate`, and a halt is said in `rollout`.
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
@@ -246,6 +280,7 @@ class JobExecutionSet(pulumi.CustomResource):
         :param pulumi.Input[_builtins.bool] cancel_on_destroy: Cancel an active run when the resource is destroyed or replaced (default `true`). With `false` the run is left going, and a replacement attaches to it while it runs instead of starting a second one.
         :param pulumi.Input[_builtins.str] execution_key: The key the run ids derive from (default: the resource's URN). Resources that share a key share one chain of ids, so whichever deploys second attaches to the first one's active run.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] fail_on: Terminal lifecycles that fail the deployment when waiting (default Failed, TimedOut, Canceled; any of Canceled, Failed, Skipped, Succeeded, SucceededWithSkipped, TimedOut).
+        :param pulumi.Input[Union['RolloutGateArgs', 'RolloutGateArgsDict', 'outputs.RolloutGate']] gate: When a wave lets the next one start (default: every member of the wave ended `Succeeded`).
         :param pulumi.Input[_builtins.str] job_agent_name: The Elastic Job agent. Required unless a job's ARM id (`jobId`) gives it.
         :param pulumi.Input[Mapping[str, pulumi.Input[Union['MemberArgs', 'MemberArgsDict', 'outputs.Member']]]] members: The executions to run, by member key (1 to 1000; letters, digits, `.`, `_`, `-`): each a job, its triggers and optionally a pinned execution id. Adding, removing or changing a member updates the set in place and runs only that member.
         :param pulumi.Input[_builtins.float] poll_interval: The longest pause between polls, in seconds (default 30); the service's `Retry-After` wins.
@@ -254,6 +289,7 @@ class JobExecutionSet(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] subscription_id: The Azure subscription of the job agent. Defaults to the provider's `subscriptionId`, then the `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID` environment variables.
         :param pulumi.Input[_builtins.float] timeout: Seconds to wait when waiting (default 3600, at most 7 days); on timeout the run is left running and the next `pulumi up` attaches to it. A shorter `customTimeouts` wins. Also bounds how long a destroy waits for a cancelled run to stop (at most 5 minutes).
         :param pulumi.Input[_builtins.bool] wait_for_completion: `false` (default): done once ARM accepted the run. `true`: wait until its lifecycle is terminal and fail the deployment on a lifecycle listed in `failOn`. Updated in place.
+        :param pulumi.Input[Sequence[Any]] waves: A staged rollout: member keys in ordered waves (`[[canary], [pool1, pool2], [rest]]`). Every member is in exactly one wave, and the set must wait (`waitForCompletion: true`). A wave starts only when the one before passed its `gate`; a wave that fails it halts the rollout (later waves start nothing), and the next `up` resumes it: members re-run only as their own rules say (a `triggers` change), members that succeeded never run again, then the later waves start. Changing it updates the set in place.
         """
         ...
     @overload
@@ -262,7 +298,7 @@ class JobExecutionSet(pulumi.CustomResource):
                  args: JobExecutionSetArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
         """
-        A set of Elastic Job executions on one job agent, started together and waited for together; each member keeps its own identity, so changing one member's triggers re-runs only that member. Member outcomes are outputs (`executions`, `failedMembers`, `finished`) and never fail the deployment by themselves.
+        A set of Elastic Job executions on one job agent, started together and waited for together; each member keeps its own identity, so changing one member's triggers re-runs only that member. Member outcomes are outputs (`executions`, `failedMembers`, `finished`) and never fail the deployment by themselves. With `waves`, a staged rollout: a wave starts only when the one before passed its `gate`, and a halt is said in `rollout`.
 
         :param str resource_name: The name of the resource.
         :param JobExecutionSetArgs args: The arguments to use to populate this resource's properties.
@@ -283,6 +319,7 @@ class JobExecutionSet(pulumi.CustomResource):
                  cancel_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  execution_key: pulumi.Input[Optional[_builtins.str]] = None,
                  fail_on: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 gate: pulumi.Input[Optional[Union['RolloutGateArgs', 'RolloutGateArgsDict', 'outputs.RolloutGate']]] = None,
                  job_agent_name: pulumi.Input[Optional[_builtins.str]] = None,
                  members: pulumi.Input[Optional[Mapping[str, pulumi.Input[Union['MemberArgs', 'MemberArgsDict', 'outputs.Member']]]]] = None,
                  poll_interval: pulumi.Input[Optional[_builtins.float]] = None,
@@ -291,6 +328,7 @@ class JobExecutionSet(pulumi.CustomResource):
                  subscription_id: pulumi.Input[Optional[_builtins.str]] = None,
                  timeout: pulumi.Input[Optional[_builtins.float]] = None,
                  wait_for_completion: pulumi.Input[Optional[_builtins.bool]] = None,
+                 waves: pulumi.Input[Optional[Sequence[Any]]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
         if not isinstance(opts, pulumi.ResourceOptions):
@@ -304,6 +342,7 @@ class JobExecutionSet(pulumi.CustomResource):
             __props__.__dict__["cancel_on_destroy"] = cancel_on_destroy
             __props__.__dict__["execution_key"] = execution_key
             __props__.__dict__["fail_on"] = fail_on
+            __props__.__dict__["gate"] = gate
             __props__.__dict__["job_agent_name"] = job_agent_name
             if members is None and not opts.urn:
                 raise TypeError("Missing required property 'members'")
@@ -314,9 +353,11 @@ class JobExecutionSet(pulumi.CustomResource):
             __props__.__dict__["subscription_id"] = subscription_id
             __props__.__dict__["timeout"] = timeout
             __props__.__dict__["wait_for_completion"] = wait_for_completion
+            __props__.__dict__["waves"] = waves
             __props__.__dict__["executions"] = None
             __props__.__dict__["failed_members"] = None
             __props__.__dict__["finished"] = None
+            __props__.__dict__["rollout"] = None
         super(JobExecutionSet, __self__).__init__(
             'azure-elastic-jobs:index:JobExecutionSet',
             resource_name,
@@ -346,14 +387,17 @@ class JobExecutionSet(pulumi.CustomResource):
         __props__.__dict__["fail_on"] = None
         __props__.__dict__["failed_members"] = None
         __props__.__dict__["finished"] = None
+        __props__.__dict__["gate"] = None
         __props__.__dict__["job_agent_name"] = None
         __props__.__dict__["members"] = None
         __props__.__dict__["poll_interval"] = None
         __props__.__dict__["resource_group_name"] = None
+        __props__.__dict__["rollout"] = None
         __props__.__dict__["server_name"] = None
         __props__.__dict__["subscription_id"] = None
         __props__.__dict__["timeout"] = None
         __props__.__dict__["wait_for_completion"] = None
+        __props__.__dict__["waves"] = None
         return JobExecutionSet(resource_name, opts=opts, __props__=__props__)
 
     @staticmethod
@@ -419,6 +463,14 @@ class JobExecutionSet(pulumi.CustomResource):
         return pulumi.get(self, "finished")
 
     @_builtins.property
+    @pulumi.getter
+    def gate(self) -> pulumi.Output[Optional['outputs.RolloutGate']]:
+        """
+        When a wave lets the next one start (default: every member of the wave ended `Succeeded`).
+        """
+        return pulumi.get(self, "gate")
+
+    @_builtins.property
     @pulumi.getter(name="jobAgentName")
     def job_agent_name(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
@@ -451,6 +503,14 @@ class JobExecutionSet(pulumi.CustomResource):
         return pulumi.get(self, "resource_group_name")
 
     @_builtins.property
+    @pulumi.getter
+    def rollout(self) -> pulumi.Output[Optional['outputs.Rollout']]:
+        """
+        With `waves`: the rollout's state, each wave's lifecycle and databases, and what halted it; known after `up` (a resource that must wait for a complete rollout depends on `rollout.state`).
+        """
+        return pulumi.get(self, "rollout")
+
+    @_builtins.property
     @pulumi.getter(name="serverName")
     def server_name(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
@@ -481,4 +541,12 @@ class JobExecutionSet(pulumi.CustomResource):
         `false` (default): done once ARM accepted the run. `true`: wait until its lifecycle is terminal and fail the deployment on a lifecycle listed in `failOn`. Updated in place.
         """
         return pulumi.get(self, "wait_for_completion")
+
+    @_builtins.property
+    @pulumi.getter
+    def waves(self) -> pulumi.Output[Optional[Sequence[Any]]]:
+        """
+        A staged rollout: member keys in ordered waves (`[[canary], [pool1, pool2], [rest]]`). Every member is in exactly one wave, and the set must wait (`waitForCompletion: true`). A wave starts only when the one before passed its `gate`; a wave that fails it halts the rollout (later waves start nothing), and the next `up` resumes it: members re-run only as their own rules say (a `triggers` change), members that succeeded never run again, then the later waves start. Changing it updates the set in place.
+        """
+        return pulumi.get(self, "waves")
 

@@ -13,9 +13,14 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from . import outputs
 
 __all__ = [
     'Member',
+    'Rollout',
+    'RolloutGate',
+    'RolloutHalt',
+    'RolloutWave',
     'RunPlan',
     'TargetOutcomes',
 ]
@@ -127,6 +132,308 @@ class Member(dict):
         Any values; a change re-runs just this member.
         """
         return pulumi.get(self, "triggers")
+
+
+@pulumi.output_type
+class Rollout(dict):
+    """
+    A JobExecutionSet's staged rollout, wave by wave.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "notStarted":
+            suggest = "not_started"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in Rollout. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        Rollout.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        Rollout.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 gate: _builtins.str,
+                 not_started: Sequence[_builtins.str],
+                 state: _builtins.str,
+                 waves: Sequence['outputs.RolloutWave'],
+                 halted: Optional['outputs.RolloutHalt'] = None):
+        """
+        A JobExecutionSet's staged rollout, wave by wave.
+
+        :param _builtins.str gate: The gate, in words.
+        :param Sequence[_builtins.str] not_started: Members that have no run yet.
+        :param _builtins.str state: `complete` (every wave passed), `halted` (a wave failed its gate) or `running` (a wave still runs after the wait, or waits to start).
+        :param Sequence['RolloutWave'] waves: Each wave in order.
+        :param 'RolloutHalt' halted: What halted the rollout, when it is halted.
+        """
+        pulumi.set(__self__, "gate", gate)
+        pulumi.set(__self__, "not_started", not_started)
+        pulumi.set(__self__, "state", state)
+        pulumi.set(__self__, "waves", waves)
+        if halted is not None:
+            pulumi.set(__self__, "halted", halted)
+
+    @_builtins.property
+    @pulumi.getter
+    def gate(self) -> _builtins.str:
+        """
+        The gate, in words.
+        """
+        return pulumi.get(self, "gate")
+
+    @_builtins.property
+    @pulumi.getter(name="notStarted")
+    def not_started(self) -> Sequence[_builtins.str]:
+        """
+        Members that have no run yet.
+        """
+        return pulumi.get(self, "not_started")
+
+    @_builtins.property
+    @pulumi.getter
+    def state(self) -> _builtins.str:
+        """
+        `complete` (every wave passed), `halted` (a wave failed its gate) or `running` (a wave still runs after the wait, or waits to start).
+        """
+        return pulumi.get(self, "state")
+
+    @_builtins.property
+    @pulumi.getter
+    def waves(self) -> Sequence['outputs.RolloutWave']:
+        """
+        Each wave in order.
+        """
+        return pulumi.get(self, "waves")
+
+    @_builtins.property
+    @pulumi.getter
+    def halted(self) -> Optional['outputs.RolloutHalt']:
+        """
+        What halted the rollout, when it is halted.
+        """
+        return pulumi.get(self, "halted")
+
+
+@pulumi.output_type
+class RolloutGate(dict):
+    """
+    When a wave of a rollout lets the next one start.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "maxFailedShare":
+            suggest = "max_failed_share"
+        elif key == "maxFailedTargets":
+            suggest = "max_failed_targets"
+        elif key == "passOn":
+            suggest = "pass_on"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in RolloutGate. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        RolloutGate.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        RolloutGate.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 max_failed_share: Optional[_builtins.float] = None,
+                 max_failed_targets: Optional[_builtins.int] = None,
+                 pass_on: Optional[Sequence[_builtins.str]] = None):
+        """
+        When a wave of a rollout lets the next one start.
+
+        :param _builtins.float max_failed_share: The share (0 to 1) of a wave's databases that may fail.
+        :param _builtins.int max_failed_targets: How many databases of a wave may fail (a member that ended Failed or TimedOut on them then passes); with neither limit given, none may.
+        :param Sequence[_builtins.str] pass_on: Lifecycles a member may end in for its wave to pass (default `Succeeded`; any of Succeeded, SucceededWithSkipped, Skipped).
+        """
+        if max_failed_share is not None:
+            pulumi.set(__self__, "max_failed_share", max_failed_share)
+        if max_failed_targets is not None:
+            pulumi.set(__self__, "max_failed_targets", max_failed_targets)
+        if pass_on is not None:
+            pulumi.set(__self__, "pass_on", pass_on)
+
+    @_builtins.property
+    @pulumi.getter(name="maxFailedShare")
+    def max_failed_share(self) -> Optional[_builtins.float]:
+        """
+        The share (0 to 1) of a wave's databases that may fail.
+        """
+        return pulumi.get(self, "max_failed_share")
+
+    @_builtins.property
+    @pulumi.getter(name="maxFailedTargets")
+    def max_failed_targets(self) -> Optional[_builtins.int]:
+        """
+        How many databases of a wave may fail (a member that ended Failed or TimedOut on them then passes); with neither limit given, none may.
+        """
+        return pulumi.get(self, "max_failed_targets")
+
+    @_builtins.property
+    @pulumi.getter(name="passOn")
+    def pass_on(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        Lifecycles a member may end in for its wave to pass (default `Succeeded`; any of Succeeded, SucceededWithSkipped, Skipped).
+        """
+        return pulumi.get(self, "pass_on")
+
+
+@pulumi.output_type
+class RolloutHalt(dict):
+    """
+    What halted a rollout.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "failedTargets":
+            suggest = "failed_targets"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in RolloutHalt. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        RolloutHalt.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        RolloutHalt.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 failed_targets: Sequence[_builtins.str],
+                 reason: _builtins.str,
+                 wave: _builtins.int):
+        """
+        What halted a rollout.
+
+        :param Sequence[_builtins.str] failed_targets: The wave's failed databases (`server/database`).
+        :param _builtins.str reason: Why: each member and limit that failed the gate.
+        :param _builtins.int wave: The wave that failed its gate.
+        """
+        pulumi.set(__self__, "failed_targets", failed_targets)
+        pulumi.set(__self__, "reason", reason)
+        pulumi.set(__self__, "wave", wave)
+
+    @_builtins.property
+    @pulumi.getter(name="failedTargets")
+    def failed_targets(self) -> Sequence[_builtins.str]:
+        """
+        The wave's failed databases (`server/database`).
+        """
+        return pulumi.get(self, "failed_targets")
+
+    @_builtins.property
+    @pulumi.getter
+    def reason(self) -> _builtins.str:
+        """
+        Why: each member and limit that failed the gate.
+        """
+        return pulumi.get(self, "reason")
+
+    @_builtins.property
+    @pulumi.getter
+    def wave(self) -> _builtins.int:
+        """
+        The wave that failed its gate.
+        """
+        return pulumi.get(self, "wave")
+
+
+@pulumi.output_type
+class RolloutWave(dict):
+    """
+    One wave of a rollout.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "databasesFailed":
+            suggest = "databases_failed"
+        elif key == "databasesSucceeded":
+            suggest = "databases_succeeded"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in RolloutWave. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        RolloutWave.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        RolloutWave.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 databases_failed: _builtins.int,
+                 databases_succeeded: _builtins.int,
+                 lifecycle: _builtins.str,
+                 members: Sequence[_builtins.str],
+                 wave: _builtins.int):
+        """
+        One wave of a rollout.
+
+        :param _builtins.int databases_failed: Databases the wave's runs failed or timed out on.
+        :param _builtins.int databases_succeeded: Databases the wave's runs succeeded on.
+        :param _builtins.str lifecycle: NotStarted, InProgress, Succeeded (it passed its gate) or Failed (it failed it).
+        :param Sequence[_builtins.str] members: The wave's member keys.
+        :param _builtins.int wave: The wave's number, from 1.
+        """
+        pulumi.set(__self__, "databases_failed", databases_failed)
+        pulumi.set(__self__, "databases_succeeded", databases_succeeded)
+        pulumi.set(__self__, "lifecycle", lifecycle)
+        pulumi.set(__self__, "members", members)
+        pulumi.set(__self__, "wave", wave)
+
+    @_builtins.property
+    @pulumi.getter(name="databasesFailed")
+    def databases_failed(self) -> _builtins.int:
+        """
+        Databases the wave's runs failed or timed out on.
+        """
+        return pulumi.get(self, "databases_failed")
+
+    @_builtins.property
+    @pulumi.getter(name="databasesSucceeded")
+    def databases_succeeded(self) -> _builtins.int:
+        """
+        Databases the wave's runs succeeded on.
+        """
+        return pulumi.get(self, "databases_succeeded")
+
+    @_builtins.property
+    @pulumi.getter
+    def lifecycle(self) -> _builtins.str:
+        """
+        NotStarted, InProgress, Succeeded (it passed its gate) or Failed (it failed it).
+        """
+        return pulumi.get(self, "lifecycle")
+
+    @_builtins.property
+    @pulumi.getter
+    def members(self) -> Sequence[_builtins.str]:
+        """
+        The wave's member keys.
+        """
+        return pulumi.get(self, "members")
+
+    @_builtins.property
+    @pulumi.getter
+    def wave(self) -> _builtins.int:
+        """
+        The wave's number, from 1.
+        """
+        return pulumi.get(self, "wave")
 
 
 @pulumi.output_type
