@@ -258,3 +258,17 @@ def test_a_server_the_pin_does_not_name_counts_all_its_databases_as_added() -> N
     grown = Plan("nightly", 8, (step(("s1/a", "s1/b", "s2/d", "s3/x", "s3/y")),))
     assert changes("v8 s1=2 s2=1", grown) == ["+2 databases on s3"]
     assert changes("v8 s1=2 s2=1 s4=3", PLAN) == ["-3 databases on s4"]
+
+
+def test_a_pool_member_says_why_its_server_or_its_pool_could_not_be_read() -> None:
+    fleet = Fleet(
+        databases={},
+        pools={("s9", "p1"): "AuthorizationFailed: no reader role"},
+        missing={"gone": "server gone was not found in subscription(s) 0000 (listing servers ... failed)"},
+    )
+    databases, unresolved = expand(
+        [member("SqlElasticPool", "gone", "p1"), member("SqlElasticPool", "s9", "p1")], fleet
+    )
+    reasons = {item.member: item.reason for item in unresolved}
+    assert databases == () and "server gone was not found" in reasons["SqlElasticPool gone/p1"]
+    assert "AuthorizationFailed: no reader role" in reasons["SqlElasticPool s9/p1"]
