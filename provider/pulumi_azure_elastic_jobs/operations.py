@@ -1090,7 +1090,9 @@ class ExecutionSets(Executions):
             confirmed, one a create of this deployment started."""
             entry = recorded[ref]
             return not _the_recorded_run(execution, entry) or (
-                _unconfirmed(entry) and self.connection.started_here(ref.arm_id, execution)
+                _unconfirmed(entry)
+                and _error_code(entry) != "CancelNotEffective"  # a stuck member's run was seen: it is its own
+                and self.connection.started_here(ref.arm_id, execution)
             )
 
         still_active = cancel_all(
@@ -1346,6 +1348,11 @@ def _unconfirmed(entry: Any) -> bool:
     return error.get("code") != "ResourceNotFound" or names_a_missing_parent(
         error.get("code"), error.get("message"), EXECUTION_TYPE
     )
+
+
+def _error_code(entry: Mapping[str, Any]) -> Any:
+    error = entry.get("error")
+    return error.get("code") if isinstance(error, Mapping) else None
 
 
 def _forgotten_entries(members: Mapping[str, Member], entries: Mapping[str, Any]) -> dict[str, Any]:

@@ -681,8 +681,8 @@ MUTANTS: tuple[Mutant, ...] = (
         breaks="up --replace (create-before-delete) of a set whose member's PUT was never confirmed starts the "
         "member's run under the id the old set names, and the old set's delete cancels that new run",
         module="operations.py",
-        old="                _unconfirmed(entry) and self.connection.started_here(ref.arm_id, execution)\n",
-        new="                False\n",
+        old="                and self.connection.started_here(ref.arm_id, execution)\n            )\n",
+        new="                and False\n            )\n",
         killers=(
             f"{_SECOND}::test_a_create_before_delete_replacement_of_a_set_with_an_unconfirmed_member_keeps_the_run_it"
             "_starts[native]",

@@ -391,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor", type=float, default=0.0, help="exit 1 when the killed share is below this")
     parser.add_argument("--list", action="store_true", help="print the mutants and their killers, run nothing")
     parser.add_argument("--survivors-of", type=Path, help="run only the survivors a --json result lists")
+    parser.add_argument("--with-not-run", action="store_true", help="with --survivors-of: and those it did not run")
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args(argv)
     modules = tuple(module.strip() for module in args.modules.split(",") if module.strip())
@@ -399,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no such module in scope: {unknown}; choose among {', '.join(SCOPES)}")
     mutants = generated(modules, fast=args.fast)
     if args.survivors_of:
-        survived = set(json.loads(args.survivors_of.read_text(encoding="utf-8"))["survived"])
+        earlier = json.loads(args.survivors_of.read_text(encoding="utf-8"))
+        survived = set(earlier["survived"]) | (set(earlier["not_run"]) if args.with_not_run else set())
         mutants = [mutant for mutant in mutants if mutant.name in survived]
     if args.sample:
         mutants = random.Random(args.seed).sample(mutants, min(args.sample, len(mutants)))

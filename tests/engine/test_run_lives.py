@@ -9,9 +9,13 @@ deleted mid-run, a `JobExecutionSet`'s members added, removed, changed and pinne
 effect, and **faults that land**: each fault is scheduled together with a change that has work for the job it
 targets (a trigger change or a replacement), and the rule asserts that a request hit it whenever the model
 says the step makes that kind of request. Fault kinds: a dropped connection, an act-then-drop (the service
-acted, the answer was lost), 503 and 429, a 202 for an execution PUT, a foreign `nextLink`, and faults that
-outlast the plugin's three-second retry budget (every answer lost after the service acted, every request lost
-before it, every listing or cancel failing), which end in partial creates, unconfirmed ids and failed deletes.
+acted, the answer was lost), 503 and 429, a 202 for an execution PUT, a foreign `nextLink`, faults that outlast
+the plugin's three-second retry budget (every answer lost after the service acted; every PUT, listing, read or
+cancel lost before it arrived, or throttled), and faults chained on one request (a PUT that acted and lost its
+answer, then throttled past the budget; a cancel accepted, then the run unreadable), which end in partial
+creates, unconfirmed ids, stuck members and failed deletes. A set is replaced create-before-delete too, its
+members pin ``expected_plan`` in every form (on plans read whole and not), and refreshes of a set whose members
+are in mixed states are counted (the CI profile requires active, ended, forgotten and unstarted members seen).
 
 The model is deliberately simple, and independent of how the provider finds runs: each resource and set member
 has a job of its own, so a run that appears on a job belongs to the one intent that was created on it in that
@@ -25,7 +29,8 @@ step. After every step:
 * every resource and member in state names the run the model says it has, one it started or attached to;
 * what the model believes active is exactly what the server says is active;
 * after a refresh, every output a program may gate on (`lifecycle`, `in_history`, `error`, `failed_members`,
-  `finished`) agrees with the server, or with the documented rule for forgotten and unconfirmed runs.
+  `finished`) agrees with the server, or with the documented rule for forgotten and unconfirmed runs; a set's
+  `finished` is false exactly when one of its members' runs is active on the server.
 
 Time is the emulator's: held runs end only when a rule moves its service clock. CI runs the derandomized
 profile (``ci``) and asserts the coverage table: every fault kind landed on every kind of request it applies

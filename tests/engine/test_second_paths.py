@@ -168,10 +168,8 @@ def test_a_pin_with_counts_never_starts_a_run_whose_server_listing_was_refused(
     job = job_over_servers(own_client, seen, hidden)
     own_emulator.deny_reads(OTHER_SUBSCRIPTION)
     blind = read_plan(own_client, job, [OTHER_SUBSCRIPTION])
-    counts = " ".join(part for part in blind.pin.split() if not part.startswith("sha256:"))
-    assert counts == f"v{blind.version} {seen}=2" and blind.unseen, (
-        blind
-    )  # what the review saw: the counts, and a refusal
+    counts = f"v{blind.version} {seen}=2"  # the version and the counts the review saw, no step digests, no digest
+    assert blind.servers == {seen: 2} and blind.unseen, blind  # and a refusal: the plan is not whole
 
     since = own_emulator.requests_log()[-1]["seq"]
     with pytest.raises(grpc.RpcError) as refused:

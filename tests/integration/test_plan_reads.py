@@ -187,14 +187,22 @@ def test_a_refused_read_of_the_fleet_leaves_the_plan_incomplete_so_no_pin_with_c
     fleet_emulator.deny_reads(OTHER_SUB)
     blind = read_plan(fleet_client, job, [OTHER_SUB])
     assert "incomplete: 1 read failed" in blind.summary() and len(blind.unseen) == 1
+    assert blind.unseen[0].startswith(f"listing servers in subscription {OTHER_SUB} failed (AuthorizationFailed: The ")
     counts = " ".join(part for part in blind.pin.split() if not part.startswith("sha256:"))
     assert changes(counts, blind) and changes(blind.pin, blind)  # not even its own pin, read the same blind way
     assert changes(f"v{blind.version}", blind) == []
 
     fleet_emulator.add_fault("status", path=f"/servers/{seen}/databases$", method="GET", status=403, count=-1)
     unlisted = read_plan(fleet_client, job)
-    assert [line for line in unlisted.unseen if line.startswith(f"databases of server {seen}:")], unlisted.unseen
+    assert [
+        line for line in unlisted.unseen if line == f"databases of server {seen}: AuthorizationFailed: Injected fault."
+    ], unlisted.unseen
     assert fleet_emulator.faults()[0]["hits"] > 0
+    fleet_emulator.clear_faults()
+    fleet_emulator.add_fault("drop", path="/targetGroups/fleet$", method="GET", count=-1)
+    dropped = read_plan(ElasticJobsClient(fleet_emulator.url, StaticToken("t"), retry_budget_seconds=1), job)
+    (line,) = [line for line in dropped.unseen if line.startswith("target group fleet: ")]
+    assert "\n" not in line and "GET" in line, line  # a read with no answer, said in its first line
 
 
 def test_databases_an_active_run_holds_are_busy_and_outside_the_digest(

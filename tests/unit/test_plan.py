@@ -337,3 +337,17 @@ def test_a_steps_diff_is_cut_at_its_limit_and_a_digest_only_step_says_it_has_no_
     (digest_only,) = step_changes(last, deploying(PLAN, {"migrate": script_digest(long_script)}))
     text = changes_text(last, [digest_only])
     assert text.endswith("step 1 'migrate': only its digest is known here, no text to compare")
+
+
+def test_a_pool_member_says_why_its_server_or_its_pool_could_not_be_read() -> None:
+    fleet = Fleet(
+        databases={},
+        pools={("s9", "p1"): "AuthorizationFailed: no reader role"},
+        missing={"gone": "server gone was not found in subscription(s) 0000 (listing servers ... failed)"},
+    )
+    databases, unresolved = expand(
+        [member("SqlElasticPool", "gone", "p1"), member("SqlElasticPool", "s9", "p1")], fleet
+    )
+    reasons = {item.member: item.reason for item in unresolved}
+    assert databases == () and "server gone was not found" in reasons["SqlElasticPool gone/p1"]
+    assert "AuthorizationFailed: no reader role" in reasons["SqlElasticPool s9/p1"]
