@@ -23,7 +23,8 @@ Usage::
     python -m tests.engine.mutate --sample 12 --seed ci --modules plan.py,destinations.py --floor 0.9
 
 The CI step runs the sample (a fixed seed, fast killers only, under two minutes); the whole set runs nightly-style
-(two hours on the two-core machine, most of it in the engine tests of ``operations.py`` and ``runs.py``).
+(about seven hours on the two-core machine, most of it in the engine tests that judge ``operations.py`` and
+``runs.py``: 46 s a mutant there, 8 s elsewhere).
 """
 
 from __future__ import annotations

@@ -218,3 +218,64 @@ def test_databases_an_active_run_holds_are_busy_and_outside_the_digest(
     busy = read_plan(fleet_client, job)
     assert busy.busy == (f"{name}/one", f"{name}/two")
     assert busy.digest == idle.digest and "busy with an active run (skipped)" in busy.summary()
+
+
+def test_the_plan_names_each_steps_credential_and_says_which_pool_it_could_not_list(
+    fleet_emulator: Emulator, fleet_client: ElasticJobsClient
+) -> None:
+    name = f"s-{uuid.uuid4().hex[:6]}"
+    server(fleet_client, SUB, "rg-a", name, {"t1": "tenants", "t2": "tenants"})
+    job = job_on(fleet_client, [{"type": "SqlElasticPool", "serverName": name, "elasticPoolName": "tenants"}], [HELD])
+    fleet_client.request("PUT", f"{job.agent_path}/credentials/runner", json={"properties": {"username": "runner"}})
+    step = {
+        "targetGroup": f"{job.agent_path}/targetGroups/fleet",
+        "credential": f"{job.agent_path}/credentials/runner",
+        "action": {"value": HELD},
+    }
+    fleet_client.request("PUT", f"{job.path}/steps/step1", json={"properties": step})
+    plan = read_plan(fleet_client, job)
+    assert plan.steps[0].credential == "runner" and plan.databases == (f"{name}/t1", f"{name}/t2")
+
+    fleet_emulator.add_fault("status", path="/elasticPools/tenants/databases$", method="GET", status=403, count=-1)
+    blind = read_plan(fleet_client, job)
+    assert blind.unseen == (f"databases of pool {name}/tenants: AuthorizationFailed: Injected fault.",)
+    assert blind.databases == () and fleet_emulator.faults()[0]["hits"] > 0
+
+
+def test_each_read_a_plan_could_not_make_is_said_and_never_raised(
+    fleet_emulator: Emulator, fleet_client: ElasticJobsClient
+) -> None:
+    """Found by the generated mutants: only the fleet's reads were tested failing. The job itself (missing), its
+    steps, its active runs and an active run's targets may each fail to read: the plan says which, and what it
+    could still tell (a job with no steps reads no steps at all)."""
+    name = f"s-{uuid.uuid4().hex[:6]}"
+    server(fleet_client, SUB, "rg-a", name, {"one": None})
+    job = job_on(fleet_client, [{"type": "SqlServer", "serverName": name}], [HELD])
+    missing = JobRef(SUB, "jobs", job.server_name, "agent1", "no-such-job")
+    gone = read_plan(fleet_client, missing)
+    assert gone.version == 0 and gone.steps == () and len(gone.unseen) == 1
+    assert gone.unseen[0].startswith("job no-such-job: ResourceNotFound: ")
+
+    empty = JobRef(SUB, "jobs", job.server_name, "agent1", f"empty-{uuid.uuid4().hex[:6]}")
+    fleet_client.request("PUT", empty.path, json={"properties": {}})
+    since = fleet_emulator.requests_log()[-1]["seq"]
+    assert read_plan(fleet_client, empty) == Plan(empty.job_name, 0)
+    assert not [r for r in fleet_emulator.requests_log(since) if "/versions/" in r["path"]]  # no steps to read
+
+    fleet_emulator.add_fault("status", path="/versions/1/steps$", method="GET", status=403, count=1)
+    steps = read_plan(fleet_client, job)
+    assert steps.version == 1 and steps.steps == () and steps.unseen[0].startswith("steps of ")
+
+    run = job.execution(str(fleet_client.start_execution(job).name))
+    fleet_emulator.settings(clock_offset_seconds=1.0)  # the run holds its databases
+    assert read_plan(fleet_client, job).busy == (f"{name}/one",)
+    fleet_emulator.add_fault("status", path=f"{run.job_execution_id}/targets$", method="GET", status=403, count=1)
+    targets = read_plan(fleet_client, job)
+    assert targets.busy == () and targets.unseen == (
+        f"targets of active run {run.job_execution_id}: AuthorizationFailed: Injected fault.",
+    )
+    fleet_emulator.add_fault("status", path=f"{job.job_name}/executions$", method="GET", status=403, count=1)
+    listing = read_plan(fleet_client, job)
+    assert listing.unseen == (f"active runs of {job.job_name}: AuthorizationFailed: Injected fault.",)
+    assert read_plan(fleet_client, job, active={run.job_execution_id: None}).busy == (f"{name}/one",)
+    assert all(rule["hits"] == 1 for rule in fleet_emulator.faults())
