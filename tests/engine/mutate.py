@@ -85,6 +85,7 @@ KILLERS: dict[str, tuple[str, ...]] = {
         f"{_INTEGRATION}/test_token_routing.py",
         f"{_INTEGRATION}/test_secrets_in_errors.py",
         f"{_INTEGRATION}/test_transport.py",
+        f"{_INTEGRATION}/test_transport_rules.py",
     ),
     "runs.py": (
         f"{_ENGINE}/test_exactly_once.py",

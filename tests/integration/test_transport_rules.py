@@ -301,3 +301,17 @@ def _provoke(fault: str, method: str, token: str, password: str, port: int) -> E
     with client, pytest.raises(ElasticJobsError) as raised:
         client.request(method, path, json={} if method != "GET" else None, idempotent=method != "POST")
     return raised.value
+
+
+def test_the_request_log_names_each_request_its_status_and_request_id_never_its_headers(
+    serve: Callable[[Talk], Server], caplog: pytest.LogCaptureFixture
+) -> None:
+    """docs/installation-configuration.md: AZURE_ELASTIC_JOBS_LOG_LEVEL=DEBUG logs each request's method, URL
+    without its query, status, x-ms-request-id and duration, never its headers."""
+    server = serve(answering(ok(b"{}", "x-ms-request-id: req-42")))
+    with ElasticJobsClient(f"http://127.0.0.1:{server.port}", StaticToken(TOKEN)) as client:
+        with caplog.at_level(logging.DEBUG, logger="pulumi_azure_elastic_jobs"):
+            client.request("GET", "/subscriptions/s1?secret=query")
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "pulumi_azure_elastic_jobs.client"]
+    assert line.startswith(f"GET http://127.0.0.1:{server.port}/subscriptions/s1 -> 200 x-ms-request-id=req-42 ")
+    assert line.endswith(" ms") and TOKEN not in line and "secret=query" not in line
