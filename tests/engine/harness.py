@@ -524,3 +524,21 @@ def snake_outputs(value: Any, user_keyed: bool = False) -> Any:
         else snake_outputs(item, snake(key) in ("members", "executions", "counts"))
         for key, item in value.items()
     }
+
+
+@dataclass
+class SetFace:
+    """One plugin, played by the engine stand-in; ``up`` declares the set anew, ``set_state`` reads it back (in the
+    core's names, through ``to_core``)."""
+
+    engine: Engine
+    declare: Callable[..., list[Registration]]
+    to_core: Callable[[Any], Any]
+
+    def up(self, **inputs: Any) -> None:
+        self.engine.up(self.declare(**inputs))
+
+    def set_state(self) -> dict[str, Any]:
+        (state,) = self.engine.state.values()
+        outputs: dict[str, Any] = self.to_core(state.output_props)
+        return outputs

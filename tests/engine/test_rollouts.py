@@ -8,8 +8,7 @@ requests in its log. A canary that breaks one database is the emulator's ``faile
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -31,6 +30,7 @@ from tests.engine.harness import (
     NativePlugin,
     NativeStubs,
     Registration,
+    SetFace,
     camel_inputs,
     to_struct,
     urn,
@@ -40,27 +40,14 @@ from tests.engine.test_exactly_once import declare_set
 WAITING = {"wait_for_completion": True, "poll_interval": 0.1, "timeout": 120}
 
 
-@dataclass
-class Face:
-    """One plugin, played by the engine stand-in; ``up`` declares the set anew, ``set_state`` reads it back."""
-
-    engine: Engine
-    declare: Callable[..., list[Registration]]
-    to_core: Callable[[Any], Any]
-
-    def up(self, **inputs: Any) -> None:
-        self.engine.up(self.declare(**inputs))
+class Face(SetFace):
+    """A set's plugin, with an ``up`` a halt makes fail."""
 
     def halted_up(self, **inputs: Any) -> str:
         """An ``up`` that must fail; what it said."""
         with pytest.raises(grpc.RpcError) as failed:
             self.up(**inputs)
         return str(failed.value.details())
-
-    def set_state(self) -> dict[str, Any]:
-        (state,) = self.engine.state.values()
-        outputs: dict[str, Any] = self.to_core(state.output_props)
-        return outputs
 
 
 @pytest.fixture(params=["dynamic", "native"])

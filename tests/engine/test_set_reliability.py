@@ -8,8 +8,7 @@ server. Runs that must stay active are held by a long step and ended by moving t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from tests.engine.harness import (
     NativePlugin,
     NativeStubs,
     Registration,
+    SetFace,
     camel_inputs,
     snake_outputs,
     to_struct,
@@ -39,21 +39,7 @@ RETRY_BUDGET = "1"
 """Seconds each request may retry: a PUT whose every answer is dropped gives up in a second or two."""
 
 
-@dataclass
-class Face:
-    """One plugin, played by the engine stand-in; ``up`` declares the set anew, ``set_state`` reads it back."""
-
-    engine: Engine
-    declare: Callable[..., list[Registration]]
-    to_core: Callable[[Any], Any]
-
-    def up(self, **inputs: Any) -> None:
-        self.engine.up(self.declare(**inputs))
-
-    def set_state(self) -> dict[str, Any]:
-        (state,) = self.engine.state.values()
-        outputs: dict[str, Any] = self.to_core(state.output_props)
-        return outputs
+Face = SetFace
 
 
 @pytest.fixture(params=["dynamic", "native"])
