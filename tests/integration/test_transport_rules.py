@@ -7,9 +7,8 @@ from __future__ import annotations
 import base64
 import logging
 import socket
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
@@ -24,25 +23,10 @@ from pulumi_azure_elastic_jobs.client import ElasticJobsClient
 from pulumi_azure_elastic_jobs.config import Settings
 from pulumi_azure_elastic_jobs.errors import ConfigError, CredentialUnavailable, ElasticJobsError, TransportError
 from tests.conftest import SEED, TIME_SCALE, job_ref, new_job
-from tests.integration.test_transport import Server, Talk, answering, ok, proxy_answering
+from tests.integration.byte_servers import Server, Talk, answering, ok, proxy_answering, started
 
 TOKEN = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJzM2NyZXQifQ.t0ken-signature"
 PROXY_PASSWORD = "pr0xy/pa#ss?word"
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Talk], Server]]:
-    servers: list[Server] = []
-
-    def start(talk: Talk) -> Server:
-        server = Server(talk)
-        threading.Thread(target=server.serve, daemon=True).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.listener.close()
 
 
 # --- the token -------------------------------------------------------------------------------------------------------
@@ -262,8 +246,7 @@ def test_no_secret_reaches_an_error_or_a_log_line_whatever_fails(
     for logger in loggers:
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
-    server = Server(echoing if fault == "echoing-500" else _talk(fault))
-    threading.Thread(target=server.serve, daemon=True).start()
+    server = started(echoing if fault == "echoing-500" else _talk(fault))
     try:
         error = _provoke(fault, method, token, password, server.port)
     finally:
